@@ -1,0 +1,188 @@
+import { rm } from "node:fs/promises";
+import type { Logger } from "@logtape/logtape";
+import type { Context } from "../context.ts";
+import { DownloadRun, PauseRequest } from "../engine/download.ts";
+import type { DownloadRequest } from "../engine/download-request.ts";
+import { type PreparedDownload, prepareDownload, sidecarOf } from "../engine/prepare.ts";
+import type { VerifiedFile } from "../engine/verify.ts";
+import { CancelledError, DlmError, InterruptedError } from "../errors.ts";
+import { buildSnapshot } from "../progress/build-snapshot.ts";
+import { ProgressHub } from "../progress/hub.ts";
+import { RateMeter } from "../progress/meter.ts";
+import type { DownloadState, ProgressSnapshot } from "../progress/snapshot.ts";
+import { applyCommand, type Command, type Transition } from "./transitions.ts";
+
+const SAMPLE_MS = 250;
+
+/** Hooks the interface that started the download uses to talk to its user. */
+export interface ControllerEvents {
+  /** The server was probed and the plan is known (before the first byte is fetched). */
+  readonly onPrepared?: (prepared: PreparedDownload) => void;
+}
+
+/**
+ * The one shared state of a download. The CLI, signals, the HTTP API and the RPC service act only through
+ * it: it owns the state machine, the abort controller of the current run, the progress meter and the hub
+ * every watcher subscribes to. A pause stops the run (state saved); with `keepAliveWhenPaused` the
+ * controller then waits for `resume` or `cancel`, otherwise `run()` ends with `InterruptedError`.
+ */
+export class Controller {
+  readonly hub = new ProgressHub();
+  readonly #ctx: Context;
+  readonly #log: Logger;
+  readonly #events: ControllerEvents;
+  readonly #meter = new RateMeter();
+  #request: DownloadRequest;
+  #state: DownloadState = "probing";
+  #prepared: PreparedDownload | undefined;
+  #run: DownloadRun | undefined;
+  #abort = new AbortController();
+  #keepAliveWhenPaused = false;
+  #wake: (() => void) | undefined;
+  #startedAt: number;
+  #error: DlmError | undefined;
+
+  constructor(ctx: Context, request: DownloadRequest, log: Logger, events: ControllerEvents = {}) {
+    this.#ctx = ctx;
+    this.#request = request;
+    this.#log = log;
+    this.#events = events;
+    this.#startedAt = ctx.monotonic();
+  }
+
+  /** Current state. */
+  get state(): DownloadState {
+    return this.#state;
+  }
+
+  /** Output path, once known. */
+  get output(): string | undefined {
+    return this.#prepared?.output;
+  }
+
+  /** Keep the process waiting for `resume` after a pause (a control plane is listening). */
+  keepAliveWhenPaused(value: boolean): void {
+    this.#keepAliveWhenPaused = value;
+  }
+
+  /** The current snapshot, computed now. */
+  snapshot(): ProgressSnapshot {
+    return buildSnapshot({
+      output: this.#prepared?.output ?? this.#request.output ?? "",
+      url: this.#request.url,
+      state: this.#state,
+      status: this.#run?.status(),
+      meter: this.#meter,
+      elapsedMs: this.#ctx.monotonic() - this.#startedAt,
+      error: this.#error,
+    });
+  }
+
+  /** Applies a user command; returns the transition (not ok = impossible in this state). */
+  command(command: Command, source: string): Transition {
+    const transition = applyCommand(this.#state, command);
+    if (!transition.ok || transition.next === this.#state) return transition;
+    this.#log.info("{command} requested by {source}", { command, source, from: this.#state });
+    if (command === "pause") {
+      this.#setState("paused");
+      this.#abort.abort(new PauseRequest(source));
+    } else if (command === "resume") {
+      this.#setState("running");
+      this.#wake?.();
+    } else {
+      this.#setState("cancelled");
+      this.#abort.abort(new PauseRequest(source));
+      this.#wake?.();
+    }
+    return transition;
+  }
+
+  /** Signal handling: pause, save state and make `run()` end with `InterruptedError`. */
+  interrupt(source: string): void {
+    this.#keepAliveWhenPaused = false;
+    if (this.#state === "paused") this.#wake?.();
+    else this.command("pause", source);
+  }
+
+  /** Runs the download to the end: a verified file, or the error that stopped it. */
+  async run(): Promise<VerifiedFile> {
+    const sampler = setInterval(() => this.#sample(), SAMPLE_MS);
+    try {
+      for (;;) {
+        try {
+          const result = await this.#runOnce();
+          this.#setState("finished");
+          return result;
+        } catch (error) {
+          if (this.#state === "cancelled") {
+            await this.#discard();
+            throw this.#fail(
+              new CancelledError(`${this.output ?? this.#request.url}: cancelled; partial data removed`, {
+                file: this.output,
+              }),
+              "cancelled",
+            );
+          }
+          if (error instanceof InterruptedError && this.#keepAliveWhenPaused) {
+            // Loops back to run again, or to the cancelled branch above.
+            await this.#waitForResumeOrCancel();
+            continue;
+          }
+          throw this.#fail(error, error instanceof InterruptedError ? "paused" : "failed");
+        }
+      }
+    } finally {
+      clearInterval(sampler);
+      this.hub.publish(this.snapshot());
+    }
+  }
+
+  async #runOnce(): Promise<VerifiedFile> {
+    if (this.#state === "cancelled") throw new CancelledError("cancelled");
+    this.#abort = new AbortController();
+    const signal = this.#abort.signal;
+    if (this.#prepared === undefined) this.#setState("probing");
+    this.#prepared = await prepareDownload(this.#ctx, this.#request, signal, this.#log);
+    // Later runs (after a pause) continue this very output, whatever name the server suggested.
+    this.#request = { ...this.#request, output: this.#prepared.output, restart: false };
+    this.#events.onPrepared?.(this.#prepared);
+    if (signal.aborted) throw signal.reason;
+    this.#run = new DownloadRun(this.#ctx, this.#prepared, this.#log);
+    this.#meter.reset();
+    this.#setState("running");
+    const result = await this.#run.run(signal);
+    this.#setState("finishing");
+    return result;
+  }
+
+  async #waitForResumeOrCancel(): Promise<void> {
+    this.#sample();
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+    });
+    this.#wake = undefined;
+  }
+
+  async #discard(): Promise<void> {
+    const output = this.#prepared?.output;
+    if (output !== undefined) await rm(sidecarOf(output), { recursive: true, force: true });
+  }
+
+  #fail(error: unknown, state: DownloadState): unknown {
+    if (error instanceof DlmError) this.#error = error;
+    if (state !== "paused") this.#setState(state);
+    return error;
+  }
+
+  #setState(state: DownloadState): void {
+    if (this.#state === state) return;
+    this.#state = state;
+    this.#sample();
+  }
+
+  #sample(): void {
+    const status = this.#run?.status();
+    if (status !== undefined) this.#meter.sample(this.#ctx.monotonic(), status.bytesThisRun);
+    this.hub.publish(this.snapshot());
+  }
+}

@@ -1,0 +1,272 @@
+import { rm } from "node:fs/promises";
+import type { Logger } from "@logtape/logtape";
+import type { Context } from "../context.ts";
+import { DlmError, InterruptedError } from "../errors.ts";
+import { finalizeDownload } from "./finalize.ts";
+import { PrefixHasher } from "./prefix-hasher.ts";
+import type { PreparedDownload } from "./prepare.ts";
+import { isComplete, type Segment } from "./segment.ts";
+import { writeStateFile } from "./state-file.ts";
+import { planSteal } from "./steal.ts";
+import { createSink } from "./storage/create-sink.ts";
+import type { SegmentWriter, Sink } from "./storage/sink.ts";
+import { createHashers, type VerifiedFile } from "./verify.ts";
+import { fetchSegment, StallAbort, type WorkerActivity } from "./worker.ts";
+
+/** Plain counters the meter samples; reading them never blocks a worker. */
+export interface EngineStatus {
+  readonly phase: "running" | "verifying" | "done";
+  /** Bytes of the output on disk, including those from earlier runs. */
+  readonly bytesDone: number;
+  /** Bytes received by this process. */
+  readonly bytesThisRun: number;
+  readonly totalBytes: number | undefined;
+  readonly segments: readonly Segment[];
+  readonly activity: readonly WorkerActivity[];
+}
+
+/** Abort reason used by a pause: workers stop, state is saved, the run ends with `InterruptedError`. */
+export class PauseRequest extends Error {
+  constructor(readonly source: string) {
+    super(`paused by ${source}`);
+    this.name = "PauseRequest";
+  }
+}
+
+const TICK_MS = 250;
+
+/**
+ * Runs one prepared download to a verified file under its final name. Workers (one per connection) take
+ * segments, steal halves of the largest remaining one when idle, and retry from the byte where they stopped.
+ * Durable progress is checkpointed to state.json about once a second; a pause (signal aborted with a
+ * `PauseRequest`) flushes, checkpoints and throws `InterruptedError`; any other failure checkpoints too,
+ * so nothing fetched is lost.
+ */
+export class DownloadRun {
+  readonly #ctx: Context;
+  readonly #prepared: PreparedDownload;
+  readonly #log: Logger;
+  readonly #segments: Segment[];
+  readonly #activity: WorkerActivity[] = [];
+  readonly #writers = new Map<number, SegmentWriter>();
+  readonly #sink: Sink;
+  #bytesThisRun = 0;
+  #phase: EngineStatus["phase"] = "running";
+  #nextId: number;
+
+  constructor(ctx: Context, prepared: PreparedDownload, log: Logger) {
+    this.#ctx = ctx;
+    this.#prepared = prepared;
+    this.#log = log;
+    this.#segments = prepared.segments;
+    this.#nextId = Math.max(-1, ...this.#segments.map((s) => s.id)) + 1;
+    this.#sink = createSink(
+      prepared.state.storage,
+      prepared.sidecar,
+      prepared.mode === "range" ? prepared.first : 0,
+    );
+  }
+
+  /** A cheap view for progress; the arrays are live, do not mutate them. */
+  status(): EngineStatus {
+    let bytesDone = 0;
+    for (const s of this.#segments) bytesDone += s.done;
+    return {
+      phase: this.#phase,
+      bytesDone,
+      bytesThisRun: this.#bytesThisRun,
+      totalBytes:
+        this.#prepared.last === undefined ? undefined : this.#prepared.last - this.#prepared.first + 1,
+      segments: this.#segments,
+      activity: this.#activity,
+    };
+  }
+
+  /** Downloads, verifies and places the file; see the class comment for how it ends otherwise. */
+  async run(signal: AbortSignal): Promise<VerifiedFile> {
+    const prepared = this.#prepared;
+    await this.#sink.open(
+      this.#segments,
+      prepared.last === undefined ? undefined : prepared.last - prepared.first + 1,
+    );
+    const hashers = await createHashers(prepared.state.checksum);
+    const prefix = new PrefixHasher(
+      hashers.all,
+      this.#sink,
+      () => [...this.#segments].sort((a, b) => a.start - b.start),
+      (segment) => this.#writers.get(segment.id)?.readableBytes ?? segment.done,
+      prepared.mode === "range" ? prepared.first : 0,
+    );
+    await this.#checkpoint();
+    const stop = new AbortController();
+    const combined = AbortSignal.any([signal, stop.signal]);
+    const timer = setInterval(() => this.#tick(prefix), TICK_MS);
+    let lastCheckpoint = this.#ctx.monotonic();
+    const checkpointer = setInterval(
+      () => {
+        if (this.#ctx.monotonic() - lastCheckpoint < prepared.request.checkpointIntervalMs - TICK_MS) return;
+        lastCheckpoint = this.#ctx.monotonic();
+        this.#checkpoint().catch((error: unknown) => stop.abort(error));
+      },
+      Math.min(prepared.request.checkpointIntervalMs, 1000),
+    );
+    let failure: unknown;
+    try {
+      const pending = this.#segments.filter((s) => !isComplete(s) || prepared.mode === "stream");
+      const workers = prepared.mode === "stream" ? 1 : prepared.request.connections;
+      const results = await Promise.allSettled(
+        Array.from({ length: workers }, (_, worker) =>
+          this.#workerLoop(worker, pending, combined).catch((error: unknown) => {
+            // The first fatal error stops every other worker; later ones are consequences.
+            if (!stop.signal.aborted) stop.abort(error);
+            throw error;
+          }),
+        ),
+      );
+      const rejected = results.find((r) => r.status === "rejected");
+      if (rejected !== undefined) failure = signal.aborted ? signal.reason : stop.signal.reason;
+    } finally {
+      clearInterval(timer);
+      clearInterval(checkpointer);
+    }
+    if (failure !== undefined) {
+      await this.#checkpoint().catch((error: unknown) =>
+        this.#log.error("final checkpoint failed: {error}", { error }),
+      );
+      await this.#sink.close().catch(() => undefined);
+      if (failure instanceof PauseRequest) {
+        throw new InterruptedError(
+          `${prepared.output}: paused (${failure.source}); resume with: dlm resume ${prepared.output}`,
+          {
+            file: prepared.output,
+            url: prepared.remote.url,
+          },
+        );
+      }
+      throw failure;
+    }
+    this.#phase = "verifying";
+    let verified: VerifiedFile;
+    try {
+      verified = await finalizeDownload({
+        prepared,
+        sink: this.#sink,
+        segments: this.#segments,
+        prefix,
+        hashers,
+      });
+    } catch (error) {
+      await this.#sink.close().catch(() => undefined);
+      throw error;
+    }
+    this.#phase = "done";
+    await rm(prepared.sidecar, { recursive: true, force: true });
+    return verified;
+  }
+
+  async #workerLoop(worker: number, pending: Segment[], signal: AbortSignal): Promise<void> {
+    for (;;) {
+      if (signal.aborted) throw signal.reason;
+      const segment = pending.shift() ?? this.#steal();
+      if (segment === undefined) return;
+      await this.#fetch(worker, segment, signal);
+    }
+  }
+
+  #steal(): Segment | undefined {
+    if (this.#prepared.mode !== "range") return undefined;
+    const plan = planSteal(
+      this.#activity.map((a) => a.segment),
+      this.#prepared.request.minSplitBytes,
+    );
+    if (plan === undefined) return undefined;
+    const stolen: Segment = { id: this.#nextId++, start: plan.splitAt, end: plan.victim.end, done: 0 };
+    plan.victim.end = plan.splitAt - 1;
+    this.#segments.push(stolen);
+    this.#log.debug("worker stole {bytes} bytes from segment {victim}", {
+      victim: plan.victim.id,
+      segment: stolen.id,
+      bytes: stolen.end - stolen.start + 1,
+    });
+    return stolen;
+  }
+
+  async #fetch(worker: number, segment: Segment, signal: AbortSignal): Promise<void> {
+    const prepared = this.#prepared;
+    const activity: WorkerActivity = {
+      worker,
+      segment,
+      state: "active",
+      retries: 0,
+      lastByteAt: this.#ctx.monotonic(),
+      attempt: new AbortController(),
+    };
+    const writer = await this.#sink.writer(segment);
+    this.#writers.set(segment.id, writer);
+    this.#activity.push(activity);
+    const started = this.#ctx.monotonic();
+    const before = segment.done;
+    try {
+      await fetchSegment({
+        ctx: this.#ctx,
+        remote: prepared.remote,
+        mode: prepared.mode,
+        headers: prepared.request.headers,
+        writer,
+        activity,
+        retry: prepared.request.retry,
+        random: Math.random,
+        signal,
+        firstResponse: takeFirstResponse(prepared),
+        onBytes: (bytes) => {
+          this.#bytesThisRun += bytes;
+        },
+        log: this.#log,
+      });
+    } finally {
+      this.#activity.splice(this.#activity.indexOf(activity), 1);
+      await writer.close();
+      this.#writers.delete(segment.id);
+    }
+    this.#log.info("segment {segment} done: {bytes} bytes in {elapsed_ms} ms", {
+      worker,
+      segment: segment.id,
+      bytes: segment.done - before,
+      elapsed_ms: Math.round(this.#ctx.monotonic() - started),
+      retries: activity.retries,
+    });
+  }
+
+  /** Stall watchdog and hash-on-arrival, every tick. */
+  #tick(prefix: PrefixHasher): void {
+    const now = this.#ctx.monotonic();
+    for (const activity of this.#activity) {
+      if (activity.state === "active" && now - activity.lastByteAt > this.#prepared.request.stallTimeoutMs) {
+        activity.attempt.abort(new StallAbort());
+      }
+    }
+    prefix.pump().catch((error: unknown) => this.#log.warn("hash on arrival failed: {error}", { error }));
+  }
+
+  /** Captures done counts, makes those bytes durable, then records them: state.json never overstates. */
+  async #checkpoint(): Promise<void> {
+    const captured = this.#segments.map((s) => ({ id: s.id, start: s.start, end: s.end, done: s.done }));
+    await this.#sink.sync();
+    await writeStateFile(this.#prepared.sidecar, {
+      ...this.#prepared.state,
+      segments: captured,
+      updatedAt: new Date(this.#ctx.now()).toISOString(),
+    });
+  }
+}
+
+function takeFirstResponse(prepared: PreparedDownload): Response | undefined {
+  const response = prepared.fullResponse;
+  prepared.fullResponse = undefined;
+  return response;
+}
+
+/** True when `error` is a dlm error or a pause, i.e. something the interfaces know how to report. */
+export function isExpectedOutcome(error: unknown): boolean {
+  return error instanceof DlmError || error instanceof PauseRequest;
+}

@@ -1,0 +1,95 @@
+import { stat } from "node:fs/promises";
+import { IntegrityError } from "../errors.ts";
+import { digestsMatch } from "./checksum.ts";
+import type { PrefixHasher } from "./prefix-hasher.ts";
+import type { PreparedDownload } from "./prepare.ts";
+import { lengthOf, remainingOf, type Segment } from "./segment.ts";
+import { placeFile } from "./storage/place-file.ts";
+import type { Sink } from "./storage/sink.ts";
+import type { DownloadHashers, VerifiedFile } from "./verify.ts";
+
+/** Inputs of the last step of a download. */
+export interface FinalizeInput {
+  readonly prepared: PreparedDownload;
+  readonly sink: Sink;
+  readonly segments: readonly Segment[];
+  readonly prefix: PrefixHasher;
+  readonly hashers: DownloadHashers;
+}
+
+/**
+ * Proves the bytes are the file before they get its name: every segment complete and stored, segments tile
+ * the output without gaps, the hashed length equals the expected size, `--checksum` matches; then the data
+ * is moved onto the final name (never over an existing file without --force). Any failure is an
+ * `IntegrityError` and leaves nothing under the final name.
+ */
+export async function finalizeDownload(input: FinalizeInput): Promise<VerifiedFile> {
+  const { prepared, sink, segments, prefix, hashers } = input;
+  const output = prepared.output;
+  const ordered = [...segments].sort((a, b) => a.start - b.start);
+  let expectedStart = prepared.mode === "range" ? prepared.first : 0;
+  for (const segment of ordered) {
+    if (remainingOf(segment) > 0 || segment.start !== expectedStart) {
+      throw new IntegrityError(
+        `${output}: segment ${segment.id} is incomplete or misplaced; resume to fetch it`,
+        {
+          file: output,
+          segment: segment.id,
+        },
+      );
+    }
+    const stored = await sink.storedBytes(segment);
+    if (stored < lengthOf(segment)) {
+      throw new IntegrityError(
+        `${output}: segment ${segment.id} has ${stored} bytes on disk, expected ${lengthOf(segment)}`,
+        {
+          file: output,
+          segment: segment.id,
+          expected: String(lengthOf(segment)),
+          actual: String(stored),
+        },
+      );
+    }
+    expectedStart = segment.end + 1;
+  }
+  await prefix.drain();
+  const size = expectedStart - (prepared.mode === "range" ? prepared.first : 0);
+  const expectedSize = prepared.last === undefined ? size : prepared.last - prepared.first + 1;
+  if (size !== expectedSize || prefix.hashedBytes !== expectedSize) {
+    throw new IntegrityError(
+      `${output}: size mismatch: expected ${expectedSize} bytes, got ${prefix.hashedBytes}`,
+      {
+        file: output,
+        expected: String(expectedSize),
+        actual: String(prefix.hashedBytes),
+      },
+    );
+  }
+  const sha256 = hashers.sha256.digestHex();
+  const expected = hashers.expected;
+  if (expected !== undefined) {
+    const actual = expected.hasher.digestHex();
+    if (!digestsMatch(actual, expected.hex)) {
+      throw new IntegrityError(
+        `${output}: ${expected.algorithm} mismatch: expected ${expected.hex}, got ${actual}; the data stays in ${prepared.sidecar}`,
+        { file: output, expected: expected.hex, actual },
+      );
+    }
+  }
+  const complete = await sink.complete(ordered);
+  const onDisk = (await stat(complete)).size;
+  if (onDisk !== expectedSize) {
+    throw new IntegrityError(`${output}: assembled file has ${onDisk} bytes, expected ${expectedSize}`, {
+      file: output,
+      expected: String(expectedSize),
+      actual: String(onDisk),
+    });
+  }
+  await placeFile(complete, output, prepared.request.force);
+  return {
+    path: output,
+    bytes: expectedSize,
+    sha256,
+    checked: expected === undefined ? undefined : { algorithm: expected.algorithm, hex: expected.hex },
+  };
+}

@@ -1,0 +1,209 @@
+import { existsSync } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import { resolve } from "node:path";
+import type { Logger } from "@logtape/logtape";
+import type { Context } from "../context.ts";
+import { OutputExistsError, RangeNotSupportedError, RemoteChangedError, UsageError } from "../errors.ts";
+import type { DownloadRequest } from "./download-request.ts";
+import { chooseOutputName } from "./output-name.ts";
+import { planSegments } from "./plan.ts";
+import { type ProbeResult, probe } from "./probe.ts";
+import type { RemoteFile } from "./remote-file.ts";
+import { isStrongEtag } from "./response-check.ts";
+import { withRetries } from "./retry-loop.ts";
+import type { Segment } from "./segment.ts";
+import { type DownloadStateFile, readStateFile, STATE_VERSION, statePath } from "./state-file.ts";
+import { guardStorage } from "./storage/storage-error.ts";
+
+/** A download ready to run: where it goes, what the server said, and the segments still to fetch. */
+export interface PreparedDownload {
+  readonly request: DownloadRequest;
+  readonly output: string;
+  readonly sidecar: string;
+  readonly remote: RemoteFile;
+  /** Whether bytes from an earlier run are being continued. */
+  readonly resumed: boolean;
+  /** Ranges are fetched concurrently; otherwise one whole-file stream. */
+  readonly mode: "range" | "stream";
+  /** Inclusive output slice [first, last] within the remote file; last undefined when the size is unknown. */
+  readonly first: number;
+  readonly last: number | undefined;
+  readonly segments: Segment[];
+  readonly state: DownloadStateFile;
+  /** The probe's 200 response, reusable as the stream body. */
+  fullResponse: Response | undefined;
+}
+
+/** Sidecar directory of an output path. */
+export function sidecarOf(output: string): string {
+  return `${output}.dlm`;
+}
+
+/**
+ * Probes the server, names the output, and either plans a fresh download or validates and continues the
+ * one recorded in `OUTPUT.dlm/state.json` (re-probing to check the remote file did not change).
+ */
+export async function prepareDownload(
+  ctx: Context,
+  request: DownloadRequest,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<PreparedDownload> {
+  let output = request.output === undefined ? undefined : resolve(ctx.cwd, request.output);
+  let saved = output === undefined ? undefined : await existingState(output, request.restart);
+  const probed = await withRetries(ctx, request.retry, signal, log, "probe", () =>
+    probe(ctx, saved?.url ?? request.url, request.headers, signal),
+  );
+  if (output === undefined) {
+    output = resolve(
+      ctx.cwd,
+      chooseOutputName(request.url, probed.remote.url, probed.remote.dispositionName),
+    );
+    saved = await existingState(output, request.restart);
+  }
+  if (existsSync(output) && !request.force) {
+    await probed.fullResponse?.body?.cancel();
+    throw new OutputExistsError(`${output} already exists; use --force to overwrite it`, { file: output });
+  }
+  if (saved !== undefined && !request.restart) return continueSaved(ctx, request, output, saved, probed);
+  return planFresh(ctx, request, output, probed);
+}
+
+async function existingState(output: string, restart: boolean): Promise<DownloadStateFile | undefined> {
+  const sidecar = sidecarOf(output);
+  if (restart || !existsSync(statePath(sidecar))) return undefined;
+  return readStateFile(sidecar);
+}
+
+async function planFresh(
+  ctx: Context,
+  request: DownloadRequest,
+  output: string,
+  probed: ProbeResult,
+): Promise<PreparedDownload> {
+  const { remote } = probed;
+  const sliced = request.rangeStart !== undefined || request.rangeEnd !== undefined;
+  const mode = remote.acceptsRanges && remote.totalBytes !== undefined ? "range" : "stream";
+  if (sliced && mode === "stream") {
+    await probed.fullResponse?.body?.cancel();
+    throw new RangeNotSupportedError(
+      `${remote.url} does not honour Range requests (it answered 200 with the whole file): cannot fetch a slice`,
+      { url: remote.url },
+    );
+  }
+  const total = remote.totalBytes;
+  const first = request.rangeStart ?? 0;
+  const last = total === undefined ? undefined : Math.min(request.rangeEnd ?? total - 1, total - 1);
+  if (sliced && total !== undefined && first >= total) {
+    throw new UsageError(`--range-start: ${first} is beyond the end of ${remote.url} (${total} bytes)`, {
+      flag: "--range-start",
+      input: String(first),
+    });
+  }
+  const segments =
+    mode === "range" && last !== undefined
+      ? planSegments(first, last, request.connections, request.minSplitBytes)
+      : [{ id: 0, start: 0, end: total === undefined ? Number.MAX_SAFE_INTEGER - 1 : total - 1, done: 0 }];
+  const sidecar = sidecarOf(output);
+  await guardStorage(sidecar, "create", async () => {
+    await rm(sidecar, { recursive: true, force: true });
+    await mkdir(sidecar, { recursive: true });
+  });
+  const now = new Date(ctx.now()).toISOString();
+  const state: DownloadStateFile = {
+    version: STATE_VERSION,
+    url: request.url,
+    output,
+    ...(total === undefined ? {} : { totalBytes: total }),
+    ...(sliced && last !== undefined ? { slice: { start: first, end: last } } : {}),
+    acceptsRanges: mode === "range",
+    validator: validatorOf(remote),
+    ...(request.checksum === undefined
+      ? {}
+      : { checksum: { algorithm: request.checksum.algorithm, hex: request.checksum.hex } }),
+    storage: request.storage,
+    segments,
+    createdAt: now,
+    updatedAt: now,
+  };
+  return {
+    request,
+    output,
+    sidecar,
+    remote,
+    resumed: false,
+    mode,
+    first,
+    last,
+    segments,
+    state,
+    fullResponse: probed.fullResponse,
+  };
+}
+
+function continueSaved(
+  _ctx: Context,
+  request: DownloadRequest,
+  output: string,
+  saved: DownloadStateFile,
+  probed: ProbeResult,
+): PreparedDownload {
+  const { remote } = probed;
+  const change = describeChange(saved, remote);
+  if (change !== undefined) {
+    void probed.fullResponse?.body?.cancel();
+    throw new RemoteChangedError(
+      `${remote.url} changed since the download started (${change}); rerun with --restart`,
+      {
+        url: remote.url,
+        file: output,
+        hint: "rerun with --restart to discard the old parts",
+      },
+    );
+  }
+  const mode = saved.acceptsRanges ? "range" : "stream";
+  const segments = saved.segments.map((s) => ({ ...s }));
+  const first = saved.slice?.start ?? 0;
+  const last = saved.slice?.end ?? (saved.totalBytes === undefined ? undefined : saved.totalBytes - 1);
+  const checksum =
+    request.checksum === undefined
+      ? saved.checksum
+      : { algorithm: request.checksum.algorithm, hex: request.checksum.hex };
+  const state: DownloadStateFile = { ...saved, ...(checksum === undefined ? {} : { checksum }) };
+  if (mode === "range") void probed.fullResponse?.body?.cancel();
+  return {
+    request: { ...request, storage: saved.storage },
+    output,
+    sidecar: sidecarOf(output),
+    remote,
+    resumed: true,
+    mode,
+    first,
+    last,
+    segments,
+    state,
+    fullResponse: mode === "stream" ? probed.fullResponse : undefined,
+  };
+}
+
+/** Why the remote file is not the one in the state file, or undefined when it is the same. */
+export function describeChange(saved: DownloadStateFile, remote: RemoteFile): string | undefined {
+  if (saved.totalBytes !== undefined && remote.totalBytes !== saved.totalBytes) {
+    return `size was ${saved.totalBytes}, now ${remote.totalBytes ?? "unknown"}`;
+  }
+  const { etag, lastModified } = saved.validator;
+  if (etag !== undefined && isStrongEtag(etag)) {
+    return remote.etag === etag ? undefined : `ETag was ${etag}, now ${remote.etag ?? "absent"}`;
+  }
+  if (lastModified !== undefined && remote.lastModified !== lastModified) {
+    return `Last-Modified was ${lastModified}, now ${remote.lastModified ?? "absent"}`;
+  }
+  return undefined;
+}
+
+function validatorOf(remote: RemoteFile): DownloadStateFile["validator"] {
+  return {
+    ...(remote.etag === undefined ? {} : { etag: remote.etag }),
+    ...(remote.lastModified === undefined ? {} : { lastModified: remote.lastModified }),
+  };
+}

@@ -1,0 +1,86 @@
+import type { Context } from "../context.ts";
+import { HttpStatusError } from "../errors.ts";
+import { httpGet } from "./http.ts";
+import type { RemoteFile } from "./remote-file.ts";
+import { parseContentRange } from "./response-check.ts";
+
+/** What a probe returns: the facts, and the open 200 body when the server ignored Range. */
+export interface ProbeResult {
+  readonly remote: RemoteFile;
+  /**
+   * The whole-file response of a server that ignored `Range: bytes=0-0`. Its body is the download itself,
+   * so a single-stream download consumes it instead of asking a second time.
+   */
+  readonly fullResponse: Response | undefined;
+}
+
+/**
+ * Probes with `GET` + `Range: bytes=0-0` (HEAD is unreliable on real servers): size from Content-Range,
+ * Range support from the 206, validators, the final URL after redirects and a Content-Disposition name.
+ * Statuses >= 400 become `HttpStatusError` naming status and URL.
+ */
+export async function probe(
+  ctx: Context,
+  url: string,
+  headers: readonly (readonly [string, string])[],
+  signal: AbortSignal,
+): Promise<ProbeResult> {
+  const response = await httpGet(ctx, url, { range: { start: 0, end: 0 }, headers, signal });
+  const finalUrl = response.url === "" ? url : response.url;
+  const common = {
+    url: finalUrl,
+    etag: response.headers.get("etag") ?? undefined,
+    lastModified: response.headers.get("last-modified") ?? undefined,
+    dispositionName: dispositionFileName(response.headers.get("content-disposition")),
+  };
+  if (response.status === 206) {
+    await response.body?.cancel();
+    const range = parseContentRange(response.headers.get("content-range"));
+    const total = range !== undefined && "total" in range ? range.total : undefined;
+    return {
+      remote: { ...common, totalBytes: total, acceptsRanges: total !== undefined },
+      fullResponse: undefined,
+    };
+  }
+  if (response.status === 416) {
+    // A zero-byte file cannot satisfy bytes=0-0; servers say `bytes */0` (RFC 9110 §15.5.17).
+    await response.body?.cancel();
+    const range = parseContentRange(response.headers.get("content-range"));
+    if (range !== undefined && "unsatisfiedTotal" in range && range.unsatisfiedTotal === 0) {
+      return { remote: { ...common, totalBytes: 0, acceptsRanges: true }, fullResponse: undefined };
+    }
+  }
+  if (response.status === 200) {
+    const length = response.headers.get("content-length");
+    const total = length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
+    return { remote: { ...common, totalBytes: total, acceptsRanges: false }, fullResponse: response };
+  }
+  await response.body?.cancel();
+  throw new HttpStatusError(
+    `HTTP ${response.status} ${response.statusText} for ${finalUrl}`.replace("  ", " "),
+    {
+      url: finalUrl,
+      status: response.status,
+    },
+  );
+}
+
+/**
+ * The `filename` of a Content-Disposition header (RFC 6266), preferring the RFC 8187 `filename*` form.
+ * Returned raw: whether it is safe to use is decided by output naming, not here.
+ */
+export function dispositionFileName(header: string | null): string | undefined {
+  if (header === null) return undefined;
+  const extended = /filename\*\s*=\s*([^']*)'[^']*'([^;]+)/i.exec(header);
+  if (extended?.[2] !== undefined) {
+    try {
+      return decodeURIComponent(extended[2].trim());
+    } catch {
+      return undefined;
+    }
+  }
+  const quoted = /filename\s*=\s*"((?:[^"\\]|\\.)*)"/i.exec(header);
+  if (quoted?.[1] !== undefined) return quoted[1].replace(/\\(.)/g, "$1");
+  const bare = /filename\s*=\s*([^;\s]+)/i.exec(header);
+  return bare?.[1];
+}

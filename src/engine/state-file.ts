@@ -1,0 +1,169 @@
+import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
+import { readFile, rename } from "node:fs/promises";
+import { join } from "node:path";
+import { StateFileError } from "../errors.ts";
+import type { Segment } from "./segment.ts";
+import { fsyncDirectory } from "./storage/fsync-directory.ts";
+import type { StorageKind } from "./storage/sink.ts";
+import { guardStorage } from "./storage/storage-error.ts";
+
+/** The only state-file version this build reads and writes. */
+export const STATE_VERSION = 1;
+
+/** Contents of `FILE.dlm/state.json`: what is needed to continue a download and nothing unflushed. */
+export interface DownloadStateFile {
+  readonly version: typeof STATE_VERSION;
+  /** URL as the user gave it. */
+  readonly url: string;
+  /** Output path as given (relative to where dlm ran, or absolute). */
+  readonly output: string;
+  /** Size of the remote file; absent when the server never said. */
+  readonly totalBytes?: number;
+  /** Inclusive slice asked with --range-start/--range-end; absent for the whole file. */
+  readonly slice?: { readonly start: number; readonly end: number };
+  readonly acceptsRanges: boolean;
+  readonly validator: { readonly etag?: string; readonly lastModified?: string };
+  readonly checksum?: { readonly algorithm: string; readonly hex: string };
+  readonly storage: StorageKind;
+  /** `done` counts bytes that were fsynced before this state was written. */
+  readonly segments: readonly Segment[];
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** Path of the state file inside a sidecar directory. */
+export function statePath(sidecar: string): string {
+  return join(sidecar, "state.json");
+}
+
+/**
+ * Writes the state atomically: temp file, fsync, rename over state.json, fsync the directory. A crash at any
+ * point leaves either the old or the new state, never a torn one.
+ */
+export async function writeStateFile(sidecar: string, state: DownloadStateFile): Promise<void> {
+  const target = statePath(sidecar);
+  const temp = `${target}.tmp`;
+  await guardStorage(temp, "write", async () => {
+    const fd = openSync(temp, "w", 0o600);
+    try {
+      writeSync(fd, `${JSON.stringify(state, undefined, 2)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    await rename(temp, target);
+  });
+  await fsyncDirectory(target);
+}
+
+/** Reads and validates state.json; every problem is a `StateFileError` naming the file and the field. */
+export async function readStateFile(sidecar: string): Promise<DownloadStateFile> {
+  const path = statePath(sidecar);
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new StateFileError(`${path}: cannot read (${(error as { code?: string }).code ?? String(error)})`, {
+      file: path,
+      cause: error,
+    });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new StateFileError(`${path}: not valid JSON (${(error as Error).message})`, {
+      file: path,
+      cause: error,
+    });
+  }
+  return validateState(json, path);
+}
+
+/** Checks a parsed state object field by field; pure, exported for table tests. */
+export function validateState(json: unknown, path: string): DownloadStateFile {
+  const fail = (field: string, expected: string, actual: unknown): never => {
+    throw new StateFileError(
+      `${path}: ${field}: expected ${expected}, got ${JSON.stringify(actual) ?? "nothing"}`,
+      {
+        file: path,
+        expected,
+        actual: JSON.stringify(actual),
+      },
+    );
+  };
+  if (typeof json !== "object" || json === null || Array.isArray(json))
+    return fail("(root)", "an object", json);
+  const o = json as Record<string, unknown>;
+  if (o["version"] !== STATE_VERSION) return fail("version", String(STATE_VERSION), o["version"]);
+  const url = o["url"];
+  if (typeof url !== "string" || !URL.canParse(url)) return fail("url", "a URL", url);
+  const output = o["output"];
+  if (typeof output !== "string" || output === "") return fail("output", "a file path", output);
+  const total = o["totalBytes"];
+  if (total !== undefined && !isByteCount(total)) return fail("totalBytes", "a byte count", total);
+  const acceptsRanges = o["acceptsRanges"];
+  if (typeof acceptsRanges !== "boolean") return fail("acceptsRanges", "true or false", acceptsRanges);
+  const storage = o["storage"];
+  if (storage !== "parts" && storage !== "in-place") return fail("storage", '"parts" or "in-place"', storage);
+  const validator = o["validator"];
+  if (typeof validator !== "object" || validator === null) return fail("validator", "an object", validator);
+  const v = validator as Record<string, unknown>;
+  for (const key of ["etag", "lastModified"]) {
+    if (v[key] !== undefined && typeof v[key] !== "string")
+      return fail(`validator.${key}`, "a string", v[key]);
+  }
+  const checksum = o["checksum"];
+  if (checksum !== undefined) {
+    const c = checksum as Record<string, unknown>;
+    if (typeof c !== "object" || typeof c["algorithm"] !== "string" || typeof c["hex"] !== "string") {
+      return fail("checksum", "{ algorithm, hex }", checksum);
+    }
+  }
+  const slice = o["slice"];
+  if (slice !== undefined) {
+    const s = slice as Record<string, unknown>;
+    if (
+      typeof s !== "object" ||
+      !isByteCount(s["start"]) ||
+      !isByteCount(s["end"]) ||
+      s["end"] < s["start"]
+    ) {
+      return fail("slice", "{ start, end } with start <= end", slice);
+    }
+  }
+  const segments = o["segments"];
+  if (!Array.isArray(segments)) return fail("segments", "an array", segments);
+  const seen = new Set<number>();
+  const parsed: Segment[] = [];
+  for (const [index, raw] of (segments as unknown[]).entries()) {
+    const s = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
+    const at = `segments[${index}]`;
+    const { id, start, end, done } = s;
+    if (!isByteCount(id) || seen.has(id)) return fail(`${at}.id`, "a unique non-negative integer", id);
+    if (!isByteCount(start)) return fail(`${at}.start`, "a byte offset", start);
+    if (!isByteCount(end) || end < start) return fail(`${at}.end`, `a byte offset >= start (${start})`, end);
+    if (total !== undefined && end >= (total as number))
+      return fail(`${at}.end`, `< totalBytes (${total})`, end);
+    if (!isByteCount(done) || done > end - start + 1)
+      return fail(`${at}.done`, `0..${end - start + 1}`, done);
+    seen.add(id);
+    parsed.push({ id, start, end, done });
+  }
+  const ordered = [...parsed].sort((a, b) => a.start - b.start);
+  for (let i = 1; i < ordered.length; i++) {
+    const previous = ordered[i - 1];
+    const current = ordered[i];
+    if (previous !== undefined && current !== undefined && current.start <= previous.end) {
+      fail(`segments (id ${current.id})`, `ranges that do not overlap segment ${previous.id}`, current.start);
+    }
+  }
+  for (const key of ["createdAt", "updatedAt"]) {
+    if (typeof o[key] !== "string") return fail(key, "an ISO date", o[key]);
+  }
+  return { ...(o as unknown as DownloadStateFile), segments: parsed };
+}
+
+function isByteCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}

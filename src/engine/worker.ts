@@ -1,0 +1,261 @@
+import type { Logger } from "@logtape/logtape";
+import type { Context } from "../context.ts";
+import {
+  DlmError,
+  HttpStatusError,
+  NetworkError,
+  RangeNotSupportedError,
+  RemoteChangedError,
+} from "../errors.ts";
+import { httpGet } from "./http.ts";
+import type { RemoteFile } from "./remote-file.ts";
+import { checkRangeResponse, isStrongEtag, type RangeCheckFailure } from "./response-check.ts";
+import { decideRetry, describeFailure, type FailureKind, type RetryOptions } from "./retry-policy.ts";
+import { nextOffsetOf, remainingOf, type Segment } from "./segment.ts";
+import type { SegmentWriter } from "./storage/sink.ts";
+
+/** Abort reason of one attempt whose connection delivered nothing for the stall timeout. */
+export class StallAbort extends Error {
+  constructor() {
+    super("no bytes received within the stall timeout");
+    this.name = "StallAbort";
+  }
+}
+
+/** Live facts about one connection, read by the meter, the stall watchdog and the planner. */
+export interface WorkerActivity {
+  readonly worker: number;
+  segment: Segment;
+  state: "active" | "retrying";
+  retries: number;
+  /** Monotonic ms of the last byte received (or of the attempt's start). */
+  lastByteAt: number;
+  /** Aborts the current attempt only (stall, slow-connection restart); the segment then continues. */
+  attempt: AbortController;
+}
+
+/** How a segment is fetched: by byte ranges, or as one whole-file stream from a server without Range. */
+export type FetchMode = "range" | "stream";
+
+/** Everything one worker needs to fetch one segment. */
+export interface SegmentJob {
+  readonly ctx: Context;
+  readonly remote: RemoteFile;
+  readonly mode: FetchMode;
+  readonly headers: readonly (readonly [string, string])[];
+  readonly writer: SegmentWriter;
+  readonly activity: WorkerActivity;
+  readonly retry: RetryOptions;
+  readonly random: () => number;
+  /** Download-wide signal: pause, cancel, or another worker's fatal error. */
+  readonly signal: AbortSignal;
+  /** A 200 answer to the probe, to be consumed instead of a new request (stream mode, first attempt). */
+  firstResponse: Response | undefined;
+  /** Called after each chunk is stored, with its length; must not block. */
+  readonly onBytes: (bytes: number) => void;
+  readonly log: Logger;
+}
+
+/**
+ * Fetches the missing bytes of `job.activity.segment` into its writer, retrying per the policy and always
+ * continuing from the next missing byte. Stops at the segment's current `end`, which may shrink while it runs
+ * (work stealing). In stream mode (no Range support) a retry re-reads the whole body and skips the bytes
+ * already stored, accepting it only if the validator is unchanged. Throws a `DlmError` when retries are
+ * spent or the failure is final, and the download-wide abort reason when `job.signal` aborts.
+ */
+export async function fetchSegment(job: SegmentJob): Promise<void> {
+  const { activity } = job;
+  const segment = activity.segment;
+  let failures = 0;
+  while (
+    job.mode === "stream" ? segment.end !== segment.start + segment.done - 1 : remainingOf(segment) > 0
+  ) {
+    const before = segment.done;
+    activity.attempt = new AbortController();
+    activity.lastByteAt = job.ctx.monotonic();
+    const signal = AbortSignal.any([job.signal, activity.attempt.signal]);
+    let failure: FailureKind;
+    try {
+      const outcome = await attemptOnce(job, signal);
+      if (outcome.kind === "none") return;
+      failure = outcome;
+    } catch (error) {
+      if (job.signal.aborted) throw job.signal.reason;
+      if (activity.attempt.signal.aborted) {
+        failure =
+          activity.attempt.signal.reason instanceof StallAbort
+            ? { kind: "stall" }
+            : { kind: "network", cause: error };
+      } else if (error instanceof NetworkError) {
+        failure = { kind: "network", cause: error.cause };
+      } else if (error instanceof DlmError) {
+        throw error;
+      } else {
+        failure = { kind: "network", cause: error };
+      }
+    }
+    // A connection that made progress resets the count: a flaky link that keeps moving should finish.
+    failures = segment.done > before ? 1 : failures + 1;
+    const decision = decideRetry(failure, failures, job.retry, job.ctx.now(), job.random);
+    const where = `segment ${segment.id} at offset ${nextOffsetOf(segment)} of ${job.remote.url}`;
+    if (!decision.retry) throw finalError(failure, where, decision.reason, job, segment);
+    activity.state = "retrying";
+    activity.retries++;
+    job.log.info("retrying {segment} after {failure}", {
+      worker: activity.worker,
+      segment: segment.id,
+      offset: nextOffsetOf(segment),
+      failure: describeFailure(failure),
+      delay_ms: Math.round(decision.delayMs),
+      attempt: failures + 1,
+    });
+    await sleep(decision.delayMs, job.signal);
+    activity.state = "active";
+  }
+}
+
+type AttemptOutcome = FailureKind | { readonly kind: "none" };
+
+async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<AttemptOutcome> {
+  const segment = job.activity.segment;
+  const response = job.firstResponse ?? (await request(job, signal));
+  job.firstResponse = undefined;
+  const problem = job.mode === "range" ? checkRange(job, response, segment) : checkStream(job, response);
+  if (problem !== undefined) {
+    await response.body?.cancel().catch(() => undefined);
+    return toFailure(problem, job, segment);
+  }
+  const body = response.body;
+  if (body === null) return { kind: "bad-response", reason: "response has no body" };
+  const reader = body.getReader();
+  // In stream mode a retry starts at byte 0: skip what is already stored.
+  let skip = job.mode === "stream" ? segment.done : 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      job.activity.lastByteAt = job.ctx.monotonic();
+      let chunk = value;
+      if (skip > 0) {
+        const dropped = Math.min(skip, chunk.length);
+        skip -= dropped;
+        chunk = chunk.subarray(dropped);
+      }
+      const room = segment.end - nextOffsetOf(segment) + 1;
+      if (chunk.length > room) chunk = chunk.subarray(0, Math.max(0, room));
+      if (chunk.length > 0) {
+        const pending = job.writer.write(chunk);
+        segment.done += chunk.length;
+        job.onBytes(chunk.length);
+        if (pending !== undefined) await pending;
+      }
+      if (job.mode === "range" && remainingOf(segment) === 0) {
+        // Reached the (possibly stolen-from) end: drop the rest of this response.
+        await reader.cancel().catch(() => undefined);
+        return { kind: "none" };
+      }
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  if (job.mode === "stream") {
+    if (job.remote.totalBytes === undefined) {
+      segment.end = segment.start + segment.done - 1;
+      return { kind: "none" };
+    }
+    if (segment.done === job.remote.totalBytes) return { kind: "none" };
+  } else if (remainingOf(segment) === 0) {
+    return { kind: "none" };
+  }
+  return { kind: "bad-response", reason: `body ended early at offset ${nextOffsetOf(segment)}` };
+}
+
+function request(job: SegmentJob, signal: AbortSignal): Promise<Response> {
+  const segment = job.activity.segment;
+  if (job.mode === "stream") return httpGet(job.ctx, job.remote.url, { headers: job.headers, signal });
+  const etag = job.remote.etag;
+  return httpGet(job.ctx, job.remote.url, {
+    range: { start: nextOffsetOf(segment), end: segment.end },
+    ifRange: etag !== undefined && isStrongEtag(etag) ? etag : undefined,
+    headers: job.headers,
+    signal,
+  });
+}
+
+function checkRange(job: SegmentJob, response: Response, segment: Segment): RangeCheckFailure | undefined {
+  const result = checkRangeResponse(response, {
+    start: nextOffsetOf(segment),
+    end: segment.end,
+    total: job.remote.totalBytes,
+    etag: job.remote.etag,
+    lastModified: job.remote.lastModified,
+  });
+  return result.ok ? undefined : result.failure;
+}
+
+function checkStream(job: SegmentJob, response: Response): RangeCheckFailure | undefined {
+  if (response.status !== 200) {
+    const retryAfter = response.headers.get("retry-after") ?? undefined;
+    return { kind: "status", status: response.status, ...(retryAfter === undefined ? {} : { retryAfter }) };
+  }
+  const etag = response.headers.get("etag") ?? undefined;
+  if (job.remote.etag !== undefined && etag !== undefined && etag !== job.remote.etag) {
+    return { kind: "changed", what: "etag", expected: job.remote.etag, actual: etag };
+  }
+  return undefined;
+}
+
+function toFailure(problem: RangeCheckFailure, job: SegmentJob, segment: Segment): FailureKind {
+  if (problem.kind === "changed") {
+    throw new RemoteChangedError(
+      `${job.remote.url} changed while downloading (${problem.what} was ${problem.expected}, now ${problem.actual})`,
+      {
+        url: job.remote.url,
+        segment: segment.id,
+        expected: problem.expected,
+        actual: problem.actual,
+        hint: "rerun with --restart",
+      },
+    );
+  }
+  if (problem.kind === "ignored-range") {
+    // A server that honoured Range at the probe may flap (a CDN node without it): worth a retry or two.
+    return { kind: "bad-response", reason: "server answered 200 (whole file) to a range request" };
+  }
+  return problem;
+}
+
+function finalError(
+  failure: FailureKind,
+  where: string,
+  reason: string,
+  job: SegmentJob,
+  segment: Segment,
+): DlmError {
+  const fields = { url: job.remote.url, segment: segment.id, offset: nextOffsetOf(segment) };
+  const message = `${where}: ${describeFailure(failure)} (${reason})`;
+  if (failure.kind === "status") return new HttpStatusError(message, { ...fields, status: failure.status });
+  if (failure.kind === "bad-response" && failure.reason.includes("200 (whole file)")) {
+    return new RangeNotSupportedError(message, fields);
+  }
+  return new NetworkError(message, {
+    ...fields,
+    cause: failure.kind === "network" ? failure.cause : undefined,
+  });
+}
+
+/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,121 @@
+import { EXIT, type ExitCode } from "./exit-codes.ts";
+
+/** Facts an error keeps as data so callers and tests need not parse its message. */
+export interface ErrorFields {
+  readonly url?: string | undefined;
+  readonly file?: string | undefined;
+  readonly flag?: string | undefined;
+  readonly input?: string | undefined;
+  readonly expected?: string | undefined;
+  readonly actual?: string | undefined;
+  readonly segment?: number | undefined;
+  readonly offset?: number | undefined;
+  readonly status?: number | undefined;
+  readonly hint?: string | undefined;
+  readonly cause?: unknown | undefined;
+}
+
+/**
+ * Base of every error dlm raises on purpose. `message` is one line naming the thing and the value concerned;
+ * `code` is stable for programs; `exitCode` comes from the one EXIT table.
+ */
+export abstract class DlmError extends Error {
+  abstract readonly code: string;
+  abstract readonly exitCode: ExitCode;
+  readonly url: string | undefined;
+  readonly file: string | undefined;
+  readonly flag: string | undefined;
+  readonly input: string | undefined;
+  readonly expected: string | undefined;
+  readonly actual: string | undefined;
+  readonly segment: number | undefined;
+  readonly offset: number | undefined;
+  readonly status: number | undefined;
+  readonly hint: string | undefined;
+
+  constructor(message: string, fields: ErrorFields = {}) {
+    super(message, fields.cause === undefined ? undefined : { cause: fields.cause });
+    this.name = new.target.name;
+    this.url = fields.url;
+    this.file = fields.file;
+    this.flag = fields.flag;
+    this.input = fields.input;
+    this.expected = fields.expected;
+    this.actual = fields.actual;
+    this.segment = fields.segment;
+    this.offset = fields.offset;
+    this.status = fields.status;
+    this.hint = fields.hint;
+  }
+}
+
+/** A flag, argument or combination of them is invalid; raised before any network or disk I/O. */
+export class UsageError extends DlmError {
+  readonly code = "usage";
+  readonly exitCode = EXIT.USAGE;
+}
+
+/** The connection failed: refused, reset, DNS, TLS, stalled past the timeout, retries spent. */
+export class NetworkError extends DlmError {
+  readonly code = "network";
+  readonly exitCode = EXIT.NETWORK;
+}
+
+/** The server answered with a status dlm cannot use (404, 403, 5xx after retries...). */
+export class HttpStatusError extends DlmError {
+  readonly code = "http_status";
+  readonly exitCode = EXIT.HTTP_STATUS;
+}
+
+/** The disk refused: full (ENOSPC), quota (EDQUOT), permissions, read-only filesystem. */
+export class StorageError extends DlmError {
+  readonly code = "storage";
+  readonly exitCode = EXIT.STORAGE;
+}
+
+/** The bytes are not the file: size or checksum mismatch. Nothing is left under the final name. */
+export class IntegrityError extends DlmError {
+  readonly code = "integrity";
+  readonly exitCode = EXIT.INTEGRITY;
+}
+
+/** The remote file changed (size, ETag or Last-Modified) while parts of the old one are on disk. */
+export class RemoteChangedError extends DlmError {
+  readonly code = "remote_changed";
+  readonly exitCode = EXIT.REMOTE_CHANGED;
+}
+
+/** state.json is unreadable, of a foreign version, or describes impossible ranges. */
+export class StateFileError extends DlmError {
+  readonly code = "state_file";
+  readonly exitCode = EXIT.STATE_FILE;
+}
+
+/** A byte range was asked of a server that does not honour Range (it answered 200 with the whole body). */
+export class RangeNotSupportedError extends DlmError {
+  readonly code = "range_not_supported";
+  readonly exitCode = EXIT.RANGE_NOT_SUPPORTED;
+}
+
+/** The output file exists and `--force` was not given; nothing was touched. */
+export class OutputExistsError extends DlmError {
+  readonly code = "output_exists";
+  readonly exitCode = EXIT.OUTPUT_EXISTS;
+}
+
+/** The download was cancelled through the control plane; the sidecar was removed. */
+export class CancelledError extends DlmError {
+  readonly code = "cancelled";
+  readonly exitCode = EXIT.CANCELLED;
+}
+
+/** Paused by SIGINT/SIGTERM (or the control plane) with the state saved; `dlm resume FILE` continues. */
+export class InterruptedError extends DlmError {
+  readonly code = "interrupted";
+  readonly exitCode = EXIT.INTERRUPTED;
+}
+
+/** Error code for anything dlm did not raise itself. */
+export function exitCodeOf(error: unknown): ExitCode {
+  return error instanceof DlmError ? error.exitCode : EXIT.UNEXPECTED;
+}

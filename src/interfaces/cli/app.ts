@@ -1,0 +1,63 @@
+import { ArgumentParseError, buildApplication, buildRouteMap, help, text_en, version } from "@stricli/core";
+import { DlmError } from "../../errors.ts";
+import type { CliContext } from "./cli-context.ts";
+import { getCommand } from "./commands/get.ts";
+import { resumeCommand } from "./commands/resume.ts";
+
+/** dlm's version, shown by `--version`. */
+export const VERSION = "0.1.0";
+
+const formatting = {
+  useAliasInUsageLine: false,
+  onlyRequiredInUsageLine: false,
+  caseStyle: "convert-camel-to-kebab",
+} as const;
+
+const routes = buildRouteMap({
+  routes: { get: getCommand, resume: resumeCommand },
+  docs: { brief: "dlm: fast, verified, resumable downloads over HTTP(S)" },
+});
+
+/** The Stricli application: commands, kebab-case flags, and dlm's one-line error text for bad flags. */
+export const app = buildApplication<CliContext>(
+  routes,
+  {
+    name: "dlm",
+    versionInfo: { currentVersion: VERSION },
+    scanner: { caseStyle: "allow-kebab-for-camel" },
+    documentation: formatting,
+    localization: {
+      loadText: () => ({
+        ...text_en,
+        // A parse function threw a UsageError: its message already names the flag and the value.
+        exceptionWhileParsingArguments: (error: unknown, ansiColor: boolean) =>
+          error instanceof ArgumentParseError && error.exception instanceof DlmError
+            ? error.exception.message
+            : text_en.exceptionWhileParsingArguments(error, ansiColor),
+      }),
+    },
+  },
+  {
+    // Stricli's default --helpAll takes -H, which curl users expect to mean --header.
+    help: help({
+      brief: text_en.briefs.help,
+      alias: "h",
+      defaultForRouteMap: true,
+      includeHidden: false,
+      formatting,
+    }),
+    helpAll: help({
+      brief: text_en.briefs.helpAll,
+      alias: false,
+      hidden: true,
+      includeHidden: true,
+      formatting,
+    }),
+    version: version({
+      brief: text_en.briefs.version,
+      info: { currentVersion: VERSION },
+      alias: "v",
+      hook: "app:start",
+    }),
+  },
+);

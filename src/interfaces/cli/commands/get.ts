@@ -1,0 +1,177 @@
+import { buildCommand } from "@stricli/core";
+import { parseChecksum } from "../../../engine/checksum.ts";
+import { type DownloadRequest, REQUEST_DEFAULTS } from "../../../engine/download-request.ts";
+import { DEFAULT_RETRY_OPTIONS } from "../../../engine/retry-policy.ts";
+import type { StorageKind } from "../../../engine/storage/sink.ts";
+import { UsageError } from "../../../errors.ts";
+import type { CliContext } from "../cli-context.ts";
+import { byteOffset, byteSize, durationMs, header, httpUrl, integerIn, outputPath } from "../flag-parsers.ts";
+import { reportError } from "../report.ts";
+import { runDownloadCommand } from "../run-download.ts";
+
+/** Flags of `dlm get`, after parsing. */
+export interface GetFlags {
+  readonly output?: string;
+  readonly connections?: number;
+  readonly rangeStart?: number;
+  readonly rangeEnd?: number;
+  readonly checksum?: ReturnType<typeof parseChecksum>;
+  readonly header?: readonly (readonly [string, string])[];
+  readonly force?: boolean;
+  readonly restart?: boolean;
+  readonly json?: boolean;
+  readonly quiet?: boolean;
+  readonly storage?: StorageKind;
+  readonly stallTimeout?: number;
+  readonly retries?: number;
+  readonly minSplit?: number;
+}
+
+/** Turns parsed flags into a request; checks that need two flags at once (still before any I/O). */
+export function requestFromFlags(url: string, flags: GetFlags): DownloadRequest {
+  if (flags.rangeStart !== undefined && flags.rangeEnd !== undefined && flags.rangeEnd < flags.rangeStart) {
+    throw new UsageError(
+      `--range-end: expected an offset >= --range-start (${flags.rangeStart}), got "${flags.rangeEnd}"`,
+      { flag: "--range-end", input: String(flags.rangeEnd) },
+    );
+  }
+  return {
+    url,
+    output: flags.output,
+    connections: flags.connections ?? REQUEST_DEFAULTS.connections,
+    rangeStart: flags.rangeStart,
+    rangeEnd: flags.rangeEnd,
+    checksum: flags.checksum,
+    headers: flags.header ?? [],
+    force: flags.force ?? false,
+    restart: flags.restart ?? false,
+    storage: flags.storage ?? REQUEST_DEFAULTS.storage,
+    stallTimeoutMs: flags.stallTimeout ?? REQUEST_DEFAULTS.stallTimeoutMs,
+    retry: {
+      ...DEFAULT_RETRY_OPTIONS,
+      ...(flags.retries === undefined ? {} : { maxAttempts: flags.retries + 1 }),
+    },
+    minSplitBytes: flags.minSplit ?? REQUEST_DEFAULTS.minSplitBytes,
+    checkpointIntervalMs: REQUEST_DEFAULTS.checkpointIntervalMs,
+  };
+}
+
+function storageKind(input: string): StorageKind {
+  if (input === "parts" || input === "in-place") return input;
+  throw new UsageError(`--storage: expected "parts" or "in-place", got ${JSON.stringify(input)}`, {
+    flag: "--storage",
+    input,
+  });
+}
+
+/** Flags `get` shares with other commands that start a download. */
+export const downloadFlags = {
+  connections: {
+    kind: "parsed",
+    parse: integerIn("--connections", 1, 64),
+    brief: "Connections to use, 1..64 (default 8; 1 when the server ignores Range)",
+    optional: true,
+    placeholder: "N",
+  },
+  json: { kind: "boolean", brief: "Machine output: one JSON object per line on stdout", optional: true },
+  quiet: {
+    kind: "boolean",
+    brief: "No progress output (errors and the result line still print)",
+    optional: true,
+  },
+  stallTimeout: {
+    kind: "parsed",
+    parse: durationMs("--stall-timeout"),
+    brief: "Abort and retry a connection silent this long (default 30s; 500ms, 2m...)",
+    optional: true,
+    placeholder: "DURATION",
+  },
+  retries: {
+    kind: "parsed",
+    parse: integerIn("--retries", 0, 1000),
+    brief: "Retries per segment after a failure without progress (default 7)",
+    optional: true,
+    placeholder: "N",
+  },
+} as const;
+
+/** `dlm get URL`: download a file, or a byte range of it, verified. */
+export const getCommand = buildCommand({
+  async func(this: CliContext, flags: GetFlags, url: string) {
+    let request: DownloadRequest;
+    try {
+      request = requestFromFlags(url, flags);
+    } catch (error) {
+      this.exitCode = reportError(this, error, flags.json ?? false);
+      return;
+    }
+    await runDownloadCommand(this, request, { json: flags.json ?? false, quiet: flags.quiet ?? false });
+  },
+  parameters: {
+    flags: {
+      output: {
+        kind: "parsed",
+        parse: outputPath,
+        brief: "Output file (default: name from the URL)",
+        optional: true,
+        placeholder: "FILE",
+      },
+      ...downloadFlags,
+      rangeStart: {
+        kind: "parsed",
+        parse: byteOffset("--range-start"),
+        brief: "First byte to fetch (inclusive, 0-based)",
+        optional: true,
+        placeholder: "A",
+      },
+      rangeEnd: {
+        kind: "parsed",
+        parse: byteOffset("--range-end"),
+        brief: "Last byte to fetch (inclusive)",
+        optional: true,
+        placeholder: "B",
+      },
+      checksum: {
+        kind: "parsed",
+        parse: parseChecksum,
+        brief:
+          "Expected digest ALGO:HEX (sha256, sha512, sha1, md5, sha3-256, blake3, xxh3, xxh128, crc32c...)",
+        optional: true,
+        placeholder: "ALGO:HEX",
+      },
+      header: {
+        kind: "parsed",
+        parse: header,
+        brief: "Extra request header 'Name: value' (repeatable)",
+        optional: true,
+        variadic: true,
+      },
+      force: { kind: "boolean", brief: "Overwrite an existing output file", optional: true },
+      restart: {
+        kind: "boolean",
+        brief: "Discard an unfinished download of FILE and start over",
+        optional: true,
+      },
+      storage: {
+        kind: "parsed",
+        parse: storageKind,
+        brief: "How partial data is kept: in-place (one preallocated file, default) or parts",
+        optional: true,
+        placeholder: "parts|in-place",
+      },
+      minSplit: {
+        kind: "parsed",
+        parse: byteSize("--min-split", 1),
+        brief: "Smallest segment to split or steal (default 1M)",
+        optional: true,
+        placeholder: "SIZE",
+      },
+    },
+    aliases: { o: "output", c: "connections", H: "header" },
+    positional: {
+      kind: "tuple",
+      parameters: [{ brief: "http:// or https:// URL", parse: httpUrl, placeholder: "URL" }],
+    },
+  },
+  docs: { brief: "Download URL over several connections to a verified file" },
+});

@@ -1,0 +1,50 @@
+import { resolve } from "node:path";
+import { buildCommand } from "@stricli/core";
+import { sidecarOf } from "../../../engine/prepare.ts";
+import { readStateFile } from "../../../engine/state-file.ts";
+import type { CliContext } from "../cli-context.ts";
+import { outputPath } from "../flag-parsers.ts";
+import { reportError } from "../report.ts";
+import { runDownloadCommand } from "../run-download.ts";
+import { downloadFlags, type GetFlags, requestFromFlags } from "./get.ts";
+
+type ResumeFlags = Pick<GetFlags, "connections" | "json" | "quiet" | "stallTimeout" | "retries"> & {
+  readonly restart?: boolean;
+};
+
+/** `dlm resume FILE`: continue the unfinished download recorded in FILE.dlm/state.json. */
+export const resumeCommand = buildCommand({
+  async func(this: CliContext, flags: ResumeFlags, file: string) {
+    const json = flags.json ?? false;
+    try {
+      const output = resolve(this.dlm.cwd, file);
+      const state = await readStateFile(sidecarOf(output));
+      const request = requestFromFlags(state.url, {
+        ...flags,
+        output,
+        ...(state.slice === undefined ? {} : { rangeStart: state.slice.start, rangeEnd: state.slice.end }),
+      });
+      await runDownloadCommand(this, request, { json, quiet: flags.quiet ?? false });
+    } catch (error) {
+      this.exitCode = reportError(this, error, json);
+    }
+  },
+  parameters: {
+    flags: {
+      ...downloadFlags,
+      restart: {
+        kind: "boolean",
+        brief: "If the remote file changed, discard the old data and start over",
+        optional: true,
+      },
+    },
+    aliases: { c: "connections" },
+    positional: {
+      kind: "tuple",
+      parameters: [{ brief: "The output file being downloaded", parse: outputPath, placeholder: "FILE" }],
+    },
+  },
+  docs: {
+    brief: "Continue an unfinished download from FILE.dlm/state.json, fetching only the missing bytes",
+  },
+});

@@ -1,0 +1,117 @@
+import { Controller } from "../../control/controller.ts";
+import { handleSignals } from "../../control/signals.ts";
+import type { DownloadRequest } from "../../engine/download-request.ts";
+import type { PreparedDownload } from "../../engine/prepare.ts";
+import type { VerifiedFile } from "../../engine/verify.ts";
+import { EXIT } from "../../exit-codes.ts";
+import { logger } from "../../log.ts";
+import type { CliContext } from "./cli-context.ts";
+import { formatBytes, formatDuration, formatRate } from "./format.ts";
+import { attachProgressView, type ProgressStyle } from "./progress-view.ts";
+import { reportError } from "./report.ts";
+
+/** Output choices shared by `get` and `resume`. */
+export interface OutputOptions {
+  readonly json: boolean;
+  readonly quiet: boolean;
+}
+
+/**
+ * Runs one download for a CLI command: progress on the terminal, Ctrl+C to pause, the result line, and the
+ * exit code on `cli.exitCode`.
+ */
+export async function runDownloadCommand(
+  cli: CliContext,
+  request: DownloadRequest,
+  options: OutputOptions,
+): Promise<void> {
+  const ctx = cli.dlm;
+  const started = ctx.monotonic();
+  const controller = new Controller(ctx, request, logger("engine"), {
+    onPrepared: (prepared) => announce(cli, prepared, options),
+  });
+  const style: ProgressStyle = options.json
+    ? "json"
+    : options.quiet
+      ? "none"
+      : ctx.stderr.isTTY
+        ? "tty"
+        : "plain";
+  const detachView = attachProgressView(controller.hub, style, ctx, () => ctx.monotonic());
+  const detachSignals = handleSignals(controller, cli.onSignal, () => cli.exitNow(EXIT.INTERRUPTED));
+  try {
+    const result = await controller.run();
+    detachView();
+    printResult(cli, result, (ctx.monotonic() - started) / 1000, options);
+    cli.exitCode = EXIT.OK;
+  } catch (error) {
+    detachView();
+    cli.exitCode = reportError(cli, error, options.json);
+  } finally {
+    detachSignals();
+  }
+}
+
+function announce(cli: CliContext, prepared: PreparedDownload, options: OutputOptions): void {
+  const total = prepared.last === undefined ? undefined : prepared.last - prepared.first + 1;
+  const done = prepared.segments.reduce((sum, s) => sum + s.done, 0);
+  if (options.json) {
+    const record = {
+      type: "start",
+      url: prepared.remote.url,
+      output: prepared.output,
+      total: total ?? null,
+      resumed: prepared.resumed,
+      alreadyDone: done,
+      connections: prepared.mode === "range" ? prepared.request.connections : 1,
+      ranges: prepared.mode === "range",
+      storage: prepared.state.storage,
+    };
+    cli.dlm.stdout.write(`${JSON.stringify(record)}\n`);
+    return;
+  }
+  if (options.quiet) return;
+  const size = total === undefined ? "size unknown" : formatBytes(total);
+  const lines: string[] = [];
+  if (prepared.resumed) {
+    lines.push(
+      `dlm: resuming ${prepared.output}: ${formatBytes(done)} of ${size} already here, fetching the rest`,
+    );
+  } else {
+    const connections =
+      prepared.mode === "range"
+        ? `${prepared.segments.length === 0 ? 0 : Math.min(prepared.request.connections, prepared.segments.length)} connections`
+        : "1 connection";
+    lines.push(`dlm: ${prepared.remote.url} -> ${prepared.output} (${size}, ${connections})`);
+  }
+  if (prepared.mode === "stream") {
+    const why = prepared.remote.acceptsRanges
+      ? "did not say the file's size"
+      : "does not support byte ranges";
+    lines.push(
+      `dlm: the server ${why}: downloading over one connection; an interrupted run restarts from the beginning`,
+    );
+  }
+  cli.dlm.stderr.write(`${lines.join("\n")}\n`);
+}
+
+function printResult(cli: CliContext, result: VerifiedFile, seconds: number, options: OutputOptions): void {
+  const rate = seconds > 0 ? result.bytes / seconds : 0;
+  if (options.json) {
+    const record = {
+      type: "result",
+      path: result.path,
+      bytes: result.bytes,
+      sha256: result.sha256,
+      checksum: result.checked === undefined ? null : { ...result.checked, ok: true },
+      seconds: Number(seconds.toFixed(3)),
+      bytesPerSecond: Math.round(rate),
+    };
+    cli.dlm.stdout.write(`${JSON.stringify(record)}\n`);
+    return;
+  }
+  const checked = result.checked === undefined ? "" : `  ${result.checked.algorithm} OK`;
+  cli.dlm.stdout.write(
+    `${result.path}  ${result.bytes} bytes  sha256 ${result.sha256}${checked}  ${formatDuration(seconds)}  ${formatRate(rate)}\n`,
+  );
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bun
+/**
+ * Entry of `bun run dlm`: builds the context, sets up logging from DLM_LOG, runs the CLI, and maps the
+ * outcome onto the EXIT table. The only place that calls process.exit.
+ */
+import { run, ExitCode as StricliExit } from "@stricli/core";
+import { processContext } from "./context.ts";
+import { exitCodeOf } from "./errors.ts";
+import { EXIT, type ExitCode } from "./exit-codes.ts";
+import { app } from "./interfaces/cli/app.ts";
+import type { CliContext } from "./interfaces/cli/cli-context.ts";
+import { parseLogLevels, setupLogging } from "./log.ts";
+
+async function main(argv: readonly string[]): Promise<ExitCode> {
+  const ctx = processContext();
+  try {
+    const json = !ctx.stderr.isTTY || ctx.env["DLM_LOG_FORMAT"] === "json";
+    setupLogging(parseLogLevels(ctx.env["DLM_LOG"]), ctx.stderr, json);
+  } catch (error) {
+    ctx.stderr.write(`dlm: ${(error as Error).message}\n`);
+    return exitCodeOf(error);
+  }
+  const cli: CliContext = {
+    process: {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      env: process.env,
+      exitCode: undefined,
+    } as CliContext["process"],
+    dlm: ctx,
+    exitCode: undefined,
+    exitNow: (code) => process.exit(code),
+    onSignal: (handler) => {
+      const onInt = () => handler("SIGINT");
+      const onTerm = () => handler("SIGTERM");
+      process.on("SIGINT", onInt);
+      process.on("SIGTERM", onTerm);
+      return () => {
+        process.off("SIGINT", onInt);
+        process.off("SIGTERM", onTerm);
+      };
+    },
+  };
+  await run(app, argv, cli);
+  if (cli.exitCode !== undefined) return cli.exitCode;
+  return stricliExit((cli.process as { exitCode?: number | string | null }).exitCode);
+}
+
+/** Stricli reports its own outcomes as small negative numbers; map them onto EXIT. */
+function stricliExit(code: number | string | null | undefined): ExitCode {
+  if (code === undefined || code === null || code === StricliExit.Success || code === 0) return EXIT.OK;
+  if (code === StricliExit.InvalidArgument || code === StricliExit.UnknownCommand) return EXIT.USAGE;
+  return EXIT.UNEXPECTED;
+}
+
+const code = await main(process.argv.slice(2));
+process.exit(code);

@@ -1,0 +1,138 @@
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** Where Debian's nginx-light puts the binary. */
+export const NGINX_BIN = "/usr/sbin/nginx";
+
+/** A running nginx serving one directory on 127.0.0.1. */
+export interface Nginx {
+  /** Port it listens on (127.0.0.1 only). */
+  readonly port: number;
+  /** Full URL of `path` under the served directory. */
+  url(path: string): string;
+  /** SIGTERM, wait for exit (SIGKILL after 5 s), remove the temp dir. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** True when the nginx binary exists, so tests can skip with a reason instead of failing. */
+export function nginxAvailable(): boolean {
+  return existsSync(NGINX_BIN);
+}
+
+const READY_MS = 5000;
+const STOP_MS = 5000;
+const PORT_ATTEMPTS = 5;
+
+/**
+ * Starts nginx as the current user serving `rootDir` (static files, sendfile on, Range and ETag as nginx does
+ * them) on a free loopback port. All its files (config, pid, logs, temp paths) live in a fresh temp dir.
+ * Resolves once it answers HTTP (at most ~5 s per attempt); throws with the error log if it does not.
+ */
+export async function startNginx(rootDir: string): Promise<Nginx> {
+  if (!nginxAvailable())
+    throw new Error(`nginx not found: apt-get install nginx-light (looked for ${NGINX_BIN})`);
+  let lastError = "";
+  for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
+    // The port can be taken between our probe and nginx's bind(); then we try another one.
+    const port = await freePort();
+    const dir = await mkdtemp(join(tmpdir(), "dlm-nginx-"));
+    await writeFile(join(dir, "nginx.conf"), config(dir, rootDir, port));
+    const proc = Bun.spawn(
+      [NGINX_BIN, "-p", dir, "-c", join(dir, "nginx.conf"), "-e", join(dir, "error.log")],
+      {
+        stdin: "ignore",
+        stdout: "ignore",
+        stderr: "pipe",
+      },
+    );
+    const stderr = new Response(proc.stderr).text();
+    const ready = await waitReady(port, proc, join(dir, "nginx.pid"));
+    if (ready) return running(port, dir, proc);
+    await kill(proc);
+    const log = await readFile(join(dir, "error.log"), "utf8").catch(() => "");
+    lastError = `${(await stderr).trim()}\n${log.trim()}`.trim();
+    await rm(dir, { recursive: true, force: true });
+    if (!lastError.includes("Address already in use")) break;
+  }
+  throw new Error(`nginx did not start: ${lastError || "no output"}`);
+}
+
+function config(dir: string, rootDir: string, port: number): string {
+  const asRoot = process.getuid?.() === 0;
+  return `${asRoot ? "user root;\n" : ""}daemon off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 256; }
+http {
+  access_log ${dir}/access.log;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_timeout 65;
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:${port};
+    server_name localhost;
+    root ${rootDir};
+    location / { }
+  }
+}
+`;
+}
+
+/** A port the OS just handed out on 127.0.0.1 and that we released again. */
+async function freePort(): Promise<number> {
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = probe.port;
+  probe.stop(true);
+  return port;
+}
+
+/**
+ * Polls until the port answers as nginx and our nginx wrote its pid file (it does so only after binding, so
+ * another nginx on a reused port is not mistaken for ours), or until the process exits.
+ */
+async function waitReady(port: number, proc: Bun.Subprocess, pidFile: string): Promise<boolean> {
+  const deadline = performance.now() + READY_MS;
+  while (performance.now() < deadline && proc.exitCode === null && proc.signalCode === null) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(500) });
+      await res.arrayBuffer();
+      if (res.headers.get("server")?.startsWith("nginx") && existsSync(pidFile)) return true;
+    } catch {
+      // Not listening yet.
+    }
+    await Promise.race([proc.exited, Bun.sleep(50)]);
+  }
+  return false;
+}
+
+/** SIGTERM (nginx's fast shutdown, which also ends its worker), then SIGKILL if it outlives the bound. */
+async function kill(proc: Bun.Subprocess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  proc.kill("SIGTERM");
+  const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(STOP_MS).then(() => false)]);
+  if (!exited) {
+    proc.kill("SIGKILL");
+    await proc.exited;
+  }
+}
+
+function running(port: number, dir: string, proc: Bun.Subprocess): Nginx {
+  let stopped: Promise<void> | undefined;
+  return {
+    port,
+    url: (path) => `http://127.0.0.1:${port}${path.startsWith("/") ? path : `/${path}`}`,
+    stop() {
+      stopped ??= kill(proc).then(() => rm(dir, { recursive: true, force: true }));
+      return stopped;
+    },
+  };
+}
