@@ -3,14 +3,15 @@ import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
 import { DlmError, InterruptedError } from "../errors.ts";
 import { finalizeDownload } from "./finalize.ts";
+import { nextPieceBytes } from "./plan.ts";
 import { PrefixHasher } from "./prefix-hasher.ts";
 import type { PreparedDownload } from "./prepare.ts";
-import { isComplete, type Segment } from "./segment.ts";
+import { isComplete, lengthOf, remainingOf, type Segment } from "./segment.ts";
 import { writeStateFile } from "./state-file.ts";
 import { planSteal } from "./steal.ts";
 import { createSink } from "./storage/create-sink.ts";
 import type { SegmentWriter, Sink } from "./storage/sink.ts";
-import { createHashers, type VerifiedFile } from "./verify.ts";
+import { algorithmsFor, type VerifiedFile } from "./verify.ts";
 import { fetchSegment, StallAbort, type WorkerActivity } from "./worker.ts";
 
 /** Plain counters the meter samples; reading them never blocks a worker. */
@@ -53,6 +54,11 @@ export class DownloadRun {
   #bytesThisRun = 0;
   #phase: EngineStatus["phase"] = "running";
   #nextId: number;
+  #checkpointing: Promise<void> | undefined;
+  #checkpointPending = false;
+  readonly #startedAt: number;
+  /** Smoothed time to first byte of segment requests (ms), for piece sizing. */
+  #ttfbMs: number | undefined;
 
   constructor(ctx: Context, prepared: PreparedDownload, log: Logger) {
     this.#ctx = ctx;
@@ -60,6 +66,7 @@ export class DownloadRun {
     this.#log = log;
     this.#segments = prepared.segments;
     this.#nextId = Math.max(-1, ...this.#segments.map((s) => s.id)) + 1;
+    this.#startedAt = ctx.monotonic();
     this.#sink = createSink(
       prepared.state.storage,
       prepared.sidecar,
@@ -89,9 +96,8 @@ export class DownloadRun {
       this.#segments,
       prepared.last === undefined ? undefined : prepared.last - prepared.first + 1,
     );
-    const hashers = await createHashers(prepared.state.checksum);
     const prefix = new PrefixHasher(
-      hashers.all,
+      algorithmsFor(prepared.state.checksum),
       this.#sink,
       () => [...this.#segments].sort((a, b) => a.start - b.start),
       (segment) => this.#writers.get(segment.id)?.readableBytes ?? segment.done,
@@ -104,6 +110,7 @@ export class DownloadRun {
     let lastCheckpoint = this.#ctx.monotonic();
     const checkpointer = setInterval(
       () => {
+        if (this.#checkpointBusy) return;
         if (this.#ctx.monotonic() - lastCheckpoint < prepared.request.checkpointIntervalMs - TICK_MS) return;
         lastCheckpoint = this.#ctx.monotonic();
         this.#checkpoint().catch((error: unknown) => stop.abort(error));
@@ -128,12 +135,14 @@ export class DownloadRun {
     } finally {
       clearInterval(timer);
       clearInterval(checkpointer);
+      await this.#checkpointing?.catch(() => undefined);
     }
     if (failure !== undefined) {
       await this.#checkpoint().catch((error: unknown) =>
         this.#log.error("final checkpoint failed: {error}", { error }),
       );
       await this.#sink.close().catch(() => undefined);
+      prefix.close();
       if (failure instanceof PauseRequest) {
         throw new InterruptedError(
           `${prepared.output}: paused (${failure.source}); resume with: dlm resume ${prepared.output}`,
@@ -146,6 +155,7 @@ export class DownloadRun {
       throw failure;
     }
     this.#phase = "verifying";
+    const lastByteAt = this.#ctx.monotonic();
     let verified: VerifiedFile;
     try {
       verified = await finalizeDownload({
@@ -153,13 +163,17 @@ export class DownloadRun {
         sink: this.#sink,
         segments: this.#segments,
         prefix,
-        hashers,
       });
     } catch (error) {
       await this.#sink.close().catch(() => undefined);
       throw error;
     }
     this.#phase = "done";
+    this.#log.info("verified {bytes} bytes, {verify_ms} ms after the last byte", {
+      bytes: verified.bytes,
+      verify_ms: Math.round(this.#ctx.monotonic() - lastByteAt),
+      elapsed_ms: Math.round(this.#ctx.monotonic() - this.#startedAt),
+    });
     await rm(prepared.sidecar, { recursive: true, force: true });
     return verified;
   }
@@ -167,10 +181,46 @@ export class DownloadRun {
   async #workerLoop(worker: number, pending: Segment[], signal: AbortSignal): Promise<void> {
     for (;;) {
       if (signal.aborted) throw signal.reason;
-      const segment = pending.shift() ?? this.#steal();
+      const segment = this.#nextPiece(pending) ?? this.#steal();
       if (segment === undefined) return;
       await this.#fetch(worker, segment, signal);
     }
+  }
+
+  /**
+   * The next work in file order: a piece carved off the front of the first untouched pending segment
+   * (sized by `nextPieceBytes`), or a resumed segment as it is.
+   */
+  #nextPiece(pending: Segment[]): Segment | undefined {
+    for (;;) {
+      const head = pending[0];
+      if (head === undefined) return undefined;
+      if (isComplete(head) && this.#prepared.mode === "range") {
+        pending.shift();
+        continue;
+      }
+      if (head.done > 0 || this.#prepared.mode !== "range") return pending.shift();
+      const minPiece = this.#prepared.request.minSplitBytes;
+      const size = nextPieceBytes({
+        unassignedBytes: pending.reduce((sum, s) => sum + remainingOf(s), 0),
+        connections: this.#prepared.request.connections,
+        minPieceBytes: minPiece,
+        perConnectionRate: this.#perConnectionRate(),
+        timeToFirstByteMs: this.#ttfbMs,
+      });
+      if (lengthOf(head) <= size + minPiece) return pending.shift();
+      const piece: Segment = { id: this.#nextId++, start: head.start, end: head.start + size - 1, done: 0 };
+      head.start = piece.end + 1;
+      this.#segments.push(piece);
+      return piece;
+    }
+  }
+
+  /** Mean bytes/s of one connection so far this run, once there is something to measure. */
+  #perConnectionRate(): number | undefined {
+    const seconds = (this.#ctx.monotonic() - this.#startedAt) / 1000;
+    const connections = Math.max(1, this.#activity.length);
+    return seconds > 0.2 && this.#bytesThisRun > 0 ? this.#bytesThisRun / seconds / connections : undefined;
   }
 
   #steal(): Segment | undefined {
@@ -221,6 +271,9 @@ export class DownloadRun {
         onBytes: (bytes) => {
           this.#bytesThisRun += bytes;
         },
+        onFirstByte: (ms) => {
+          this.#ttfbMs = this.#ttfbMs === undefined ? ms : this.#ttfbMs * 0.8 + ms * 0.2;
+        },
         log: this.#log,
       });
     } finally {
@@ -245,18 +298,41 @@ export class DownloadRun {
         activity.attempt.abort(new StallAbort());
       }
     }
-    prefix.pump().catch((error: unknown) => this.#log.warn("hash on arrival failed: {error}", { error }));
+    prefix.pump();
   }
 
   /** Captures done counts, makes those bytes durable, then records them: state.json never overstates. */
-  async #checkpoint(): Promise<void> {
-    const captured = this.#segments.map((s) => ({ id: s.id, start: s.start, end: s.end, done: s.done }));
-    await this.#sink.sync();
-    await writeStateFile(this.#prepared.sidecar, {
-      ...this.#prepared.state,
-      segments: captured,
-      updatedAt: new Date(this.#ctx.now()).toISOString(),
-    });
+  /**
+   * Captures done counts, makes those bytes durable, then records them: state.json never overstates.
+   * Checkpoints never overlap (they share the temp file): a call while one runs waits for it and then
+   * runs once more, so the final checkpoint after a pause always reflects the final counts.
+   */
+  #checkpoint(): Promise<void> {
+    const next = (this.#checkpointing ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => this.#writeCheckpoint());
+    this.#checkpointing = next;
+    return next;
+  }
+
+  /** True while a checkpoint is being written (the periodic timer skips instead of queueing). */
+  get #checkpointBusy(): boolean {
+    return this.#checkpointPending;
+  }
+
+  async #writeCheckpoint(): Promise<void> {
+    this.#checkpointPending = true;
+    try {
+      const captured = this.#segments.map((s) => ({ id: s.id, start: s.start, end: s.end, done: s.done }));
+      await this.#sink.sync();
+      await writeStateFile(this.#prepared.sidecar, {
+        ...this.#prepared.state,
+        segments: captured,
+        updatedAt: new Date(this.#ctx.now()).toISOString(),
+      });
+    } finally {
+      this.#checkpointPending = false;
+    }
   }
 }
 

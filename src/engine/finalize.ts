@@ -6,7 +6,7 @@ import type { PreparedDownload } from "./prepare.ts";
 import { lengthOf, remainingOf, type Segment } from "./segment.ts";
 import { placeFile } from "./storage/place-file.ts";
 import type { Sink } from "./storage/sink.ts";
-import type { DownloadHashers, VerifiedFile } from "./verify.ts";
+import type { VerifiedFile } from "./verify.ts";
 
 /** Inputs of the last step of a download. */
 export interface FinalizeInput {
@@ -14,7 +14,6 @@ export interface FinalizeInput {
   readonly sink: Sink;
   readonly segments: readonly Segment[];
   readonly prefix: PrefixHasher;
-  readonly hashers: DownloadHashers;
 }
 
 /**
@@ -24,7 +23,7 @@ export interface FinalizeInput {
  * `IntegrityError` and leaves nothing under the final name.
  */
 export async function finalizeDownload(input: FinalizeInput): Promise<VerifiedFile> {
-  const { prepared, sink, segments, prefix, hashers } = input;
+  const { prepared, sink, segments, prefix } = input;
   const output = prepared.output;
   const ordered = [...segments].sort((a, b) => a.start - b.start);
   let expectedStart = prepared.mode === "range" ? prepared.first : 0;
@@ -52,23 +51,23 @@ export async function finalizeDownload(input: FinalizeInput): Promise<VerifiedFi
     }
     expectedStart = segment.end + 1;
   }
-  await prefix.drain();
+  const digests = await prefix.finish();
   const size = expectedStart - (prepared.mode === "range" ? prepared.first : 0);
   const expectedSize = prepared.last === undefined ? size : prepared.last - prepared.first + 1;
-  if (size !== expectedSize || prefix.hashedBytes !== expectedSize) {
+  if (size !== expectedSize || digests.hashedBytes !== expectedSize) {
     throw new IntegrityError(
-      `${output}: size mismatch: expected ${expectedSize} bytes, got ${prefix.hashedBytes}`,
+      `${output}: size mismatch: expected ${expectedSize} bytes, got ${digests.hashedBytes}`,
       {
         file: output,
         expected: String(expectedSize),
-        actual: String(prefix.hashedBytes),
+        actual: String(digests.hashedBytes),
       },
     );
   }
-  const sha256 = hashers.sha256.digestHex();
-  const expected = hashers.expected;
+  const sha256 = digests.hex["sha256"] ?? "";
+  const expected = prepared.state.checksum;
   if (expected !== undefined) {
-    const actual = expected.hasher.digestHex();
+    const actual = digests.hex[expected.algorithm] ?? "";
     if (!digestsMatch(actual, expected.hex)) {
       throw new IntegrityError(
         `${output}: ${expected.algorithm} mismatch: expected ${expected.hex}, got ${actual}; the data stays in ${prepared.sidecar}`,

@@ -25,3 +25,36 @@ export function planSegments(
   }
   return segments;
 }
+
+/** What the piece sizer knows when a worker asks for more work. */
+export interface PieceSizing {
+  /** Bytes not yet handed to any worker. */
+  readonly unassignedBytes: number;
+  readonly connections: number;
+  /** Smallest piece worth a request (bytes). */
+  readonly minPieceBytes: number;
+  /** Recent bytes/s of one connection, if measured. */
+  readonly perConnectionRate: number | undefined;
+  /** Recent time to first byte of a request (ms), if measured. */
+  readonly timeToFirstByteMs: number | undefined;
+}
+
+/** Pieces never exceed this, so the hash-on-arrival frontier stays close to the newest bytes. */
+export const MAX_PIECE_BYTES = 64 << 20;
+
+/**
+ * Size of the next piece carved, in offset order, off the unassigned part of the file (pure).
+ * Pieces are fetched in file order so the contiguous prefix, which is hashed on arrival, grows at nearly
+ * the full download rate; at most `connections` pieces are in flight, so that is how far hashing lags.
+ * A piece is about 1/8 of a connection's share (small lag, even finish), but at least 20 round trips'
+ * worth of transfer at the measured rate, so a new request's first-byte wait costs under ~5%.
+ */
+export function nextPieceBytes(input: PieceSizing): number {
+  const share = Math.ceil(input.unassignedBytes / (Math.max(1, input.connections) * 8));
+  const latencyFloor =
+    input.perConnectionRate !== undefined && input.timeToFirstByteMs !== undefined
+      ? input.perConnectionRate * ((input.timeToFirstByteMs * 20) / 1000)
+      : 0;
+  const size = Math.max(share, latencyFloor, input.minPieceBytes, 1);
+  return Math.min(Math.round(size), Math.max(MAX_PIECE_BYTES, input.minPieceBytes), input.unassignedBytes);
+}

@@ -1,72 +1,106 @@
-import type { IncrementalHasher } from "./checksum.ts";
+import { Worker } from "node:worker_threads";
+import type { ChecksumAlgorithm } from "./checksum.ts";
+import type { HashWorkerReply, HashWorkerRequest } from "./hash-worker.ts";
 import type { Segment } from "./segment.ts";
 import type { Sink } from "./storage/sink.ts";
 
+/** Digests of the whole output, by algorithm, and how many bytes they cover. */
+export interface PrefixDigests {
+  readonly hex: Readonly<Record<string, string>>;
+  readonly hashedBytes: number;
+}
+
 /**
- * Hash on arrival: feeds every hasher the contiguous prefix of the output that is already readable, while
- * later bytes still arrive, so the check after the last byte covers only the tail. Reads back from storage
- * (page cache), which keeps workers free of hashing work.
+ * Hash on arrival: hands the worker thread (hash-worker.ts) each stretch of the output's contiguous prefix
+ * as soon as it is readable from storage, while later bytes still arrive, so the check after the last byte
+ * covers only the tail. `pump()` is synchronous and cheap: it only posts messages.
  */
 export class PrefixHasher {
-  readonly #hashers: readonly IncrementalHasher[];
+  readonly #worker: Worker;
   readonly #sink: Sink;
   readonly #segments: () => readonly Segment[];
   readonly #readable: (segment: Segment) => number;
-  readonly #first: number;
-  #hashedUpTo: number;
-  #running: Promise<void> | undefined;
+  #queuedUpTo: number;
+  #hashedBytes = 0;
+  #error: Error | undefined;
+  #onDigests: ((digests: PrefixDigests) => void) | undefined;
+  #onError: ((error: Error) => void) | undefined;
 
   /**
    * @param first output offset of the first byte (0, or the start of a --range slice).
    * @param readable bytes of a segment (from its start) that can be read back from storage now.
    */
   constructor(
-    hashers: readonly IncrementalHasher[],
+    algorithms: readonly ChecksumAlgorithm[],
     sink: Sink,
     segments: () => readonly Segment[],
     readable: (segment: Segment) => number,
     first: number,
   ) {
-    this.#hashers = hashers;
     this.#sink = sink;
     this.#segments = segments;
     this.#readable = readable;
-    this.#first = first;
-    this.#hashedUpTo = first;
+    this.#queuedUpTo = first;
+    this.#worker = new Worker(new URL("./hash-worker.ts", import.meta.url));
+    this.#worker.unref();
+    this.#worker.on("message", (reply: HashWorkerReply) => this.#receive(reply));
+    this.#worker.on("error", (error: Error) => this.#fail(error));
+    this.#post({ type: "init", algorithms });
   }
 
-  /** Bytes hashed so far. */
+  /** Bytes the worker has hashed so far. */
   get hashedBytes(): number {
-    return this.#hashedUpTo - this.#first;
+    return this.#hashedBytes;
   }
 
-  /** Hashes whatever became readable; concurrent calls share one pass. */
-  pump(): Promise<void> {
-    this.#running ??= this.#pass().finally(() => {
-      this.#running = undefined;
-    });
-    return this.#running;
-  }
-
-  /** Waits for any pass in flight, then hashes everything readable; call after the last byte is stored. */
-  async drain(): Promise<void> {
-    if (this.#running !== undefined) await this.#running;
-    await this.pump();
-  }
-
-  async #pass(): Promise<void> {
+  /** Queues every newly readable stretch of the prefix. Never blocks. */
+  pump(): void {
     for (;;) {
-      const segment = this.#segments().find((s) => s.start <= this.#hashedUpTo && this.#hashedUpTo <= s.end);
+      const offset = this.#queuedUpTo;
+      const segment = this.#segments().find((s) => s.start <= offset && offset <= s.end);
       if (segment === undefined) return;
       const readableEnd = segment.start + this.#readable(segment) - 1;
-      if (readableEnd < this.#hashedUpTo) return;
-      for await (const chunk of this.#sink.read(segment, this.#hashedUpTo, readableEnd)) {
-        for (const hasher of this.#hashers) hasher.update(chunk);
-        this.#hashedUpTo += chunk.length;
-      }
-      if (this.#hashedUpTo <= readableEnd) {
-        throw new Error(`storage returned fewer bytes than readable at offset ${this.#hashedUpTo}`);
-      }
+      if (readableEnd < offset) return;
+      const { path, position } = this.#sink.locate(segment, offset);
+      const length = readableEnd - offset + 1;
+      this.#post({ type: "range", path, position, length });
+      this.#queuedUpTo += length;
     }
+  }
+
+  /** Queues the rest, then waits for the digests; call once, after the last byte is stored. */
+  finish(): Promise<PrefixDigests> {
+    this.pump();
+    return new Promise<PrefixDigests>((resolve, reject) => {
+      if (this.#error !== undefined) return reject(this.#error);
+      this.#onDigests = resolve;
+      this.#onError = reject;
+      this.#post({ type: "finish" });
+    }).finally(() => this.close());
+  }
+
+  /** Stops the worker (pause, failure, or after the digests). */
+  close(): void {
+    void this.#worker.terminate();
+  }
+
+  #post(message: HashWorkerRequest): void {
+    this.#worker.postMessage(message);
+  }
+
+  #receive(reply: HashWorkerReply): void {
+    if (reply.type === "progress") {
+      this.#hashedBytes = reply.hashedBytes;
+    } else if (reply.type === "digests") {
+      this.#hashedBytes = reply.hashedBytes;
+      this.#onDigests?.({ hex: reply.hex, hashedBytes: reply.hashedBytes });
+    } else {
+      this.#fail(new Error(`hashing failed: ${reply.message}`));
+    }
+  }
+
+  #fail(error: Error): void {
+    this.#error ??= error;
+    this.#onError?.(error);
   }
 }

@@ -100,9 +100,10 @@ async function planFresh(
       input: String(first),
     });
   }
+  // One pending range: workers carve pieces off its front in file order (see nextPieceBytes).
   const segments =
     mode === "range" && last !== undefined
-      ? planSegments(first, last, request.connections, request.minSplitBytes)
+      ? planSegments(first, last, 1, request.minSplitBytes)
       : [{ id: 0, start: 0, end: total === undefined ? Number.MAX_SAFE_INTEGER - 1 : total - 1, done: 0 }];
   const sidecar = sidecarOf(output);
   await guardStorage(sidecar, "create", async () => {

@@ -34,7 +34,9 @@ export async function probe(
     dispositionName: dispositionFileName(response.headers.get("content-disposition")),
   };
   if (response.status === 206) {
-    await response.body?.cancel();
+    // Only the headers matter here. Cancelling a body the server already cut short rejects with a raw
+    // ECONNRESET TypeError (Bun 1.4.4), which must not fail the probe (nor escape as an unexpected error).
+    await response.body?.cancel().catch(() => undefined);
     const range = parseContentRange(response.headers.get("content-range"));
     const total = range !== undefined && "total" in range ? range.total : undefined;
     return {
@@ -44,7 +46,7 @@ export async function probe(
   }
   if (response.status === 416) {
     // A zero-byte file cannot satisfy bytes=0-0; servers say `bytes */0` (RFC 9110 §15.5.17).
-    await response.body?.cancel();
+    await response.body?.cancel().catch(() => undefined);
     const range = parseContentRange(response.headers.get("content-range"));
     if (range !== undefined && "unsatisfiedTotal" in range && range.unsatisfiedTotal === 0) {
       return { remote: { ...common, totalBytes: 0, acceptsRanges: true }, fullResponse: undefined };
@@ -55,14 +57,17 @@ export async function probe(
     const total = length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
     return { remote: { ...common, totalBytes: total, acceptsRanges: false }, fullResponse: response };
   }
-  await response.body?.cancel();
-  throw new HttpStatusError(
+  await response.body?.cancel().catch(() => undefined);
+  const error = new HttpStatusError(
     `HTTP ${response.status} ${response.statusText} for ${finalUrl}`.replace("  ", " "),
     {
       url: finalUrl,
       status: response.status,
     },
   );
+  // withRetries (retry-loop.ts) reads `retryAfter` off the error to honour the server's wait (RFC 9110 §10.2.3).
+  const retryAfter = response.headers.get("retry-after");
+  throw retryAfter === null ? error : Object.assign(error, { retryAfter });
 }
 
 /**

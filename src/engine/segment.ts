@@ -5,7 +5,7 @@
  */
 export interface Segment {
   readonly id: number;
-  readonly start: number;
+  start: number;
   end: number;
   done: number;
 }

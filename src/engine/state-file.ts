@@ -2,6 +2,7 @@ import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
 import { readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { StateFileError } from "../errors.ts";
+import { isChecksumAlgorithm, parseChecksum } from "./checksum.ts";
 import type { Segment } from "./segment.ts";
 import { fsyncDirectory } from "./storage/fsync-directory.ts";
 import type { StorageKind } from "./storage/sink.ts";
@@ -116,8 +117,17 @@ export function validateState(json: unknown, path: string): DownloadStateFile {
   const checksum = o["checksum"];
   if (checksum !== undefined) {
     const c = checksum as Record<string, unknown>;
-    if (typeof c !== "object" || typeof c["algorithm"] !== "string" || typeof c["hex"] !== "string") {
+    if (
+      typeof c !== "object" ||
+      c === null ||
+      typeof c["algorithm"] !== "string" ||
+      typeof c["hex"] !== "string"
+    ) {
       return fail("checksum", "{ algorithm, hex }", checksum);
+    }
+    // An edited algorithm or digest would otherwise pass here and crash when the hasher is created.
+    if (!isValidChecksum(c["algorithm"], c["hex"])) {
+      return fail("checksum", "a supported algorithm with a lowercase hex digest of its length", checksum);
     }
   }
   const slice = o["slice"];
@@ -125,6 +135,7 @@ export function validateState(json: unknown, path: string): DownloadStateFile {
     const s = slice as Record<string, unknown>;
     if (
       typeof s !== "object" ||
+      s === null ||
       !isByteCount(s["start"]) ||
       !isByteCount(s["end"]) ||
       s["end"] < s["start"]
@@ -162,6 +173,15 @@ export function validateState(json: unknown, path: string): DownloadStateFile {
     if (typeof o[key] !== "string") return fail(key, "an ISO date", o[key]);
   }
   return { ...(o as unknown as DownloadStateFile), segments: parsed };
+}
+
+function isValidChecksum(algorithm: string, hex: string): boolean {
+  if (!isChecksumAlgorithm(algorithm) || !/^[0-9a-f]+$/.test(hex)) return false;
+  try {
+    return parseChecksum(`${algorithm}:${hex}`).hex === hex;
+  } catch {
+    return false;
+  }
 }
 
 function isByteCount(value: unknown): value is number {

@@ -1,4 +1,4 @@
-import { type ChecksumAlgorithm, createHasher, type IncrementalHasher } from "./checksum.ts";
+import type { ChecksumAlgorithm } from "./checksum.ts";
 
 /** What a finished download reports. */
 export interface VerifiedFile {
@@ -9,26 +9,10 @@ export interface VerifiedFile {
   readonly checked: { readonly algorithm: string; readonly hex: string } | undefined;
 }
 
-/** The hashers one download feeds: SHA-256 always, plus the `--checksum` algorithm if it is another. */
-export interface DownloadHashers {
-  readonly all: readonly IncrementalHasher[];
-  readonly sha256: IncrementalHasher;
-  readonly expected:
-    | { readonly algorithm: ChecksumAlgorithm; readonly hex: string; readonly hasher: IncrementalHasher }
-    | undefined;
-}
-
-/** Creates the hashers for a download whose expected checksum (from flag or state file) is `checksum`. */
-export async function createHashers(
-  checksum: { algorithm: string; hex: string } | undefined,
-): Promise<DownloadHashers> {
-  const sha256 = await createHasher("sha256");
-  if (checksum === undefined) return { all: [sha256], sha256, expected: undefined };
-  const algorithm = checksum.algorithm as ChecksumAlgorithm;
-  const hasher = algorithm === "sha256" ? sha256 : await createHasher(algorithm);
-  return {
-    all: hasher === sha256 ? [sha256] : [sha256, hasher],
-    sha256,
-    expected: { algorithm, hex: checksum.hex, hasher },
-  };
+/** The digests one download computes: SHA-256 always, plus the `--checksum` algorithm if it is another. */
+export function algorithmsFor(checksum: { readonly algorithm: string } | undefined): ChecksumAlgorithm[] {
+  const algorithms: ChecksumAlgorithm[] = ["sha256"];
+  if (checksum !== undefined && checksum.algorithm !== "sha256")
+    algorithms.push(checksum.algorithm as ChecksumAlgorithm);
+  return algorithms;
 }

@@ -53,6 +53,8 @@ export interface SegmentJob {
   firstResponse: Response | undefined;
   /** Called after each chunk is stored, with its length; must not block. */
   readonly onBytes: (bytes: number) => void;
+  /** Called with the time (ms) from sending a request to its response headers. */
+  readonly onFirstByte: (ms: number) => void;
   readonly log: Logger;
 }
 
@@ -118,9 +120,14 @@ type AttemptOutcome = FailureKind | { readonly kind: "none" };
 
 async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<AttemptOutcome> {
   const segment = job.activity.segment;
+  // What this request asks for: a steal may shrink segment.end while it is in flight, and the answer must be
+  // checked against the request, not against the new end (the body loop stops at the new end anyway).
+  const asked = { start: nextOffsetOf(segment), end: segment.end };
+  const sentAt = job.ctx.monotonic();
   const response = job.firstResponse ?? (await request(job, signal));
+  if (job.firstResponse === undefined) job.onFirstByte(job.ctx.monotonic() - sentAt);
   job.firstResponse = undefined;
-  const problem = job.mode === "range" ? checkRange(job, response, segment) : checkStream(job, response);
+  const problem = job.mode === "range" ? checkRange(job, response, asked) : checkStream(job, response);
   if (problem !== undefined) {
     await response.body?.cancel().catch(() => undefined);
     return toFailure(problem, job, segment);
@@ -182,10 +189,14 @@ function request(job: SegmentJob, signal: AbortSignal): Promise<Response> {
   });
 }
 
-function checkRange(job: SegmentJob, response: Response, segment: Segment): RangeCheckFailure | undefined {
+function checkRange(
+  job: SegmentJob,
+  response: Response,
+  asked: { readonly start: number; readonly end: number },
+): RangeCheckFailure | undefined {
   const result = checkRangeResponse(response, {
-    start: nextOffsetOf(segment),
-    end: segment.end,
+    start: asked.start,
+    end: asked.end,
     total: job.remote.totalBytes,
     etag: job.remote.etag,
     lastModified: job.remote.lastModified,

@@ -73,10 +73,8 @@ export class InPlaceSink implements Sink {
     });
   }
 
-  async *read(_segment: Segment, from: number, to: number): AsyncIterable<Uint8Array> {
-    yield* Bun.file(this.#path)
-      .slice(from - this.#base, to + 1 - this.#base)
-      .stream();
+  locate(_segment: Segment, offset: number): { path: string; position: number } {
+    return { path: this.#path, position: offset - this.#base };
   }
 
   async storedBytes(segment: Segment): Promise<number> {

@@ -59,9 +59,8 @@ export class PartsSink implements Sink {
     await Promise.all([...this.#open.values()].map((writer) => writer.sync()));
   }
 
-  async *read(segment: Segment, from: number, to: number): AsyncIterable<Uint8Array> {
-    const file = Bun.file(this.partPath(segment.id));
-    yield* file.slice(from - segment.start, to - segment.start + 1).stream();
+  locate(segment: Segment, offset: number): { path: string; position: number } {
+    return { path: this.partPath(segment.id), position: offset - segment.start };
   }
 
   async storedBytes(segment: Segment): Promise<number> {

@@ -34,8 +34,8 @@ export interface Sink {
   writer(segment: Segment): Promise<SegmentWriter>;
   /** Makes every byte handed to any writer before this call durable (flush + fsync). */
   sync(): Promise<void>;
-  /** Reads back output bytes [from, to] (inclusive) of `segment`; they must be readable already. */
-  read(segment: Segment, from: number, to: number): AsyncIterable<Uint8Array>;
+  /** Where output byte `offset` of `segment` lives: the file and the position in it (for read-back). */
+  locate(segment: Segment, offset: number): { readonly path: string; readonly position: number };
   /**
    * Makes the complete, fsynced file inside the sidecar (assembling parts in offset order if needed) and
    * returns its path; the caller verifies it and moves it onto the final name. Releases open files.

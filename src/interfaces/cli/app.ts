@@ -29,11 +29,14 @@ export const app = buildApplication<CliContext>(
     localization: {
       loadText: () => ({
         ...text_en,
-        // A parse function threw a UsageError: its message already names the flag and the value.
+        // A parse function threw a UsageError: its message already names the flag and the value. The
+        // `dlm: ` prefix matches every other error line (report.ts).
         exceptionWhileParsingArguments: (error: unknown, ansiColor: boolean) =>
-          error instanceof ArgumentParseError && error.exception instanceof DlmError
-            ? error.exception.message
-            : text_en.exceptionWhileParsingArguments(error, ansiColor),
+          `dlm: ${
+            error instanceof ArgumentParseError && error.exception instanceof DlmError
+              ? error.exception.message
+              : text_en.exceptionWhileParsingArguments(error, ansiColor)
+          }`,
       }),
     },
   },

@@ -55,6 +55,18 @@ export async function runDownloadCommand(
 function announce(cli: CliContext, prepared: PreparedDownload, options: OutputOptions): void {
   const total = prepared.last === undefined ? undefined : prepared.last - prepared.first + 1;
   const done = prepared.segments.reduce((sum, s) => sum + s.done, 0);
+  // Connections that can be busy at once: no request is smaller than --min-split, so a small remainder (or
+  // a large --min-split) uses fewer than asked for; nothing left to fetch uses none.
+  const remaining = total === undefined ? undefined : total - done;
+  const used =
+    prepared.mode !== "range"
+      ? 1
+      : remaining === undefined || remaining <= 0
+        ? 0
+        : Math.min(
+            prepared.request.connections,
+            Math.max(1, Math.floor(remaining / prepared.request.minSplitBytes)),
+          );
   if (options.json) {
     const record = {
       type: "start",
@@ -63,7 +75,7 @@ function announce(cli: CliContext, prepared: PreparedDownload, options: OutputOp
       total: total ?? null,
       resumed: prepared.resumed,
       alreadyDone: done,
-      connections: prepared.mode === "range" ? prepared.request.connections : 1,
+      connections: used,
       ranges: prepared.mode === "range",
       storage: prepared.state.storage,
     };
@@ -78,10 +90,7 @@ function announce(cli: CliContext, prepared: PreparedDownload, options: OutputOp
       `dlm: resuming ${prepared.output}: ${formatBytes(done)} of ${size} already here, fetching the rest`,
     );
   } else {
-    const connections =
-      prepared.mode === "range"
-        ? `${prepared.segments.length === 0 ? 0 : Math.min(prepared.request.connections, prepared.segments.length)} connections`
-        : "1 connection";
+    const connections = `${used} connection${used === 1 ? "" : "s"}`;
     lines.push(`dlm: ${prepared.remote.url} -> ${prepared.output} (${size}, ${connections})`);
   }
   if (prepared.mode === "stream") {
