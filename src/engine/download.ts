@@ -7,12 +7,13 @@ import { nextPieceBytes } from "./plan.ts";
 import { PrefixHasher } from "./prefix-hasher.ts";
 import type { PreparedDownload } from "./prepare.ts";
 import { isComplete, lengthOf, remainingOf, type Segment } from "./segment.ts";
+import { DEFAULT_SLOW_POLICY, isSlow, medianRate, slowConnections } from "./slow-connection.ts";
 import { writeStateFile } from "./state-file.ts";
 import { planSteal } from "./steal.ts";
 import { createSink } from "./storage/create-sink.ts";
 import type { SegmentWriter, Sink } from "./storage/sink.ts";
 import { algorithmsFor, type VerifiedFile } from "./verify.ts";
-import { fetchSegment, StallAbort, type WorkerActivity } from "./worker.ts";
+import { fetchSegment, SlowRestart, StallAbort, type WorkerActivity } from "./worker.ts";
 
 /** Plain counters the meter samples; reading them never blocks a worker. */
 export interface EngineStatus {
@@ -59,6 +60,8 @@ export class DownloadRun {
   readonly #startedAt: number;
   /** Smoothed time to first byte of segment requests (ms), for piece sizing. */
   #ttfbMs: number | undefined;
+  #lastTickAt: number;
+  readonly #receivedAtLastTick = new WeakMap<WorkerActivity, number>();
 
   constructor(ctx: Context, prepared: PreparedDownload, log: Logger) {
     this.#ctx = ctx;
@@ -67,6 +70,7 @@ export class DownloadRun {
     this.#segments = prepared.segments;
     this.#nextId = Math.max(-1, ...this.#segments.map((s) => s.id)) + 1;
     this.#startedAt = ctx.monotonic();
+    this.#lastTickAt = this.#startedAt;
     this.#sink = createSink(
       prepared.state.storage,
       prepared.sidecar,
@@ -250,6 +254,9 @@ export class DownloadRun {
       retries: 0,
       lastByteAt: this.#ctx.monotonic(),
       attempt: new AbortController(),
+      received: 0,
+      bytesPerSecond: 0,
+      slowSince: undefined,
     };
     const writer = await this.#sink.writer(segment);
     this.#writers.set(segment.id, writer);
@@ -290,18 +297,52 @@ export class DownloadRun {
     });
   }
 
-  /** Stall watchdog and hash-on-arrival, every tick. */
+  /** Stall watchdog, slow-connection restart and hash on arrival, every tick. */
   #tick(prefix: PrefixHasher): void {
     const now = this.#ctx.monotonic();
+    const dt = (now - this.#lastTickAt) / 1000;
+    this.#lastTickAt = now;
     for (const activity of this.#activity) {
       if (activity.state === "active" && now - activity.lastByteAt > this.#prepared.request.stallTimeoutMs) {
         activity.attempt.abort(new StallAbort());
       }
+      const previous = this.#receivedAtLastTick.get(activity) ?? activity.received;
+      this.#receivedAtLastTick.set(activity, activity.received);
+      if (dt > 0)
+        activity.bytesPerSecond = activity.bytesPerSecond * 0.7 + ((activity.received - previous) / dt) * 0.3;
     }
+    this.#restartSlowConnections(now);
     prefix.pump();
   }
 
-  /** Captures done counts, makes those bytes durable, then records them: state.json never overstates. */
+  /** Re-requests, on a fresh connection, the rest of a piece whose connection is far slower than its peers. */
+  #restartSlowConnections(now: number): void {
+    const active = this.#activity.filter((a) => a.state === "active" && now - a.lastByteAt < 1_000);
+    const median = medianRate(
+      active.map((a) => ({
+        worker: a.worker,
+        bytesPerSecond: a.bytesPerSecond,
+        slowForMs: 0,
+        remainingBytes: 0,
+      })),
+    );
+    for (const a of active)
+      a.slowSince = isSlow(a.bytesPerSecond, median, DEFAULT_SLOW_POLICY) ? (a.slowSince ?? now) : undefined;
+    const rates = active.map((a) => ({
+      worker: a.worker,
+      bytesPerSecond: a.bytesPerSecond,
+      slowForMs: a.slowSince === undefined ? 0 : now - a.slowSince,
+      remainingBytes: remainingOf(a.segment),
+    }));
+    for (const worker of slowConnections(rates)) {
+      const activity = active.find((a) => a.worker === worker);
+      if (activity === undefined) continue;
+      activity.slowSince = undefined;
+      activity.bytesPerSecond = median;
+      activity.attempt.abort(new SlowRestart());
+    }
+  }
+
   /**
    * Captures done counts, makes those bytes durable, then records them: state.json never overstates.
    * Checkpoints never overlap (they share the temp file): a call while one runs waits for it and then

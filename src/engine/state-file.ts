@@ -37,17 +37,37 @@ export function statePath(sidecar: string): string {
   return join(sidecar, "state.json");
 }
 
+/** The last write queued per state.json path; settles (never rejects) when that write is over. */
+const queued = new Map<string, Promise<void>>();
+
 /**
  * Writes the state atomically: temp file, fsync, rename over state.json, fsync the directory. A crash at any
- * point leaves either the old or the new state, never a torn one.
+ * point leaves either the old or the new state, never a torn one. Writes to one path run one at a time, in
+ * call order (so the last call wins): two at once would share the temp file and one rename would fail with
+ * ENOENT, which happens when a checkpoint outlasts the interval (slow fsync) or meets the final one.
  */
 export async function writeStateFile(sidecar: string, state: DownloadStateFile): Promise<void> {
   const target = statePath(sidecar);
+  const text = `${JSON.stringify(state, undefined, 2)}\n`;
+  const write = (queued.get(target) ?? Promise.resolve()).then(() => writeNow(target, text));
+  const settled = write.then(
+    () => undefined,
+    () => undefined,
+  );
+  queued.set(target, settled);
+  try {
+    await write;
+  } finally {
+    if (queued.get(target) === settled) queued.delete(target);
+  }
+}
+
+async function writeNow(target: string, text: string): Promise<void> {
   const temp = `${target}.tmp`;
   await guardStorage(temp, "write", async () => {
     const fd = openSync(temp, "w", 0o600);
     try {
-      writeSync(fd, `${JSON.stringify(state, undefined, 2)}\n`);
+      writeSync(fd, text);
       fsyncSync(fd);
     } finally {
       closeSync(fd);

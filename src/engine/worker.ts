@@ -22,6 +22,14 @@ export class StallAbort extends Error {
   }
 }
 
+/** Abort reason of one attempt on a connection far slower than its peers: retried at once, not a failure. */
+export class SlowRestart extends Error {
+  constructor() {
+    super("connection far slower than its peers: re-requesting on a fresh connection");
+    this.name = "SlowRestart";
+  }
+}
+
 /** Live facts about one connection, read by the meter, the stall watchdog and the planner. */
 export interface WorkerActivity {
   readonly worker: number;
@@ -32,6 +40,12 @@ export interface WorkerActivity {
   lastByteAt: number;
   /** Aborts the current attempt only (stall, slow-connection restart); the segment then continues. */
   attempt: AbortController;
+  /** Bytes received on this connection (all attempts); sampled for its rate. */
+  received: number;
+  /** Smoothed bytes/s, updated by the download thread's tick. */
+  bytesPerSecond: number;
+  /** Monotonic ms since when it has been far slower than its peers, if it is. */
+  slowSince: number | undefined;
 }
 
 /** How a segment is fetched: by byte ranges, or as one whole-file stream from a server without Range. */
@@ -83,6 +97,13 @@ export async function fetchSegment(job: SegmentJob): Promise<void> {
       failure = outcome;
     } catch (error) {
       if (job.signal.aborted) throw job.signal.reason;
+      if (activity.attempt.signal.reason instanceof SlowRestart) {
+        job.log.info("restarting slow connection of {segment}", {
+          worker: activity.worker,
+          segment: segment.id,
+        });
+        continue;
+      }
       if (activity.attempt.signal.aborted) {
         failure =
           activity.attempt.signal.reason instanceof StallAbort
@@ -142,6 +163,7 @@ async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<Attemp
       const { done, value } = await reader.read();
       if (done) break;
       job.activity.lastByteAt = job.ctx.monotonic();
+      job.activity.received += value.length;
       let chunk = value;
       if (skip > 0) {
         const dropped = Math.min(skip, chunk.length);

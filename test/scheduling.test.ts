@@ -1,0 +1,66 @@
+import { describe, expect, test } from "bun:test";
+import { MAX_PIECE_BYTES, nextPieceBytes } from "../src/engine/plan.ts";
+import { DEFAULT_SLOW_POLICY, medianRate, slowConnections } from "../src/engine/slow-connection.ts";
+
+const MiB = 1 << 20;
+
+describe("nextPieceBytes", () => {
+  const base = { connections: 8, minPieceBytes: MiB, perConnectionRate: undefined, timeToFirstByteMs: undefined };
+  test.each([
+    ["1 GiB over 8: an eighth of a connection's share", { ...base, unassignedBytes: 1024 * MiB }, 16 * MiB],
+    ["never below the minimum piece", { ...base, unassignedBytes: 20 * MiB }, MiB],
+    ["never more than what is left", { ...base, unassignedBytes: 300_000 }, 300_000],
+    ["capped for huge files", { ...base, unassignedBytes: 1024 * 1024 * MiB }, MAX_PIECE_BYTES],
+    [
+      "slow first bytes make pieces longer (20 round trips of transfer)",
+      { ...base, unassignedBytes: 64 * MiB, perConnectionRate: 10 * MiB, timeToFirstByteMs: 100 },
+      20 * MiB,
+    ],
+    [
+      "fast first bytes keep the share",
+      { ...base, unassignedBytes: 1024 * MiB, perConnectionRate: 100 * MiB, timeToFirstByteMs: 1 },
+      16 * MiB,
+    ],
+  ])("%s", (_name, input, expected) => {
+    expect(nextPieceBytes(input)).toBe(expected);
+  });
+
+  test("pieces shrink as the file runs out, so connections finish together", () => {
+    let left = 1024 * MiB;
+    const sizes: number[] = [];
+    while (left > 0) {
+      const size = nextPieceBytes({ ...base, unassignedBytes: left });
+      sizes.push(size);
+      left -= size;
+    }
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(1024 * MiB);
+    expect(sizes.at(-1)).toBeLessThanOrEqual(sizes[0]!);
+    for (let i = 1; i < sizes.length; i++) expect(sizes[i]).toBeLessThanOrEqual(sizes[i - 1]!);
+  });
+});
+
+describe("slowConnections", () => {
+  const rate = (worker: number, bytesPerSecond: number, slowForMs = 0, remainingBytes = 10 * MiB) => ({
+    worker,
+    bytesPerSecond,
+    slowForMs,
+    remainingBytes,
+  });
+  test.each([
+    ["none slow", [rate(0, 100), rate(1, 100), rate(2, 90), rate(3, 110)], []],
+    ["one far slower for long enough", [rate(0, 100), rate(1, 100), rate(2, 10, 5_000), rate(3, 100)], [2]],
+    ["slow but still within the grace period", [rate(0, 100), rate(1, 100), rate(2, 10, 1_000), rate(3, 100)], []],
+    ["slow but almost done: stealing handles it", [rate(0, 100), rate(1, 100), rate(2, 10, 5_000, 1000), rate(3, 100)], []],
+    ["a third slower is not far slower", [rate(0, 100), rate(1, 100), rate(2, 60, 9_000), rate(3, 100)], []],
+    ["too few peers for a median", [rate(0, 100), rate(1, 1, 9_000)], []],
+    ["all equally slow: nothing to gain", [rate(0, 1, 9_000), rate(1, 1, 9_000), rate(2, 1, 9_000)], []],
+  ])("%s", (_name, rates, expected) => {
+    expect(slowConnections(rates, DEFAULT_SLOW_POLICY)).toEqual(expected);
+  });
+
+  test("median of odd and even counts", () => {
+    expect(medianRate([rate(0, 1), rate(1, 5), rate(2, 3)])).toBe(3);
+    expect(medianRate([rate(0, 1), rate(1, 5), rate(2, 3), rate(3, 7)])).toBe(4);
+    expect(medianRate([])).toBe(0);
+  });
+});
