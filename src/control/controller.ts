@@ -142,7 +142,19 @@ export class Controller {
     this.#abort = new AbortController();
     const signal = this.#abort.signal;
     if (this.#prepared === undefined) this.#setState("probing");
-    this.#prepared = await prepareDownload(this.#ctx, this.#request, signal, this.#log);
+    try {
+      this.#prepared = await prepareDownload(this.#ctx, this.#request, signal, this.#log);
+    } catch (error) {
+      if (error instanceof PauseRequest) {
+        throw new InterruptedError(
+          `${this.#request.url}: interrupted before the download started; nothing to resume`,
+          {
+            url: this.#request.url,
+          },
+        );
+      }
+      throw error;
+    }
     // Later runs (after a pause) continue this very output, whatever name the server suggested.
     this.#request = { ...this.#request, output: this.#prepared.output, restart: false };
     this.#events.onPrepared?.(this.#prepared);

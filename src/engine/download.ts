@@ -123,7 +123,9 @@ export class DownloadRun {
     );
     let failure: unknown;
     try {
-      const pending = this.#segments.filter((s) => !isComplete(s) || prepared.mode === "stream");
+      const pending = this.#segments
+        .filter((s) => !isComplete(s) || prepared.mode === "stream")
+        .sort((a, b) => a.start - b.start);
       const workers = prepared.mode === "stream" ? 1 : prepared.request.connections;
       const results = await Promise.allSettled(
         Array.from({ length: workers }, (_, worker) =>

@@ -31,8 +31,14 @@ export class InPlaceSink implements Sink {
     await guardStorage(this.#path, "open", () => {
       this.#fd = openSync(this.#path, existed ? "r+" : "w+");
       // ftruncate makes a sparse file of the final size; the blocks are claimed as bytes arrive.
-      if (outputBytes !== undefined && fstatSync(this.#fd).size !== outputBytes)
+      if (outputBytes !== undefined && fstatSync(this.#fd).size !== outputBytes) {
         ftruncateSync(this.#fd, outputBytes);
+      }
+      // A stream of unknown length: drop whatever an earlier run wrote past the bytes the state vouches for.
+      if (outputBytes === undefined) {
+        const trusted = existed ? Math.max(0, ...segments.map((s) => s.start + s.done - this.#base)) : 0;
+        ftruncateSync(this.#fd, trusted);
+      }
     });
     // A missing data file vouches for nothing, whatever the state file says.
     for (const segment of segments)
