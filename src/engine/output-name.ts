@@ -9,7 +9,7 @@ const MAX_NAME_BYTES = 255;
  */
 export function isPlainFileName(name: string): boolean {
   if (name === "" || name.startsWith(".")) return false;
-  if (/[/\\\p{Cc}]/u.test(name)) return false;
+  if (/[/\\\p{Cc}\p{Cf}]/u.test(name)) return false;
   if (name.trim() !== name) return false;
   return new TextEncoder().encode(name).length <= MAX_NAME_BYTES;
 }
@@ -32,7 +32,7 @@ export function nameFromUrl(url: string): string | undefined {
     // Malformed escapes: keep the raw segment rather than fail the download over a name.
   }
   const cleaned = segment
-    .replace(/[/\\\p{Cc}]/gu, "_")
+    .replace(/[/\\\p{Cc}\p{Cf}]/gu, "_")
     .replace(/^[.\s]+/, "")
     .trim();
   if (cleaned === "") return undefined;

@@ -1,0 +1,101 @@
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+/** Repository root (this file lives in test/helpers/). */
+export const REPO_ROOT = resolve(import.meta.dir, "..", "..");
+
+/** The pinned Bun binary that runs the CLI, as `bun run dlm` would. */
+export const BUN_BIN = join(REPO_ROOT, "node_modules", ".bin", "bun");
+
+/** Entry point of the CLI. */
+export const MAIN_TS = join(REPO_ROOT, "src", "main.ts");
+
+/** How to run one CLI invocation. */
+export interface RunOptions {
+  /** Working directory of the child (relative output names land here). */
+  readonly cwd: string;
+  /** Extra environment; merged over the parent's, with DLM_LOG and DLM_LOG_FORMAT removed first. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Kill the child (SIGKILL) after this many ms; default 30 000. */
+  readonly timeoutMs?: number;
+}
+
+/** What one CLI invocation did. */
+export interface RunResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Wall time from spawn to exit in ms. */
+  readonly elapsedMs: number;
+}
+
+/**
+ * Spawns `bun src/main.ts ...args` with stdin closed and stdout/stderr captured (so neither is a TTY), waits
+ * for it to exit, and returns its exit code and output. A child still running after `timeoutMs` is killed
+ * with SIGKILL and the promise rejects, naming the args and what the child printed so far.
+ */
+export async function runDlm(args: readonly string[], options: RunOptions): Promise<RunResult> {
+  const env: Record<string, string | undefined> = { ...process.env };
+  delete env["DLM_LOG"];
+  delete env["DLM_LOG_FORMAT"];
+  Object.assign(env, options.env ?? {});
+  const began = performance.now();
+  const child = Bun.spawn([BUN_BIN, MAIN_TS, ...args], {
+    cwd: options.cwd,
+    env,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const stdout = new Response(child.stdout).text();
+  const stderr = new Response(child.stderr).text();
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<"timeout">((done) => {
+    timer = setTimeout(() => done("timeout"), timeoutMs);
+  });
+  const outcome = await Promise.race([child.exited, timedOut]);
+  clearTimeout(timer);
+  if (outcome === "timeout") {
+    child.kill("SIGKILL");
+    await child.exited;
+    throw new Error(
+      `dlm ${args.join(" ")} did not exit within ${timeoutMs} ms\nstdout: ${await stdout}\nstderr: ${await stderr}`,
+    );
+  }
+  return {
+    exitCode: outcome,
+    stdout: await stdout,
+    stderr: await stderr,
+    elapsedMs: performance.now() - began,
+  };
+}
+
+/** A fresh empty directory under the OS temp dir; remove it with {@link removeDir}. */
+export function makeTempDir(prefix = "dlm-cli-"): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+/** Removes a directory made by {@link makeTempDir} and everything in it. */
+export function removeDir(dir: string): Promise<void> {
+  return rm(dir, { recursive: true, force: true });
+}
+
+/** Names in `dir`, sorted (to assert what a run left behind). */
+export async function listDir(dir: string): Promise<string[]> {
+  return (await readdir(dir)).sort();
+}
+
+/** The JSON records of a `--json` run's stdout, one per non-empty line; throws on a line that is not JSON. */
+export function jsonLines(stdout: string): Record<string, unknown>[] {
+  return stdout
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => {
+      const value: unknown = JSON.parse(line);
+      if (typeof value !== "object" || value === null || Array.isArray(value))
+        throw new Error(`not a JSON object line: ${line}`);
+      return value as Record<string, unknown>;
+    });
+}

@@ -1,0 +1,116 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { planSegments } from "../src/engine/plan.ts";
+import { lengthOf, nextOffsetOf, remainingOf, type Segment } from "../src/engine/segment.ts";
+import { planSteal } from "../src/engine/steal.ts";
+
+const offset = fc.integer({ min: 0, max: 2 ** 40 });
+const length = fc.oneof(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 1, max: 2 ** 36 }));
+const connections = fc.integer({ min: 1, max: 64 });
+const minBytes = fc.oneof(
+  fc.constant(1),
+  fc.integer({ min: 0, max: 4096 }),
+  fc.integer({ min: 1, max: 2 ** 24 }),
+);
+
+describe("planSegments", () => {
+  test("segments tile [first, last] exactly, in order, without overlap", () => {
+    fc.assert(
+      fc.property(offset, length, connections, minBytes, (first, len, n, min) => {
+        const last = first + len - 1;
+        const segments = planSegments(first, last, n, min);
+        expect(segments[0]?.start).toBe(first);
+        expect(segments.at(-1)?.end).toBe(last);
+        for (const [i, s] of segments.entries()) {
+          expect(s).toEqual({ id: i, start: s.start, end: s.end, done: 0 });
+          expect(s.end).toBeGreaterThanOrEqual(s.start);
+          if (i > 0) expect(s.start).toBe((segments[i - 1]?.end ?? Number.NaN) + 1);
+        }
+        expect(segments.reduce((sum, s) => sum + lengthOf(s), 0)).toBe(len);
+      }),
+    );
+  });
+
+  test("sizes differ by at most one byte; count is as many as connections and the minimum allow", () => {
+    fc.assert(
+      fc.property(offset, length, connections, minBytes, (first, len, n, min) => {
+        const segments = planSegments(first, first + len - 1, n, min);
+        const sizes = segments.map(lengthOf);
+        expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+        expect(segments.length).toBe(Math.min(n, Math.max(1, Math.floor(len / Math.max(1, min)))));
+        // Only a lone segment may be smaller than the minimum.
+        if (segments.length > 1) expect(Math.min(...sizes)).toBeGreaterThanOrEqual(min);
+      }),
+    );
+  });
+
+  test("an empty range gives no segments; one byte gives one", () => {
+    expect(planSegments(10, 9, 8, 1)).toEqual([]);
+    expect(planSegments(0, -1, 8, 1)).toEqual([]);
+    expect(planSegments(5, 5, 8, 1)).toEqual([{ id: 0, start: 5, end: 5, done: 0 }]);
+  });
+
+  test("a worked example: 10 bytes over 3 connections", () => {
+    expect(planSegments(0, 9, 3, 1).map((s) => [s.start, s.end])).toEqual([
+      [0, 3],
+      [4, 6],
+      [7, 9],
+    ]);
+  });
+});
+
+/** Arbitrary segments being fetched: disjoint ranges laid out one after another, each partly done. */
+const activeSegments = fc
+  .array(fc.tuple(fc.integer({ min: 1, max: 2 ** 30 }), fc.double({ min: 0, max: 1, noNaN: true })), {
+    maxLength: 20,
+  })
+  .map((specs) => {
+    let start = 0;
+    return specs.map(([len, fraction], id): Segment => {
+      const segment = { id, start, end: start + len - 1, done: Math.floor(len * fraction) };
+      start += len;
+      return segment;
+    });
+  });
+
+describe("planSteal", () => {
+  test("steals the back half of the largest remaining segment, leaving both parts tiling it", () => {
+    fc.assert(
+      fc.property(activeSegments, fc.integer({ min: 0, max: 2 ** 20 }), (segments, min) => {
+        const largest = Math.max(0, ...segments.map(remainingOf));
+        const plan = planSteal(segments, min);
+        if (Math.floor(largest / 2) < Math.max(1, min)) {
+          expect(plan).toBeUndefined();
+          return;
+        }
+        if (plan === undefined) throw new Error("expected a steal");
+        const { victim, splitAt } = plan;
+        expect(remainingOf(victim)).toBe(largest);
+        // Kept part [next, splitAt-1] is at least as big as the stolen part [splitAt, end]; nothing overlaps.
+        const kept = splitAt - nextOffsetOf(victim);
+        const stolen = victim.end - splitAt + 1;
+        expect(kept + stolen).toBe(largest);
+        expect(stolen).toBe(Math.floor(largest / 2));
+        expect(stolen).toBeGreaterThanOrEqual(Math.max(1, min));
+        expect(kept).toBeGreaterThanOrEqual(stolen);
+        expect(splitAt).toBeGreaterThan(nextOffsetOf(victim));
+        expect(splitAt).toBeLessThanOrEqual(victim.end);
+      }),
+    );
+  });
+
+  test("nothing to steal: no candidates, finished segments, or halves below the minimum", () => {
+    expect(planSteal([], 1)).toBeUndefined();
+    expect(planSteal([{ id: 0, start: 0, end: 9, done: 10 }], 1)).toBeUndefined();
+    expect(planSteal([{ id: 0, start: 0, end: 0, done: 0 }], 0)).toBeUndefined();
+    expect(planSteal([{ id: 0, start: 0, end: 99, done: 0 }], 51)).toBeUndefined();
+    expect(planSteal([{ id: 0, start: 0, end: 99, done: 0 }], 50)).toMatchObject({ splitAt: 50 });
+  });
+
+  test("a steal does not mutate its input", () => {
+    const segment: Segment = { id: 3, start: 100, end: 199, done: 20 };
+    const plan = planSteal([segment], 1);
+    expect(plan).toEqual({ victim: segment, splitAt: 160 });
+    expect(segment).toEqual({ id: 3, start: 100, end: 199, done: 20 });
+  });
+});
