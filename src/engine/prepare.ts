@@ -50,6 +50,8 @@ export async function prepareDownload(
   log: Logger,
 ): Promise<PreparedDownload> {
   let output = request.output === undefined ? undefined : resolve(ctx.cwd, request.output);
+  // A named output that exists fails before any network I/O.
+  if (output !== undefined && existsSync(output) && !request.force) throw outputExists(output);
   let saved = output === undefined ? undefined : await existingState(output, request.restart);
   const probed = await withRetries(ctx, request.retry, signal, log, "probe", () =>
     probe(ctx, saved?.url ?? request.url, request.headers, signal),
@@ -63,10 +65,14 @@ export async function prepareDownload(
   }
   if (existsSync(output) && !request.force) {
     await probed.fullResponse?.body?.cancel();
-    throw new OutputExistsError(`${output} already exists; use --force to overwrite it`, { file: output });
+    throw outputExists(output);
   }
   if (saved !== undefined && !request.restart) return continueSaved(ctx, request, output, saved, probed);
   return planFresh(ctx, request, output, probed);
+}
+
+function outputExists(output: string): OutputExistsError {
+  return new OutputExistsError(`${output} already exists; use --force to overwrite it`, { file: output });
 }
 
 async function existingState(output: string, restart: boolean): Promise<DownloadStateFile | undefined> {
