@@ -1,12 +1,4 @@
-import {
-  createBLAKE3,
-  createCRC32,
-  createSHA3,
-  createXXHash3,
-  createXXHash64,
-  createXXHash128,
-  type IHasher,
-} from "hash-wasm";
+import type { IHasher } from "hash-wasm";
 import { UsageError } from "../errors.ts";
 
 /** Every digest `--checksum` accepts, in the order help text lists them. */
@@ -155,21 +147,25 @@ export async function createHasher(algorithm: ChecksumAlgorithm): Promise<Increm
     case "sha1":
     case "md5":
       return nativeHasher(algorithm);
+  }
+  // Loaded only when asked for: hash-wasm costs start-up time and memory that SHA-256 downloads never need.
+  const wasm = await import("hash-wasm");
+  switch (algorithm) {
     case "sha3-256":
-      return wasmHasher(await createSHA3(256));
+      return wasmHasher(await wasm.createSHA3(256));
     case "blake3":
-      return wasmHasher(await createBLAKE3());
+      return wasmHasher(await wasm.createBLAKE3());
     case "xxh3":
-      return wasmHasher(await createXXHash3());
+      return wasmHasher(await wasm.createXXHash3());
     case "xxh64":
-      return wasmHasher(await createXXHash64());
+      return wasmHasher(await wasm.createXXHash64());
     case "xxh128":
-      return wasmHasher(await createXXHash128());
+      return wasmHasher(await wasm.createXXHash128());
     case "crc32c":
       // Castagnoli polynomial, reflected form (RFC 3720 appendix B.4).
-      return wasmHasher(await createCRC32(0x82f63b78));
+      return wasmHasher(await wasm.createCRC32(0x82f63b78));
     case "crc32":
-      return wasmHasher(await createCRC32());
+      return wasmHasher(await wasm.createCRC32());
   }
 }
 

@@ -231,8 +231,16 @@ export class DownloadRun {
 
   #steal(): Segment | undefined {
     if (this.#prepared.mode !== "range") return undefined;
+    const now = this.#ctx.monotonic();
+    // A piece that will be done within half a second is not worth splitting: the bytes its connection
+    // already has in flight past the split point would be fetched twice, for no gain in time.
+    const worthSplitting = this.#activity.filter((a) => {
+      const seconds = (now - a.startedAt) / 1000;
+      if (seconds < 0.1 || a.received === 0) return true;
+      return remainingOf(a.segment) / (a.received / seconds) > 0.5;
+    });
     const plan = planSteal(
-      this.#activity.map((a) => a.segment),
+      worthSplitting.map((a) => a.segment),
       this.#prepared.request.minSplitBytes,
     );
     if (plan === undefined) return undefined;
@@ -257,6 +265,7 @@ export class DownloadRun {
       lastByteAt: this.#ctx.monotonic(),
       attempt: new AbortController(),
       received: 0,
+      startedAt: this.#ctx.monotonic(),
       bytesPerSecond: 0,
       slowSince: undefined,
     };

@@ -42,6 +42,8 @@ export interface WorkerActivity {
   attempt: AbortController;
   /** Bytes received on this connection (all attempts); sampled for its rate. */
   received: number;
+  /** Monotonic ms when this worker took the segment. */
+  readonly startedAt: number;
   /** Smoothed bytes/s, updated by the download thread's tick. */
   bytesPerSecond: number;
   /** Monotonic ms since when it has been far slower than its peers, if it is. */
