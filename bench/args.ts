@@ -1,0 +1,129 @@
+import { parseArgs } from "node:util";
+import { SCENARIO_IDS, type ScenarioId } from "./scenarios.ts";
+import { TOOLS } from "./tools.ts";
+
+/** Parsed command line of bench/run.ts. */
+export interface BenchOptions {
+  readonly smoke: boolean;
+  /** File size in bytes. */
+  readonly size: number;
+  readonly reps: number;
+  readonly scenarios: readonly ScenarioId[];
+  /** Tool ids given with --tools (then they run in every scenario), or undefined for the default set. */
+  readonly tools: readonly string[] | undefined;
+  /** Per-connection cap of the capped scenarios, bytes/s. */
+  readonly rateBytesPerSec: number;
+  readonly latencyMs: number;
+  /** Bound on one tool run, ms; undefined = derived from size and rate. */
+  readonly timeoutMs: number | undefined;
+  /** Directory the markdown report goes to; undefined = bench/results. */
+  readonly resultsDir: string | undefined;
+}
+
+/** Usage text printed by --help and after a bad flag. */
+export const USAGE = `usage: bun bench/run.ts [--smoke] [--size 1G] [--reps 3] [--scenarios a,b] [--tools a,b]
+                        [--rate 16M] [--latency 50] [--timeout SECONDS] [--results DIR]
+  --smoke       one repetition of an 8 MiB file (unless --size/--reps say otherwise); no speed checks
+  --size        file size: bytes or K/M/G (binary: 1G = 1 GiB); default 1G
+  --reps        repetitions per tool and scenario (tool order alternates); default 3
+  --scenarios   subset of ${SCENARIO_IDS.join(",")}
+  --tools       subset of ${TOOLS.map((t) => t.id).join(",")}; listed tools run in every scenario
+  --rate        per-connection cap in bytes/s (K/M/G binary); default 16M
+  --latency     ms added before each response in the latency scenario; default 50
+  --timeout     seconds one tool run may take before it is killed and reported FAIL
+  --results     directory for the markdown report; default bench/results`;
+
+/** Thrown for a bad command line; run.ts prints it with USAGE and exits 2. */
+export class BenchUsageError extends Error {}
+
+/** Parses `4096`, `8M`, `1G`, `1.5GiB` (binary multiples) into bytes. */
+export function parseBytes(flag: string, input: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(input.trim());
+  const power = { "": 0, k: 1, m: 2, g: 3, t: 4 }[(m?.[2] ?? "").toLowerCase()];
+  const value = m === null || power === undefined ? Number.NaN : Math.round(Number(m[1]) * 1024 ** power);
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new BenchUsageError(`${flag}: expected a size like 8M or 1G, got ${JSON.stringify(input)}`);
+  }
+  return value;
+}
+
+function positiveInt(flag: string, input: string | undefined, fallback: number): number {
+  if (input === undefined) return fallback;
+  const value = Number(input);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new BenchUsageError(`${flag}: expected a whole number, got ${JSON.stringify(input)}`);
+  }
+  return value;
+}
+
+function subset<T extends string>(flag: string, input: string, known: readonly T[]): T[] {
+  const picked = input
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+  for (const id of picked) {
+    if (!(known as readonly string[]).includes(id)) {
+      throw new BenchUsageError(
+        `${flag}: unknown ${JSON.stringify(id)}; expected some of ${known.join(",")}`,
+      );
+    }
+  }
+  if (picked.length === 0) throw new BenchUsageError(`${flag}: expected a comma-separated list`);
+  return picked as T[];
+}
+
+/** Parses argv (without the runtime and script); undefined means --help was asked. */
+export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
+  let values: ReturnType<typeof parse>["values"];
+  try {
+    values = parse(argv).values;
+  } catch (error) {
+    throw new BenchUsageError(error instanceof Error ? error.message : String(error));
+  }
+  if (values.help) return undefined;
+  const smoke = values.smoke ?? false;
+  const reps = positiveInt("--reps", values.reps, smoke ? 1 : 3);
+  if (reps < 1) throw new BenchUsageError("--reps: expected at least 1");
+  const timeout = values.timeout === undefined ? undefined : positiveInt("--timeout", values.timeout, 0);
+  return {
+    smoke,
+    size: parseBytes("--size", values.size ?? (smoke ? "8M" : "1G")),
+    reps,
+    scenarios:
+      values.scenarios === undefined
+        ? [...SCENARIO_IDS]
+        : subset("--scenarios", values.scenarios, SCENARIO_IDS),
+    tools:
+      values.tools === undefined
+        ? undefined
+        : subset(
+            "--tools",
+            values.tools,
+            TOOLS.map((t) => t.id),
+          ),
+    rateBytesPerSec: parseBytes("--rate", values.rate ?? "16M"),
+    latencyMs: positiveInt("--latency", values.latency, 50),
+    timeoutMs: timeout === undefined || timeout === 0 ? undefined : timeout * 1000,
+    resultsDir: values.results,
+  };
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      smoke: { type: "boolean" },
+      size: { type: "string" },
+      reps: { type: "string" },
+      scenarios: { type: "string" },
+      tools: { type: "string" },
+      rate: { type: "string" },
+      latency: { type: "string" },
+      timeout: { type: "string" },
+      results: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+}

@@ -1,0 +1,71 @@
+import type { PacerMode } from "./pacer.ts";
+
+/** Scenario ids, in run order. */
+export const SCENARIO_IDS = ["unthrottled", "throttled", "uneven", "no-range", "latency"] as const;
+export type ScenarioId = (typeof SCENARIO_IDS)[number];
+
+/** One kind of link. */
+export interface Scenario {
+  readonly id: ScenarioId;
+  /** One line for the report. */
+  readonly description: string;
+  /** `nginx`: straight to nginx; `pacer`: through the pacing proxy in `mode`. */
+  readonly via: "nginx" | "pacer";
+  readonly mode: PacerMode;
+}
+
+/** Link parameters shared by the scenarios. */
+export interface LinkParams {
+  /** Per-connection cap, bytes/s. */
+  readonly rateBytesPerSec: number;
+  /** Added delay before each response, ms. */
+  readonly latencyMs: number;
+}
+
+/** How much slower the slow connections of the uneven link are, and how often they come. */
+export const SLOW_FACTOR = 8;
+export const SLOW_EVERY = 4;
+
+/** Builds the scenario table for the given link parameters. */
+export function scenarios(link: LinkParams): Record<ScenarioId, Scenario> {
+  const rate = link.rateBytesPerSec;
+  const mib = (rate / 2 ** 20).toFixed(rate % 2 ** 20 === 0 ? 0 : 1);
+  const slowMib = (rate / SLOW_FACTOR / 2 ** 20).toFixed(2);
+  return {
+    unthrottled: {
+      id: "unthrottled",
+      description: "straight to nginx on loopback, no pacing",
+      via: "nginx",
+      mode: {},
+    },
+    throttled: {
+      id: "throttled",
+      description: `each connection capped at ${mib} MiB/s`,
+      via: "pacer",
+      mode: { rateBytesPerSec: rate },
+    },
+    uneven: {
+      id: "uneven",
+      description: `each connection capped at ${mib} MiB/s, but every ${SLOW_EVERY}th accepted connection (4, 8, 12...) at ${slowMib} MiB/s (${SLOW_FACTOR}x slower)`,
+      via: "pacer",
+      mode: { rateBytesPerSec: rate, slowEvery: SLOW_EVERY, slowFactor: SLOW_FACTOR },
+    },
+    "no-range": {
+      id: "no-range",
+      description: "through the pacer, uncapped, Range stripped: every answer is 200 with the whole body",
+      via: "pacer",
+      mode: { ignoreRange: true },
+    },
+    latency: {
+      id: "latency",
+      description: `each connection capped at ${mib} MiB/s and ${link.latencyMs} ms added before every response`,
+      via: "pacer",
+      mode: { rateBytesPerSec: rate, latencyMs: link.latencyMs },
+    },
+  };
+}
+
+/** True when the scenario caps connections, so an ideal time exists. */
+export function isCapped(scenario: Scenario): boolean {
+  return scenario.mode.rateBytesPerSec !== undefined;
+}
