@@ -1,7 +1,7 @@
 import { rm } from "node:fs/promises";
 import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
-import { DlmError, InterruptedError } from "../errors.ts";
+import { DlmError, InterruptedError, StorageError } from "../errors.ts";
 import { finalizeDownload } from "./finalize.ts";
 import { nextPieceBytes } from "./plan.ts";
 import { PrefixHasher } from "./prefix-hasher.ts";
@@ -149,6 +149,14 @@ export class DownloadRun {
       );
       await this.#sink.close().catch(() => undefined);
       prefix.close();
+      if (failure instanceof StorageError && failure.hint !== undefined) {
+        // Storage does not know the output's name; the user needs the exact command.
+        throw new StorageError(failure.message, {
+          file: failure.file,
+          cause: failure.cause,
+          hint: `${failure.hint}: dlm resume ${prepared.output}`,
+        });
+      }
       if (failure instanceof PauseRequest) {
         throw new InterruptedError(
           `${prepared.output}: paused (${failure.source}); resume with: dlm resume ${prepared.output}`,

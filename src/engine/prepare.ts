@@ -64,7 +64,7 @@ export async function prepareDownload(
     saved = await existingState(output, request.restart);
   }
   if (existsSync(output) && !request.force) {
-    await probed.fullResponse?.body?.cancel();
+    await probed.fullResponse?.body?.cancel().catch(() => undefined);
     throw outputExists(output);
   }
   if (saved !== undefined && !request.restart) return continueSaved(ctx, request, output, saved, probed);
@@ -91,7 +91,7 @@ async function planFresh(
   const sliced = request.rangeStart !== undefined || request.rangeEnd !== undefined;
   const mode = remote.acceptsRanges && remote.totalBytes !== undefined ? "range" : "stream";
   if (sliced && mode === "stream") {
-    await probed.fullResponse?.body?.cancel();
+    await probed.fullResponse?.body?.cancel().catch(() => undefined);
     throw new RangeNotSupportedError(
       `${remote.url} does not honour Range requests (it answered 200 with the whole file): cannot fetch a slice`,
       { url: remote.url },
@@ -158,7 +158,7 @@ function continueSaved(
   const { remote } = probed;
   const change = describeChange(saved, remote);
   if (change !== undefined) {
-    void probed.fullResponse?.body?.cancel();
+    void probed.fullResponse?.body?.cancel().catch(() => undefined);
     throw new RemoteChangedError(
       `${remote.url} changed since the download started (${change}); rerun with --restart`,
       {
@@ -177,7 +177,7 @@ function continueSaved(
       ? saved.checksum
       : { algorithm: request.checksum.algorithm, hex: request.checksum.hex };
   const state: DownloadStateFile = { ...saved, ...(checksum === undefined ? {} : { checksum }) };
-  if (mode === "range") void probed.fullResponse?.body?.cancel();
+  if (mode === "range") void probed.fullResponse?.body?.cancel().catch(() => undefined);
   return {
     request: { ...request, storage: saved.storage },
     output,

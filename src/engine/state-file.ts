@@ -189,6 +189,20 @@ export function validateState(json: unknown, path: string): DownloadStateFile {
       fail(`segments (id ${current.id})`, `ranges that do not overlap segment ${previous.id}`, current.start);
     }
   }
+  if (typeof total === "number") {
+    // The segments must tile the download exactly: bytes in a gap would never be fetched, and the resume
+    // would only fail at the very end, with a size mismatch.
+    const s = slice as { start: number; end: number } | undefined;
+    const first = s?.start ?? 0;
+    const last = s?.end ?? total - 1;
+    let next = first;
+    for (const segment of ordered) {
+      if (segment.start !== next)
+        fail(`segments (id ${segment.id})`, `a segment starting at ${next}`, segment.start);
+      next = segment.end + 1;
+    }
+    if (next !== last + 1) fail("segments", `segments covering bytes ${first}-${last}`, `up to ${next - 1}`);
+  }
   for (const key of ["createdAt", "updatedAt"]) {
     if (typeof o[key] !== "string") return fail(key, "an ISO date", o[key]);
   }

@@ -28,7 +28,7 @@ export function toStorageError(error: unknown, file: string, action: string): St
   return new StorageError(`cannot ${action} ${file}: ${reason}`, {
     file,
     cause: error,
-    ...(code === "ENOSPC" || code === "EDQUOT" ? { hint: "free some space, then run: dlm resume FILE" } : {}),
+    ...(code === "ENOSPC" || code === "EDQUOT" ? { hint: "free some space, then resume" } : {}),
   });
 }
 
