@@ -5,7 +5,12 @@ import { DEFAULT_SLOW_POLICY, medianRate, slowConnections } from "../src/engine/
 const MiB = 1 << 20;
 
 describe("nextPieceBytes", () => {
-  const base = { connections: 8, minPieceBytes: MiB, perConnectionRate: undefined, timeToFirstByteMs: undefined };
+  const base = {
+    connections: 8,
+    minPieceBytes: MiB,
+    perConnectionRate: undefined,
+    timeToFirstByteMs: undefined,
+  };
   test.each([
     ["1 GiB over 8: an eighth of a connection's share", { ...base, unassignedBytes: 1024 * MiB }, 16 * MiB],
     ["never below the minimum piece", { ...base, unassignedBytes: 20 * MiB }, MiB],
@@ -49,8 +54,16 @@ describe("slowConnections", () => {
   test.each([
     ["none slow", [rate(0, 100), rate(1, 100), rate(2, 90), rate(3, 110)], []],
     ["one far slower for long enough", [rate(0, 100), rate(1, 100), rate(2, 10, 5_000), rate(3, 100)], [2]],
-    ["slow but still within the grace period", [rate(0, 100), rate(1, 100), rate(2, 10, 1_000), rate(3, 100)], []],
-    ["slow but almost done: stealing handles it", [rate(0, 100), rate(1, 100), rate(2, 10, 5_000, 1000), rate(3, 100)], []],
+    [
+      "slow but still within the grace period",
+      [rate(0, 100), rate(1, 100), rate(2, 10, 1_000), rate(3, 100)],
+      [],
+    ],
+    [
+      "slow but almost done: stealing handles it",
+      [rate(0, 100), rate(1, 100), rate(2, 10, 5_000, 1000), rate(3, 100)],
+      [],
+    ],
     ["a third slower is not far slower", [rate(0, 100), rate(1, 100), rate(2, 60, 9_000), rate(3, 100)], []],
     ["too few peers for a median", [rate(0, 100), rate(1, 1, 9_000)], []],
     ["all equally slow: nothing to gain", [rate(0, 1, 9_000), rate(1, 1, 9_000), rate(2, 1, 9_000)], []],

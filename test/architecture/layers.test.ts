@@ -41,7 +41,8 @@ describe("layering", () => {
     for (const file of files.filter((f) => layerOf(f) === layer)) {
       for (const spec of importsOf(file)) {
         if (!spec.startsWith(".")) {
-          if (layer === "engine" && /^(elysia|@connectrpc|@bufbuild)/.test(spec)) wrong.push(`${file} -> ${spec}`);
+          if (layer === "engine" && /^(elysia|@connectrpc|@bufbuild)/.test(spec))
+            wrong.push(`${file} -> ${spec}`);
           continue;
         }
         const target = relative(SRC, resolve(dirname(join(SRC, file)), spec));

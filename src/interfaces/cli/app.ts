@@ -1,8 +1,12 @@
 import { ArgumentParseError, buildApplication, buildRouteMap, help, text_en, version } from "@stricli/core";
 import { DlmError } from "../../errors.ts";
 import type { CliContext } from "./cli-context.ts";
+import { cancelCommand } from "./commands/cancel.ts";
 import { getCommand } from "./commands/get.ts";
+import { pauseCommand } from "./commands/pause.ts";
 import { resumeCommand } from "./commands/resume.ts";
+import { statusCommand } from "./commands/status.ts";
+import { watchCommand } from "./commands/watch.ts";
 
 /** dlm's version, shown by `--version`. */
 export const VERSION = "0.1.0";
@@ -14,7 +18,14 @@ const formatting = {
 } as const;
 
 const routes = buildRouteMap({
-  routes: { get: getCommand, resume: resumeCommand },
+  routes: {
+    get: getCommand,
+    resume: resumeCommand,
+    status: statusCommand,
+    pause: pauseCommand,
+    cancel: cancelCommand,
+    watch: watchCommand,
+  },
   docs: { brief: "dlm: fast, verified, resumable downloads over HTTP(S)" },
 });
 

@@ -5,6 +5,7 @@ import type { PreparedDownload } from "../../engine/prepare.ts";
 import type { VerifiedFile } from "../../engine/verify.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { logger } from "../../log.ts";
+import { type ControlPlane, type ListenAddress, startControlPlane } from "../control-plane.ts";
 import type { CliContext } from "./cli-context.ts";
 import { formatBytes, formatDuration, formatRate } from "./format.ts";
 import { attachProgressView, type ProgressStyle } from "./progress-view.ts";
@@ -14,6 +15,8 @@ import { reportError } from "./report.ts";
 export interface OutputOptions {
   readonly json: boolean;
   readonly quiet: boolean;
+  /** Start a control plane on this address (`--listen`); a pause then waits for resume or cancel. */
+  readonly listen?: ListenAddress | undefined;
 }
 
 /**
@@ -27,9 +30,27 @@ export async function runDownloadCommand(
 ): Promise<void> {
   const ctx = cli.dlm;
   const started = ctx.monotonic();
+  let plane: ControlPlane | undefined;
   const controller = new Controller(ctx, request, logger("engine"), {
-    onPrepared: (prepared) => announce(cli, prepared, options),
+    onPrepared: (prepared) => {
+      announce(cli, prepared, options);
+      void plane?.writeControlFile(prepared.sidecar);
+    },
   });
+  if (options.listen !== undefined) {
+    try {
+      plane = await startControlPlane(controller, { listen: options.listen, log: logger("http") });
+    } catch (error) {
+      cli.exitCode = reportError(cli, error, options.json);
+      return;
+    }
+    controller.keepAliveWhenPaused(true);
+    ctx.stderr.write(
+      `dlm: control API ${plane.http}, progress stream ${plane.rpc} (token in FILE.dlm/control.json)\n`,
+    );
+    if (options.json)
+      ctx.stdout.write(`${JSON.stringify({ type: "control", http: plane.http, rpc: plane.rpc })}\n`);
+  }
   const style: ProgressStyle = options.json
     ? "json"
     : options.quiet
@@ -49,6 +70,7 @@ export async function runDownloadCommand(
     cli.exitCode = reportError(cli, error, options.json);
   } finally {
     detachSignals();
+    await plane?.stop();
   }
 }
 

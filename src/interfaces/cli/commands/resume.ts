@@ -4,19 +4,30 @@ import { sidecarOf } from "../../../engine/prepare.ts";
 import { readStateFile } from "../../../engine/state-file.ts";
 import type { CliContext } from "../cli-context.ts";
 import { outputPath } from "../flag-parsers.ts";
+import { type ListenFlags, listenAddress, listenFlags } from "../listen-address.ts";
 import { reportError } from "../report.ts";
 import { runDownloadCommand } from "../run-download.ts";
+import { resumeLive } from "./control-command.ts";
 import { downloadFlags, type GetFlags, requestFromFlags } from "./get.ts";
 
-type ResumeFlags = Pick<GetFlags, "connections" | "json" | "quiet" | "stallTimeout" | "retries"> & {
-  readonly restart?: boolean;
-};
+type ResumeFlags = Pick<
+  GetFlags,
+  "connections" | "json" | "quiet" | "stallTimeout" | "retries" | "checkpointInterval"
+> &
+  ListenFlags & {
+    readonly restart?: boolean;
+  };
 
-/** `dlm resume FILE`: continue the unfinished download recorded in FILE.dlm/state.json. */
+/**
+ * `dlm resume FILE`: resume the live process of FILE through its control plane when one answers; otherwise
+ * continue the unfinished download recorded in FILE.dlm/state.json in this process.
+ */
 export const resumeCommand = buildCommand({
   async func(this: CliContext, flags: ResumeFlags, file: string) {
     const json = flags.json ?? false;
     try {
+      const listen = listenAddress(flags.listen, flags.listenAny ?? false);
+      if (await resumeLive(this, file, json)) return;
       const output = resolve(this.dlm.cwd, file);
       const state = await readStateFile(sidecarOf(output));
       const request = requestFromFlags(state.url, {
@@ -24,7 +35,7 @@ export const resumeCommand = buildCommand({
         output,
         ...(state.slice === undefined ? {} : { rangeStart: state.slice.start, rangeEnd: state.slice.end }),
       });
-      await runDownloadCommand(this, request, { json, quiet: flags.quiet ?? false });
+      await runDownloadCommand(this, request, { json, quiet: flags.quiet ?? false, listen });
     } catch (error) {
       this.exitCode = reportError(this, error, json);
     }
@@ -32,6 +43,7 @@ export const resumeCommand = buildCommand({
   parameters: {
     flags: {
       ...downloadFlags,
+      ...listenFlags,
       restart: {
         kind: "boolean",
         brief: "If the remote file changed, discard the old data and start over",
@@ -45,6 +57,7 @@ export const resumeCommand = buildCommand({
     },
   },
   docs: {
-    brief: "Continue an unfinished download from FILE.dlm/state.json, fetching only the missing bytes",
+    brief:
+      "Resume FILE: through its control plane if its process still runs, else from FILE.dlm/state.json (only the missing bytes)",
   },
 });

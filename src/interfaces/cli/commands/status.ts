@@ -1,0 +1,43 @@
+import { buildCommand } from "@stricli/core";
+import { EXIT } from "../../../exit-codes.ts";
+import type { CliContext } from "../cli-context.ts";
+import { fetchStatus, requireLiveDownload, type StatusBody } from "../control-client.ts";
+import { formatBytes, formatDuration, formatRate } from "../format.ts";
+import { reportError } from "../report.ts";
+import { type ClientFlags, clientFlags, fileParameter } from "./control-command.ts";
+
+/** `dlm status FILE`: one summary line, then one line per segment (or the JSON snapshot with --json). */
+export const statusCommand = buildCommand({
+  async func(this: CliContext, flags: ClientFlags, file: string) {
+    try {
+      const status = await fetchStatus(this.dlm, await requireLiveDownload(this.dlm, file));
+      this.dlm.stdout.write(flags.json === true ? `${JSON.stringify(status)}\n` : statusText(status));
+      this.exitCode = EXIT.OK;
+    } catch (error) {
+      this.exitCode = reportError(this, error, flags.json ?? false);
+    }
+  },
+  parameters: { flags: clientFlags, positional: fileParameter },
+  docs: { brief: "Show the state, progress and segments of a download started with --listen" },
+});
+
+/** Human form of a status: summary line and an indented line per segment. */
+export function statusText(s: StatusBody): string {
+  const percent = s.percent === undefined ? "" : `  ${s.percent.toFixed(1)}%`;
+  const size =
+    s.totalBytes === undefined
+      ? formatBytes(s.bytesDownloaded)
+      : `${formatBytes(s.bytesDownloaded)} / ${formatBytes(s.totalBytes)}`;
+  const lines = [
+    `${s.download}  ${s.state}${percent}  ${size}  ${formatRate(s.bytesPerSecond)}  ETA ${formatDuration(s.etaSeconds)}  ${s.activeConnections} conn`,
+  ];
+  if (s.error !== undefined) lines.push(`  error ${s.error.code}: ${s.error.message}`);
+  for (const g of s.segments) {
+    const worker = g.worker === undefined ? "" : `  worker ${g.worker}`;
+    const retries = g.retries === 0 ? "" : `  ${g.retries} retries`;
+    lines.push(
+      `  segment ${g.id}  bytes ${g.start}-${g.end}  ${formatBytes(g.done)} / ${formatBytes(g.end - g.start + 1)}  ${g.state}${worker}${retries}`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,108 @@
+import { readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type { Context } from "../../context.ts";
+import type { Command } from "../../control/transitions.ts";
+import { sidecarOf } from "../../engine/prepare.ts";
+import { HttpStatusError, NetworkError, StateFileError, UsageError } from "../../errors.ts";
+import { CONTROL_FILE, type ControlFile } from "../control-plane.ts";
+import type { commandSchema, statusSchema } from "../http/status-body.ts";
+
+/** Body of `GET /status`. */
+export type StatusBody = typeof statusSchema.static;
+/** Body of `POST /pause|/resume|/cancel`. */
+export type CommandBody = typeof commandSchema.static;
+
+/** How long a client waits for the control API to answer, ms. */
+const REQUEST_TIMEOUT_MS = 5000;
+
+/** A running download found through its control.json. */
+export interface LiveDownload {
+  /** Absolute output path. */
+  readonly output: string;
+  readonly control: ControlFile;
+}
+
+/**
+ * Reads `FILE.dlm/control.json` of `file` (relative to the context's cwd). Undefined when there is none (no
+ * control plane runs for FILE); StateFileError when it is not what a control plane writes.
+ */
+export async function findLiveDownload(ctx: Context, file: string): Promise<LiveDownload | undefined> {
+  const output = resolve(ctx.cwd, file);
+  const path = join(sidecarOf(output), CONTROL_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "ENOENT") return undefined;
+    throw new StateFileError(`${path}: cannot read: ${(error as Error).message}`, {
+      file: path,
+      cause: error,
+    });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new StateFileError(`${path}: not JSON`, { file: path, cause: error });
+  }
+  const v = value as Partial<Record<keyof ControlFile, unknown>>;
+  if (typeof v.http !== "string" || typeof v.rpc !== "string" || typeof v.token !== "string") {
+    throw new StateFileError(`${path}: expected {http, rpc, token, pid}`, { file: path });
+  }
+  return {
+    output,
+    control: { http: v.http, rpc: v.rpc, token: v.token, pid: typeof v.pid === "number" ? v.pid : 0 },
+  };
+}
+
+/** Like {@link findLiveDownload}, but a missing control.json is a UsageError that says how to get one. */
+export async function requireLiveDownload(ctx: Context, file: string): Promise<LiveDownload> {
+  const live = await findLiveDownload(ctx, file);
+  if (live !== undefined) return live;
+  const output = resolve(ctx.cwd, file);
+  throw new UsageError(
+    `${output}: no running download with a control plane (no ${CONTROL_FILE} in its sidecar)`,
+    {
+      file: output,
+      hint: "start downloads with dlm get --listen 0 to control them",
+    },
+  );
+}
+
+/** `GET /status` of a live download. */
+export function fetchStatus(ctx: Context, live: LiveDownload): Promise<StatusBody> {
+  return call<StatusBody>(ctx, live, "GET", "/status");
+}
+
+/** `POST /pause|/resume|/cancel`; a 409 (impossible in this state) is an HttpStatusError with the reason. */
+export function sendCommand(ctx: Context, live: LiveDownload, command: Command): Promise<CommandBody> {
+  return call<CommandBody>(ctx, live, "POST", `/${command}`);
+}
+
+async function call<T>(ctx: Context, live: LiveDownload, method: string, path: string): Promise<T> {
+  const url = `${live.control.http}${path}`;
+  let response: Response;
+  try {
+    response = await ctx.fetch(url, {
+      method,
+      headers: { authorization: `Bearer ${live.control.token}` },
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+  } catch (error) {
+    throw new NetworkError(`${method} ${url}: the dlm process of ${live.output} does not answer`, {
+      url,
+      file: live.output,
+      cause: error,
+      hint: "it may have stopped; dlm resume FILE continues from the state file",
+    });
+  }
+  const body: unknown = await response.json().catch(() => undefined);
+  if (!response.ok) {
+    const message = (body as { message?: unknown } | undefined)?.message;
+    throw new HttpStatusError(
+      `${live.output}: ${typeof message === "string" ? message : `${method} ${path} answered ${response.status}`}`,
+      { url, file: live.output, status: response.status },
+    );
+  }
+  return body as T;
+}

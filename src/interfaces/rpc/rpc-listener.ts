@@ -1,0 +1,111 @@
+import {
+  createServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type ServerHttp2Session,
+} from "node:http2";
+import type { AddressInfo } from "node:net";
+import type { ConnectRouter, ConnectRouterOptions } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Logger } from "@logtape/logtape";
+import { type RunningListener, urlHost } from "../http/control-api.ts";
+import { NOT_LISTENING, RequestGuard, rejectionResponse } from "../http/request-guard.ts";
+
+/** How to run the RPC listener. */
+export interface RpcListenerOptions {
+  readonly token: string;
+  readonly host: string;
+  /** Port to bind; 0 picks a free one. */
+  readonly port: number;
+  readonly maxBodyBytes: number;
+  readonly routes: (router: ConnectRouter) => void;
+  readonly rpcOptions: Partial<ConnectRouterOptions>;
+  readonly log: Logger;
+}
+
+/** How long open HTTP/2 sessions get to close on their own at stop before they are destroyed, ms. */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * Starts the RPC listener: HTTP/2 over cleartext (h2c, prior knowledge) from `node:http2`, since Bun.serve
+ * has no cleartext HTTP/2 and gRPC needs HTTP/2. connect-node's adapter serves gRPC, Connect and gRPC-Web on
+ * it; every request passes the RequestGuard first (gRPC clients get a trailers-only status).
+ */
+export async function startRpcListener(options: RpcListenerOptions): Promise<RunningListener> {
+  const adapter = connectNodeAdapter({ ...options.rpcOptions, routes: options.routes });
+  let guard: RequestGuard | undefined;
+  const server = createServer((req, res) => {
+    const contentType = one(req.headers["content-type"]);
+    const rejection =
+      guard === undefined
+        ? NOT_LISTENING
+        : guard.check({
+            host: one(req.headers[":authority"]) ?? one(req.headers.host),
+            origin: one(req.headers.origin),
+            authorization: one(req.headers.authorization),
+            contentLength: one(req.headers["content-length"]),
+          });
+    if (rejection === undefined) {
+      adapter(req, res);
+      return;
+    }
+    options.log.info("refused {method} {path}: {reason}", {
+      method: req.method,
+      path: req.url,
+      reason: rejection.message,
+    });
+    void send(rejectionResponse(rejection, contentType), req, res);
+  });
+  const sessions = new Set<ServerHttp2Session>();
+  server.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  guard = new RequestGuard(options.token, { host: options.host, port }, options.maxBodyBytes);
+  return {
+    url: `http://${urlHost(options.host)}:${port}`,
+    port,
+    async stop() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const session of sessions) session.close();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        closed,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            for (const session of sessions) session.destroy();
+            resolve();
+          }, CLOSE_GRACE_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+    },
+  };
+}
+
+function one(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+async function send(response: Response, req: Http2ServerRequest, res: Http2ServerResponse): Promise<void> {
+  const body = await response.text();
+  const headers = Object.fromEntries(response.headers);
+  if (body === "") {
+    // One HEADERS frame with END_STREAM: a gRPC "trailers-only" answer. writeHead + end() would send an
+    // empty DATA frame to end the stream, and grpc-js then misses the status (it reports INTERNAL).
+    res.stream.respond({ ":status": response.status, ...headers }, { endStream: true });
+  } else {
+    res.writeHead(response.status, headers);
+    res.end(body);
+  }
+  // The request body (if any) is not wanted: drop it instead of letting it fill the stream's window.
+  req.resume();
+}
