@@ -5,11 +5,14 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "@logtape/logtape";
 import { UsageError } from "../errors.ts";
 import { isTerminalState } from "../progress/snapshot.ts";
+import { CONTROL_FILE, type ControlFile } from "./control-file.ts";
 import { type RunningListener, startHttpListener } from "./http/control-api.ts";
 import type { ControlTarget } from "./http/control-target.ts";
 import { stoppedMessage } from "./rpc/progress-message.ts";
 import { progressRoutes, WatchTracker } from "./rpc/progress-service.ts";
 import { startRpcListener } from "./rpc/rpc-listener.ts";
+
+export { CONTROL_FILE, type ControlFile };
 
 /** Where `--listen` binds: the HTTP listener on `port`, the RPC listener on `port + 1` (both free when 0). */
 export interface ListenAddress {
@@ -31,16 +34,6 @@ export interface ControlPlaneOptions {
   readonly pid?: number;
 }
 
-/** Contents of `FILE.dlm/control.json`: how clients reach a running download. */
-export interface ControlFile {
-  /** Base URL of the HTTP listener (REST, Connect and gRPC-Web over HTTP/1.1). */
-  readonly http: string;
-  /** Base URL of the RPC listener (gRPC, Connect and gRPC-Web over cleartext HTTP/2). */
-  readonly rpc: string;
-  readonly token: string;
-  readonly pid: number;
-}
-
 /** A running control plane of one download. */
 export interface ControlPlane extends ControlFile {
   /** Watch streams currently open (both listeners). */
@@ -53,9 +46,6 @@ export interface ControlPlane extends ControlFile {
    */
   stop(): Promise<void>;
 }
-
-/** Name of the endpoint file inside a download's sidecar directory. */
-export const CONTROL_FILE = "control.json";
 
 /** Time the streams of an ended download get to deliver their final message, ms. */
 const DRAIN_MS = 2000;

@@ -4,7 +4,7 @@ import type { Context } from "../../context.ts";
 import type { Command } from "../../control/transitions.ts";
 import { sidecarOf } from "../../engine/prepare.ts";
 import { HttpStatusError, NetworkError, StateFileError, UsageError } from "../../errors.ts";
-import { CONTROL_FILE, type ControlFile } from "../control-plane.ts";
+import { CONTROL_FILE, type ControlFile } from "../control-file.ts";
 import type { commandSchema, statusSchema } from "../http/status-body.ts";
 
 /** Body of `GET /status`. */

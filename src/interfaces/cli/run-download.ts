@@ -5,7 +5,7 @@ import type { PreparedDownload } from "../../engine/prepare.ts";
 import type { VerifiedFile } from "../../engine/verify.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { logger } from "../../log.ts";
-import { type ControlPlane, type ListenAddress, startControlPlane } from "../control-plane.ts";
+import type { ControlPlane, ListenAddress } from "../control-plane.ts";
 import type { CliContext } from "./cli-context.ts";
 import { formatBytes, formatDuration, formatRate } from "./format.ts";
 import { attachProgressView, type ProgressStyle } from "./progress-view.ts";
@@ -39,6 +39,8 @@ export async function runDownloadCommand(
   });
   if (options.listen !== undefined) {
     try {
+      // Loaded only with --listen: the servers (Elysia, Connect) cost ~0.3 s of start-up otherwise.
+      const { startControlPlane } = await import("../control-plane.ts");
       plane = await startControlPlane(controller, { listen: options.listen, log: logger("http") });
     } catch (error) {
       cli.exitCode = reportError(cli, error, options.json);
