@@ -181,7 +181,10 @@ async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<Attemp
         if (pending !== undefined) await pending;
       }
       if (job.mode === "range" && remainingOf(segment) === 0) {
-        // Reached the (possibly stolen-from) end: drop the rest of this response.
+        // The whole answer arrived: let the body end by itself, so the connection goes back to the pool
+        // instead of being torn down by a cancel.
+        if (segment.end === asked.end) continue;
+        // A steal moved the end: drop the rest of this response.
         await reader.cancel().catch(() => undefined);
         return { kind: "none" };
       }
