@@ -158,7 +158,15 @@ export class Controller {
     // Later runs (after a pause) continue this very output, whatever name the server suggested.
     this.#request = { ...this.#request, output: this.#prepared.output, restart: false };
     this.#events.onPrepared?.(this.#prepared);
-    if (signal.aborted) throw signal.reason;
+    if (signal.aborted) {
+      // Paused between the probe and the first byte: a pause like any other (the state file exists).
+      const reason: unknown = signal.reason;
+      if (!(reason instanceof PauseRequest)) throw reason;
+      throw new InterruptedError(
+        `${this.#prepared.output}: paused (${reason.source}); resume with: dlm resume ${this.#prepared.output}`,
+        { file: this.#prepared.output },
+      );
+    }
     this.#run = new DownloadRun(this.#ctx, this.#prepared, this.#log);
     this.#meter.reset();
     this.#setState("running");
@@ -169,6 +177,8 @@ export class Controller {
 
   async #waitForResumeOrCancel(): Promise<void> {
     this.#sample();
+    // A resume or cancel that came while the run was still winding down found no one to wake: go on.
+    if (this.#state !== "paused") return;
     await new Promise<void>((resolve) => {
       this.#wake = resolve;
     });

@@ -53,6 +53,8 @@ export async function prepareDownload(
   // A named output that exists fails before any network I/O.
   if (output !== undefined && existsSync(output) && !request.force) throw outputExists(output);
   let saved = output === undefined ? undefined : await existingState(output, request.restart);
+  if (saved !== undefined && saved.url !== request.url)
+    throw foreignSidecar(output ?? "", saved.url, request.url);
   const probed = await withRetries(ctx, request.retry, signal, log, "probe", () =>
     probe(ctx, saved?.url ?? request.url, request.headers, signal),
   );
@@ -62,6 +64,8 @@ export async function prepareDownload(
       chooseOutputName(request.url, probed.remote.url, probed.remote.dispositionName),
     );
     saved = await existingState(output, request.restart);
+    if (saved !== undefined && saved.url !== request.url)
+      throw foreignSidecar(output, saved.url, request.url);
   }
   if (existsSync(output) && !request.force) {
     await probed.fullResponse?.body?.cancel().catch(() => undefined);
@@ -69,6 +73,14 @@ export async function prepareDownload(
   }
   if (saved !== undefined && !request.restart) return continueSaved(ctx, request, output, saved, probed);
   return planFresh(ctx, request, output, probed);
+}
+
+/** The sidecar belongs to another URL: resuming it would fetch the wrong thing, restarting would lose it. */
+function foreignSidecar(output: string, savedUrl: string, url: string): UsageError {
+  return new UsageError(
+    `${sidecarOf(output)} holds an unfinished download of ${savedUrl}, not ${url}; use --restart to replace it, or another -o`,
+    { file: output, url, expected: savedUrl, actual: url },
+  );
 }
 
 function outputExists(output: string): OutputExistsError {

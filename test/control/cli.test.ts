@@ -31,14 +31,28 @@ function spawnDlm(args: readonly string[]) {
     stdout: "pipe",
     stderr: "pipe",
   });
-  const stdout = new Response(child.stdout).text();
+  // Read stdout as it comes, so a test can wait for the first line (e.g. a watcher that is connected).
+  let markFirst: () => void = () => undefined;
+  const firstOutput = new Promise<void>((resolve) => {
+    markFirst = resolve;
+  });
+  const stdout = (async () => {
+    let text = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stdout) {
+      text += decoder.decode(chunk, { stream: true });
+      markFirst();
+    }
+    markFirst();
+    return text;
+  })();
   const stderr = new Response(child.stderr).text();
   const timer = setTimeout(() => child.kill("SIGKILL"), 45_000);
   const done = child.exited.then(async (exitCode) => {
     clearTimeout(timer);
     return { exitCode, stdout: await stdout, stderr: await stderr };
   });
-  return { child, done };
+  return { child, done, firstOutput };
 }
 
 const dlm = (args: readonly string[]) => runDlm(args, { cwd: dir });
@@ -98,7 +112,9 @@ describe("dlm get --listen", () => {
     const get = await startPaced("cancel.bin", ["--listen-any", "--listen", "0"]);
     const control = JSON.parse(await readFile(controlPath("cancel.bin"), "utf8"));
     expect(control.http).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    const watch = spawnDlm(["watch", "cancel.bin"]);
+    const watch = spawnDlm(["watch", "cancel.bin", "--json"]);
+    // Cancel only once the watcher is connected and has printed progress.
+    await watch.firstOutput;
     const cancel = await dlm(["cancel", "cancel.bin", "--json"]);
     expect(cancel.exitCode).toBe(EXIT.OK);
     expect(JSON.parse(cancel.stdout)).toMatchObject({

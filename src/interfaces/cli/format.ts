@@ -6,7 +6,8 @@ const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
 export function formatBytes(bytes: number): string {
   let value = bytes;
   let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
+  // A value that would print as 1024 (1048575 B is 1023.999 KiB) moves up: "1.00 MiB", not "1024 KiB".
+  while ((value >= 1024 || (unit > 0 && Math.round(value) >= 1024)) && unit < UNITS.length - 1) {
     value /= 1024;
     unit++;
   }

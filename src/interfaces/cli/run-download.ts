@@ -6,6 +6,7 @@ import type { VerifiedFile } from "../../engine/verify.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { logger } from "../../log.ts";
 import type { ControlPlane, ListenAddress } from "../control-plane.ts";
+import { dashboardUrl } from "../http/dashboard/serve-dashboard.ts";
 import type { CliContext } from "./cli-context.ts";
 import { formatBytes, formatDuration, formatRate } from "./format.ts";
 import { attachProgressView, type ProgressStyle } from "./progress-view.ts";
@@ -47,11 +48,16 @@ export async function runDownloadCommand(
       return;
     }
     controller.keepAliveWhenPaused(true);
+    // The dashboard link carries the token in its fragment: printed for the user, never logged.
+    const dashboard = dashboardUrl(plane.http, plane.token);
     ctx.stderr.write(
-      `dlm: control API ${plane.http}, progress stream ${plane.rpc} (token in FILE.dlm/control.json)\n`,
+      `dlm: control API ${plane.http}, progress stream ${plane.rpc} (token in FILE.dlm/control.json)\n` +
+        `dlm: dashboard ${dashboard}\n`,
     );
-    if (options.json)
-      ctx.stdout.write(`${JSON.stringify({ type: "control", http: plane.http, rpc: plane.rpc })}\n`);
+    if (options.json) {
+      const record = { type: "control", http: plane.http, rpc: plane.rpc, dashboard };
+      ctx.stdout.write(`${JSON.stringify(record)}\n`);
+    }
   }
   const style: ProgressStyle = options.json
     ? "json"

@@ -4,6 +4,7 @@ import type { Logger } from "@logtape/logtape";
 import { Elysia } from "elysia";
 import type { Command } from "../../control/transitions.ts";
 import type { ControlTarget } from "./control-target.ts";
+import { DASHBOARD_FILES, dashboardResponse, isDashboardFile } from "./dashboard/serve-dashboard.ts";
 import { NOT_LISTENING, RequestGuard, rejectionResponse } from "./request-guard.ts";
 import { commandSchema, errorSchema, statusBody, statusSchema } from "./status-body.ts";
 
@@ -37,13 +38,18 @@ export interface RunningListener {
 
 type ErrorBody = typeof errorSchema.static;
 
+/** How long open connections get to finish on their own at stop before they are closed, ms. */
+const CLOSE_GRACE_MS = 1000;
+
 function json(status: number, body: ErrorBody): Response {
   return Response.json(body, { status });
 }
 
 /**
  * Builds the Elysia control API: `GET /status`, `POST /pause|/resume|/cancel` (409 with `{code, message}`
- * for a command the state forbids) and the Connect routes; every request passes the RequestGuard first.
+ * for a command the state forbids), the Connect routes and the dashboard (`GET /`, `/dashboard.js`,
+ * `/dashboard.css`, `/favicon.svg`: the only routes served without the token); every request passes the
+ * RequestGuard first.
  * `guard()` is read per request, so it can be created once the port is known.
  */
 export function buildControlApi(options: HttpListenerOptions, guard: () => RequestGuard | undefined) {
@@ -69,19 +75,24 @@ export function buildControlApi(options: HttpListenerOptions, guard: () => Reque
     .onRequest(({ request }) => {
       const h = request.headers;
       const current = guard();
+      const path = new URL(request.url).pathname;
       const rejection =
         current === undefined
           ? NOT_LISTENING
-          : current.check({
-              host: h.get("host") ?? undefined,
-              origin: h.get("origin") ?? undefined,
-              authorization: h.get("authorization") ?? undefined,
-              contentLength: h.get("content-length") ?? undefined,
-            });
+          : current.check(
+              {
+                host: h.get("host") ?? undefined,
+                origin: h.get("origin") ?? undefined,
+                authorization: h.get("authorization") ?? undefined,
+                contentLength: h.get("content-length") ?? undefined,
+              },
+              !isDashboardFile(request.method, path),
+            );
       if (rejection === undefined) return;
+      // The path only: a query string could carry anything, and nothing here should echo secrets.
       log.info("refused {method} {path}: {reason}", {
         method: request.method,
-        path: new URL(request.url).pathname,
+        path,
         reason: rejection.message,
       });
       return rejectionResponse(rejection, h.get("content-type") ?? undefined);
@@ -101,6 +112,7 @@ export function buildControlApi(options: HttpListenerOptions, guard: () => Reque
     .post("/pause", () => runCommand("pause"), commandRoute)
     .post("/resume", () => runCommand("resume"), commandRoute)
     .post("/cancel", () => runCommand("cancel"), commandRoute);
+  for (const path of Object.keys(DASHBOARD_FILES)) app.get(path, () => dashboardResponse(path));
   const router = createConnectRouter(options.rpcOptions);
   options.rpcRoutes(router);
   for (const handler of router.handlers) {
@@ -130,6 +142,19 @@ export function startHttpListener(options: HttpListenerOptions): RunningListener
     url: `http://${urlHost(options.host)}:${port}`,
     port,
     stop: async () => {
+      const server = app.server;
+      if (server === null) return;
+      // Graceful first: a stream whose handler just returned may still have its last messages (the final
+      // state, the end-of-stream envelope) in Bun's send buffer, and a forced close drops them (seen with
+      // every HTTP/1.1 Connect watcher of a `dlm get` that finished). Then force whatever still lingers.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        server.stop(false),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, CLOSE_GRACE_MS);
+        }),
+      ]);
+      clearTimeout(timer);
       await app.stop(true);
     },
   };

@@ -39,7 +39,8 @@ const WILDCARDS = new Set(["0.0.0.0", "::", "[::]"]);
 /**
  * The security checks every control-plane request passes first, in this order: the Host header names this
  * listener (403; stops DNS rebinding), a browser's Origin is this listener (403), the bearer token matches
- * (401; compared in constant time), the declared body fits the cap (413).
+ * (401; compared in constant time; skipped only for the dashboard's static files), the declared body fits
+ * the cap (413).
  */
 export class RequestGuard {
   readonly #digest: Buffer;
@@ -52,8 +53,11 @@ export class RequestGuard {
     this.#maxBodyBytes = maxBodyBytes;
   }
 
-  /** Undefined when the request may proceed, else why not. */
-  check(facts: RequestFacts): Rejection | undefined {
+  /**
+   * Undefined when the request may proceed, else why not. `requireToken` is false only for files that carry
+   * no data (the dashboard's page, script and style), which a browser navigation must load without a token.
+   */
+  check(facts: RequestFacts, requireToken = true): Rejection | undefined {
     if (facts.host === undefined || !this.namesListener(facts.host)) {
       return reject(
         403,
@@ -68,7 +72,7 @@ export class RequestGuard {
         `requests from origin ${JSON.stringify(facts.origin)} are refused`,
       );
     }
-    if (!this.#tokenMatches(facts.authorization)) {
+    if (requireToken && !this.#tokenMatches(facts.authorization)) {
       return reject(401, "unauthenticated", "missing or wrong bearer token (see FILE.dlm/control.json)");
     }
     const length = facts.contentLength === undefined ? 0 : Number(facts.contentLength);

@@ -1,40 +1,13 @@
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import { buildCommand } from "@stricli/core";
-import { HttpStatusError, NetworkError } from "../../../errors.ts";
-import { EXIT, type ExitCode } from "../../../exit-codes.ts";
-import { type Progress, ProgressService, SegmentState, State } from "../../../gen/dlm/v1/progress_pb.ts";
-import { ProgressHub } from "../../../progress/hub.ts";
-import type { DownloadState, ProgressSnapshot, SegmentProgress } from "../../../progress/snapshot.ts";
 import type { CliContext } from "../cli-context.ts";
-import { type LiveDownload, requireLiveDownload } from "../control-client.ts";
-import { attachProgressView } from "../progress-view.ts";
+import { requireLiveDownload } from "../control-client.ts";
 import { reportError } from "../report.ts";
 import { type ClientFlags, clientFlags, fileParameter } from "./control-command.ts";
 
-const STATES: Readonly<Record<State, DownloadState>> = {
-  [State.UNSPECIFIED]: "probing",
-  [State.PROBING]: "probing",
-  [State.RUNNING]: "running",
-  [State.PAUSED]: "paused",
-  [State.FINISHING]: "finishing",
-  [State.FINISHED]: "finished",
-  [State.FAILED]: "failed",
-  [State.CANCELLED]: "cancelled",
-};
-
-const SEGMENT_STATES: Readonly<Record<SegmentState, SegmentProgress["state"]>> = {
-  [SegmentState.UNSPECIFIED]: "pending",
-  [SegmentState.PENDING]: "pending",
-  [SegmentState.ACTIVE]: "active",
-  [SegmentState.RETRYING]: "retrying",
-  [SegmentState.DONE]: "done",
-  [SegmentState.STALLED]: "stalled",
-};
-
 /**
  * `dlm watch FILE`: the progress of a download started with --listen, fed by its ProgressService stream
- * (Connect protocol over the RPC listener), drawn like `dlm get` draws its own. Exits like the download:
+ * (Connect protocol over the RPC listener): status and segment map redrawn in place on a TTY (the
+ * dashboard's picture in text), plain lines otherwise, `--json` records like `dlm get`. Exits like the download:
  * 0 when it finished, its error's exit code when it failed, CANCELLED, or INTERRUPTED when the process
  * stopped while paused.
  */
@@ -42,7 +15,10 @@ export const watchCommand = buildCommand({
   async func(this: CliContext, flags: ClientFlags, file: string) {
     const json = flags.json ?? false;
     try {
-      this.exitCode = await watch(this, await requireLiveDownload(this.dlm, file), json);
+      // Find the download first: it may end while the stream client loads.
+      const live = await requireLiveDownload(this.dlm, file);
+      const { watch } = await import("./watch-stream.ts");
+      this.exitCode = await watch(this, live, json);
     } catch (error) {
       this.exitCode = reportError(this, error, json);
     }
@@ -50,104 +26,3 @@ export const watchCommand = buildCommand({
   parameters: { flags: clientFlags, positional: fileParameter },
   docs: { brief: "Show the live progress of a download started with --listen until it ends" },
 });
-
-async function watch(cli: CliContext, live: LiveDownload, json: boolean): Promise<ExitCode> {
-  const ctx = cli.dlm;
-  const transport = createConnectTransport({ baseUrl: live.control.rpc, httpVersion: "2" });
-  const client = createClient(ProgressService, transport);
-  const hub = new ProgressHub();
-  const style = json ? "json" : ctx.stderr.isTTY ? "tty" : "plain";
-  const detach = attachProgressView(hub, style, ctx, () => ctx.monotonic());
-  let last: ProgressSnapshot | undefined;
-  try {
-    const headers = { authorization: `Bearer ${live.control.token}` };
-    for await (const message of client.watch({}, { headers })) {
-      const snapshot = toSnapshot(message);
-      if (!json && snapshot.state !== last?.state && snapshot.state !== "running") {
-        ctx.stderr.write(
-          `${style === "tty" ? "\r\x1b[2K" : ""}dlm: ${snapshot.download}: ${snapshot.state}\n`,
-        );
-      }
-      last = snapshot;
-      hub.publish(snapshot);
-    }
-  } catch (error) {
-    detach();
-    return ended(cli, live, last, error, json);
-  }
-  detach();
-  const record = { type: "result", state: "finished", path: live.output, bytes: last?.bytesDownloaded ?? 0 };
-  ctx.stdout.write(
-    json ? `${JSON.stringify(record)}\n` : `${live.output}  finished  ${record.bytes} bytes\n`,
-  );
-  return EXIT.OK;
-}
-
-/** Reports how the stream ended with an error and returns the exit code that mirrors the download's. */
-function ended(
-  cli: CliContext,
-  live: LiveDownload,
-  last: ProgressSnapshot | undefined,
-  error: unknown,
-  json: boolean,
-): ExitCode {
-  const connect = ConnectError.from(error);
-  // The download's own end (its last message says which), or its process stopping mid-stream (paused by a
-  // signal): mirror it. Anything else is this client's problem: wrap it.
-  const code =
-    last?.state === "failed"
-      ? (last.error?.code ?? "unexpected")
-      : last?.state === "cancelled"
-        ? "cancelled"
-        : last !== undefined && connect.code === Code.Unavailable
-          ? "interrupted"
-          : undefined;
-  if (code !== undefined) {
-    const exit = exitCodeFor(code);
-    cli.dlm.stderr.write(`dlm: ${connect.rawMessage}\n`);
-    if (json) {
-      const record = { type: "error", code, message: connect.rawMessage, exitCode: exit };
-      cli.dlm.stdout.write(`${JSON.stringify(record)}\n`);
-    }
-    return exit;
-  }
-  const fields = { url: live.control.rpc, file: live.output, cause: error };
-  const wrapped =
-    connect.code === Code.Unauthenticated || connect.code === Code.PermissionDenied
-      ? new HttpStatusError(`${live.output}: the control plane refused: ${connect.rawMessage}`, fields)
-      : new NetworkError(`${live.output}: progress stream failed: ${connect.rawMessage}`, fields);
-  return reportError(cli, wrapped, json);
-}
-
-/** EXIT entry of a dlm error code (`remote_changed` → EXIT.REMOTE_CHANGED). */
-function exitCodeFor(code: string): ExitCode {
-  const key = code.toUpperCase();
-  return Object.hasOwn(EXIT, key) ? EXIT[key as keyof typeof EXIT] : EXIT.UNEXPECTED;
-}
-
-/** The snapshot a Progress message describes, for the terminal renderer. */
-function toSnapshot(p: Progress): ProgressSnapshot {
-  return {
-    download: p.output,
-    url: p.url,
-    state: STATES[p.state],
-    bytesDownloaded: Number(p.bytesDownloaded),
-    totalBytes: p.totalBytes === undefined ? undefined : Number(p.totalBytes),
-    percent: p.percent,
-    bytesPerSecond: p.bytesPerSecond,
-    etaSeconds: p.etaSeconds,
-    activeConnections: p.activeConnections,
-    segments: p.segments.map((g) => ({
-      id: g.id,
-      start: Number(g.start),
-      end: Number(g.end),
-      done: Number(g.done),
-      worker: g.worker,
-      state: SEGMENT_STATES[g.state],
-      bytesPerSecond: g.bytesPerSecond,
-      retries: g.retries,
-    })),
-    elapsedMs: Number(p.elapsedMs),
-    ...(p.failure === undefined ? {} : { error: { code: p.failure.code, message: p.failure.message } }),
-  };
-}

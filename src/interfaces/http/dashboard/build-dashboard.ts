@@ -5,13 +5,16 @@ export interface DashboardAssets {
   readonly html: string;
   readonly css: string;
   readonly js: string;
+  /** The tab icon (SVG). */
+  readonly icon: string;
 }
 
 let built: Promise<DashboardAssets> | undefined;
 
 /**
  * Bundles the dashboard with Bun (no CDN, no network: everything comes from node_modules) on first use and
- * keeps the result in memory. Minified, it is well under 150 KB of JavaScript.
+ * keeps the result in memory (~60 ms once per process). Minified it is about 133 KB of JavaScript, ~38 KB
+ * gzipped, most of it the protobuf runtime; serve.test.ts keeps it under 150 KB.
  */
 export function dashboardAssets(): Promise<DashboardAssets> {
   built ??= build();
@@ -35,5 +38,6 @@ async function build(): Promise<DashboardAssets> {
     html: await Bun.file(join(dir, "page.html")).text(),
     css: await Bun.file(join(dir, "page.css")).text(),
     js: await output.text(),
+    icon: await Bun.file(join(dir, "favicon.svg")).text(),
   };
 }
