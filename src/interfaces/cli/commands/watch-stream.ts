@@ -6,34 +6,15 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { HttpStatusError, NetworkError } from "../../../errors.ts";
 import { EXIT, type ExitCode } from "../../../exit-codes.ts";
-import { type Progress, ProgressService, SegmentState, State } from "../../../gen/dlm/v1/progress_pb.ts";
+import { type Progress, ProgressService } from "../../../gen/dlm/v1/progress_pb.ts";
 import { ProgressHub } from "../../../progress/hub.ts";
-import type { DownloadState, ProgressSnapshot, SegmentProgress } from "../../../progress/snapshot.ts";
+import type { ProgressSnapshot } from "../../../progress/snapshot.ts";
+import { DOWNLOAD_STATES, SEGMENT_STATES } from "../../rpc/proto-states.ts";
 import type { CliContext } from "../cli-context.ts";
 import type { LiveDownload } from "../control-client.ts";
 import { attachProgressView } from "../progress-view.ts";
 import { reportError } from "../report.ts";
 import { attachWatchView } from "../watch-view.ts";
-
-const STATES: Readonly<Record<State, DownloadState>> = {
-  [State.UNSPECIFIED]: "probing",
-  [State.PROBING]: "probing",
-  [State.RUNNING]: "running",
-  [State.PAUSED]: "paused",
-  [State.FINISHING]: "finishing",
-  [State.FINISHED]: "finished",
-  [State.FAILED]: "failed",
-  [State.CANCELLED]: "cancelled",
-};
-
-const SEGMENT_STATES: Readonly<Record<SegmentState, SegmentProgress["state"]>> = {
-  [SegmentState.UNSPECIFIED]: "pending",
-  [SegmentState.PENDING]: "pending",
-  [SegmentState.ACTIVE]: "active",
-  [SegmentState.RETRYING]: "retrying",
-  [SegmentState.DONE]: "done",
-  [SegmentState.STALLED]: "stalled",
-};
 
 /** Follows the stream of `live` until the download ends; returns the exit code to mirror. */
 export async function watch(cli: CliContext, live: LiveDownload, json: boolean): Promise<ExitCode> {
@@ -119,7 +100,7 @@ function toSnapshot(p: Progress): ProgressSnapshot {
   return {
     download: p.output,
     url: p.url,
-    state: STATES[p.state],
+    state: DOWNLOAD_STATES[p.state],
     bytesDownloaded: Number(p.bytesDownloaded),
     totalBytes: p.totalBytes === undefined ? undefined : Number(p.totalBytes),
     percent: p.percent,

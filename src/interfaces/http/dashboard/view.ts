@@ -3,9 +3,10 @@
  * bigint (proto uint64) and are converted once, here; everything else is plain DOM work, reusing the
  * segment elements between messages so a 4 Hz stream stays cheap for the browser.
  */
-import { type Progress, SegmentState, State } from "../../../gen/dlm/v1/progress_pb.ts";
+import { type Progress, State } from "../../../gen/dlm/v1/progress_pb.ts";
 import { formatBytes, formatDuration, formatRate } from "../../cli/format.ts";
 import { SegmentOwners } from "../../cli/segment-map.ts";
+import { SEGMENT_STATES } from "../../rpc/proto-states.ts";
 import { type ConnectionInfo, ConnectionRates, type RateSegment } from "./connection-rates.ts";
 import { chartShape, type RateSample, trimSamples } from "./rate-chart.ts";
 
@@ -19,15 +20,6 @@ export const STATE_NAMES: Readonly<Record<State, string>> = {
   [State.FINISHED]: "finished",
   [State.FAILED]: "failed",
   [State.CANCELLED]: "cancelled",
-};
-
-const SEGMENT_STATES: Readonly<Record<SegmentState, RateSegment["state"]>> = {
-  [SegmentState.UNSPECIFIED]: "pending",
-  [SegmentState.PENDING]: "pending",
-  [SegmentState.ACTIVE]: "active",
-  [SegmentState.RETRYING]: "retrying",
-  [SegmentState.DONE]: "done",
-  [SegmentState.STALLED]: "stalled",
 };
 
 /** States after which nothing changes. */
