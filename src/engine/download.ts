@@ -1,7 +1,7 @@
 import { rm } from "node:fs/promises";
 import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
-import { DlmError, InterruptedError, StorageError } from "../errors.ts";
+import { InterruptedError, StorageError } from "../errors.ts";
 import { finalizeDownload } from "./finalize.ts";
 import { nextPieceBytes } from "./plan.ts";
 import { PrefixHasher } from "./prefix-hasher.ts";
@@ -400,9 +400,4 @@ function takeFirstResponse(prepared: PreparedDownload): Response | undefined {
   const response = prepared.fullResponse;
   prepared.fullResponse = undefined;
   return response;
-}
-
-/** True when `error` is a dlm error or a pause, i.e. something the interfaces know how to report. */
-export function isExpectedOutcome(error: unknown): boolean {
-  return error instanceof DlmError || error instanceof PauseRequest;
 }

@@ -100,11 +100,6 @@ export class InPlaceSink implements Sink {
     this.#fd = undefined;
   }
 
-  /** Truncates the file to `size` bytes: for streams whose length was unknown until the end. */
-  truncateTo(size: number): void {
-    ftruncateSync(this.#requireFd(), size);
-  }
-
   #requireFd(): number {
     if (this.#fd === undefined) throw new Error(`in-place storage ${this.#path} is not open`);
     return this.#fd;
