@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { planSegments } from "../src/engine/plan.ts";
 import { lengthOf, nextOffsetOf, remainingOf, type Segment } from "../src/engine/segment.ts";
-import { planSteal } from "../src/engine/steal.ts";
+import { planFrontierSteal, planSteal } from "../src/engine/steal.ts";
 
 const offset = fc.integer({ min: 0, max: 2 ** 40 });
 const length = fc.oneof(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 1, max: 2 ** 36 }));
@@ -112,5 +112,36 @@ describe("planSteal", () => {
     const plan = planSteal([segment], 1);
     expect(plan).toEqual({ victim: segment, splitAt: 160 });
     expect(segment).toEqual({ id: 3, start: 100, end: 199, done: 20 });
+  });
+});
+
+describe("planFrontierSteal", () => {
+  const piece = (start: number, end: number, done: number, bytesPerSecond: number | undefined) => ({
+    segment: { id: start, start, end, done },
+    bytesPerSecond,
+  });
+
+  test.each([
+    [
+      "slow frontier: its back half is taken",
+      [piece(0, 99, 0, 1), piece(100, 199, 0, 10), piece(200, 299, 0, 10)],
+      50,
+    ],
+    [
+      "frontier at a quarter of the median or more: nothing",
+      [piece(0, 99, 0, 2.5), piece(100, 199, 0, 10)],
+      undefined,
+    ],
+    ["slow piece that is not the frontier: nothing", [piece(0, 99, 0, 10), piece(100, 199, 0, 1)], undefined],
+    ["frontier not measured yet: nothing", [piece(0, 99, 0, undefined), piece(100, 199, 0, 10)], undefined],
+    ["no measured peers: nothing", [piece(0, 99, 0, 1), piece(100, 199, 0, undefined)], undefined],
+    ["half below the minimum: nothing", [piece(0, 99, 70, 1), piece(100, 199, 0, 10)], undefined],
+    [
+      "a finished piece is not the frontier",
+      [piece(0, 99, 100, 0), piece(100, 199, 0, 1), piece(200, 299, 0, 10)],
+      150,
+    ],
+  ])("%s", (_name, inFlight, splitAt) => {
+    expect(planFrontierSteal(inFlight, 20, 0.25)?.splitAt).toBe(splitAt);
   });
 });

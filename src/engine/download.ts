@@ -3,17 +3,19 @@ import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
 import { InterruptedError, StorageError } from "../errors.ts";
 import { finalizeDownload } from "./finalize.ts";
+import { type Http1Client, leanClientFor } from "./http1.ts";
 import { nextPieceBytes } from "./plan.ts";
 import { PrefixHasher } from "./prefix-hasher.ts";
 import type { PreparedDownload } from "./prepare.ts";
 import { isComplete, lengthOf, remainingOf, type Segment } from "./segment.ts";
 import { DEFAULT_SLOW_POLICY, isSlow, medianRate, slowConnections } from "./slow-connection.ts";
 import { writeStateFile } from "./state-file.ts";
-import { planSteal } from "./steal.ts";
+import { planFrontierSteal, planSteal, type StealPlan } from "./steal.ts";
 import { createSink } from "./storage/create-sink.ts";
 import type { SegmentWriter, Sink } from "./storage/sink.ts";
 import { algorithmsFor, type VerifiedFile } from "./verify.ts";
 import { fetchSegment, SlowRestart, StallAbort, type WorkerActivity } from "./worker.ts";
+import { Writeback } from "./writeback.ts";
 
 /** Plain counters the meter samples; reading them never blocks a worker. */
 export interface EngineStatus {
@@ -36,6 +38,10 @@ export class PauseRequest extends Error {
 }
 
 const TICK_MS = 250;
+/** Smallest half taken off a slow piece at the hash frontier (see planFrontierSteal). */
+const FRONTIER_MIN_STEAL_BYTES = 256 << 10;
+/** Dirty bytes that start a background flush (see writeback.ts). */
+const WRITEBACK_BYTES = 16 << 20;
 
 /**
  * Runs one prepared download to a verified file under its final name. Workers (one per connection) take
@@ -62,6 +68,8 @@ export class DownloadRun {
   #ttfbMs: number | undefined;
   #lastTickAt: number;
   readonly #receivedAtLastTick = new WeakMap<WorkerActivity, number>();
+  /** Range requests go through the lean HTTP/1.1 client when the URL allows it (http1.ts). */
+  readonly #lean: Http1Client | undefined;
 
   constructor(ctx: Context, prepared: PreparedDownload, log: Logger) {
     this.#ctx = ctx;
@@ -71,6 +79,7 @@ export class DownloadRun {
     this.#nextId = Math.max(-1, ...this.#segments.map((s) => s.id)) + 1;
     this.#startedAt = ctx.monotonic();
     this.#lastTickAt = this.#startedAt;
+    this.#lean = prepared.mode === "range" ? leanClientFor(prepared.remote.url, ctx.env) : undefined;
     this.#sink = createSink(
       prepared.state.storage,
       prepared.sidecar,
@@ -110,7 +119,16 @@ export class DownloadRun {
     await this.#checkpoint();
     const stop = new AbortController();
     const combined = AbortSignal.any([signal, stop.signal]);
-    const timer = setInterval(() => this.#tick(prefix), TICK_MS);
+    const writeback = new Writeback({
+      flush: () => this.#sink.writeback(),
+      written: () => this.#bytesThisRun,
+      thresholdBytes: WRITEBACK_BYTES,
+      onError: (error) => stop.abort(error),
+    });
+    const timer = setInterval(() => {
+      this.#tick(prefix);
+      writeback.poke();
+    }, TICK_MS);
     let lastCheckpoint = this.#ctx.monotonic();
     const checkpointer = setInterval(
       () => {
@@ -141,6 +159,8 @@ export class DownloadRun {
     } finally {
       clearInterval(timer);
       clearInterval(checkpointer);
+      this.#lean?.close();
+      await writeback.stop();
       await this.#checkpointing?.catch(() => undefined);
     }
     if (failure !== undefined) {
@@ -195,7 +215,7 @@ export class DownloadRun {
   async #workerLoop(worker: number, pending: Segment[], signal: AbortSignal): Promise<void> {
     for (;;) {
       if (signal.aborted) throw signal.reason;
-      const segment = this.#nextPiece(pending) ?? this.#steal();
+      const segment = this.#stealFrontier() ?? this.#nextPiece(pending) ?? this.#steal();
       if (segment === undefined) return;
       await this.#fetch(worker, segment, signal);
     }
@@ -247,10 +267,31 @@ export class DownloadRun {
       if (seconds < 0.1 || a.received === 0) return true;
       return remainingOf(a.segment) / (a.received / seconds) > 0.5;
     });
-    const plan = planSteal(
-      worthSplitting.map((a) => a.segment),
-      this.#prepared.request.minSplitBytes,
+    return this.#carve(
+      planSteal(
+        worthSplitting.map((a) => a.segment),
+        this.#prepared.request.minSplitBytes,
+      ),
     );
+  }
+
+  /** Takes the back half of the piece at the hash frontier when its connection is far slower than the rest. */
+  #stealFrontier(): Segment | undefined {
+    if (this.#prepared.mode !== "range") return undefined;
+    const now = this.#ctx.monotonic();
+    const inFlight = this.#activity.map((a) => {
+      const seconds = (now - a.startedAt) / 1000;
+      // A connection is measured after a quarter second; until the first tick, by its average so far.
+      const measured = a.bytesPerSecond > 0 ? a.bytesPerSecond : a.received / Math.max(seconds, 1e-3);
+      return { segment: a.segment, bytesPerSecond: seconds < 0.25 ? undefined : measured };
+    });
+    // Smaller pieces than a plain steal takes: a few hundred KiB at the frontier can hold the hash for a second.
+    const minBytes = Math.min(this.#prepared.request.minSplitBytes, FRONTIER_MIN_STEAL_BYTES);
+    return this.#carve(planFrontierSteal(inFlight, minBytes, DEFAULT_SLOW_POLICY.ratio));
+  }
+
+  /** Applies a steal: the victim ends before the split, a new segment takes the rest. */
+  #carve(plan: StealPlan | undefined): Segment | undefined {
     if (plan === undefined) return undefined;
     const stolen: Segment = { id: this.#nextId++, start: plan.splitAt, end: plan.victim.end, done: 0 };
     plan.victim.end = plan.splitAt - 1;
@@ -288,6 +329,7 @@ export class DownloadRun {
         remote: prepared.remote,
         mode: prepared.mode,
         headers: prepared.request.headers,
+        lean: this.#lean,
         writer,
         activity,
         retry: prepared.request.retry,

@@ -22,3 +22,37 @@ export function planSteal(candidates: Iterable<Segment>, minStealBytes: number):
   if (half < Math.max(1, minStealBytes)) return undefined;
   return { victim: best, splitAt: nextOffsetOf(best) + (remaining - half) };
 }
+
+/** A piece being fetched, with its connection's recent speed. */
+export interface PieceInFlight {
+  readonly segment: Segment;
+  /** Recent bytes/s of its connection (undefined while too young to measure). */
+  readonly bytesPerSecond: number | undefined;
+}
+
+/**
+ * Frontier steal (pure): when the piece holding the lowest missing byte of the output is on a connection far
+ * slower than the median of its peers (below `slowRatio` of it), an idle worker takes its back half before
+ * any new piece. That byte is where hash on arrival waits and where the file's contiguous prefix ends; left
+ * alone, one slow connection there keeps the whole hash, and the verified end, behind by its piece.
+ */
+export function planFrontierSteal(
+  inFlight: readonly PieceInFlight[],
+  minStealBytes: number,
+  slowRatio: number,
+): StealPlan | undefined {
+  let frontier: PieceInFlight | undefined;
+  for (const piece of inFlight) {
+    if (remainingOf(piece.segment) === 0) continue;
+    if (frontier === undefined || piece.segment.start < frontier.segment.start) frontier = piece;
+  }
+  if (frontier?.bytesPerSecond === undefined) return undefined;
+  const peers = inFlight
+    .filter((p) => p !== frontier && p.bytesPerSecond !== undefined)
+    .map((p) => p.bytesPerSecond as number)
+    .sort((a, b) => a - b);
+  if (peers.length === 0) return undefined;
+  const median = peers[Math.floor(peers.length / 2)] as number;
+  if (frontier.bytesPerSecond >= median * slowRatio) return undefined;
+  return planSteal([frontier.segment], minStealBytes);
+}

@@ -7,7 +7,14 @@ import {
   RangeNotSupportedError,
   RemoteChangedError,
 } from "../errors.ts";
-import { httpGet } from "./http.ts";
+import {
+  type ChunkVerdict,
+  httpGet,
+  requestHeaders,
+  type StreamedResponse,
+  streamFetchResponse,
+} from "./http.ts";
+import type { Http1Client } from "./http1.ts";
 import type { RemoteFile } from "./remote-file.ts";
 import { checkRangeResponse, isStrongEtag, type RangeCheckFailure } from "./response-check.ts";
 import { decideRetry, describeFailure, type FailureKind, type RetryOptions } from "./retry-policy.ts";
@@ -59,6 +66,8 @@ export interface SegmentJob {
   readonly remote: RemoteFile;
   readonly mode: FetchMode;
   readonly headers: readonly (readonly [string, string])[];
+  /** The lean HTTP/1.1 client for range requests, when the URL allows it (http1.ts); else fetch. */
+  readonly lean: Http1Client | undefined;
   readonly writer: SegmentWriter;
   readonly activity: WorkerActivity;
   readonly retry: RetryOptions;
@@ -147,51 +156,42 @@ async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<Attemp
   // checked against the request, not against the new end (the body loop stops at the new end anyway).
   const asked = { start: nextOffsetOf(segment), end: segment.end };
   const sentAt = job.ctx.monotonic();
-  const response = job.firstResponse ?? (await request(job, signal));
-  if (job.firstResponse === undefined) job.onFirstByte(job.ctx.monotonic() - sentAt);
+  const first = job.firstResponse;
   job.firstResponse = undefined;
+  const response = first === undefined ? await request(job, signal) : streamFetchResponse(first);
+  if (first === undefined) job.onFirstByte(job.ctx.monotonic() - sentAt);
   const problem = job.mode === "range" ? checkRange(job, response, asked) : checkStream(job, response);
   if (problem !== undefined) {
-    await response.body?.cancel().catch(() => undefined);
+    response.cancel();
     return toFailure(problem, job, segment);
   }
-  const body = response.body;
-  if (body === null) return { kind: "bad-response", reason: "response has no body" };
-  const reader = body.getReader();
+  const activity = job.activity;
   // In stream mode a retry starts at byte 0: skip what is already stored.
   let skip = job.mode === "stream" ? segment.done : 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      job.activity.lastByteAt = job.ctx.monotonic();
-      job.activity.received += value.length;
-      let chunk = value;
-      if (skip > 0) {
-        const dropped = Math.min(skip, chunk.length);
-        skip -= dropped;
-        chunk = chunk.subarray(dropped);
-      }
-      const room = segment.end - nextOffsetOf(segment) + 1;
-      if (chunk.length > room) chunk = chunk.subarray(0, Math.max(0, room));
-      if (chunk.length > 0) {
-        const pending = job.writer.write(chunk);
-        segment.done += chunk.length;
-        job.onBytes(chunk.length);
-        if (pending !== undefined) await pending;
-      }
-      if (job.mode === "range" && remainingOf(segment) === 0) {
-        // The whole answer arrived: let the body end by itself, so the connection goes back to the pool
-        // instead of being torn down by a cancel.
-        if (segment.end === asked.end) continue;
-        // A steal moved the end: drop the rest of this response.
-        await reader.cancel().catch(() => undefined);
-        return { kind: "none" };
-      }
+  const onChunk = (value: Uint8Array): ChunkVerdict => {
+    activity.lastByteAt = job.ctx.monotonic();
+    activity.received += value.length;
+    let chunk = value;
+    if (skip > 0) {
+      const dropped = Math.min(skip, chunk.length);
+      skip -= dropped;
+      chunk = chunk.subarray(dropped);
     }
-  } finally {
-    reader.releaseLock();
-  }
+    const room = segment.end - nextOffsetOf(segment) + 1;
+    if (chunk.length > room) chunk = chunk.subarray(0, Math.max(0, room));
+    let pending: Promise<void> | undefined;
+    if (chunk.length > 0) {
+      pending = job.writer.write(chunk);
+      segment.done += chunk.length;
+      job.onBytes(chunk.length);
+    }
+    // The whole answer arrived: let the body end by itself, so the connection can be reused. A steal that
+    // moved the end means the rest of this response is not wanted: drop it (after this write settles).
+    if (pending !== undefined) return pending;
+    const unwanted = job.mode === "range" && remainingOf(segment) === 0 && segment.end !== asked.end;
+    return unwanted ? "stop" : "more";
+  };
+  if ((await response.pipe(onChunk)) === "stopped") return { kind: "none" };
   if (job.mode === "stream") {
     if (job.remote.totalBytes === undefined) {
       segment.end = segment.start + segment.done - 1;
@@ -204,21 +204,24 @@ async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<Attemp
   return { kind: "bad-response", reason: `body ended early at offset ${nextOffsetOf(segment)}` };
 }
 
-function request(job: SegmentJob, signal: AbortSignal): Promise<Response> {
+async function request(job: SegmentJob, signal: AbortSignal): Promise<StreamedResponse> {
   const segment = job.activity.segment;
-  if (job.mode === "stream") return httpGet(job.ctx, job.remote.url, { headers: job.headers, signal });
+  if (job.mode === "stream") {
+    return streamFetchResponse(await httpGet(job.ctx, job.remote.url, { headers: job.headers, signal }));
+  }
   const etag = job.remote.etag;
-  return httpGet(job.ctx, job.remote.url, {
+  const options = {
     range: { start: nextOffsetOf(segment), end: segment.end },
     ifRange: etag !== undefined && isStrongEtag(etag) ? etag : undefined,
     headers: job.headers,
-    signal,
-  });
+  };
+  if (job.lean !== undefined) return job.lean.get(job.remote.url, requestHeaders(options), signal);
+  return streamFetchResponse(await httpGet(job.ctx, job.remote.url, { ...options, signal }));
 }
 
 function checkRange(
   job: SegmentJob,
-  response: Response,
+  response: StreamedResponse,
   asked: { readonly start: number; readonly end: number },
 ): RangeCheckFailure | undefined {
   const result = checkRangeResponse(response, {
@@ -231,7 +234,7 @@ function checkRange(
   return result.ok ? undefined : result.failure;
 }
 
-function checkStream(job: SegmentJob, response: Response): RangeCheckFailure | undefined {
+function checkStream(job: SegmentJob, response: StreamedResponse): RangeCheckFailure | undefined {
   if (response.status !== 200) {
     const retryAfter = response.headers.get("retry-after") ?? undefined;
     return { kind: "status", status: response.status, ...(retryAfter === undefined ? {} : { retryAfter }) };

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, fsync, ftruncateSync, openSync, writeSync } from "node:fs";
+import { closeSync, fdatasync, fstatSync, fsync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -7,6 +7,7 @@ import type { SegmentWriter, Sink } from "./sink.ts";
 import { guardStorage, toStorageError } from "./storage-error.ts";
 
 const fsyncFd = promisify(fsync);
+const fdatasyncFd = promisify(fdatasync);
 
 /**
  * `in-place` storage: one file `DIR/data` sized to the whole download up front, each segment written at its
@@ -75,6 +76,14 @@ export class InPlaceSink implements Sink {
   async sync(): Promise<void> {
     if (this.#fd === undefined) return;
     await fsyncFd(this.#fd).catch((error: unknown) => {
+      throw toStorageError(error, this.#path, "fsync");
+    });
+  }
+
+  async writeback(): Promise<void> {
+    if (this.#fd === undefined) return;
+    // fdatasync: the data (and a grown size), not timestamps; the final sync() is the full fsync.
+    await fdatasyncFd(this.#fd).catch((error: unknown) => {
       throw toStorageError(error, this.#path, "fsync");
     });
   }

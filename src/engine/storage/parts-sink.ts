@@ -56,6 +56,9 @@ export class PartsSink implements Sink {
     return writer;
   }
 
+  /** Nothing extra: each checkpoint flushes and fsyncs every open part, and assembly rewrites them anyway. */
+  async writeback(): Promise<void> {}
+
   async sync(): Promise<void> {
     await Promise.all([...this.#open.values()].map((writer) => writer.sync()));
   }

@@ -34,6 +34,11 @@ export interface Sink {
   writer(segment: Segment): Promise<SegmentWriter>;
   /** Makes every byte handed to any writer before this call durable (flush + fsync). */
   sync(): Promise<void>;
+  /**
+   * Starts the disk on bytes written so far (fdatasync) so the final sync finds little left. Promises nothing
+   * a checkpoint may rely on; may do nothing where the checkpoints' syncs already keep the disk busy.
+   */
+  writeback(): Promise<void>;
   /** Where output byte `offset` of `segment` lives: the file and the position in it (for read-back). */
   locate(segment: Segment, offset: number): { readonly path: string; readonly position: number };
   /**
