@@ -3,6 +3,7 @@ import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
 import { InterruptedError, StorageError } from "../errors.ts";
 import { finalizeDownload } from "./finalize.ts";
+import type { StreamedResponse } from "./http.ts";
 import { type Http1Client, leanClientFor } from "./http1.ts";
 import { nextPieceBytes } from "./plan.ts";
 import { PrefixHasher } from "./prefix-hasher.ts";
@@ -438,7 +439,7 @@ export class DownloadRun {
   }
 }
 
-function takeFirstResponse(prepared: PreparedDownload): Response | undefined {
+function takeFirstResponse(prepared: PreparedDownload): StreamedResponse | undefined {
   const response = prepared.fullResponse;
   prepared.fullResponse = undefined;
   return response;

@@ -45,7 +45,8 @@ export class Http1Client {
 
   /**
    * Sends `GET url` with `headers` (Host, Accept-Encoding: identity and the like are added) and resolves with
-   * the response head once it arrived, following redirects. A reused connection that turns out to be closed
+   * the response head once it arrived, following redirects between http URLs (a redirect elsewhere is
+   * returned as it is). A reused connection that turns out to be closed
    * by the server before answering is replaced once, transparently (the GET is idempotent).
    */
   async get(url: string, headers: Headers, signal: AbortSignal): Promise<StreamedResponse> {
@@ -54,16 +55,10 @@ export class Http1Client {
       const response = await this.#once(target, headers, signal);
       const location = response.headers.get("location");
       if (!REDIRECTS.has(response.status) || location === null || hop >= MAX_REDIRECTS) return response;
-      response.cancel();
       const next = new URL(location, target);
-      if (next.protocol !== "http:") {
-        throw new NetworkError(
-          `GET ${target.href}: redirected to ${next.href}, which the lean client cannot follow`,
-          {
-            url: target.href,
-          },
-        );
-      }
+      // Elsewhere than plain http (https...): the caller sees the redirect and may ask fetch instead.
+      if (next.protocol !== "http:") return response;
+      response.cancel();
       target = next;
     }
   }

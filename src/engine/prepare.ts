@@ -5,6 +5,7 @@ import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
 import { OutputExistsError, RangeNotSupportedError, RemoteChangedError, UsageError } from "../errors.ts";
 import type { DownloadRequest } from "./download-request.ts";
+import type { StreamedResponse } from "./http.ts";
 import { chooseOutputName } from "./output-name.ts";
 import { planSegments } from "./plan.ts";
 import { type ProbeResult, probe } from "./probe.ts";
@@ -31,7 +32,7 @@ export interface PreparedDownload {
   readonly segments: Segment[];
   readonly state: DownloadStateFile;
   /** The probe's 200 response, reusable as the stream body. */
-  fullResponse: Response | undefined;
+  fullResponse: StreamedResponse | undefined;
 }
 
 /** Sidecar directory of an output path. */
@@ -68,7 +69,7 @@ export async function prepareDownload(
       throw foreignSidecar(output, saved.url, request.url);
   }
   if (existsSync(output) && !request.force) {
-    await probed.fullResponse?.body?.cancel().catch(() => undefined);
+    probed.fullResponse?.cancel();
     throw outputExists(output);
   }
   if (saved !== undefined && !request.restart) return continueSaved(ctx, request, output, saved, probed);
@@ -103,7 +104,7 @@ async function planFresh(
   const sliced = request.rangeStart !== undefined || request.rangeEnd !== undefined;
   const mode = remote.acceptsRanges && remote.totalBytes !== undefined ? "range" : "stream";
   if (sliced && mode === "stream") {
-    await probed.fullResponse?.body?.cancel().catch(() => undefined);
+    probed.fullResponse?.cancel();
     throw new RangeNotSupportedError(
       `${remote.url} does not honour Range requests (it answered 200 with the whole file): cannot fetch a slice`,
       { url: remote.url },
@@ -170,7 +171,7 @@ function continueSaved(
   const { remote } = probed;
   const change = describeChange(saved, remote);
   if (change !== undefined) {
-    void probed.fullResponse?.body?.cancel().catch(() => undefined);
+    probed.fullResponse?.cancel();
     throw new RemoteChangedError(
       `${remote.url} changed since the download started (${change}); rerun with --restart`,
       {
@@ -189,7 +190,7 @@ function continueSaved(
       ? saved.checksum
       : { algorithm: request.checksum.algorithm, hex: request.checksum.hex };
   const state: DownloadStateFile = { ...saved, ...(checksum === undefined ? {} : { checksum }) };
-  if (mode === "range") void probed.fullResponse?.body?.cancel().catch(() => undefined);
+  if (mode === "range") probed.fullResponse?.cancel();
   return {
     request: { ...request, storage: saved.storage },
     output,

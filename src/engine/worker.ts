@@ -75,7 +75,7 @@ export interface SegmentJob {
   /** Download-wide signal: pause, cancel, or another worker's fatal error. */
   readonly signal: AbortSignal;
   /** A 200 answer to the probe, to be consumed instead of a new request (stream mode, first attempt). */
-  firstResponse: Response | undefined;
+  firstResponse: StreamedResponse | undefined;
   /** Called after each chunk is stored, with its length; must not block. */
   readonly onBytes: (bytes: number) => void;
   /** Called with the time (ms) from sending a request to its response headers. */
@@ -158,7 +158,7 @@ async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<Attemp
   const sentAt = job.ctx.monotonic();
   const first = job.firstResponse;
   job.firstResponse = undefined;
-  const response = first === undefined ? await request(job, signal) : streamFetchResponse(first);
+  const response = first ?? (await request(job, signal));
   if (first === undefined) job.onFirstByte(job.ctx.monotonic() - sentAt);
   const problem = job.mode === "range" ? checkRange(job, response, asked) : checkStream(job, response);
   if (problem !== undefined) {
@@ -215,7 +215,12 @@ async function request(job: SegmentJob, signal: AbortSignal): Promise<StreamedRe
     ifRange: etag !== undefined && isStrongEtag(etag) ? etag : undefined,
     headers: job.headers,
   };
-  if (job.lean !== undefined) return job.lean.get(job.remote.url, requestHeaders(options), signal);
+  if (job.lean !== undefined) {
+    const response = await job.lean.get(job.remote.url, requestHeaders(options), signal);
+    // A redirect the lean client does not follow (to https): fetch follows it.
+    if (response.status < 300 || response.status >= 400) return response;
+    response.cancel();
+  }
   return streamFetchResponse(await httpGet(job.ctx, job.remote.url, { ...options, signal }));
 }
 
