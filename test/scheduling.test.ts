@@ -56,7 +56,7 @@ describe("slowConnections", () => {
     ["one far slower for long enough", [rate(0, 100), rate(1, 100), rate(2, 10, 5_000), rate(3, 100)], [2]],
     [
       "slow but still within the grace period",
-      [rate(0, 100), rate(1, 100), rate(2, 10, 1_000), rate(3, 100)],
+      [rate(0, 100), rate(1, 100), rate(2, 10, 900), rate(3, 100)],
       [],
     ],
     [

@@ -69,8 +69,16 @@ export class DownloadRun {
   #ttfbMs: number | undefined;
   #lastTickAt: number;
   readonly #receivedAtLastTick = new WeakMap<WorkerActivity, number>();
-  /** Range requests go through the lean HTTP/1.1 client when the URL allows it (http1.ts). */
-  readonly #lean: Http1Client | undefined;
+  /**
+   * Range requests go through the lean HTTP/1.1 client when the URL allows it (http1.ts): one per worker, so
+   * a worker keeps its own connection from piece to piece and its measured rate is that connection's rate.
+   */
+  readonly #lean = new Map<number, Http1Client | undefined>();
+  /**
+   * Each worker's smoothed bytes/s and slow clock, carried from piece to piece: a piece is often shorter
+   * than the slow grace, and a fresh start at 0 would also drag the median down.
+   */
+  readonly #workerSpeed = new Map<number, { bytesPerSecond: number; slowSince: number | undefined }>();
 
   constructor(ctx: Context, prepared: PreparedDownload, log: Logger) {
     this.#ctx = ctx;
@@ -80,7 +88,6 @@ export class DownloadRun {
     this.#nextId = Math.max(-1, ...this.#segments.map((s) => s.id)) + 1;
     this.#startedAt = ctx.monotonic();
     this.#lastTickAt = this.#startedAt;
-    this.#lean = prepared.mode === "range" ? leanClientFor(prepared.remote.url, ctx.env) : undefined;
     this.#sink = createSink(
       prepared.state.storage,
       prepared.sidecar,
@@ -160,7 +167,7 @@ export class DownloadRun {
     } finally {
       clearInterval(timer);
       clearInterval(checkpointer);
-      this.#lean?.close();
+      for (const client of this.#lean.values()) client?.close();
       await writeback.stop();
       await this.#checkpointing?.catch(() => undefined);
     }
@@ -316,8 +323,8 @@ export class DownloadRun {
       attempt: new AbortController(),
       received: 0,
       startedAt: this.#ctx.monotonic(),
-      bytesPerSecond: 0,
-      slowSince: undefined,
+      bytesPerSecond: this.#workerSpeed.get(worker)?.bytesPerSecond ?? 0,
+      slowSince: this.#workerSpeed.get(worker)?.slowSince,
     };
     const writer = await this.#sink.writer(segment);
     this.#writers.set(segment.id, writer);
@@ -330,7 +337,7 @@ export class DownloadRun {
         remote: prepared.remote,
         mode: prepared.mode,
         headers: prepared.request.headers,
-        lean: this.#lean,
+        lean: this.#leanClient(worker),
         writer,
         activity,
         retry: prepared.request.retry,
@@ -357,6 +364,14 @@ export class DownloadRun {
       elapsed_ms: Math.round(this.#ctx.monotonic() - started),
       retries: activity.retries,
     });
+  }
+
+  #leanClient(worker: number): Http1Client | undefined {
+    if (!this.#lean.has(worker)) {
+      const url = this.#prepared.remote.url;
+      this.#lean.set(worker, this.#prepared.mode === "range" ? leanClientFor(url, this.#ctx.env) : undefined);
+    }
+    return this.#lean.get(worker);
   }
 
   /** Stall watchdog, slow-connection restart and hash on arrival, every tick. */
@@ -403,6 +418,8 @@ export class DownloadRun {
       activity.bytesPerSecond = median;
       activity.attempt.abort(new SlowRestart());
     }
+    for (const a of this.#activity)
+      this.#workerSpeed.set(a.worker, { bytesPerSecond: a.bytesPerSecond, slowSince: a.slowSince });
   }
 
   /**

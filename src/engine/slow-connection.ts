@@ -23,8 +23,8 @@ export interface SlowPolicy {
 
 export const DEFAULT_SLOW_POLICY: SlowPolicy = {
   ratio: 0.25,
-  graceMs: 3_000,
-  minRemainingBytes: 1 << 20,
+  graceMs: 1_000,
+  minRemainingBytes: 256 << 10,
   minPeers: 3,
 };
 
