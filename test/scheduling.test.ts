@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { MAX_PIECE_BYTES, nextPieceBytes } from "../src/engine/plan.ts";
+import { FIRST_PIECE_BYTES, MAX_PIECE_BYTES, nextPieceBytes } from "../src/engine/plan.ts";
 import { DEFAULT_SLOW_POLICY, medianRate, slowConnections } from "../src/engine/slow-connection.ts";
 
 const MiB = 1 << 20;
@@ -12,10 +12,23 @@ describe("nextPieceBytes", () => {
     timeToFirstByteMs: undefined,
   };
   test.each([
-    ["1 GiB over 8: an eighth of a connection's share", { ...base, unassignedBytes: 1024 * MiB }, 16 * MiB],
+    [
+      "nothing measured yet: a small blind piece",
+      { ...base, unassignedBytes: 1024 * MiB },
+      FIRST_PIECE_BYTES,
+    ],
+    [
+      "1 GiB over 8, once measured: an eighth of a connection's share",
+      { ...base, unassignedBytes: 1024 * MiB, perConnectionRate: 100 * MiB, timeToFirstByteMs: 1 },
+      16 * MiB,
+    ],
     ["never below the minimum piece", { ...base, unassignedBytes: 20 * MiB }, MiB],
     ["never more than what is left", { ...base, unassignedBytes: 300_000 }, 300_000],
-    ["capped for huge files", { ...base, unassignedBytes: 1024 * 1024 * MiB }, MAX_PIECE_BYTES],
+    [
+      "capped for huge files",
+      { ...base, unassignedBytes: 1024 * 1024 * MiB, perConnectionRate: 100 * MiB, timeToFirstByteMs: 1 },
+      MAX_PIECE_BYTES,
+    ],
     [
       "slow first bytes make pieces longer (20 round trips of transfer)",
       { ...base, unassignedBytes: 64 * MiB, perConnectionRate: 10 * MiB, timeToFirstByteMs: 100 },

@@ -79,6 +79,8 @@ export class DownloadRun {
    * than the slow grace, and a fresh start at 0 would also drag the median down.
    */
   readonly #workerSpeed = new Map<number, { bytesPerSecond: number; slowSince: number | undefined }>();
+  /** Hash on arrival; told at every tick and whenever a piece ends that more of the prefix is readable. */
+  #prefix: PrefixHasher | undefined;
 
   constructor(ctx: Context, prepared: PreparedDownload, log: Logger) {
     this.#ctx = ctx;
@@ -124,6 +126,7 @@ export class DownloadRun {
       (segment) => this.#writers.get(segment.id)?.readableBytes ?? segment.done,
       prepared.mode === "range" ? prepared.first : 0,
     );
+    this.#prefix = prefix;
     await this.#checkpoint();
     const stop = new AbortController();
     const combined = AbortSignal.any([signal, stop.signal]);
@@ -357,6 +360,8 @@ export class DownloadRun {
       await writer.close();
       this.#writers.delete(segment.id);
     }
+    // The frontier may have just moved by a whole piece: the hash thread should not wait for the next tick.
+    this.#prefix?.pump();
     this.#log.info("segment {segment} done: {bytes} bytes in {elapsed_ms} ms", {
       worker,
       segment: segment.id,

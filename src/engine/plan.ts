@@ -43,11 +43,19 @@ export interface PieceSizing {
 export const MAX_PIECE_BYTES = 64 << 20;
 
 /**
+ * Largest piece before any connection was measured. The first pieces go out blind: one of them may land on
+ * a connection that turns out slow (or, on loopback, whose TCP window never opens), and until it finishes
+ * it holds the hash frontier, so the blind round is kept small.
+ */
+export const FIRST_PIECE_BYTES = 4 << 20;
+
+/**
  * Size of the next piece carved, in offset order, off the unassigned part of the file (pure).
  * Pieces are fetched in file order so the contiguous prefix, which is hashed on arrival, grows at nearly
  * the full download rate; at most `connections` pieces are in flight, so that is how far hashing lags.
  * A piece is about 1/8 of a connection's share (small lag, even finish), but at least 20 round trips'
- * worth of transfer at the measured rate, so a new request's first-byte wait costs under ~5%.
+ * worth of transfer at the measured rate, so a new request's first-byte wait costs under ~5%; before
+ * anything is measured, at most FIRST_PIECE_BYTES.
  */
 export function nextPieceBytes(input: PieceSizing): number {
   const share = Math.ceil(input.unassignedBytes / (Math.max(1, input.connections) * 8));
@@ -56,5 +64,6 @@ export function nextPieceBytes(input: PieceSizing): number {
       ? input.perConnectionRate * ((input.timeToFirstByteMs * 20) / 1000)
       : 0;
   const size = Math.max(share, latencyFloor, input.minPieceBytes, 1);
-  return Math.min(Math.round(size), Math.max(MAX_PIECE_BYTES, input.minPieceBytes), input.unassignedBytes);
+  const cap = input.perConnectionRate === undefined ? FIRST_PIECE_BYTES : MAX_PIECE_BYTES;
+  return Math.min(Math.round(size), Math.max(cap, input.minPieceBytes), input.unassignedBytes);
 }
