@@ -244,4 +244,57 @@ describe("Http1Client against a real server", () => {
     expect(error).toBeInstanceOf(NetworkError);
     expect((error as Error).message).toContain("refused");
   });
+
+  test("an already aborted signal rejects before connecting", async () => {
+    const client = new Http1Client();
+    const controller = new AbortController();
+    const reason = new Error("cancelled");
+    controller.abort(reason);
+    let accepted = 0;
+    const count = () => accepted++;
+    server.on("connection", count);
+    await expect(client.get(`${base}/length`, new Headers(), controller.signal)).rejects.toBe(reason);
+    server.off("connection", count);
+    expect(accepted).toBe(0);
+  });
+});
+
+describe("Http1Client and HTTP/1.0", () => {
+  test("an HTTP/1.0 answer without keep-alive is not reused", async () => {
+    let accepted = 0;
+    const listener = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        open: () => {
+          accepted++;
+        },
+        data: (socket) => {
+          // Answers and leaves the connection open: only the version says it must not be reused.
+          socket.write("HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+        },
+      },
+    });
+    try {
+      const client = new Http1Client();
+      for (let i = 0; i < 2; i++) {
+        const response = await client.get(
+          `http://127.0.0.1:${listener.port}/`,
+          new Headers(),
+          new AbortController().signal,
+        );
+        const parts: number[] = [];
+        const outcome = await response.pipe((chunk) => {
+          parts.push(...chunk);
+          return "more";
+        });
+        expect(outcome).toBe("ended");
+        expect(new TextDecoder().decode(new Uint8Array(parts))).toBe("hello");
+      }
+      expect(accepted).toBe(2);
+      client.close();
+    } finally {
+      listener.stop(true);
+    }
+  });
 });

@@ -116,8 +116,12 @@ class Connection {
   #closed = false;
   #closeError: Error | undefined;
 
+  /** Request bytes the socket did not take yet (sent on drain). */
+  #unsent: Uint8Array | undefined;
+
   private constructor(socket: Socket<undefined>, hooks: ConnectionHooks) {
     this.#socket = socket;
+    hooks.drain = () => this.#flushUnsent();
     hooks.data = (data) => this.#onData?.(data);
     hooks.end = (error) => {
       this.#closed = true;
@@ -130,32 +134,52 @@ class Connection {
     const hooks: ConnectionHooks = {};
     const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
     const port = url.port === "" ? 80 : Number(url.port);
+    if (signal.aborted) throw signal.reason;
+    const connecting = Bun.connect({
+      hostname,
+      port,
+      socket: {
+        data: (_s, data) => hooks.data?.(data),
+        drain: () => hooks.drain?.(),
+        close: (_s, error) => hooks.end?.(error),
+        end: () => hooks.end?.(undefined),
+        error: (_s, error) => hooks.end?.(error),
+        connectError: () => undefined,
+      },
+    });
+    // A connect to a host that never answers lasts minutes; a stall, pause or cancel must not wait for it.
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
     let socket: Socket<undefined>;
     try {
-      socket = await Bun.connect({
-        hostname,
-        port,
-        socket: {
-          data: (_s, data) => hooks.data?.(data),
-          close: (_s, error) => hooks.end?.(error),
-          end: () => hooks.end?.(undefined),
-          error: (_s, error) => hooks.end?.(error),
-          connectError: () => undefined,
-        },
-      });
+      socket = await Promise.race([connecting, aborted]);
     } catch (error) {
+      connecting.then((late) => late.terminate()).catch(() => undefined);
       if (signal.aborted) throw signal.reason;
       throw new NetworkError(`GET ${url.href}: ${describeNetworkError(error)}`, {
         url: url.href,
         cause: error,
       });
+    } finally {
+      if (onAbort !== undefined) signal.removeEventListener("abort", onAbort);
     }
-    const connection = new Connection(socket, hooks);
-    if (signal.aborted) {
-      connection.destroy();
-      throw signal.reason;
-    }
-    return connection;
+    return new Connection(socket, hooks);
+  }
+
+  /** Writes the request; what the socket cannot take now goes out on drain. */
+  #send(bytes: Uint8Array): void {
+    this.#unsent = bytes;
+    this.#flushUnsent();
+  }
+
+  #flushUnsent(): void {
+    const pending = this.#unsent;
+    if (pending === undefined || this.#closed) return;
+    const written = this.#socket.write(pending);
+    this.#unsent = written >= pending.length ? undefined : pending.subarray(Math.max(0, written));
   }
 
   destroy(): void {
@@ -317,8 +341,12 @@ class Connection {
           // An interim answer (100 Continue...): the real head follows.
           return rest.length > 0 ? this.#onData?.(rest) : undefined;
         }
-        const connectionTokens = (parsed.headers.get("connection") ?? "").toLowerCase().split(",");
-        keepAlive = !connectionTokens.some((token) => token.trim() === "close");
+        const tokens = (parsed.headers.get("connection") ?? "")
+          .toLowerCase()
+          .split(",")
+          .map((t) => t.trim());
+        // HTTP/1.1 keeps the connection unless told otherwise; HTTP/1.0 only when asked to (RFC 9112 §9.3).
+        keepAlive = parsed.version === "1.1" ? !tokens.includes("close") : tokens.includes("keep-alive");
         const framed = framingOf(parsed.status, parsed.headers);
         if (typeof framed === "string") return abandon(fail(framed));
         framing = framed;
@@ -345,11 +373,12 @@ class Connection {
         abandon(fail(`connection closed ${where}${why}`, error));
       };
 
-      const lines = [`GET ${url.pathname}${url.search} HTTP/1.1`, `Host: ${url.host}`];
+      const lines = [`GET ${url.pathname}${url.search} HTTP/1.1`];
+      if (!headers.has("host")) lines.push(`Host: ${url.host}`);
       for (const [name, value] of headers) lines.push(`${name}: ${value}`);
       if (!headers.has("user-agent")) lines.push(`User-Agent: Bun/${Bun.version}`);
       if (!headers.has("accept")) lines.push("Accept: */*");
-      this.#socket.write(`${lines.join("\r\n")}\r\n\r\n`);
+      this.#send(new TextEncoder().encode(`${lines.join("\r\n")}\r\n\r\n`));
       if (this.#closed) abandon(new StaleConnection());
     });
   }
@@ -357,13 +386,16 @@ class Connection {
 
 interface ConnectionHooks {
   data?: (data: Uint8Array) => void;
+  drain?: () => void;
   end?: (error: Error | undefined) => void;
 }
 
 /** Status line and headers of a response head (without the final CRLFCRLF), or why it is malformed. */
-export function parseHead(text: string): { status: number; statusText: string; headers: Headers } | string {
+export function parseHead(
+  text: string,
+): { version: "1.0" | "1.1"; status: number; statusText: string; headers: Headers } | string {
   const lines = text.split("\r\n");
-  const match = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(lines[0] ?? "");
+  const match = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(lines[0] ?? "");
   if (match === null) return `malformed status line ${JSON.stringify((lines[0] ?? "").slice(0, 80))}`;
   const headers = new Headers();
   for (const line of lines.slice(1)) {
@@ -375,7 +407,12 @@ export function parseHead(text: string): { status: number; statusText: string; h
       return `malformed header line ${JSON.stringify(line.slice(0, 80))}`;
     }
   }
-  return { status: Number(match[1]), statusText: match[2] ?? "", headers };
+  return {
+    version: match[1] === "0" ? "1.0" : "1.1",
+    status: Number(match[2]),
+    statusText: match[3] ?? "",
+    headers,
+  };
 }
 
 /** How the body of a response to a GET is delimited (RFC 9112 §6.3), or why it cannot be read. */
