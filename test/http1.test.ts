@@ -93,7 +93,10 @@ describe("dechunk", () => {
 describe("leanClientFor", () => {
   test.each([
     ["http://127.0.0.1/x", {}, true],
-    ["https://127.0.0.1/x", {}, false],
+    ["https://127.0.0.1/x", {}, true],
+    ["https://127.0.0.1/x", { https_proxy: "http://proxy:3128" }, false],
+    ["https://127.0.0.1/x", { http_proxy: "http://proxy:3128" }, true],
+    ["ftp://127.0.0.1/x", {}, false],
     ["http://user:pw@127.0.0.1/x", {}, false],
     ["http://127.0.0.1/x", { http_proxy: "http://proxy:3128" }, false],
     ["http://127.0.0.1/x", { DLM_HTTP_CLIENT: "fetch" }, false],

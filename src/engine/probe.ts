@@ -72,10 +72,10 @@ export async function probe(
 }
 
 /**
- * The probe's GET. Over plain http it goes through the lean client (http1.ts), so that a server without
+ * The probe's GET. Where it can, it goes through the lean client (http1.ts), so that a server without
  * Range, whose 200 answer becomes the download itself, is read at the lean client's cost; `Connection:
- * close`, as nothing else will use that connection. A redirect the lean client does not follow (to https)
- * is asked again through fetch, which follows everything.
+ * close`, as nothing else will use that connection. A redirect the lean client does not follow is asked
+ * again through fetch, which follows everything.
  */
 async function probeGet(
   ctx: Context,

@@ -217,7 +217,7 @@ async function request(job: SegmentJob, signal: AbortSignal): Promise<StreamedRe
   };
   if (job.lean !== undefined) {
     const response = await job.lean.get(job.remote.url, requestHeaders(options), signal);
-    // A redirect the lean client does not follow (to https): fetch follows it.
+    // A redirect the lean client does not follow (another scheme): fetch follows it.
     if (response.status < 300 || response.status >= 400) return response;
     response.cancel();
   }

@@ -16,6 +16,11 @@ export interface Nginx {
   stop(): Promise<void>;
 }
 
+/** How to serve: plain http (default), or https with this certificate and key (PEM files). */
+export interface NginxOptions {
+  readonly tls?: { readonly cert: string; readonly key: string };
+}
+
 /** True when the nginx binary exists, so tests can skip with a reason instead of failing. */
 export function nginxAvailable(): boolean {
   return existsSync(NGINX_BIN);
@@ -30,7 +35,7 @@ const PORT_ATTEMPTS = 5;
  * them) on a free loopback port. All its files (config, pid, logs, temp paths) live in a fresh temp dir.
  * Resolves once it answers HTTP (at most ~5 s per attempt); throws with the error log if it does not.
  */
-export async function startNginx(rootDir: string): Promise<Nginx> {
+export async function startNginx(rootDir: string, options: NginxOptions = {}): Promise<Nginx> {
   if (!nginxAvailable())
     throw new Error(`nginx not found: apt-get install nginx-light (looked for ${NGINX_BIN})`);
   let lastError = "";
@@ -38,7 +43,7 @@ export async function startNginx(rootDir: string): Promise<Nginx> {
     // The port can be taken between our probe and nginx's bind(); then we try another one.
     const port = await freePort();
     const dir = await mkdtemp(join(tmpdir(), "dlm-nginx-"));
-    await writeFile(join(dir, "nginx.conf"), config(dir, rootDir, port));
+    await writeFile(join(dir, "nginx.conf"), config(dir, rootDir, port, options));
     const proc = Bun.spawn(
       [NGINX_BIN, "-p", dir, "-c", join(dir, "nginx.conf"), "-e", join(dir, "error.log")],
       {
@@ -48,8 +53,9 @@ export async function startNginx(rootDir: string): Promise<Nginx> {
       },
     );
     const stderr = new Response(proc.stderr).text();
-    const ready = await waitReady(port, proc, join(dir, "nginx.pid"));
-    if (ready) return running(port, dir, proc);
+    const scheme = options.tls === undefined ? "http" : "https";
+    const ready = await waitReady(`${scheme}://127.0.0.1:${port}/`, proc, join(dir, "nginx.pid"));
+    if (ready) return running(`${scheme}://127.0.0.1:${port}`, port, dir, proc);
     await kill(proc);
     const log = await readFile(join(dir, "error.log"), "utf8").catch(() => "");
     lastError = `${(await stderr).trim()}\n${log.trim()}`.trim();
@@ -59,7 +65,12 @@ export async function startNginx(rootDir: string): Promise<Nginx> {
   throw new Error(`nginx did not start: ${lastError || "no output"}`);
 }
 
-function config(dir: string, rootDir: string, port: number): string {
+function config(dir: string, rootDir: string, port: number, options: NginxOptions): string {
+  const tls = options.tls;
+  const listen =
+    tls === undefined
+      ? `listen 127.0.0.1:${port};`
+      : `listen 127.0.0.1:${port} ssl;\n    ssl_certificate ${tls.cert};\n    ssl_certificate_key ${tls.key};`;
   const asRoot = process.getuid?.() === 0;
   return `${asRoot ? "user root;\n" : ""}daemon off;
 worker_processes 1;
@@ -78,7 +89,7 @@ http {
   keepalive_timeout 65;
   default_type application/octet-stream;
   server {
-    listen 127.0.0.1:${port};
+    ${listen}
     server_name localhost;
     root ${rootDir};
     location / { }
@@ -99,11 +110,12 @@ async function freePort(): Promise<number> {
  * Polls until the port answers as nginx and our nginx wrote its pid file (it does so only after binding, so
  * another nginx on a reused port is not mistaken for ours), or until the process exits.
  */
-async function waitReady(port: number, proc: Bun.Subprocess, pidFile: string): Promise<boolean> {
+async function waitReady(url: string, proc: Bun.Subprocess, pidFile: string): Promise<boolean> {
   const deadline = performance.now() + READY_MS;
   while (performance.now() < deadline && proc.exitCode === null && proc.signalCode === null) {
     try {
-      const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(500) });
+      // Readiness only: the test's own certificate is not trusted by this process.
+      const res = await fetch(url, { signal: AbortSignal.timeout(500), tls: { rejectUnauthorized: false } });
       await res.arrayBuffer();
       if (res.headers.get("server")?.startsWith("nginx") && existsSync(pidFile)) return true;
     } catch {
@@ -125,11 +137,11 @@ async function kill(proc: Bun.Subprocess): Promise<void> {
   }
 }
 
-function running(port: number, dir: string, proc: Bun.Subprocess): Nginx {
+function running(base: string, port: number, dir: string, proc: Bun.Subprocess): Nginx {
   let stopped: Promise<void> | undefined;
   return {
     port,
-    url: (path) => `http://127.0.0.1:${port}${path.startsWith("/") ? path : `/${path}`}`,
+    url: (path) => `${base}${path.startsWith("/") ? path : `/${path}`}`,
     stop() {
       stopped ??= kill(proc).then(() => rm(dir, { recursive: true, force: true }));
       return stopped;
