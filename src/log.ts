@@ -91,31 +91,3 @@ export function setupLogging(levels: LogLevels, sink: TextSink, json: boolean): 
 export function logger(category: LogCategory): Logger {
   return getLogger(["dlm", category]);
 }
-
-/**
- * Logs the end of an operation with its `elapsed_ms` and outcome; the start is logged at debug.
- * Returns what `fn` returns and rethrows what it throws.
- */
-export async function span<T>(
-  log: Logger,
-  name: string,
-  fields: Record<string, unknown>,
-  fn: () => Promise<T>,
-  clock: () => number = () => performance.now(),
-): Promise<T> {
-  const started = clock();
-  log.debug(`${name} started`, fields);
-  try {
-    const result = await fn();
-    log.info(`${name} done`, { ...fields, outcome: "ok", elapsed_ms: Math.round(clock() - started) });
-    return result;
-  } catch (error) {
-    log.warn(`${name} failed`, {
-      ...fields,
-      outcome: "error",
-      error: error instanceof Error ? error.message : String(error),
-      elapsed_ms: Math.round(clock() - started),
-    });
-    throw error;
-  }
-}

@@ -135,13 +135,18 @@ describe("planFrontierSteal", () => {
     ["slow piece that is not the frontier: nothing", [piece(0, 99, 0, 10), piece(100, 199, 0, 1)], undefined],
     ["frontier not measured yet: nothing", [piece(0, 99, 0, undefined), piece(100, 199, 0, 10)], undefined],
     ["no measured peers: nothing", [piece(0, 99, 0, 1), piece(100, 199, 0, undefined)], undefined],
-    ["half below the minimum: nothing", [piece(0, 99, 70, 1), piece(100, 199, 0, 10)], undefined],
+    ["half below the minimum: nothing", [piece(0, 99, 93, 0.1), piece(100, 199, 0, 10)], undefined],
     [
       "a finished piece is not the frontier",
       [piece(0, 99, 100, 0), piece(100, 199, 0, 1), piece(200, 299, 0, 10)],
       150,
     ],
+    [
+      "slow, but done within the minimum time: nothing",
+      [piece(0, 99, 90, 1), piece(100, 199, 0, 10)],
+      undefined,
+    ],
   ])("%s", (_name, inFlight, splitAt) => {
-    expect(planFrontierSteal(inFlight, 20, 0.25)?.splitAt).toBe(splitAt);
+    expect(planFrontierSteal(inFlight, 4, 0.25, 20)?.splitAt).toBe(splitAt);
   });
 });

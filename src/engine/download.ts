@@ -39,6 +39,8 @@ export class PauseRequest extends Error {
 }
 
 const TICK_MS = 250;
+/** A piece its connection finishes sooner than this (s) is not split: its in-flight bytes would be lost. */
+const MIN_SPLIT_REMAINING_SECONDS = 0.5;
 /** Smallest half taken off a slow piece at the hash frontier (see planFrontierSteal). */
 const FRONTIER_MIN_STEAL_BYTES = 256 << 10;
 /** Dirty bytes that start a background flush (see writeback.ts). */
@@ -276,7 +278,7 @@ export class DownloadRun {
     const worthSplitting = this.#activity.filter((a) => {
       const seconds = (now - a.startedAt) / 1000;
       if (seconds < 0.1 || a.received === 0) return true;
-      return remainingOf(a.segment) / (a.received / seconds) > 0.5;
+      return remainingOf(a.segment) / (a.received / seconds) > MIN_SPLIT_REMAINING_SECONDS;
     });
     return this.#carve(
       planSteal(
@@ -298,7 +300,9 @@ export class DownloadRun {
     });
     // Smaller pieces than a plain steal takes: a few hundred KiB at the frontier can hold the hash for a second.
     const minBytes = Math.min(this.#prepared.request.minSplitBytes, FRONTIER_MIN_STEAL_BYTES);
-    return this.#carve(planFrontierSteal(inFlight, minBytes, DEFAULT_SLOW_POLICY.ratio));
+    return this.#carve(
+      planFrontierSteal(inFlight, minBytes, DEFAULT_SLOW_POLICY.ratio, MIN_SPLIT_REMAINING_SECONDS),
+    );
   }
 
   /** Applies a steal: the victim ends before the split, a new segment takes the rest. */

@@ -34,12 +34,14 @@ export interface PieceInFlight {
  * Frontier steal (pure): when the piece holding the lowest missing byte of the output is on a connection far
  * slower than the median of its peers (below `slowRatio` of it), an idle worker takes its back half before
  * any new piece. That byte is where hash on arrival waits and where the file's contiguous prefix ends; left
- * alone, one slow connection there keeps the whole hash, and the verified end, behind by its piece.
+ * alone, one slow connection there keeps the whole hash, and the verified end, behind by its piece. A piece
+ * its connection finishes within `minRemainingSeconds` is left alone.
  */
 export function planFrontierSteal(
   inFlight: readonly PieceInFlight[],
   minStealBytes: number,
   slowRatio: number,
+  minRemainingSeconds: number,
 ): StealPlan | undefined {
   let frontier: PieceInFlight | undefined;
   for (const piece of inFlight) {
@@ -54,5 +56,9 @@ export function planFrontierSteal(
   if (peers.length === 0) return undefined;
   const median = peers[Math.floor(peers.length / 2)] as number;
   if (frontier.bytesPerSecond >= median * slowRatio) return undefined;
+  // Splitting a piece drops the bytes its connection already has in flight past the split (megabytes on a
+  // fast link): not worth it for a piece that will be done soon anyway.
+  const remainingSeconds = remainingOf(frontier.segment) / Math.max(frontier.bytesPerSecond, 1);
+  if (remainingSeconds < minRemainingSeconds) return undefined;
   return planSteal([frontier.segment], minStealBytes);
 }
