@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { planSegments } from "../src/engine/plan.ts";
 import { lengthOf, nextOffsetOf, remainingOf, type Segment } from "../src/engine/segment.ts";
-import { planFrontierSteal, planSteal } from "../src/engine/steal.ts";
+import { pastInFlight, planFrontierSteal, planSteal } from "../src/engine/steal.ts";
 
 const offset = fc.integer({ min: 0, max: 2 ** 40 });
 const length = fc.oneof(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 1, max: 2 ** 36 }));
@@ -112,6 +112,41 @@ describe("planSteal", () => {
     const plan = planSteal([segment], 1);
     expect(plan).toEqual({ victim: segment, splitAt: 160 });
     expect(segment).toEqual({ id: 3, start: 100, end: 199, done: 20 });
+  });
+});
+
+describe("pastInFlight", () => {
+  test("moves the split by the bytes in flight, never leaving the thief less than the minimum", () => {
+    fc.assert(
+      fc.property(
+        activeSegments,
+        fc.integer({ min: 0, max: 2 ** 30 }),
+        fc.integer({ min: 0, max: 2 ** 20 }),
+        (segments, inFlight, min) => {
+          const plan = planSteal(segments, min);
+          if (plan === undefined) return;
+          const moved = pastInFlight(plan, inFlight, min);
+          const shift = moved.splitAt - plan.splitAt;
+          expect(moved.victim).toBe(plan.victim);
+          expect(shift).toBeGreaterThanOrEqual(0);
+          expect(shift).toBeLessThanOrEqual(inFlight);
+          expect(plan.victim.end - moved.splitAt + 1).toBeGreaterThanOrEqual(Math.max(1, min));
+          // Either all of the in-flight estimate was skipped, or the thief was left exactly the minimum.
+          if (shift < inFlight) expect(plan.victim.end - moved.splitAt + 1).toBe(Math.max(1, min));
+        },
+      ),
+    );
+  });
+
+  test.each([
+    [0, 50],
+    [10, 60],
+    [45, 80],
+    [1000, 80],
+  ])("in flight %d: split at %d (segment 0..99, minimum 20)", (inFlight, splitAt) => {
+    const plan = planSteal([{ id: 0, start: 0, end: 99, done: 0 }], 20);
+    if (plan === undefined) throw new Error("expected a steal");
+    expect(pastInFlight(plan, inFlight, 20).splitAt).toBe(splitAt);
   });
 });
 

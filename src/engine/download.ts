@@ -11,7 +11,7 @@ import type { PreparedDownload } from "./prepare.ts";
 import { isComplete, lengthOf, remainingOf, type Segment } from "./segment.ts";
 import { DEFAULT_SLOW_POLICY, isSlow, medianRate, slowConnections } from "./slow-connection.ts";
 import { writeStateFile } from "./state-file.ts";
-import { planFrontierSteal, planSteal, type StealPlan } from "./steal.ts";
+import { pastInFlight, planFrontierSteal, planSteal, type StealPlan } from "./steal.ts";
 import { createSink } from "./storage/create-sink.ts";
 import type { SegmentWriter, Sink } from "./storage/sink.ts";
 import { algorithmsFor, type VerifiedFile } from "./verify.ts";
@@ -39,6 +39,8 @@ export class PauseRequest extends Error {
 }
 
 const TICK_MS = 250;
+/** Seconds of a connection's rate assumed to be in flight (socket buffers, a round trip) when it is split. */
+const IN_FLIGHT_SECONDS = 0.1;
 /** A piece its connection finishes sooner than this (s) is not split: its in-flight bytes would be lost. */
 const MIN_SPLIT_REMAINING_SECONDS = 0.5;
 /** Smallest half taken off a slow piece at the hash frontier (see planFrontierSteal). */
@@ -280,11 +282,13 @@ export class DownloadRun {
       if (seconds < 0.1 || a.received === 0) return true;
       return remainingOf(a.segment) / (a.received / seconds) > MIN_SPLIT_REMAINING_SECONDS;
     });
+    const minBytes = this.#prepared.request.minSplitBytes;
     return this.#carve(
       planSteal(
         worthSplitting.map((a) => a.segment),
-        this.#prepared.request.minSplitBytes,
+        minBytes,
       ),
+      minBytes,
     );
   }
 
@@ -302,12 +306,19 @@ export class DownloadRun {
     const minBytes = Math.min(this.#prepared.request.minSplitBytes, FRONTIER_MIN_STEAL_BYTES);
     return this.#carve(
       planFrontierSteal(inFlight, minBytes, DEFAULT_SLOW_POLICY.ratio, MIN_SPLIT_REMAINING_SECONDS),
+      minBytes,
     );
   }
 
-  /** Applies a steal: the victim ends before the split, a new segment takes the rest. */
-  #carve(plan: StealPlan | undefined): Segment | undefined {
-    if (plan === undefined) return undefined;
+  /**
+   * Applies a steal: the victim ends before the split, a new segment takes the rest. The split moves past
+   * what the victim's connection likely has in flight (its rate times IN_FLIGHT_SECONDS), bytes it would
+   * otherwise receive and drop: on loopback that is megabytes per steal.
+   */
+  #carve(proposed: StealPlan | undefined, minStealBytes: number): Segment | undefined {
+    if (proposed === undefined) return undefined;
+    const rate = this.#activity.find((a) => a.segment === proposed.victim)?.bytesPerSecond ?? 0;
+    const plan = pastInFlight(proposed, rate * IN_FLIGHT_SECONDS, minStealBytes);
     const stolen: Segment = { id: this.#nextId++, start: plan.splitAt, end: plan.victim.end, done: 0 };
     plan.victim.end = plan.splitAt - 1;
     this.#segments.push(stolen);

@@ -62,3 +62,14 @@ export function planFrontierSteal(
   if (remainingSeconds < minRemainingSeconds) return undefined;
   return planSteal([frontier.segment], minStealBytes);
 }
+
+/**
+ * Moves a split point past the bytes the victim's connection probably has in flight already (`inFlightBytes`,
+ * about its rate times a round trip's worth of buffering), so that the victim keeps and uses them instead of
+ * dropping them when it stops at the split; the thief still gets at least `minStealBytes` (pure).
+ */
+export function pastInFlight(plan: StealPlan, inFlightBytes: number, minStealBytes: number): StealPlan {
+  const stolen = plan.victim.end - plan.splitAt + 1;
+  const shift = Math.max(0, Math.min(Math.floor(inFlightBytes), stolen - Math.max(1, minStealBytes)));
+  return { victim: plan.victim, splitAt: plan.splitAt + shift };
+}
