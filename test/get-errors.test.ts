@@ -4,25 +4,20 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { EXIT } from "../src/exit-codes.ts";
 import { sha256Of } from "./helpers/bytes.ts";
-import { jsonLines, listDir, makeTempDir, removeDir, runDlm } from "./helpers/cli.ts";
+import { jsonLines, listDir, runDlm, tempDirs } from "./helpers/cli.ts";
 import { type Origin, startOrigin } from "./helpers/origin.ts";
 
 let origin: Origin;
-const dirs: string[] = [];
+const dirs = tempDirs();
+const freshDir = dirs.fresh;
 
 beforeAll(async () => {
   origin = await startOrigin();
 });
 afterAll(async () => {
   await origin.close();
-  await Promise.all(dirs.map(removeDir));
+  await dirs.removeAll();
 });
-
-async function freshDir(): Promise<string> {
-  const dir = await makeTempDir();
-  dirs.push(dir);
-  return dir;
-}
 
 /** Lines of stderr, without the empty one after the final newline. */
 function lines(text: string): string[] {

@@ -2,24 +2,15 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { EXIT } from "../src/exit-codes.ts";
-import { bytesOf, sha256Of, writeFileOf } from "./helpers/bytes.ts";
-import { jsonLines, listDir, makeTempDir, removeDir, runDlm } from "./helpers/cli.ts";
+import { bytesOf, sha256Hex, sha256Of, writeFileOf } from "./helpers/bytes.ts";
+import { jsonLines, listDir, runDlm, tempDirs } from "./helpers/cli.ts";
 import { type Nginx, nginxAvailable, startNginx } from "./helpers/nginx.ts";
 
 const BIG = 64 * 1024 * 1024;
 const SLICED = 5_000_011;
 let nginx: Nginx | undefined;
-const dirs: string[] = [];
-
-async function freshDir(): Promise<string> {
-  const dir = await makeTempDir();
-  dirs.push(dir);
-  return dir;
-}
-
-function sha256(bytes: Uint8Array): string {
-  return new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
-}
+const dirs = tempDirs();
+const freshDir = dirs.fresh;
 
 /** Hashes a file in 4 MiB reads, so 64 MiB are never held twice. */
 async function sha256File(path: string): Promise<string> {
@@ -40,7 +31,7 @@ describe.skipIf(!nginxAvailable())(`dlm get against nginx${why}`, () => {
   });
   afterAll(async () => {
     await nginx?.stop();
-    await Promise.all(dirs.map(removeDir));
+    await dirs.removeAll();
   });
 
   function url(path: string): string {
@@ -66,7 +57,7 @@ describe.skipIf(!nginxAvailable())(`dlm get against nginx${why}`, () => {
     const run = await runDlm(["get", url("/mid.bin"), ...args, "--min-split", "64K"], { cwd });
     expect(run.exitCode).toBe(EXIT.OK);
     const bytes = new Uint8Array(await readFile(join(cwd, "slice")));
-    expect(sha256(bytes)).toBe(sha256(bytesOf(first, last, 22)));
+    expect(sha256Hex(bytes)).toBe(sha256Hex(bytesOf(first, last, 22)));
   });
 
   test("an empty file from nginx (416 to bytes=0-0) is a 0-byte file", async () => {

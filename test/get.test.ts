@@ -4,31 +4,21 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { blake3 } from "hash-wasm";
 import { EXIT } from "../src/exit-codes.ts";
-import { bytesOf, sha256Of } from "./helpers/bytes.ts";
-import { jsonLines, listDir, makeTempDir, removeDir, runDlm } from "./helpers/cli.ts";
+import { bytesOf, sha256Hex, sha256Of } from "./helpers/bytes.ts";
+import { jsonLines, listDir, runDlm, tempDirs } from "./helpers/cli.ts";
 import { type Origin, type OriginFile, startOrigin } from "./helpers/origin.ts";
 
 let origin: Origin;
-const dirs: string[] = [];
+const dirs = tempDirs();
+const freshDir = dirs.fresh;
 
 beforeAll(async () => {
   origin = await startOrigin();
 });
 afterAll(async () => {
   await origin.close();
-  await Promise.all(dirs.map(removeDir));
+  await dirs.removeAll();
 });
-
-/** A fresh empty working directory for one run. */
-async function freshDir(): Promise<string> {
-  const dir = await makeTempDir();
-  dirs.push(dir);
-  return dir;
-}
-
-function sha256(bytes: Uint8Array): string {
-  return new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
-}
 
 /** The Range headers of GETs the origin saw for `path`, without the `bytes=0-0` probe. */
 function segmentRanges(path: string): string[] {
@@ -61,7 +51,7 @@ describe("dlm get: whole files", () => {
     const size = 3 * 1024 * 1024 + 17;
     const args = ["-c", "1", "--min-split", "1K", "--json"];
     const { cwd, run } = await download("/one-conn.bin", { size, seed: 7 }, args);
-    expect(sha256(await readFile(join(cwd, "one-conn.bin")))).toBe(sha256Of(size, 7));
+    expect(sha256Hex(await readFile(join(cwd, "one-conn.bin")))).toBe(sha256Of(size, 7));
     const { start, result } = records(run.stdout);
     expect(start["connections"]).toBe(1);
     expect(result["sha256"]).toBe(sha256Of(size, 7));
@@ -95,7 +85,7 @@ describe("dlm get: whole files", () => {
       const { start, result } = records(run.stdout);
       expect(start["connections"]).toBe(n);
       expect(result["sha256"]).toBe(sha256Of(size, n));
-      expect(sha256(await readFile(join(cwd, path.slice(1))))).toBe(sha256Of(size, n));
+      expect(sha256Hex(await readFile(join(cwd, path.slice(1))))).toBe(sha256Of(size, n));
       // The N requests tile [0, size-1] exactly, with no gap and no overlap.
       const ranges = segmentRanges(path)
         .map((r) => r.replace("bytes=", "").split("-").map(Number))
@@ -125,14 +115,14 @@ describe("dlm get: whole files", () => {
     const { start, result } = records(run.stdout);
     expect([start["connections"], start["ranges"]]).toEqual([1, false]);
     expect(result["sha256"]).toBe(sha256Of(size));
-    expect(sha256(await readFile(join(cwd, "no-range.bin")))).toBe(sha256Of(size));
+    expect(sha256Hex(await readFile(join(cwd, "no-range.bin")))).toBe(sha256Of(size));
     expect(origin.stats.requests.filter((r) => r.path === "/no-range.bin").length).toBe(1);
   });
 
   test("a server without Content-Length: one streamed connection, said plainly", async () => {
     const size = 300_001;
     const { cwd, run } = await download("/no-length.bin", { size, noContentLength: true }, ["-c", "8"]);
-    expect(sha256(await readFile(join(cwd, "no-length.bin")))).toBe(sha256Of(size));
+    expect(sha256Hex(await readFile(join(cwd, "no-length.bin")))).toBe(sha256Of(size));
     expect(run.stderr).toContain("1 connection");
     expect(run.stderr).toContain("one connection");
   });
@@ -143,7 +133,7 @@ describe("dlm get: whole files", () => {
     origin.serve("/hop2.bin", { size: 1, redirectTo: "/target.bin" });
     const { cwd } = await download("/hop1.bin", { size: 1, redirectTo: "/hop2.bin" }, ["--min-split", "8K"]);
     expect(await listDir(cwd)).toEqual(["hop1.bin"]);
-    expect(sha256(await readFile(join(cwd, "hop1.bin")))).toBe(sha256Of(size, 11));
+    expect(sha256Hex(await readFile(join(cwd, "hop1.bin")))).toBe(sha256Of(size, 11));
     expect(segmentRanges("/target.bin").length).toBeGreaterThan(1);
   });
 
@@ -192,7 +182,7 @@ describe("dlm get: whole files", () => {
     await writeFile(join(cwd, "forced.bin"), "old contents");
     const run = await runDlm(["get", url, "--force"], { cwd });
     expect(run.exitCode).toBe(EXIT.OK);
-    expect(sha256(await readFile(join(cwd, "forced.bin")))).toBe(sha256Of(5000));
+    expect(sha256Hex(await readFile(join(cwd, "forced.bin")))).toBe(sha256Of(5000));
   });
 
   test.each(["parts", "in-place", "default"])(
@@ -216,7 +206,7 @@ describe("dlm get: whole files", () => {
         bytes: size,
         sha256: sha256Of(size, 9),
       });
-      expect(sha256(await readFile(join(cwd, path.slice(1))))).toBe(sha256Of(size, 9));
+      expect(sha256Hex(await readFile(join(cwd, path.slice(1))))).toBe(sha256Of(size, 9));
       expect(await listDir(cwd)).toEqual([path.slice(1)]);
     },
   );
@@ -226,7 +216,7 @@ describe("dlm get: work stealing", () => {
   test("on a clean origin no byte is asked twice: stolen tails never force a retry", async () => {
     const size = 1_000_003;
     const { cwd } = await download("/steal.bin", { size }, ["-c", "6", "--min-split", "1K"]);
-    expect(sha256(await readFile(join(cwd, "steal.bin")))).toBe(sha256Of(size));
+    expect(sha256Hex(await readFile(join(cwd, "steal.bin")))).toBe(sha256Of(size));
     const starts = segmentRanges("/steal.bin").map((r) => Number(r.replace("bytes=", "").split("-")[0]));
     expect(starts.length).toBeGreaterThanOrEqual(6);
     expect(new Set(starts).size).toBe(starts.length);
@@ -276,7 +266,7 @@ describe("dlm get: byte ranges", () => {
       expect(run.exitCode).toBe(EXIT.OK);
       parts.push(new Uint8Array(await readFile(join(cwd, `p${i}`))));
     }
-    expect(sha256(Buffer.concat(parts))).toBe(sha256Of(size, 6));
+    expect(sha256Hex(Buffer.concat(parts))).toBe(sha256Of(size, 6));
   });
 });
 

@@ -2,7 +2,15 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { byteAt, bytesOf, fillBytes, PATTERN_LENGTH, sha256Of, writeFileOf } from "./helpers/bytes.ts";
+import {
+  byteAt,
+  bytesOf,
+  fillBytes,
+  PATTERN_LENGTH,
+  sha256Hex,
+  sha256Of,
+  writeFileOf,
+} from "./helpers/bytes.ts";
 import { type Nginx, nginxAvailable, startNginx } from "./helpers/nginx.ts";
 import { DEFAULT_LAST_MODIFIED, etagOf, type Origin, startOrigin } from "./helpers/origin.ts";
 
@@ -33,10 +41,6 @@ async function curl(args: string[]): Promise<{ code: number; out: string }> {
   return { code: await proc.exited, out };
 }
 
-function sha256(bytes: Uint8Array): string {
-  return new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
-}
-
 describe("bytes", () => {
   test("fillBytes, bytesOf and byteAt agree across pattern blocks", () => {
     const start = PATTERN_LENGTH * 3 - 17;
@@ -54,8 +58,8 @@ describe("bytes", () => {
 
   test("sha256Of matches hashing bytesOf, across its 4 MiB chunks", () => {
     const size = 4 * 1024 * 1024 + 12_345;
-    expect(sha256Of(size, 3)).toBe(sha256(bytesOf(0, size - 1, 3)));
-    expect(sha256Of(0)).toBe(sha256(new Uint8Array(0)));
+    expect(sha256Of(size, 3)).toBe(sha256Hex(bytesOf(0, size - 1, 3)));
+    expect(sha256Of(0)).toBe(sha256Hex(new Uint8Array(0)));
   });
 });
 
@@ -84,7 +88,7 @@ describe("origin", () => {
     expect(res.headers.get("etag")).toBe(etagOf({ size: SIZE, seed: 7 }) ?? "missing");
     expect(res.headers.get("last-modified")).toBe(DEFAULT_LAST_MODIFIED);
     expect(res.headers.get("content-disposition")).toBe('attachment; filename="a.bin"');
-    expect(sha256(new Uint8Array(await res.arrayBuffer()))).toBe(sha256Of(SIZE, 7));
+    expect(sha256Hex(new Uint8Array(await res.arrayBuffer()))).toBe(sha256Of(SIZE, 7));
     expect(origin.stats.bytesServed).toBe(SIZE);
     expect(origin.stats.requests).toMatchObject([{ path: "/f.bin", method: "GET", status: 200 }]);
   });
@@ -283,7 +287,7 @@ describe("nginx", () => {
       const url = nginx!.url("/one.bin");
       const whole = await get(url);
       expect(whole.status).toBe(200);
-      expect(sha256(new Uint8Array(await whole.arrayBuffer()))).toBe(sha256Of(SIZE, 5));
+      expect(sha256Hex(new Uint8Array(await whole.arrayBuffer()))).toBe(sha256Of(SIZE, 5));
       const part = await get(url, { Range: "bytes=1000-1999" });
       expect(part.status).toBe(206);
       expect(part.headers.get("content-range")).toBe(`bytes 1000-1999/${SIZE}`);

@@ -1,90 +1,102 @@
 import { expect, test } from "bun:test";
 import { Writeback } from "../src/engine/writeback.ts";
 
-/** A flush the test completes by hand, so the order of events is explicit. */
-function manualFlush() {
-  const calls: { resolve: () => void; reject: (error: unknown) => void }[] = [];
-  const flush = () =>
-    new Promise<void>((resolve, reject) => {
-      calls.push({ resolve, reject });
-    });
-  return { calls, flush };
+interface FlushCall {
+  resolve(): void;
+  reject(error: unknown): void;
+  /**
+   * Settles after the Writeback's own handler of this flush ran: it is attached when read, after Writeback
+   * attached its handler, and handlers run in the order they were added.
+   */
+  readonly handled: Promise<void>;
+}
+
+/**
+ * A Writeback whose flushes the test completes by hand, so the order of events is explicit; `written` is
+ * the byte counter it reads.
+ */
+function manualWriteback(thresholdBytes: number, initiallyWritten = 0) {
+  const calls: FlushCall[] = [];
+  const errors: unknown[] = [];
+  const state = { written: initiallyWritten };
+  const writeback = new Writeback({
+    flush: () => {
+      let resolve = () => {};
+      let reject: (error: unknown) => void = () => {};
+      const flushing = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      calls.push({
+        resolve,
+        reject,
+        get handled() {
+          return flushing.then(
+            () => undefined,
+            () => undefined,
+          );
+        },
+      });
+      return flushing;
+    },
+    written: () => state.written,
+    thresholdBytes,
+    onError: (error) => errors.push(error),
+  });
+  return { writeback, calls, errors, state };
 }
 
 test("flushes once enough is dirty, one flush at a time, and again when more was written meanwhile", async () => {
-  const { calls, flush } = manualFlush();
-  let written = 0;
-  const errors: unknown[] = [];
-  const writeback = new Writeback({
-    flush,
-    written: () => written,
-    thresholdBytes: 100,
-    onError: (e) => errors.push(e),
-  });
-  written = 99;
+  const { writeback, calls, errors, state } = manualWriteback(100);
+  state.written = 99;
   writeback.poke();
   expect(calls.length).toBe(0);
-  written = 100;
+  state.written = 100;
   writeback.poke();
   writeback.poke();
   expect(calls.length).toBe(1);
-  written = 250;
+  state.written = 250;
   calls[0]?.resolve();
-  await Bun.sleep(0);
+  await calls[0]?.handled;
   expect(calls.length).toBe(2);
   calls[1]?.resolve();
-  await Bun.sleep(0);
+  await calls[1]?.handled;
   expect(calls.length).toBe(2);
   expect(errors).toEqual([]);
   await writeback.stop();
 });
 
 test("a failed flush is reported once and stops further flushes", async () => {
-  const { calls, flush } = manualFlush();
-  let written = 0;
-  const errors: unknown[] = [];
-  const writeback = new Writeback({
-    flush,
-    written: () => written,
-    thresholdBytes: 10,
-    onError: (e) => errors.push(e),
-  });
-  written = 10;
+  const { writeback, calls, errors, state } = manualWriteback(10);
+  state.written = 10;
   writeback.poke();
   const eio = new Error("EIO");
   calls[0]?.reject(eio);
-  await Bun.sleep(0);
-  written = 1000;
+  await calls[0]?.handled;
+  state.written = 1000;
   writeback.poke();
   expect(errors).toEqual([eio]);
   expect(calls.length).toBe(1);
 });
 
-test("stop waits for the running flush", async () => {
-  const { calls, flush } = manualFlush();
-  const writeback = new Writeback({ flush, written: () => 10, thresholdBytes: 1, onError: () => undefined });
-  // Constructed with 10 already written: nothing is dirty until more arrives.
+test("bytes written before it was made are not dirty", () => {
+  const { writeback, calls } = manualWriteback(1, 10);
   writeback.poke();
   expect(calls.length).toBe(0);
-  const w2 = new Writeback({
-    flush,
-    written: (() => {
-      let n = 0;
-      return () => (n += 5);
-    })(),
-    thresholdBytes: 1,
-    onError: () => undefined,
-  });
-  w2.poke();
+});
+
+test("stop waits for the running flush", async () => {
+  const { writeback, calls, state } = manualWriteback(1);
+  state.written = 5;
+  writeback.poke();
   expect(calls.length).toBe(1);
   let stopped = false;
-  const stopping = w2.stop().then(() => {
+  const stopping = writeback.stop().then(() => {
     stopped = true;
   });
-  await Bun.sleep(0);
+  await Promise.resolve();
   expect(stopped).toBe(false);
   calls[0]?.resolve();
   await stopping;
   expect(stopped).toBe(true);
-  await writeback.stop();
 });

@@ -109,3 +109,8 @@ export async function writeFileOf(path: string, size: number, seed = DEFAULT_SEE
     await handle.close();
   }
 }
+
+/** SHA-256 of bytes in memory, as lowercase hex. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
+}

@@ -82,6 +82,21 @@ export function removeDir(dir: string): Promise<void> {
   return rm(dir, { recursive: true, force: true });
 }
 
+/** Temp dirs of one test file: `fresh()` makes one, `removeAll()` (in afterAll) removes every one made. */
+export function tempDirs(prefix?: string): { fresh(): Promise<string>; removeAll(): Promise<void> } {
+  const dirs: string[] = [];
+  return {
+    async fresh() {
+      const dir = await makeTempDir(prefix);
+      dirs.push(dir);
+      return dir;
+    },
+    async removeAll() {
+      await Promise.all(dirs.splice(0).map(removeDir));
+    },
+  };
+}
+
 /** Names in `dir`, sorted (to assert what a run left behind). */
 export async function listDir(dir: string): Promise<string[]> {
   return (await readdir(dir)).sort();
