@@ -53,10 +53,10 @@ export class Http1Client {
   readonly #idle = new Map<string, Connection[]>();
 
   /**
-   * Sends `GET url` with `headers` (Host, Accept-Encoding: identity and the like are added) and resolves with
-   * the response head once it arrived, following redirects between http URLs (a redirect elsewhere is
-   * returned as it is). A reused connection that turns out to be closed
-   * by the server before answering is replaced once, transparently (the GET is idempotent).
+   * Sends `GET url` with `headers` (Host, User-Agent and Accept are added when missing) and resolves with
+   * the response head once it arrived, following redirects between http and https URLs (a redirect to
+   * another scheme is returned as it is). A reused connection that turns out to be closed by the server
+   * before answering is replaced once, transparently (the GET is idempotent).
    */
   async get(url: string, headers: Headers, signal: AbortSignal): Promise<StreamedResponse> {
     let target = new URL(url);
@@ -217,8 +217,6 @@ class Connection {
     signal: AbortSignal,
     release: (connection: Connection) => void,
   ): Promise<StreamedResponse> {
-    if (this.#closed)
-      return Promise.reject(this.#reused ? new StaleConnection() : new Error("connection closed"));
     const href = url.href;
     const fail = (reason: string, cause?: unknown) =>
       new NetworkError(`GET ${href}: ${reason}`, { url: href, cause });
@@ -404,8 +402,8 @@ class Connection {
       if (!headers.has("user-agent")) lines.push(`User-Agent: Bun/${Bun.version}`);
       if (!headers.has("accept")) lines.push("Accept: */*");
       this.#send(new TextEncoder().encode(`${lines.join("\r\n")}\r\n\r\n`));
-      if (this.#closed && this.#reused) abandon(new StaleConnection());
-      else if (this.#closed) this.#onEnd?.(this.#closeError);
+      // Already closed (by the server while idle, or a failed TLS handshake): the same path as a close now.
+      if (this.#closed) this.#onEnd?.(this.#closeError);
     });
   }
 }
