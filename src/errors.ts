@@ -16,6 +16,15 @@ export interface ErrorFields {
 }
 
 /**
+ * Why a connection failed, decided once where a foreign error enters dlm (engine/network-failure.ts):
+ * `refused` (nothing listens), `dns` (the name does not resolve), `reset` (the peer cut the connection,
+ * including a body that stopped before its framing said), `tls` (handshake or certificate), `timeout`
+ * (no bytes within the stall timeout), `closed` (the peer closed before answering), `protocol` (an answer
+ * that is not HTTP, or one the client refused).
+ */
+export type NetworkReason = "refused" | "dns" | "reset" | "tls" | "timeout" | "closed" | "protocol";
+
+/**
  * Base of every error dlm raises on purpose. `message` is one line naming the thing and the value concerned;
  * `code` is stable for programs; `exitCode` comes from the one EXIT table.
  */
@@ -59,12 +68,26 @@ export class UsageError extends DlmError {
 export class NetworkError extends DlmError {
   readonly code = "network";
   readonly exitCode = EXIT.NETWORK;
+  /** What kind of network failure; retry decisions use this, never the message. */
+  readonly reason: NetworkReason;
+
+  constructor(message: string, fields: ErrorFields & { readonly reason: NetworkReason }) {
+    super(message, fields);
+    this.reason = fields.reason;
+  }
 }
 
 /** The server answered with a status dlm cannot use (404, 403, 5xx after retries...). */
 export class HttpStatusError extends DlmError {
   readonly code = "http_status";
   readonly exitCode = EXIT.HTTP_STATUS;
+  /** The server's Retry-After header as sent (RFC 9110 §10.2.3), when it sent one. */
+  readonly retryAfter: string | undefined;
+
+  constructor(message: string, fields: ErrorFields & { readonly retryAfter?: string | undefined } = {}) {
+    super(message, fields);
+    this.retryAfter = fields.retryAfter;
+  }
 }
 
 /** The disk refused: full (ENOSPC), quota (EDQUOT), permissions, read-only filesystem. */

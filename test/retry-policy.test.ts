@@ -83,8 +83,14 @@ describe("decideRetry: which failures are retried", () => {
       false,
       "HTTP 404 is not retryable",
     ],
-    ["network error", { kind: "network", cause: new TypeError("fetch failed") }, true, undefined],
-    ["network error without cause", { kind: "network" }, true, undefined],
+    [
+      "network reset",
+      { kind: "network", reason: "reset", cause: new TypeError("fetch failed") },
+      true,
+      undefined,
+    ],
+    ["network timeout without cause", { kind: "network", reason: "timeout" }, true, undefined],
+    ["ignored range", { kind: "ignored-range" }, true, undefined],
     ["stall", { kind: "stall" }, true, undefined],
     ["bad response", { kind: "bad-response", reason: "short body" }, true, undefined],
   ];
@@ -111,8 +117,10 @@ describe("decideRetry: attempt limits", () => {
   });
 
   test("the default allows 8 attempts", () => {
-    expect(decideRetry({ kind: "network" }, 7, DEFAULT_RETRY_OPTIONS, NOW, half).retry).toBe(true);
-    expect(decideRetry({ kind: "network" }, 8, DEFAULT_RETRY_OPTIONS, NOW, half)).toEqual({
+    expect(decideRetry({ kind: "network", reason: "reset" }, 7, DEFAULT_RETRY_OPTIONS, NOW, half).retry).toBe(
+      true,
+    );
+    expect(decideRetry({ kind: "network", reason: "reset" }, 8, DEFAULT_RETRY_OPTIONS, NOW, half)).toEqual({
       retry: false,
       reason: "retries spent: 8 attempts",
     });
@@ -143,7 +151,9 @@ describe("decideRetry: backoff with full jitter", () => {
     ["attempt 7, random 0", 7, zero, 0],
   ];
   test.each(rows)("%s → %d ms", (_name, attempt, random, delayMs) => {
-    expect(decideRetry({ kind: "network" }, attempt, DEFAULT_RETRY_OPTIONS, NOW, random)).toEqual({
+    expect(
+      decideRetry({ kind: "network", reason: "reset" }, attempt, DEFAULT_RETRY_OPTIONS, NOW, random),
+    ).toEqual({
       retry: true,
       delayMs,
     });
@@ -159,7 +169,13 @@ describe("decideRetry: backoff with full jitter", () => {
     for (let attempt = 1; attempt < DEFAULT_RETRY_OPTIONS.maxAttempts; attempt++) {
       const ceiling = Math.min(30_000, 500 * 2 ** (attempt - 1));
       for (const r of [0, 0.25, 0.5, 0.75, 0.999999]) {
-        const decision = decideRetry({ kind: "network" }, attempt, DEFAULT_RETRY_OPTIONS, NOW, () => r);
+        const decision = decideRetry(
+          { kind: "network", reason: "reset" },
+          attempt,
+          DEFAULT_RETRY_OPTIONS,
+          NOW,
+          () => r,
+        );
         if (!decision.retry) throw new Error(`attempt ${attempt} was not retried`);
         expect(decision.delayMs).toBeGreaterThanOrEqual(0);
         expect(decision.delayMs).toBeLessThan(ceiling);
@@ -256,14 +272,23 @@ describe("decideRetry: Retry-After", () => {
 describe("describeFailure", () => {
   const refused = Object.assign(new Error("Unable to connect"), { code: "ECONNREFUSED" });
   const rows: [string, FailureKind, string][] = [
-    ["network, no cause", { kind: "network" }, "network error"],
-    ["network, errno code", { kind: "network", cause: refused }, "network error: connection refused"],
+    ["network, no cause", { kind: "network", reason: "reset" }, "connection reset"],
+    ["network, errno code", { kind: "network", reason: "refused", cause: refused }, "connection refused"],
     [
-      "network, plain error",
-      { kind: "network", cause: new TypeError("socket closed") },
-      "network error: socket closed",
+      "tls keeps the innermost code",
+      {
+        kind: "network",
+        reason: "tls",
+        cause: Object.assign(new TypeError("x"), { code: "CERT_HAS_EXPIRED" }),
+      },
+      "TLS failed (CERT_HAS_EXPIRED)",
     ],
-    ["network, non-error cause", { kind: "network", cause: "boom" }, "network error: boom"],
+    [
+      "network, non-error cause",
+      { kind: "network", reason: "protocol", cause: "boom" },
+      "malformed or refused response",
+    ],
+    ["ignored range", { kind: "ignored-range" }, "server answered 200 (whole file) to a range request"],
     ["stall", { kind: "stall" }, "stalled: no bytes within the stall timeout"],
     ["status", { kind: "status", status: 503 }, "HTTP 503"],
     [

@@ -3,11 +3,9 @@ import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
 import { InterruptedError, StorageError } from "../errors.ts";
 import { finalizeDownload } from "./finalize.ts";
-import type { StreamedResponse } from "./http.ts";
-import { type Http1Client, leanClientFor } from "./http1.ts";
 import { nextPieceBytes } from "./plan.ts";
 import { PrefixHasher } from "./prefix-hasher.ts";
-import type { PreparedDownload } from "./prepare.ts";
+import { credentialOriginOf, type PreparedDownload } from "./prepare.ts";
 import { isComplete, lengthOf, remainingOf, type Segment } from "./segment.ts";
 import { DEFAULT_SLOW_POLICY, isSlow, medianRate, slowConnections } from "./slow-connection.ts";
 import { writeStateFile } from "./state-file.ts";
@@ -73,11 +71,6 @@ export class DownloadRun {
   #ttfbMs: number | undefined;
   #lastTickAt: number;
   readonly #receivedAtLastTick = new WeakMap<WorkerActivity, number>();
-  /**
-   * Range requests go through the lean HTTP/1.1 client when the URL allows it (http1.ts): one per worker, so
-   * a worker keeps its own connection from piece to piece and its measured rate is that connection's rate.
-   */
-  readonly #lean = new Map<number, Http1Client | undefined>();
   /**
    * Each worker's smoothed bytes/s and slow clock, carried from piece to piece: a piece is often shorter
    * than the slow grace, and a fresh start at 0 would also drag the median down.
@@ -174,7 +167,6 @@ export class DownloadRun {
     } finally {
       clearInterval(timer);
       clearInterval(checkpointer);
-      for (const client of this.#lean.values()) client?.close();
       await writeback.stop();
       await this.#checkpointing?.catch(() => undefined);
     }
@@ -355,7 +347,8 @@ export class DownloadRun {
         remote: prepared.remote,
         mode: prepared.mode,
         headers: prepared.request.headers,
-        lean: this.#leanClient(worker),
+        credentialOrigin: credentialOriginOf(prepared.request),
+        headTimeoutMs: prepared.request.stallTimeoutMs,
         writer,
         activity,
         retry: prepared.request.retry,
@@ -384,14 +377,6 @@ export class DownloadRun {
       elapsed_ms: Math.round(this.#ctx.monotonic() - started),
       retries: activity.retries,
     });
-  }
-
-  #leanClient(worker: number): Http1Client | undefined {
-    if (!this.#lean.has(worker)) {
-      const url = this.#prepared.remote.url;
-      this.#lean.set(worker, this.#prepared.mode === "range" ? leanClientFor(url, this.#ctx.env) : undefined);
-    }
-    return this.#lean.get(worker);
   }
 
   /** Stall watchdog, slow-connection restart and hash on arrival, every tick. */
@@ -476,7 +461,7 @@ export class DownloadRun {
   }
 }
 
-function takeFirstResponse(prepared: PreparedDownload): StreamedResponse | undefined {
+function takeFirstResponse(prepared: PreparedDownload): Response | undefined {
   const response = prepared.fullResponse;
   prepared.fullResponse = undefined;
   return response;

@@ -5,7 +5,7 @@ import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
 import { OutputExistsError, RangeNotSupportedError, RemoteChangedError, UsageError } from "../errors.ts";
 import type { DownloadRequest } from "./download-request.ts";
-import type { StreamedResponse } from "./http.ts";
+import { discardBody } from "./http.ts";
 import { chooseOutputName } from "./output-name.ts";
 import { planSegments } from "./plan.ts";
 import { type ProbeResult, probe } from "./probe.ts";
@@ -32,7 +32,16 @@ export interface PreparedDownload {
   readonly segments: Segment[];
   readonly state: DownloadStateFile;
   /** The probe's 200 response, reusable as the stream body. */
-  fullResponse: StreamedResponse | undefined;
+  fullResponse: Response | undefined;
+}
+
+/** The origin the user's credentials (`-H Authorization/Cookie`, URL userinfo) were given for. */
+export function credentialOriginOf(request: DownloadRequest): string {
+  return new URL(request.url).origin;
+}
+
+function dropBody(probed: ProbeResult): void {
+  if (probed.fullResponse !== undefined) void discardBody(probed.fullResponse);
 }
 
 /** Sidecar directory of an output path. */
@@ -57,7 +66,12 @@ export async function prepareDownload(
   if (saved !== undefined && saved.url !== request.url)
     throw foreignSidecar(output ?? "", saved.url, request.url);
   const probed = await withRetries(ctx, request.retry, signal, log, "probe", () =>
-    probe(ctx, saved?.url ?? request.url, request.headers, signal),
+    probe(ctx, saved?.url ?? request.url, {
+      headers: request.headers,
+      credentialOrigin: credentialOriginOf(request),
+      headTimeoutMs: request.stallTimeoutMs,
+      signal,
+    }),
   );
   if (output === undefined) {
     output = resolve(
@@ -69,7 +83,7 @@ export async function prepareDownload(
       throw foreignSidecar(output, saved.url, request.url);
   }
   if (existsSync(output) && !request.force) {
-    probed.fullResponse?.cancel();
+    dropBody(probed);
     throw outputExists(output);
   }
   if (saved !== undefined && !request.restart) return continueSaved(ctx, request, output, saved, probed);
@@ -104,7 +118,7 @@ async function planFresh(
   const sliced = request.rangeStart !== undefined || request.rangeEnd !== undefined;
   const mode = remote.acceptsRanges && remote.totalBytes !== undefined ? "range" : "stream";
   if (sliced && mode === "stream") {
-    probed.fullResponse?.cancel();
+    dropBody(probed);
     throw new RangeNotSupportedError(
       `${remote.url} does not honour Range requests (it answered 200 with the whole file): cannot fetch a slice`,
       { url: remote.url },
@@ -171,7 +185,7 @@ function continueSaved(
   const { remote } = probed;
   const change = describeChange(saved, remote);
   if (change !== undefined) {
-    probed.fullResponse?.cancel();
+    dropBody(probed);
     throw new RemoteChangedError(
       `${remote.url} changed since the download started (${change}); rerun with --restart`,
       {
@@ -190,7 +204,7 @@ function continueSaved(
       ? saved.checksum
       : { algorithm: request.checksum.algorithm, hex: request.checksum.hex };
   const state: DownloadStateFile = { ...saved, ...(checksum === undefined ? {} : { checksum }) };
-  if (mode === "range") probed.fullResponse?.cancel();
+  if (mode === "range") dropBody(probed);
   return {
     request: { ...request, storage: saved.storage },
     output,

@@ -39,11 +39,11 @@ export async function withRetries<T>(
 function failureOf(error: unknown): FailureKind | undefined {
   // Nothing listens there (or the name does not resolve): nothing is downloaded yet, so say so at once
   // rather than after a minute of backoff. Resets and timeouts are still retried.
-  if (error instanceof NetworkError && /connection refused|ENOTFOUND|DNS/i.test(error.message))
+  if (error instanceof NetworkError && (error.reason === "refused" || error.reason === "dns"))
     return undefined;
-  if (error instanceof NetworkError) return { kind: "network", cause: error.cause };
+  if (error instanceof NetworkError) return { kind: "network", reason: error.reason, cause: error };
   if (error instanceof HttpStatusError && error.status !== undefined) {
-    const retryAfter = (error as HttpStatusError & { retryAfter?: string }).retryAfter;
+    const { retryAfter } = error;
     return { kind: "status", status: error.status, ...(retryAfter === undefined ? {} : { retryAfter }) };
   }
   return undefined;

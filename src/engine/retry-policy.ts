@@ -1,13 +1,16 @@
-import { describeNetworkError } from "./http.ts";
+import type { NetworkReason } from "../errors.ts";
+import { describeNetworkFailure } from "./network-failure.ts";
 
 /**
- * Why one attempt at a segment failed. `bad-response` covers answers that arrived but cannot be used: a wrong
- * Content-Range, a 200 to a range request mid-download, a body shorter than promised.
+ * Why one attempt at a segment failed. `ignored-range` is a 200 (whole file) to a range request, from a
+ * server that honoured Range before (a CDN node without it may flap); `bad-response` covers other answers
+ * that arrived but cannot be used: a wrong Content-Range, a body shorter than promised.
  */
 export type FailureKind =
-  | { readonly kind: "network"; readonly cause?: unknown }
+  | { readonly kind: "network"; readonly reason: NetworkReason; readonly cause?: unknown }
   | { readonly kind: "stall" }
   | { readonly kind: "status"; readonly status: number; readonly retryAfter?: string }
+  | { readonly kind: "ignored-range" }
   | { readonly kind: "bad-response"; readonly reason: string };
 
 /** Bounds of the retry loop of one segment. All durations in ms. */
@@ -134,13 +137,15 @@ export function isRetryableStatus(status: number): boolean {
 export function describeFailure(f: FailureKind): string {
   switch (f.kind) {
     case "network":
-      return f.cause === undefined ? "network error" : `network error: ${describeNetworkError(f.cause)}`;
+      return describeNetworkFailure(f.reason, f.cause);
     case "stall":
       return "stalled: no bytes within the stall timeout";
     case "status":
       return f.retryAfter === undefined
         ? `HTTP ${f.status}`
         : `HTTP ${f.status} (Retry-After: ${f.retryAfter})`;
+    case "ignored-range":
+      return "server answered 200 (whole file) to a range request";
     case "bad-response":
       return `bad response: ${f.reason}`;
   }

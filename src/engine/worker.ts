@@ -1,20 +1,13 @@
 import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
 import {
-  DlmError,
+  type DlmError,
   HttpStatusError,
   NetworkError,
   RangeNotSupportedError,
   RemoteChangedError,
 } from "../errors.ts";
-import {
-  type ChunkVerdict,
-  httpGet,
-  requestHeaders,
-  type StreamedResponse,
-  streamFetchResponse,
-} from "./http.ts";
-import type { Http1Client } from "./http1.ts";
+import { type ChunkVerdict, discardBody, httpGet, readBody } from "./http.ts";
 import type { RemoteFile } from "./remote-file.ts";
 import { checkRangeResponse, isStrongEtag, type RangeCheckFailure } from "./response-check.ts";
 import { decideRetry, describeFailure, type FailureKind, type RetryOptions } from "./retry-policy.ts";
@@ -66,8 +59,10 @@ export interface SegmentJob {
   readonly remote: RemoteFile;
   readonly mode: FetchMode;
   readonly headers: readonly (readonly [string, string])[];
-  /** The lean HTTP/1.1 client for range requests, when the URL allows it (http1.ts); else fetch. */
-  readonly lean: Http1Client | undefined;
+  /** Origin the credentials among `headers` were given for (see `GetOptions.credentialOrigin`). */
+  readonly credentialOrigin: string;
+  /** Longest wait for a response head (ms): the stall timeout. */
+  readonly headTimeoutMs: number;
   readonly writer: SegmentWriter;
   readonly activity: WorkerActivity;
   readonly retry: RetryOptions;
@@ -75,7 +70,7 @@ export interface SegmentJob {
   /** Download-wide signal: pause, cancel, or another worker's fatal error. */
   readonly signal: AbortSignal;
   /** A 200 answer to the probe, to be consumed instead of a new request (stream mode, first attempt). */
-  firstResponse: StreamedResponse | undefined;
+  firstResponse: Response | undefined;
   /** Called after each chunk is stored, with its length; must not block. */
   readonly onBytes: (bytes: number) => void;
   /** Called with the time (ms) from sending a request to its response headers. */
@@ -115,17 +110,13 @@ export async function fetchSegment(job: SegmentJob): Promise<void> {
         });
         continue;
       }
-      if (activity.attempt.signal.aborted) {
-        failure =
-          activity.attempt.signal.reason instanceof StallAbort
-            ? { kind: "stall" }
-            : { kind: "network", cause: error };
+      if (activity.attempt.signal.reason instanceof StallAbort) {
+        failure = { kind: "stall" };
       } else if (error instanceof NetworkError) {
-        failure = { kind: "network", cause: error.cause };
-      } else if (error instanceof DlmError) {
-        throw error;
+        failure = { kind: "network", reason: error.reason, cause: error };
       } else {
-        failure = { kind: "network", cause: error };
+        // DlmErrors are final (changed remote, storage); anything else is a bug, not a network failure.
+        throw error;
       }
     }
     // A connection that made progress resets the count: a flaky link that keeps moving should finish.
@@ -162,7 +153,7 @@ async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<Attemp
   if (first === undefined) job.onFirstByte(job.ctx.monotonic() - sentAt);
   const problem = job.mode === "range" ? checkRange(job, response, asked) : checkStream(job, response);
   if (problem !== undefined) {
-    response.cancel();
+    await discardBody(response);
     return toFailure(problem, job, segment);
   }
   const activity = job.activity;
@@ -191,7 +182,7 @@ async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<Attemp
     const unwanted = job.mode === "range" && remainingOf(segment) === 0 && segment.end !== asked.end;
     return unwanted ? "stop" : "more";
   };
-  if ((await response.pipe(onChunk)) === "stopped") return { kind: "none" };
+  if ((await readBody(response, onChunk, signal)) === "stopped") return { kind: "none" };
   if (job.mode === "stream") {
     if (job.remote.totalBytes === undefined) {
       segment.end = segment.start + segment.done - 1;
@@ -204,29 +195,26 @@ async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<Attemp
   return { kind: "bad-response", reason: `body ended early at offset ${nextOffsetOf(segment)}` };
 }
 
-async function request(job: SegmentJob, signal: AbortSignal): Promise<StreamedResponse> {
+async function request(job: SegmentJob, signal: AbortSignal): Promise<Response> {
   const segment = job.activity.segment;
-  if (job.mode === "stream") {
-    return streamFetchResponse(await httpGet(job.ctx, job.remote.url, { headers: job.headers, signal }));
-  }
+  const common = {
+    headers: job.headers,
+    credentialOrigin: job.credentialOrigin,
+    headTimeoutMs: job.headTimeoutMs,
+    signal,
+  };
+  if (job.mode === "stream") return httpGet(job.ctx, job.remote.url, common);
   const etag = job.remote.etag;
-  const options = {
+  return httpGet(job.ctx, job.remote.url, {
+    ...common,
     range: { start: nextOffsetOf(segment), end: segment.end },
     ifRange: etag !== undefined && isStrongEtag(etag) ? etag : undefined,
-    headers: job.headers,
-  };
-  if (job.lean !== undefined) {
-    const response = await job.lean.get(job.remote.url, requestHeaders(options), signal);
-    // A redirect the lean client does not follow (another scheme): fetch follows it.
-    if (response.status < 300 || response.status >= 400) return response;
-    response.cancel();
-  }
-  return streamFetchResponse(await httpGet(job.ctx, job.remote.url, { ...options, signal }));
+  });
 }
 
 function checkRange(
   job: SegmentJob,
-  response: StreamedResponse,
+  response: Response,
   asked: { readonly start: number; readonly end: number },
 ): RangeCheckFailure | undefined {
   const result = checkRangeResponse(response, {
@@ -239,7 +227,7 @@ function checkRange(
   return result.ok ? undefined : result.failure;
 }
 
-function checkStream(job: SegmentJob, response: StreamedResponse): RangeCheckFailure | undefined {
+function checkStream(job: SegmentJob, response: Response): RangeCheckFailure | undefined {
   if (response.status !== 200) {
     const retryAfter = response.headers.get("retry-after") ?? undefined;
     return { kind: "status", status: response.status, ...(retryAfter === undefined ? {} : { retryAfter }) };
@@ -264,10 +252,7 @@ function toFailure(problem: RangeCheckFailure, job: SegmentJob, segment: Segment
       },
     );
   }
-  if (problem.kind === "ignored-range") {
-    // A server that honoured Range at the probe may flap (a CDN node without it): worth a retry or two.
-    return { kind: "bad-response", reason: "server answered 200 (whole file) to a range request" };
-  }
+  // An ignored range is retried too: a server that honoured Range at the probe may flap.
   return problem;
 }
 
@@ -280,14 +265,17 @@ function finalError(
 ): DlmError {
   const fields = { url: job.remote.url, segment: segment.id, offset: nextOffsetOf(segment) };
   const message = `${where}: ${describeFailure(failure)} (${reason})`;
-  if (failure.kind === "status") return new HttpStatusError(message, { ...fields, status: failure.status });
-  if (failure.kind === "bad-response" && failure.reason.includes("200 (whole file)")) {
-    return new RangeNotSupportedError(message, fields);
+  if (failure.kind === "status") {
+    return new HttpStatusError(message, {
+      ...fields,
+      status: failure.status,
+      retryAfter: failure.retryAfter,
+    });
   }
-  return new NetworkError(message, {
-    ...fields,
-    cause: failure.kind === "network" ? failure.cause : undefined,
-  });
+  if (failure.kind === "ignored-range") return new RangeNotSupportedError(message, fields);
+  if (failure.kind === "network")
+    return new NetworkError(message, { ...fields, reason: failure.reason, cause: failure.cause });
+  return new NetworkError(message, { ...fields, reason: failure.kind === "stall" ? "timeout" : "protocol" });
 }
 
 /** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */

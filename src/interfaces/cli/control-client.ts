@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Context } from "../../context.ts";
 import type { Command } from "../../control/transitions.ts";
+import { networkReasonOf } from "../../engine/network-failure.ts";
 import { sidecarOf } from "../../engine/prepare.ts";
 import { HttpStatusError, NetworkError, StateFileError, UsageError } from "../../errors.ts";
 import { CONTROL_FILE, type ControlFile } from "../control-file.ts";
@@ -90,6 +91,7 @@ async function call<T>(ctx: Context, live: LiveDownload, method: string, path: s
     });
   } catch (error) {
     throw new NetworkError(`${method} ${url}: the dlm process of ${live.output} does not answer`, {
+      reason: networkReasonOf(error),
       url,
       file: live.output,
       cause: error,

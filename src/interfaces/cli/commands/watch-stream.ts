@@ -85,7 +85,10 @@ function ended(
   const wrapped =
     connect.code === Code.Unauthenticated || connect.code === Code.PermissionDenied
       ? new HttpStatusError(`${live.output}: the control plane refused: ${connect.rawMessage}`, fields)
-      : new NetworkError(`${live.output}: progress stream failed: ${connect.rawMessage}`, fields);
+      : new NetworkError(`${live.output}: progress stream failed: ${connect.rawMessage}`, {
+          ...fields,
+          reason: connect.code === Code.DeadlineExceeded ? "timeout" : "closed",
+        });
   return reportError(cli, wrapped, json);
 }
 
