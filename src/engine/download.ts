@@ -210,6 +210,11 @@ export class DownloadRun {
       throw error;
     }
     this.#phase = "done";
+    if (verified.completeness === "unverified") {
+      this.#log.warn("the server sent no size: completeness of {bytes} bytes is unverified", {
+        bytes: verified.bytes,
+      });
+    }
     this.#log.info("verified {bytes} bytes, {verify_ms} ms after the last byte", {
       bytes: verified.bytes,
       verify_ms: Math.round(this.#ctx.monotonic() - lastByteAt),

@@ -90,5 +90,6 @@ export async function finalizeDownload(input: FinalizeInput): Promise<VerifiedFi
     bytes: expectedSize,
     sha256,
     checked: expected === undefined ? undefined : { algorithm: expected.algorithm, hex: expected.hex },
+    completeness: prepared.last !== undefined || expected !== undefined ? "verified" : "unverified",
   };
 }

@@ -7,6 +7,12 @@ export interface VerifiedFile {
   readonly sha256: string;
   /** The `--checksum` algorithm and digest that was compared, when one was given. */
   readonly checked: { readonly algorithm: string; readonly hex: string } | undefined;
+  /**
+   * `verified`: the size the server announced (or a `--checksum`) proved the file whole. `unverified`: the
+   * server sent no size and no checksum was given, so the body's end was taken as the file's end; a
+   * connection cut at the wrong moment looks the same (Bun's fetch ends such a body normally on a reset).
+   */
+  readonly completeness: "verified" | "unverified";
 }
 
 /** The digests one download computes: SHA-256 always, plus the `--checksum` algorithm if it is another. */

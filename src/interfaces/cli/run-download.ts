@@ -134,6 +134,10 @@ function announce(cli: CliContext, prepared: PreparedDownload, options: OutputOp
   cli.dlm.stderr.write(`${lines.join("\n")}\n`);
 }
 
+/** Why a file without a known size is called unverified, and what would settle it. */
+const UNVERIFIED_NOTE =
+  "the server sent no size, so a cut connection cannot be told from the end; pass --checksum to verify";
+
 function printResult(cli: CliContext, result: VerifiedFile, seconds: number, options: OutputOptions): void {
   const rate = seconds > 0 ? result.bytes / seconds : 0;
   if (options.json) {
@@ -143,6 +147,8 @@ function printResult(cli: CliContext, result: VerifiedFile, seconds: number, opt
       bytes: result.bytes,
       sha256: result.sha256,
       checksum: result.checked === undefined ? null : { ...result.checked, ok: true },
+      completeness: result.completeness,
+      ...(result.completeness === "unverified" ? { note: UNVERIFIED_NOTE } : {}),
       seconds: Number(seconds.toFixed(3)),
       bytesPerSecond: Math.round(rate),
     };
@@ -150,7 +156,8 @@ function printResult(cli: CliContext, result: VerifiedFile, seconds: number, opt
     return;
   }
   const checked = result.checked === undefined ? "" : `  ${result.checked.algorithm} OK`;
+  const unverified = result.completeness === "unverified" ? `  unverified: ${UNVERIFIED_NOTE}` : "";
   cli.dlm.stdout.write(
-    `${result.path}  ${result.bytes} bytes  sha256 ${result.sha256}${checked}  ${formatDuration(seconds)}  ${formatRate(rate)}\n`,
+    `${result.path}  ${result.bytes} bytes  sha256 ${result.sha256}${checked}  ${formatDuration(seconds)}  ${formatRate(rate)}${unverified}\n`,
   );
 }
