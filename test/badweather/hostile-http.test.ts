@@ -244,6 +244,27 @@ describe("every wait is bounded by --stall-timeout", () => {
     expect(run.elapsedMs).toBeLessThan(8_000);
   });
 
+  test("a TLS handshake that never completes fails after the stall timeout", async () => {
+    const silent = await origin(() => undefined);
+    const out = await dirs.fresh();
+    const run = await runDlm(
+      [
+        "get",
+        `https://127.0.0.1:${silent.port}/f`,
+        "-o",
+        "f.bin",
+        "--stall-timeout",
+        "500ms",
+        "--retries",
+        "1",
+      ],
+      { cwd: out, timeoutMs: 15_000 },
+    );
+    expect(run.exitCode).toBe(EXIT.NETWORK);
+    expect(run.stderr).toContain("no response within 500 ms");
+    expect(run.elapsedMs).toBeLessThan(8_000);
+  });
+
   test("a whole-file stream that goes quiet after 5 bytes is aborted and retried, then fails", async () => {
     const quiet = await origin((_request, socket) => {
       socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${BODY.length}\r\n\r\n`);
