@@ -183,8 +183,9 @@ describe("a cut body is never the end of the file", () => {
     expect(run.exitCode).toBe(EXIT.NETWORK);
     expect(run.stderr).toContain("connection reset");
     expect(existsSync(join(out, "f.bin"))).toBe(false);
-    // The first answer (the probe's) and two retries.
-    expect(cut.requests).toHaveLength(3);
+    // The probe's answer and at least two retries (an attempt that got further resets the count, and how
+    // much of a reset connection's data arrives varies).
+    expect(cut.requests.length).toBeGreaterThanOrEqual(3);
   });
 
   test("chunked body cut mid-chunk: exit 3", async () => {
