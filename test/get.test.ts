@@ -284,3 +284,38 @@ describe("dlm get: many connections are faster", () => {
     expect(one.elapsedMs / eight.elapsedMs).toBeGreaterThanOrEqual(3);
   });
 });
+
+describe("--limit", () => {
+  test("holds the whole download to the rate over all its connections", async () => {
+    const size = 3 * 1024 * 1024;
+    const url = origin.serve("/limited.bin", { size });
+    const cwd = await freshDir();
+    const run = await runDlm(["get", url, "-o", "l.bin", "-c", "4", "--limit", "1M", "--json"], { cwd });
+    expect(run.exitCode).toBe(EXIT.OK);
+    const { result } = records(run.stdout);
+    expect(result["sha256"]).toBe(sha256Of(size));
+    // 3 MiB at 1 MiB/s: 3 s, less the first quarter second's burst; never much faster, nor twice as slow.
+    expect(result["seconds"] as number).toBeGreaterThan(2.5);
+    expect(result["seconds"] as number).toBeLessThan(4.5);
+  });
+
+  test("a connection waiting on the limit is not stalled: no retry even with a short --stall-timeout", async () => {
+    const size = 192 * 1024;
+    const url = origin.serve("/limited-slow.bin", { size });
+    const cwd = await freshDir();
+    const run = await runDlm(
+      ["get", url, "-o", "s.bin", "-c", "2", "--limit", "64K", "--stall-timeout", "500ms", "--quiet"],
+      { cwd, env: { DLM_LOG: "info" } },
+    );
+    expect(run.exitCode).toBe(EXIT.OK);
+    expect(run.stderr).not.toContain("retrying");
+    expect(run.stderr).not.toContain("stalled");
+  });
+
+  test("a rate below 1 KiB/s is a usage error", async () => {
+    const cwd = await freshDir();
+    const run = await runDlm(["get", "http://127.0.0.1:9/x", "--limit", "10"], { cwd });
+    expect(run.exitCode).toBe(EXIT.USAGE);
+    expect(run.stderr).toContain("--limit");
+  });
+});

@@ -26,6 +26,8 @@ export interface DownloadRequest {
   readonly minSplitBytes: number;
   /** How often durable progress is written to state.json (ms). */
   readonly checkpointIntervalMs: number;
+  /** Speed limit of the whole download, bytes/s, over all its connections; undefined = none. */
+  readonly limitBytesPerSec?: number | undefined;
 }
 
 /** Defaults shared by every interface (CLI flags, control plane). */

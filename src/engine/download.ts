@@ -12,6 +12,7 @@ import { writeStateFile } from "./state-file.ts";
 import { pastInFlight, planFrontierSteal, planSteal, type StealPlan } from "./steal.ts";
 import { createSink } from "./storage/create-sink.ts";
 import type { SegmentWriter, Sink } from "./storage/sink.ts";
+import { TokenBucket } from "./token-bucket.ts";
 import { algorithmsFor, type VerifiedFile } from "./verify.ts";
 import { fetchSegment, SlowRestart, StallAbort, type WorkerActivity } from "./worker.ts";
 import { Writeback } from "./writeback.ts";
@@ -76,6 +77,9 @@ export class DownloadRun {
    * than the slow grace, and a fresh start at 0 would also drag the median down.
    */
   readonly #workerSpeed = new Map<number, { bytesPerSecond: number; slowSince: number | undefined }>();
+  /** Speed limits every connection's reads are charged to: the download's own (see `setLimit`). */
+  readonly #limits: TokenBucket[];
+  readonly #ownLimit: TokenBucket;
   /** Hash on arrival; told at every tick and whenever a piece ends that more of the prefix is readable. */
   #prefix: PrefixHasher | undefined;
 
@@ -87,11 +91,18 @@ export class DownloadRun {
     this.#nextId = Math.max(-1, ...this.#segments.map((s) => s.id)) + 1;
     this.#startedAt = ctx.monotonic();
     this.#lastTickAt = this.#startedAt;
+    this.#ownLimit = new TokenBucket(prepared.request.limitBytesPerSec);
+    this.#limits = [this.#ownLimit];
     this.#sink = createSink(
       prepared.state.storage,
       prepared.sidecar,
       prepared.mode === "range" ? prepared.first : 0,
     );
+  }
+
+  /** Changes the download's speed limit while it runs (bytes/s; undefined lifts it). */
+  setLimit(bytesPerSecond: number | undefined): void {
+    this.#ownLimit.setRate(bytesPerSecond, this.#ctx.monotonic());
   }
 
   /** A cheap view for progress; the arrays are live, do not mutate them. */
@@ -355,6 +366,7 @@ export class DownloadRun {
         credentialOrigin: credentialOriginOf(prepared.request),
         headTimeoutMs: prepared.request.stallTimeoutMs,
         writer,
+        limits: this.#limits,
         activity,
         retry: prepared.request.retry,
         random: Math.random,

@@ -13,6 +13,7 @@ import { checkRangeResponse, isStrongEtag, type RangeCheckFailure } from "./resp
 import { decideRetry, describeFailure, type FailureKind, type RetryOptions } from "./retry-policy.ts";
 import { nextOffsetOf, remainingOf, type Segment } from "./segment.ts";
 import type { SegmentWriter } from "./storage/sink.ts";
+import { type TokenBucket, takeFromAll } from "./token-bucket.ts";
 
 /** Abort reason of one attempt whose connection delivered nothing for the stall timeout. */
 export class StallAbort extends Error {
@@ -64,6 +65,8 @@ export interface SegmentJob {
   /** Longest wait for a response head (ms): the stall timeout. */
   readonly headTimeoutMs: number;
   readonly writer: SegmentWriter;
+  /** Speed limits this connection's reads are charged to (the download's, a global one); may be empty. */
+  readonly limits: readonly TokenBucket[];
   readonly activity: WorkerActivity;
   readonly retry: RetryOptions;
   readonly random: () => number;
@@ -160,7 +163,8 @@ async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<Attemp
   // In stream mode a retry starts at byte 0: skip what is already stored.
   let skip = job.mode === "stream" ? segment.done : 0;
   const onChunk = (value: Uint8Array): ChunkVerdict => {
-    activity.lastByteAt = job.ctx.monotonic();
+    const now = job.ctx.monotonic();
+    activity.lastByteAt = now;
     activity.received += value.length;
     let chunk = value;
     if (skip > 0) {
@@ -175,6 +179,14 @@ async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<Attemp
       pending = job.writer.write(chunk);
       segment.done += chunk.length;
       job.onBytes(chunk.length);
+    }
+    // A speed limit holds the next read back; the socket buffers fill and TCP slows the sender. The stall
+    // clock starts after the wait: a throttled connection is not a stalled one.
+    const wait = job.limits.length === 0 ? 0 : takeFromAll(job.limits, value.length, now);
+    if (wait > 0) {
+      activity.lastByteAt = now + wait;
+      const waited = sleep(wait, signal);
+      return pending === undefined ? waited : pending.then(() => waited);
     }
     // The whole answer arrived: let the body end by itself, so the connection can be reused. A steal that
     // moved the end means the rest of this response is not wanted: drop it (after this write settles).

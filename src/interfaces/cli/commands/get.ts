@@ -26,6 +26,7 @@ export interface GetFlags {
   readonly storage?: StorageKind;
   readonly stallTimeout?: number;
   readonly retries?: number;
+  readonly limit?: number;
   readonly minSplit?: number;
   readonly checkpointInterval?: number;
 }
@@ -56,6 +57,7 @@ export function requestFromFlags(url: string, flags: GetFlags): DownloadRequest 
     },
     minSplitBytes: flags.minSplit ?? REQUEST_DEFAULTS.minSplitBytes,
     checkpointIntervalMs: flags.checkpointInterval ?? REQUEST_DEFAULTS.checkpointIntervalMs,
+    limitBytesPerSec: flags.limit,
   };
 }
 
@@ -95,6 +97,13 @@ export const downloadFlags = {
     brief: "Retries per segment after a failure without progress (default 7)",
     optional: true,
     placeholder: "N",
+  },
+  limit: {
+    kind: "parsed",
+    parse: byteSize("--limit", 1024),
+    brief: "Speed limit for the whole download, bytes per second (512K, 2M...; default none)",
+    optional: true,
+    placeholder: "RATE",
   },
   checkpointInterval: {
     kind: "parsed",
