@@ -146,14 +146,14 @@ export const getCommand = buildCommand({
       rangeStart: {
         kind: "parsed",
         parse: byteOffset("--range-start"),
-        brief: "First byte to fetch (inclusive, 0-based; default 0)",
+        brief: "First byte to fetch, inclusive and 0-based (default 0)",
         optional: true,
         placeholder: "A",
       },
       rangeEnd: {
         kind: "parsed",
         parse: byteOffset("--range-end"),
-        brief: "Last byte to fetch (inclusive; default: the last byte of the file)",
+        brief: "Last byte to fetch, inclusive (default: the last byte of the file)",
         optional: true,
         placeholder: "B",
       },
@@ -168,9 +168,10 @@ export const getCommand = buildCommand({
       header: {
         kind: "parsed",
         parse: header,
-        brief: "Extra request header 'Name: value' (repeatable; default: none)",
+        brief: "Extra request header 'Name: value', repeatable (default: none)",
         optional: true,
         variadic: true,
+        placeholder: "'NAME: VALUE'",
       },
       force: { kind: "boolean", brief: "Overwrite an existing output file (default off)", optional: true },
       restart: {
