@@ -1,3 +1,5 @@
+import { isAbsolute } from "node:path";
+
 /**
  * Everything dlm takes from the outside world, injected so the engine never reaches for globals:
  * tests and embedders can swap the clock, fetch or output streams.
@@ -15,7 +17,7 @@ export interface Context {
   readonly stdout: TextSink;
   /** Human diagnostics: progress line, errors, hints. */
   readonly stderr: TextSink;
-  /** Directory relative output paths resolve against. */
+  /** The directory the user ran dlm in, which relative paths resolve against (see {@link userDirectory}). */
   readonly cwd: string;
 }
 
@@ -36,8 +38,31 @@ export function processContext(): Context {
     env: process.env,
     stdout: streamSink(process.stdout),
     stderr: streamSink(process.stderr),
-    cwd: process.cwd(),
+    cwd: userDirectory(process.env, process.cwd(), Bun.isStandaloneExecutable),
   };
+}
+
+/**
+ * The directory the user ran dlm in. Usually the process's own working directory; but a package runner
+ * (`npm run dlm`, `bun run dlm`, `npx bun run dlm`) starts the project's `dlm` script in the package's
+ * directory and leaves the caller's elsewhere: npm (and npx, which sets it at its own start) in INIT_CWD;
+ * Bun 1.4 sets no INIT_CWD but puts the directory `bun run` started in into npm_config_local_prefix (npm puts
+ * the package root there, which is then also the working directory, so reading it is harmless). Those
+ * variables are trusted only when this package's `dlm` script is what runs: an installed `dlm` or the
+ * compiled binary started from some other package's script must keep its real working directory.
+ */
+export function userDirectory(
+  env: Readonly<Record<string, string | undefined>>,
+  processCwd: string,
+  standalone: boolean,
+): string {
+  const viaPackageScript =
+    !standalone && env["npm_lifecycle_event"] === "dlm" && env["npm_package_name"] === "dlm";
+  if (!viaPackageScript) return processCwd;
+  for (const dir of [env["INIT_CWD"], env["npm_config_local_prefix"]]) {
+    if (dir !== undefined && isAbsolute(dir)) return dir;
+  }
+  return processCwd;
 }
 
 function streamSink(stream: NodeJS.WriteStream): TextSink {

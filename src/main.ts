@@ -9,6 +9,7 @@ import { exitCodeOf } from "./errors.ts";
 import { EXIT, type ExitCode } from "./exit-codes.ts";
 import { app } from "./interfaces/cli/app.ts";
 import type { CliContext } from "./interfaces/cli/cli-context.ts";
+import { COMPLETE_COMMAND, completionsFor } from "./interfaces/cli/complete.ts";
 import { parseLogLevels, setupLogging } from "./log.ts";
 
 async function main(argv: readonly string[]): Promise<ExitCode> {
@@ -41,6 +42,12 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
       };
     },
   };
+  if (argv[0] === COMPLETE_COMMAND) {
+    // Not a route: the shell's words go to Stricli's completion engine unparsed (they may be flags).
+    for (const proposal of await completionsFor(app, argv.slice(1), ctx.env, cli))
+      ctx.stdout.write(`${proposal}\n`);
+    return EXIT.OK;
+  }
   await run(app, argv, cli);
   if (cli.exitCode !== undefined) return cli.exitCode;
   return stricliExit((cli.process as { exitCode?: number | string | null }).exitCode);

@@ -11,6 +11,15 @@ export interface PrefixDigests {
 }
 
 /**
+ * The worker's entry point: beside this file when run from source. In the binary `bun run build` compiles
+ * (hash-worker.ts is an extra entry point there), every entry point sits under the executable's virtual root
+ * by its path relative to src/, and a relative specifier resolves against that root, not against this file.
+ */
+const HASH_WORKER = Bun.isStandaloneExecutable
+  ? "./engine/hash-worker.ts"
+  : new URL("./hash-worker.ts", import.meta.url);
+
+/**
  * Hash on arrival: hands the worker thread (hash-worker.ts) each stretch of the output's contiguous prefix
  * as soon as it is readable from storage, while later bytes still arrive, so the check after the last byte
  * covers only the tail. `pump()` is synchronous and cheap: it only posts messages.
@@ -41,7 +50,7 @@ export class PrefixHasher {
     this.#segments = segments;
     this.#readable = readable;
     this.#queuedUpTo = first;
-    this.#worker = new Worker(new URL("./hash-worker.ts", import.meta.url));
+    this.#worker = new Worker(HASH_WORKER);
     this.#worker.unref();
     this.#worker.on("message", (reply: HashWorkerReply) => this.#receive(reply));
     this.#worker.on("error", (error: Error) => this.#fail(error));

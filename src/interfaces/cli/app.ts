@@ -1,15 +1,17 @@
 import { ArgumentParseError, buildApplication, buildRouteMap, help, text_en, version } from "@stricli/core";
+import packageJson from "../../../package.json" with { type: "json" };
 import { DlmError } from "../../errors.ts";
 import type { CliContext } from "./cli-context.ts";
 import { cancelCommand } from "./commands/cancel.ts";
+import { completionRoutes } from "./commands/completion.ts";
 import { getCommand } from "./commands/get.ts";
 import { pauseCommand } from "./commands/pause.ts";
 import { resumeCommand } from "./commands/resume.ts";
 import { statusCommand } from "./commands/status.ts";
 import { watchCommand } from "./commands/watch.ts";
 
-/** dlm's version, shown by `--version`. */
-export const VERSION = "0.1.0";
+/** dlm's version, shown by `--version`: package.json's (inlined into the compiled binary). */
+export const VERSION: string = packageJson.version;
 
 const formatting = {
   useAliasInUsageLine: false,
@@ -25,6 +27,7 @@ const routes = buildRouteMap({
     pause: pauseCommand,
     cancel: cancelCommand,
     watch: watchCommand,
+    completion: completionRoutes,
   },
   docs: { brief: "dlm: fast, verified, resumable downloads over HTTP(S)" },
 });

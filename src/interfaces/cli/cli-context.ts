@@ -4,6 +4,8 @@ import type { ExitCode } from "../../exit-codes.ts";
 
 /** What every command receives: Stricli's process streams, dlm's injected world, and a place for the exit code. */
 export interface CliContext extends CommandContext {
+  /** Streams and environment of the process (`dlm completion install` reads SHELL from it). */
+  readonly process: Pick<NodeJS.Process, "stdout" | "stderr" | "env">;
   readonly dlm: Context;
   /** Set by the command; main.ts turns it into the process exit status. */
   exitCode: ExitCode | undefined;

@@ -64,14 +64,14 @@ export const listenFlags = {
     kind: "parsed",
     parse: parseListen,
     brief:
-      "Start the control API on [HOST:]PORT (0 = free port; gRPC on PORT+1); loopback unless --listen-any",
+      "Start the control API on [HOST:]PORT (0 = free port; gRPC on PORT+1); loopback unless --listen-any (default: none)",
     optional: true,
     placeholder: "[HOST:]PORT",
   },
   listenAny: {
     kind: "boolean",
     brief:
-      "Allow a non-loopback --listen address (a bare PORT then binds all interfaces); token still needed",
+      "Allow a non-loopback --listen address (a bare PORT then binds all interfaces); token still needed (default off)",
     optional: true,
   },
 } as const;

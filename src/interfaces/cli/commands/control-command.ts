@@ -14,7 +14,11 @@ export interface ClientFlags {
 
 /** `--json` of every client command. */
 export const clientFlags = {
-  json: { kind: "boolean", brief: "Machine output: one JSON object on stdout", optional: true },
+  json: {
+    kind: "boolean",
+    brief: "Machine output: one JSON object on stdout (default off)",
+    optional: true,
+  },
 } as const;
 
 /** The FILE positional of every client command. */

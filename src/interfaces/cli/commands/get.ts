@@ -69,32 +69,41 @@ function storageKind(input: string): StorageKind {
   });
 }
 
+/** A duration in ms as the flags take it, for help text: `30s`. */
+function seconds(ms: number): string {
+  return `${ms / 1000}s`;
+}
+
 /** Flags `get` shares with other commands that start a download. */
 export const downloadFlags = {
   connections: {
     kind: "parsed",
     parse: integerIn("--connections", 1, 64),
-    brief: "Connections to use, 1..64 (default 8; 1 when the server ignores Range)",
+    brief: `Connections to use, 1..64 (default ${REQUEST_DEFAULTS.connections}; 1 when the server ignores Range)`,
     optional: true,
     placeholder: "N",
   },
-  json: { kind: "boolean", brief: "Machine output: one JSON object per line on stdout", optional: true },
+  json: {
+    kind: "boolean",
+    brief: "Machine output: one JSON object per line on stdout (default off)",
+    optional: true,
+  },
   quiet: {
     kind: "boolean",
-    brief: "No progress output (errors and the result line still print)",
+    brief: "No progress output; errors and the result line still print (default off)",
     optional: true,
   },
   stallTimeout: {
     kind: "parsed",
     parse: durationMs("--stall-timeout"),
-    brief: "Abort and retry a connection silent this long (default 30s; 500ms, 2m...)",
+    brief: `Abort and retry a connection silent this long (default ${seconds(REQUEST_DEFAULTS.stallTimeoutMs)}; 500ms, 2m...)`,
     optional: true,
     placeholder: "DURATION",
   },
   retries: {
     kind: "parsed",
     parse: integerIn("--retries", 0, 1000),
-    brief: "Retries per segment after a failure without progress (default 7)",
+    brief: `Retries per segment after a failure without progress (default ${DEFAULT_RETRY_OPTIONS.maxAttempts - 1})`,
     optional: true,
     placeholder: "N",
   },
@@ -108,7 +117,7 @@ export const downloadFlags = {
   checkpointInterval: {
     kind: "parsed",
     parse: durationMs("--checkpoint-interval"),
-    brief: "How often progress is fsynced into FILE.dlm/state.json; kill -9 loses at most this (default 1s)",
+    brief: `How often progress is fsynced into FILE.dlm/state.json; kill -9 loses at most this (default ${seconds(REQUEST_DEFAULTS.checkpointIntervalMs)})`,
     optional: true,
     placeholder: "DURATION",
   },
@@ -137,7 +146,7 @@ export const getCommand = buildCommand({
       output: {
         kind: "parsed",
         parse: outputPath,
-        brief: "Output file (default: name from the URL)",
+        brief: "Output file, relative to the current directory (default: the name from the URL)",
         optional: true,
         placeholder: "FILE",
       },
@@ -146,14 +155,14 @@ export const getCommand = buildCommand({
       rangeStart: {
         kind: "parsed",
         parse: byteOffset("--range-start"),
-        brief: "First byte to fetch (inclusive, 0-based)",
+        brief: "First byte to fetch, inclusive and 0-based (default 0)",
         optional: true,
         placeholder: "A",
       },
       rangeEnd: {
         kind: "parsed",
         parse: byteOffset("--range-end"),
-        brief: "Last byte to fetch (inclusive)",
+        brief: "Last byte to fetch, inclusive (default: the last byte of the file)",
         optional: true,
         placeholder: "B",
       },
@@ -161,34 +170,35 @@ export const getCommand = buildCommand({
         kind: "parsed",
         parse: parseChecksum,
         brief:
-          "Expected digest ALGO:HEX (sha256, sha512, sha1, md5, sha3-256, blake3, xxh3, xxh128, crc32c...)",
+          "Expected digest ALGO:HEX: sha256, sha512, sha1, md5, sha3-256, blake3, xxh3, xxh128, crc32c... (default: none)",
         optional: true,
         placeholder: "ALGO:HEX",
       },
       header: {
         kind: "parsed",
         parse: header,
-        brief: "Extra request header 'Name: value' (repeatable)",
+        brief: "Extra request header 'Name: value', repeatable (default: none)",
         optional: true,
         variadic: true,
+        placeholder: "'NAME: VALUE'",
       },
-      force: { kind: "boolean", brief: "Overwrite an existing output file", optional: true },
+      force: { kind: "boolean", brief: "Overwrite an existing output file (default off)", optional: true },
       restart: {
         kind: "boolean",
-        brief: "Discard an unfinished download of FILE and start over",
+        brief: "Discard an unfinished download of FILE and start over (default off)",
         optional: true,
       },
       storage: {
         kind: "parsed",
         parse: storageKind,
-        brief: "How partial data is kept: in-place (one preallocated file, default) or parts",
+        brief: `How partial data is kept: in-place (one preallocated file) or parts (default ${REQUEST_DEFAULTS.storage})`,
         optional: true,
         placeholder: "parts|in-place",
       },
       minSplit: {
         kind: "parsed",
         parse: byteSize("--min-split", 1),
-        brief: "Smallest segment to split or steal (default 1M)",
+        brief: `Smallest segment to split or steal (default ${REQUEST_DEFAULTS.minSplitBytes / 2 ** 20}M)`,
         optional: true,
         placeholder: "SIZE",
       },

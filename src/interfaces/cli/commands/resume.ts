@@ -46,7 +46,7 @@ export const resumeCommand = buildCommand({
       ...listenFlags,
       restart: {
         kind: "boolean",
-        brief: "If the remote file changed, discard the old data and start over",
+        brief: "If the remote file changed, discard the old data and start over (default off)",
         optional: true,
       },
     },
