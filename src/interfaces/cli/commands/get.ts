@@ -110,7 +110,7 @@ export const downloadFlags = {
   limit: {
     kind: "parsed",
     parse: byteSize("--limit", 1024),
-    brief: "Speed limit for the whole download, bytes per second (512K, 2M...; default none)",
+    brief: "Speed limit for the whole download, bytes per second: 512K, 2M... (default none)",
     optional: true,
     placeholder: "RATE",
   },
