@@ -10,7 +10,7 @@ import { blake3 } from "hash-wasm";
 import packageJson from "../package.json" with { type: "json" };
 import { EXIT } from "../src/exit-codes.ts";
 import { bytesOf, sha256Of, writeFileOf } from "./helpers/bytes.ts";
-import { BUN_BIN, REPO_ROOT, tempDirs } from "./helpers/cli.ts";
+import { BUN_BIN, REPO_ROOT, runCommand, tempDirs } from "./helpers/cli.ts";
 import { type Nginx, nginxAvailable, startNginx } from "./helpers/nginx.ts";
 import { type Origin, startOrigin } from "./helpers/origin.ts";
 
@@ -22,26 +22,8 @@ let nginx: Nginx | undefined;
 let origin: Origin;
 
 /** Runs `command` in `cwd` (stdin closed, output captured), bounded by `timeoutMs`. */
-async function run(
-  command: readonly string[],
-  cwd: string,
-  env: Record<string, string> = {},
-  timeoutMs = 30_000,
-) {
-  const child = Bun.spawn([...command], {
-    cwd,
-    env: { ...process.env, ...env },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    timeout: timeoutMs,
-  });
-  const [exitCode, stdout, stderr] = await Promise.all([
-    child.exited,
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
-  return { exitCode, stdout, stderr };
+function run(command: readonly string[], cwd: string, env: Record<string, string> = {}, timeoutMs = 30_000) {
+  return runCommand(command, cwd, { env, timeoutMs });
 }
 
 beforeAll(async () => {

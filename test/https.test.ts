@@ -1,51 +1,25 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { EXIT } from "../src/exit-codes.ts";
 import { sha256Of, writeFileOf } from "./helpers/bytes.ts";
+import { makeCertificate, opensslAvailable } from "./helpers/certificate.ts";
 import { listDir, makeTempDir, removeDir, runDlm } from "./helpers/cli.ts";
 import { type Nginx, nginxAvailable, startNginx } from "./helpers/nginx.ts";
 
 // https through fetch, against nginx with certificates made
 // here by openssl: one for 127.0.0.1 and one for another name.
 const SIZE = 6_000_007;
-const OPENSSL = "/usr/bin/openssl";
-const ready = nginxAvailable() && existsSync(OPENSSL);
+const ready = nginxAvailable() && opensslAvailable();
 let dir = "";
 let good: Nginx | undefined;
 let wrongName: Nginx | undefined;
-
-function makeCertificate(name: string, subjectAltName: string): { cert: string; key: string } {
-  const cert = join(dir, `${name}.pem`);
-  const key = join(dir, `${name}.key`);
-  const result = Bun.spawnSync([
-    OPENSSL,
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "1",
-    "-keyout",
-    key,
-    "-out",
-    cert,
-    "-subj",
-    `/CN=${name}`,
-    "-addext",
-    `subjectAltName=${subjectAltName}`,
-  ]);
-  if (result.exitCode !== 0) throw new Error(`openssl failed: ${result.stderr.toString()}`);
-  return { cert, key };
-}
 
 beforeAll(async () => {
   if (!ready) return;
   dir = await makeTempDir("dlm-https-");
   await writeFileOf(join(dir, "file.bin"), SIZE);
-  good = await startNginx(dir, { tls: makeCertificate("local", "IP:127.0.0.1") });
-  wrongName = await startNginx(dir, { tls: makeCertificate("other", "DNS:other.example") });
+  good = await startNginx(dir, { tls: makeCertificate(dir, "local", "IP:127.0.0.1") });
+  wrongName = await startNginx(dir, { tls: makeCertificate(dir, "other", "DNS:other.example") });
 });
 
 afterAll(async () => {

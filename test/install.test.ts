@@ -9,7 +9,7 @@ import packageJson from "../package.json" with { type: "json" };
 import { EXIT } from "../src/exit-codes.ts";
 import { progressAtLeast } from "./badweather/harness.ts";
 import { sha256Of } from "./helpers/bytes.ts";
-import { REPO_ROOT, tempDirs } from "./helpers/cli.ts";
+import { REPO_ROOT, runCommand, tempDirs } from "./helpers/cli.ts";
 import { type Origin, startOrigin } from "./helpers/origin.ts";
 
 const npm = Bun.which("npm");
@@ -19,20 +19,8 @@ let work: string;
 let origin: Origin;
 
 /** Runs `command` in `cwd` (stdin closed, output captured), bounded by `timeoutMs`. */
-async function run(command: readonly string[], cwd: string, timeoutMs = 60_000) {
-  const child = Bun.spawn([...command], {
-    cwd,
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    timeout: timeoutMs,
-  });
-  const [exitCode, stdout, stderr] = await Promise.all([
-    child.exited,
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
-  return { exitCode, stdout, stderr };
+function run(command: readonly string[], cwd: string, timeoutMs = 60_000) {
+  return runCommand(command, cwd, { timeoutMs });
 }
 
 const why = npm === null ? " (skipped: npm not on PATH)" : "";

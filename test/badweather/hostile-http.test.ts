@@ -4,13 +4,13 @@ import { join } from "node:path";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { EXIT } from "../../src/exit-codes.ts";
 import { bytesOf, sha256Hex } from "../helpers/bytes.ts";
+import { makeCertificate, opensslAvailable } from "../helpers/certificate.ts";
 import { jsonLines, listDir, runDlm, tempDirs } from "../helpers/cli.ts";
 import { type RawOrigin, type RawScript, serveBytes, startRawOrigin } from "../helpers/raw-origin.ts";
 
 // Servers that misbehave at the HTTP level, written byte by byte (raw TCP), against the real CLI. Each case
 // pins down what Bun's fetch reports and what dlm makes of it: never exit 0 with bytes that are not the file.
 const BODY = bytesOf(0, 200_000 - 1);
-const OPENSSL = "/usr/bin/openssl";
 const dirs = tempDirs("dlm-hostile-");
 const origins: RawOrigin[] = [];
 
@@ -91,31 +91,11 @@ describe("credentials stay with their origin", () => {
     for (const r of other.requests) expect(r.headers.has("authorization")).toBe(false);
   });
 
-  test.skipIf(!existsSync(OPENSSL))(
+  test.skipIf(!opensslAvailable())(
     "https → http drops them (clear text), and no SNI is sent for an IP address",
     async () => {
       const certDir = await dirs.fresh();
-      const cert = join(certDir, "cert.pem");
-      const key = join(certDir, "key.pem");
-      const made = Bun.spawnSync([
-        OPENSSL,
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-keyout",
-        key,
-        "-out",
-        cert,
-        "-subj",
-        "/CN=127.0.0.1",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-      ]);
-      expect(made.exitCode).toBe(0);
+      const { cert, key } = makeCertificate(certDir, "127.0.0.1", "IP:127.0.0.1");
       const plain = await origin((request, socket) => serveBytes(request, socket, BODY));
       const seen: { servername: string | false | null; authorization: string | undefined }[] = [];
       const tls = createTlsServer(

@@ -114,3 +114,28 @@ export function jsonLines(stdout: string): Record<string, unknown>[] {
       return value as Record<string, unknown>;
     });
 }
+
+/**
+ * Runs any command (the built binary, an installed `dlm`, npm) in `cwd` with stdin closed and output
+ * captured; `env` is merged over this process's; killed after `timeoutMs` (default 30 s).
+ */
+export async function runCommand(
+  command: readonly string[],
+  cwd: string,
+  options: { readonly env?: Readonly<Record<string, string>>; readonly timeoutMs?: number } = {},
+): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const child = Bun.spawn([...command], {
+    cwd,
+    env: { ...process.env, ...options.env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: options.timeoutMs ?? 30_000,
+  });
+  const [exitCode, stdout, stderr] = await Promise.all([
+    child.exited,
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  return { exitCode, stdout, stderr };
+}
