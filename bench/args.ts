@@ -5,8 +5,8 @@ import { TOOLS } from "./tools.ts";
 /** Parsed command line of bench/run.ts. */
 export interface BenchOptions {
   readonly smoke: boolean;
-  /** File size in bytes. */
-  readonly size: number;
+  /** File sizes in bytes, in run order (one table per size and scenario). */
+  readonly sizes: readonly number[];
   readonly reps: number;
   readonly scenarios: readonly ScenarioId[];
   /** Tool ids given with --tools (then they run in every scenario), or undefined for the default set. */
@@ -21,10 +21,10 @@ export interface BenchOptions {
 }
 
 /** Usage text printed by --help and after a bad flag. */
-export const USAGE = `usage: bun bench/run.ts [--smoke] [--size 1G] [--reps 3] [--scenarios a,b] [--tools a,b]
+export const USAGE = `usage: bun bench/run.ts [--smoke] [--size 128M,1G] [--reps 3] [--scenarios a,b] [--tools a,b]
                         [--rate 16M] [--latency 50] [--timeout SECONDS] [--results DIR]
-  --smoke       one repetition of an 8 MiB file (unless --size/--reps say otherwise); no speed checks
-  --size        file size: bytes or K/M/G (binary: 1G = 1 GiB); default 1G
+  --smoke       one repetition of 1 MiB and 4 MiB files (unless --size/--reps say otherwise); no speed checks
+  --size        file sizes, comma-separated: bytes or K/M/G (binary: 1G = 1 GiB); default 128M,1G
   --reps        repetitions per tool and scenario (tool order alternates); default 3
   --scenarios   subset of ${SCENARIO_IDS.join(",")}
   --tools       subset of ${TOOLS.map((t) => t.id).join(",")}; listed tools run in every scenario
@@ -72,6 +72,21 @@ function subset<T extends string>(flag: string, input: string, known: readonly T
   return picked as T[];
 }
 
+/** Parses a comma-separated list of sizes (`128M,1G`) into bytes, in the given order, without repeats. */
+export function parseSizes(flag: string, input: string): number[] {
+  const sizes = input
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")
+    .map((s) => parseBytes(flag, s));
+  if (sizes.length === 0) throw new BenchUsageError(`${flag}: expected a size like 8M or 128M,1G`);
+  return [...new Set(sizes)];
+}
+
+/** Sizes run when --size is not given: the issue's short and long downloads, or two tiny files for --smoke. */
+const DEFAULT_SIZES = "128M,1G";
+const SMOKE_SIZES = "1M,4M";
+
 /** Parses argv (without the runtime and script); undefined means --help was asked. */
 export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
   let values: ReturnType<typeof parse>["values"];
@@ -87,7 +102,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
   const timeout = values.timeout === undefined ? undefined : positiveInt("--timeout", values.timeout, 0);
   return {
     smoke,
-    size: parseBytes("--size", values.size ?? (smoke ? "8M" : "1G")),
+    sizes: parseSizes("--size", values.size ?? (smoke ? SMOKE_SIZES : DEFAULT_SIZES)),
     reps,
     scenarios:
       values.scenarios === undefined

@@ -16,6 +16,9 @@ export interface Measured {
   timedOut: boolean;
   /** Wall time from spawn to exit as the harness saw it, seconds. */
   wallSeconds: number;
+  /** performance.now() (ms) just before the spawn, and the same moment as epoch ms (for nginx's $msec). */
+  startedAt: number;
+  startedEpochMs: number;
   /** performance.now() (ms) when the exit was seen. */
   exitedAt: number;
   /** User + system CPU of the command and its children, seconds. */
@@ -52,6 +55,7 @@ export async function measure(
   const useTime = meter === "gnu-time";
   const timeFile = `${scratch}.time`;
   const full = useTime ? [GNU_TIME, "-f", "%e %U %S %M", "-o", timeFile, ...bounded] : bounded;
+  const startedEpochMs = Date.now();
   const started = performance.now();
   const proc = Bun.spawn(full, { cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   // A backstop in case timeout itself hangs: the harness must always come back.
@@ -68,6 +72,8 @@ export async function measure(
     exitCode,
     timedOut: exitCode === TIMED_OUT_STATUS || proc.signalCode === "SIGKILL",
     wallSeconds,
+    startedAt: started,
+    startedEpochMs,
     exitedAt,
     stdout,
     stderrTail: stderr.slice(-TAIL_CHARS),

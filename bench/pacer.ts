@@ -27,7 +27,11 @@ export interface PacedConnection {
   requests: number;
   /** Body bytes handed to the socket. */
   bytes: number;
-  /** performance.now() (ms) of the first and last body write, undefined before the first. */
+  /**
+   * performance.now() (ms) when the first body part started on its way (before its pacing wait) and when the
+   * last one was handed to the socket; undefined before the first. So [first, last] is the time the connection
+   * spent carrying body: bytes / cap for a connection kept busy at its cap.
+   */
   firstByteAt: number | undefined;
   lastByteAt: number | undefined;
   /** Whether the client side is still open. */
@@ -141,6 +145,9 @@ export async function startPacer(upstream: string): Promise<Pacer> {
       for (let at = 0; at < chunk.byteLength; at += slice) {
         const part = slice >= chunk.byteLength ? chunk : chunk.subarray(at, at + slice);
         if (res.destroyed) return;
+        // The link starts carrying the body now: a capped part waits below for its share of the clock, as a
+        // real link would spend that time sending it. So "first byte" is not delayed by one pacing slice.
+        conn.record.firstByteAt ??= performance.now();
         if (cap !== undefined) {
           // Token clock per connection: the part may leave once the connection's budget covers it. Timers
           // fire late, so a clock up to CATCH_UP_MS behind is kept (the next parts go at once and the average
@@ -154,7 +161,6 @@ export async function startPacer(upstream: string): Promise<Pacer> {
         const record = conn.record;
         record.bytes += part.byteLength;
         record.lastByteAt = performance.now();
-        record.firstByteAt ??= record.lastByteAt;
         if (!res.write(part)) await drained(res);
       }
     }

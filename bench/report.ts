@@ -37,6 +37,21 @@ function fixed(value: number | undefined, digits: number): string {
   return value === undefined ? "—" : value.toFixed(digits);
 }
 
+/** Readable size for headings: `128 MiB`, `1 GiB`, else bytes. */
+export function sizeLabel(bytes: number): string {
+  if (bytes % GIB === 0) return `${bytes / GIB} GiB`;
+  if (bytes % MIB === 0) return `${bytes / MIB} MiB`;
+  return `${bytes} B`;
+}
+
+/** Median wall and ideal of a row whose every run was correct; undefined when any failed or none ran. */
+export function rowTimes(row: ToolRuns): { wall: number; ideal: number | undefined } | undefined {
+  const ok = row.runs.filter((r): r is Ok => r.ok);
+  if (ok.length === 0 || ok.length !== row.runs.length) return undefined;
+  const wall = medianOf(ok, (r) => r.wallSeconds);
+  return wall === undefined ? undefined : { wall, ideal: medianOf(ok, (r) => r.ideal?.seconds) };
+}
+
 const HEADER = [
   "tool",
   "wall s",
@@ -45,6 +60,7 @@ const HEADER = [
   "ideal s",
   "× ideal",
   "conns",
+  "first byte s",
   "to verified s",
   "last byte→verified s",
   "CPU s/GiB",
@@ -65,21 +81,18 @@ export function allOk(result: ScenarioResult): boolean {
  */
 export function scenarioTable(result: ScenarioResult): string {
   const { scenario, sizeBytes } = result;
-  const medians = result.rows.map((row) => {
-    const ok = row.runs.filter((r): r is Ok => r.ok);
-    return ok.length === row.runs.length && ok.length > 0 ? medianOf(ok, (r) => r.wallSeconds) : undefined;
-  });
-  const best = Math.min(...medians.filter((m): m is number => m !== undefined));
+  const times = result.rows.map(rowTimes);
+  const best = Math.min(...times.map((t) => t?.wall ?? Number.POSITIVE_INFINITY));
   const lines = [
-    `### ${scenario.id}: ${scenario.description}`,
+    `### ${scenario.id}, ${sizeLabel(sizeBytes)}: ${scenario.description}`,
     "",
     `| ${HEADER.join(" | ")} |`,
     `|${HEADER.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`,
   ];
   result.rows.forEach((row, i) => {
-    const wall = medians[i];
+    const wall = times[i]?.wall;
     const failures = row.runs.filter((r) => !r.ok);
-    if (wall === undefined || failures.length > 0) {
+    if (wall === undefined) {
       const first = failures[0];
       const why = first !== undefined && !first.ok ? first.failure.replaceAll("|", "\\|") : "no runs";
       const cells = [row.tool.label, `**FAIL** (${failures.length}/${row.runs.length}): ${why}`];
@@ -87,7 +100,7 @@ export function scenarioTable(result: ScenarioResult): string {
       return;
     }
     const ok = row.runs as Ok[];
-    const ideal = medianOf(ok, (r) => r.ideal?.seconds);
+    const ideal = times[i]?.ideal;
     const conns = medianOf(ok, (r) => r.ideal?.connections);
     const slow = medianOf(ok, (r) => r.ideal?.slowConnections);
     const cpu = medianOf(ok, (r) => r.cpuSeconds);
@@ -100,6 +113,10 @@ export function scenarioTable(result: ScenarioResult): string {
       fixed(ideal, 2),
       ideal === undefined ? "—" : fixed(wall / ideal, 2),
       slow === undefined || slow === 0 ? fixed(conns, 0) : `${fixed(conns, 0)} (${fixed(slow, 0)} slow)`,
+      fixed(
+        medianOf(ok, (r) => r.firstByteSeconds),
+        3,
+      ),
       fixed(
         medianOf(ok, (r) => r.verifiedSeconds),
         2,
@@ -126,7 +143,10 @@ export const LEGEND = `Columns: **wall s** median seconds from spawn to exit (fo
 includes hashing the file); **MB/s** size / wall (10^6 bytes); **× best** wall / the smallest wall in the
 table; **ideal s** latency + size / C, where C is the peak sum of per-connection caps over connections carrying
 body at the same moment (connections with < 1% of the file are not counted); **× ideal** wall / ideal;
-**conns** connections in that peak (and how many of them were slow); **to verified s** wall, plus the
+**conns** connections in that peak (and how many of them were slow); **first byte s** spawn → the server
+side starting to send the first body byte of any request (pacer: the first body part leaving for the
+connection; unthrottled: nginx's arrival time of the first request that got body bytes, ms resolution);
+**to verified s** wall, plus the
 harness's own streaming SHA-256 of the output for tools that do not verify; **last byte→verified s** last body
 byte leaving the pacer → exit (plus the hash where the tool does not verify); **CPU s/GiB** user+sys CPU of
 the tool per GiB; **peak RSS MiB** largest resident set of the tool's processes (max over reps);

@@ -25,6 +25,12 @@ export type RunResult =
       readonly servedBytes: number | undefined;
       /** Capped scenarios only. */
       readonly ideal: Ideal | undefined;
+      /**
+       * Spawn → the server side starting to send the first body byte (any request, a probe's one byte
+       * included), seconds. Pacer: when the first body part started on its way; nginx: when the first request
+       * that got body bytes arrived (ms resolution). Undefined when not seen.
+       */
+      readonly firstByteSeconds: number | undefined;
       /** Last body byte leaving the pacer → verified file (exit, plus the hash when the tool has none). */
       readonly lastByteToVerifiedSeconds: number | undefined;
     };
@@ -55,11 +61,11 @@ export async function runOnce(tool: Tool, setup: RunSetup): Promise<RunResult> {
   const m = await measure(argv, setup.repo, setup.timeoutMs, out);
   if (viaPacer) await setup.pacer.settle(SETTLE_MS);
   else await Bun.sleep(100); // nginx writes the log line when it has finished with the request
-  const served = viaPacer
-    ? connections.reduce((sum, c) => sum + c.bytes, 0)
-    : logMark === undefined
-      ? undefined
-      : await setup.accessLog?.bytesSince(logMark);
+  const fromLog = logMark === undefined ? undefined : await setup.accessLog?.servedSince(logMark);
+  const served = viaPacer ? connections.reduce((sum, c) => sum + c.bytes, 0) : fromLog?.bytes;
+  const firstByteMs = viaPacer
+    ? Math.min(...connections.map((c) => c.firstByteAt ?? Number.POSITIVE_INFINITY)) - m.startedAt
+    : (fromLog?.firstBodyRequestAtEpochMs ?? Number.NaN) - m.startedEpochMs;
 
   const note = m.stderrTail.trim().split("\n").pop()?.slice(0, 160) ?? "";
   const failed = (why: string): RunResult => ({ ok: false, failure: note === "" ? why : `${why}: ${note}` });
@@ -90,6 +96,7 @@ export async function runOnce(tool: Tool, setup: RunSetup): Promise<RunResult> {
         scenario.mode.rateBytesPerSec === undefined
           ? undefined
           : idealOf(connections, file.size, scenario.mode.latencyMs ?? 0),
+      firstByteSeconds: Number.isFinite(firstByteMs) ? firstByteMs / 1000 : undefined,
       lastByteToVerifiedSeconds:
         lastByteToExit === undefined ? undefined : lastByteToExit + (tool.selfVerifies ? 0 : hash.seconds),
     };

@@ -1,89 +1,41 @@
-// Benchmark harness: `bun bench/run.ts [--smoke] [--size 1G] [--reps 3] [--scenarios a,b] [--tools a,b]`.
+// Benchmark harness: `bun bench/run.ts [--smoke] [--size 128M,1G] [--reps 3] [--scenarios a,b] [--tools a,b]`.
 // See bench/README.md. Exit 0 when every output was correct, 1 when any was wrong, 2 on a bad command line,
 // 3 when the harness itself broke.
+
 import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
-import { cpus, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startNginx } from "../test/helpers/nginx.ts";
 import { type BenchOptions, BenchUsageError, parseBenchArgs, USAGE } from "./args.ts";
-import { ensureFile } from "./files.ts";
-import { gnuTimeAvailable } from "./measure.ts";
-import { findAccessLog } from "./nginx-log.ts";
+import { type BenchFile, ensureFile } from "./files.ts";
+import { bunStartup, header } from "./header.ts";
+import { ACCESS_LOG_FORMAT, findAccessLog } from "./nginx-log.ts";
 import { startPacer } from "./pacer.ts";
-import { allOk, LEGEND, type ScenarioResult, scenarioTable, type ToolRuns } from "./report.ts";
+import { defaultTimeoutMs, pickTools, planFor } from "./plan.ts";
+import { allOk, LEGEND, type ScenarioResult, scenarioTable, sizeLabel, type ToolRuns } from "./report.ts";
 import { runOnce } from "./run-once.ts";
-import { isCapped, type Scenario, scenarios } from "./scenarios.ts";
-import { TOOLS, type Tool, toolInstalled } from "./tools.ts";
+import { scenarios } from "./scenarios.ts";
+import { targetsTable } from "./targets.ts";
 
 const REPO = resolve(import.meta.dir, "..");
 const FILE_CACHE = join(tmpdir(), "dlm-bench-files");
-const SERVED_NAME = "bench.bin";
-
-/** Which tools run in a scenario, and notes for the ones that do not. */
-function pickTools(scenario: Scenario, options: BenchOptions): { tools: Tool[]; notes: string[] } {
-  const notes: string[] = [];
-  const tools: Tool[] = [];
-  const wanted = options.tools === undefined ? TOOLS : TOOLS.filter((t) => options.tools?.includes(t.id));
-  const skippedSingle: string[] = [];
-  for (const tool of wanted) {
-    if (!toolInstalled(tool)) notes.push(`${tool.label}: not run, \`${tool.bin}\` is not installed`);
-    else if (options.tools === undefined && tool.connections === 1 && isCapped(scenario)) {
-      skippedSingle.push(tool.label);
-    } else tools.push(tool);
-  }
-  if (skippedSingle.length > 0) {
-    const seconds = options.size / (scenario.mode.rateBytesPerSec ?? 1);
-    notes.push(
-      `${skippedSingle.join(", ")}: not run here: one connection at the cap takes size / cap = ${seconds.toFixed(1)} s ` +
-        `(name them in --tools to run them anyway)`,
-    );
-  }
-  return { tools, notes };
-}
-
-function defaultTimeoutMs(scenario: Scenario, size: number): number {
-  const rate = scenario.mode.rateBytesPerSec;
-  // Four times a single connection at the cap, or 20 MB/s when uncapped, plus 30 s for start-up.
-  return 30_000 + (rate === undefined ? size / 20e6 : (4 * size) / rate) * 1000;
-}
-
-function versionOf(argv: string[]): string {
-  const out = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe" });
-  return out.stdout.toString().split("\n")[0]?.trim() ?? "?";
-}
-
-function header(options: BenchOptions, started: Date): string {
-  const tools = [
-    `bun ${Bun.version}`,
-    ...[
-      ["aria2c", "--version"],
-      ["axel", "--version"],
-      ["curl", "--version"],
-      ["wget2", "--version"],
-    ]
-      .filter(([bin]) => Bun.which(bin ?? "") !== null)
-      .map(versionOf),
-  ];
-  return [
-    `# dlm bench ${started.toISOString()}${options.smoke ? " (smoke)" : ""}`,
-    "",
-    `- command: \`bun bench/run.ts ${process.argv.slice(2).join(" ")}\``,
-    `- file: ${options.size} bytes (${(options.size / 2 ** 20).toFixed(0)} MiB), ${options.reps} repetition(s), tool order alternating`,
-    `- link: cap ${(options.rateBytesPerSec / 2 ** 20).toFixed(1)} MiB/s per connection where capped, latency ${options.latencyMs} ms in the latency scenario`,
-    `- machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), ${process.platform}; nginx and the pacer share it`,
-    `- meter: ${gnuTimeAvailable() ? "/usr/bin/time -f '%e %U %S %M'" : "Bun resourceUsage()"}; ${tools.join("; ")}`,
-  ].join("\n");
+/** Name the file of `size` bytes is served under. */
+function servedName(size: number): string {
+  return `bench-${size}.bin`;
 }
 
 async function main(options: BenchOptions): Promise<number> {
   const started = new Date();
   const say = (line: string) => process.stderr.write(`${line}\n`);
-  say(`bench: preparing a ${options.size}-byte file in ${FILE_CACHE}`);
-  const file = await ensureFile(FILE_CACHE, options.size);
+  const files: BenchFile[] = [];
+  for (const size of options.sizes) {
+    say(`bench: preparing a ${size}-byte file in ${FILE_CACHE}`);
+    files.push(await ensureFile(FILE_CACHE, size));
+  }
   const root = await mkdtemp(join(tmpdir(), "dlm-bench-root-"));
   const work = await mkdtemp(join(tmpdir(), "dlm-bench-out-"));
-  await symlink(file.path, join(root, SERVED_NAME));
-  const nginx = await startNginx(root);
+  for (const file of files) await symlink(file.path, join(root, servedName(file.size)));
+  const nginx = await startNginx(root, { accessLogFormat: ACCESS_LOG_FORMAT });
   const pacer = await startPacer(`http://127.0.0.1:${nginx.port}`);
   const stop = async () => {
     await pacer.close();
@@ -95,43 +47,58 @@ async function main(options: BenchOptions): Promise<number> {
     void stop().finally(() => process.exit(130));
   });
   try {
+    const bunStartSeconds = bunStartup();
+    say(`bench: bun -e 0 takes ${bunStartSeconds.toFixed(3)} s`);
     const accessLog = await findAccessLog(nginx.port);
     const table = scenarios({ rateBytesPerSec: options.rateBytesPerSec, latencyMs: options.latencyMs });
     const results: ScenarioResult[] = [];
-    for (const id of options.scenarios) {
-      const scenario = table[id];
-      const { tools, notes } = pickTools(scenario, options);
-      if (scenario.via === "nginx" && accessLog === undefined)
-        notes.push("served/size unknown: nginx log not found");
-      pacer.configure(scenario.mode);
-      const rows: ToolRuns[] = tools.map((tool) => ({ tool, runs: [] }));
-      const timeoutMs = options.timeoutMs ?? defaultTimeoutMs(scenario, options.size);
-      const url = scenario.via === "nginx" ? nginx.url(SERVED_NAME) : pacer.url(SERVED_NAME);
-      for (let rep = 0; rep < options.reps; rep++) {
-        // Alternate the order, so no tool always runs first on a cold cache or last on a hot machine.
-        const order = rep % 2 === 0 ? rows : [...rows].reverse();
-        for (const row of order) {
-          const setup = {
-            scenario,
-            file,
-            url,
-            out: join(work, "out.bin"),
-            repo: REPO,
-            pacer,
-            accessLog,
-            timeoutMs,
-          };
-          const result = await runOnce(row.tool, setup);
-          row.runs.push(result);
-          const shown = result.ok ? `${result.wallSeconds.toFixed(2)} s ok` : `FAIL ${result.failure}`;
-          say(`bench: [${id} ${rep + 1}/${options.reps}] ${row.tool.label}: ${shown}`);
+    for (const [index, file] of files.entries()) {
+      const size = sizeLabel(file.size);
+      process.stdout.write(`\n## ${size}\n`);
+      const plan = planFor(index, options, table);
+      for (const id of plan.ids) {
+        const scenario = table[id];
+        const { tools, notes } = pickTools(scenario, file.size, plan.tools);
+        if (scenario.via === "nginx" && accessLog === undefined)
+          notes.push("served/size and first byte unknown: nginx log not found");
+        pacer.configure(scenario.mode);
+        const rows: ToolRuns[] = tools.map((tool) => ({ tool, runs: [] }));
+        const timeoutMs = options.timeoutMs ?? defaultTimeoutMs(scenario, file.size);
+        const name = servedName(file.size);
+        const url = scenario.via === "nginx" ? nginx.url(name) : pacer.url(name);
+        const setup = {
+          scenario,
+          file,
+          url,
+          out: join(work, "out.bin"),
+          repo: REPO,
+          pacer,
+          accessLog,
+          timeoutMs,
+        };
+        for (let rep = 0; rep < options.reps; rep++) {
+          // Alternate the order, so no tool always runs first on a cold cache or last on a hot machine.
+          const order = rep % 2 === 0 ? rows : [...rows].reverse();
+          for (const row of order) {
+            const result = await runOnce(row.tool, setup);
+            row.runs.push(result);
+            const shown = result.ok ? `${result.wallSeconds.toFixed(2)} s ok` : `FAIL ${result.failure}`;
+            say(`bench: [${size} ${id} ${rep + 1}/${options.reps}] ${row.tool.label}: ${shown}`);
+          }
         }
+        const result: ScenarioResult = { scenario, sizeBytes: file.size, rows, notes };
+        results.push(result);
+        process.stdout.write(`\n${scenarioTable(result)}\n`);
       }
-      const result: ScenarioResult = { scenario, sizeBytes: options.size, rows, notes };
-      results.push(result);
-      process.stdout.write(`\n${scenarioTable(result)}\n`);
     }
-    const report = [header(options, started), ...results.map(scenarioTable), LEGEND].join("\n\n");
+    const targets = targetsTable(results);
+    const sections = files.map((file) => [
+      `## ${sizeLabel(file.size)}`,
+      ...results.filter((r) => r.sizeBytes === file.size).map(scenarioTable),
+    ]);
+    const report = [header(options, started, bunStartSeconds), ...sections.flat(), targets ?? [], LEGEND]
+      .flat()
+      .join("\n\n");
     const dir = resolve(options.resultsDir ?? join(REPO, "bench", "results"));
     await mkdir(dir, { recursive: true });
     const path = join(
@@ -142,8 +109,9 @@ async function main(options: BenchOptions): Promise<number> {
         .replace(/\.\d+Z$/, "Z")}.md`,
     );
     await writeFile(path, `${report}\n`);
+    if (targets !== undefined) process.stdout.write(`\n${targets}\n`);
     process.stdout.write(`\n${LEGEND}\n\nbench: report written to ${path}\n`);
-    const failed = results.filter((r) => !allOk(r)).map((r) => r.scenario.id);
+    const failed = results.filter((r) => !allOk(r)).map((r) => `${r.scenario.id} ${sizeLabel(r.sizeBytes)}`);
     if (failed.length > 0) say(`bench: wrong or missing outputs in: ${failed.join(", ")}`);
     return failed.length > 0 ? 1 : 0;
   } finally {

@@ -1,4 +1,5 @@
-import { basename, dirname } from "node:path";
+import { homedir } from "node:os";
+import { basename, dirname, join } from "node:path";
 
 /** What a tool's command line is built from. */
 export interface ToolInput {
@@ -24,6 +25,8 @@ export interface Tool {
   /** Whether its exit means "file verified" (it hashed the file itself), so no separate hash is added. */
   readonly selfVerifies: boolean;
   argv(input: ToolInput): string[];
+  /** Configuration files the tool reads that no flag turns off; the report notes any that exist. */
+  readonly configFiles?: readonly string[];
   /** The digest the tool itself printed, if it prints one. */
   reportedSha256?(stdout: string): string | undefined;
 }
@@ -52,20 +55,23 @@ function dlm(connections: number): Tool {
   };
 }
 
-// --no-conf / --no-config: a user's rc file must not change what is measured.
-function aria2(checksum: boolean): Tool {
+// --no-conf / --no-config: a user's rc file must not change what is measured. The 8- and 16-connection rows
+// of aria2c and axel differ only in the connection count, so the equal-connection rows compare like with like.
+function aria2(connections: number, checksum: boolean): Tool {
+  const n = String(connections);
+  const base = connections === 16 ? "aria2c" : `aria2c${n}`;
   return {
-    id: checksum ? "aria2c-sha" : "aria2c",
-    label: checksum ? "aria2c -x16 --checksum" : "aria2c -x16",
+    id: checksum ? `${base}-sha` : base,
+    label: `aria2c -x${n} -s${n}${checksum ? " --checksum" : ""}`,
     bin: "aria2c",
-    connections: 16,
+    connections,
     selfVerifies: checksum,
     argv: ({ url, out, sha256 }) => [
       "aria2c",
       "--no-conf",
       "-q",
-      "-x16",
-      "-s16",
+      `-x${n}`,
+      `-s${n}`,
       "-k1M",
       "--file-allocation=none",
       "--allow-overwrite=true",
@@ -80,20 +86,32 @@ function aria2(checksum: boolean): Tool {
   };
 }
 
-/** Every tool the bench knows, in report order. */
-export const TOOLS: readonly Tool[] = [
-  dlm(8),
-  dlm(16),
-  aria2(false),
-  aria2(true),
-  {
-    id: "axel",
-    label: "axel -n 16",
+function axel(connections: number): Tool {
+  const n = String(connections);
+  return {
+    id: connections === 16 ? "axel" : `axel${n}`,
+    label: `axel -n ${n}`,
     bin: "axel",
-    connections: 16,
+    connections,
     selfVerifies: false,
-    argv: ({ url, out }) => ["axel", "-n", "16", "-q", "-o", out, url],
-  },
+    argv: ({ url, out }) => ["axel", "-n", n, "-q", "-o", out, url],
+    // axel has no flag to skip these; the report notes any that exist.
+    configFiles: [join(homedir(), ".axelrc"), "/etc/axelrc"],
+  };
+}
+
+/**
+ * Every tool the bench knows, in report order: dlm, then the anchors at the same connection counts (16, then
+ * 8), then the single-connection tools. Ids stay short for --tools: `aria2c`/`axel` are the 16-connection rows.
+ */
+export const TOOLS: readonly Tool[] = [
+  dlm(16),
+  aria2(16, false),
+  axel(16),
+  dlm(8),
+  aria2(8, false),
+  axel(8),
+  aria2(16, true),
   {
     id: "curl",
     label: "curl",

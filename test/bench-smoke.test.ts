@@ -3,15 +3,18 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseBytes } from "../bench/args.ts";
+import { type BenchOptions, parseBenchArgs, parseBytes, parseSizes } from "../bench/args.ts";
 import { type BenchFile, ensureFile } from "../bench/files.ts";
 import { idealOf } from "../bench/ideal.ts";
 import { gnuTimeAvailable, measure } from "../bench/measure.ts";
+import { parseAccessLog } from "../bench/nginx-log.ts";
 import { type PacedConnection, type Pacer, startPacer } from "../bench/pacer.ts";
-import { allOk, scenarioTable } from "../bench/report.ts";
+import { pickTools, planFor } from "../bench/plan.ts";
+import { allOk, type ScenarioResult, scenarioTable, sizeLabel } from "../bench/report.ts";
 import { type RunResult, type RunSetup, runOnce } from "../bench/run-once.ts";
-import { scenarios } from "../bench/scenarios.ts";
-import type { Tool } from "../bench/tools.ts";
+import { SCENARIO_IDS, type ScenarioId, scenarios } from "../bench/scenarios.ts";
+import { targetsTable } from "../bench/targets.ts";
+import { TOOLS, type Tool, toolInstalled } from "../bench/tools.ts";
 import { bytesOf, sha256Of } from "./helpers/bytes.ts";
 import { nginxAvailable } from "./helpers/nginx.ts";
 import { type Origin, startOrigin } from "./helpers/origin.ts";
@@ -60,6 +63,101 @@ describe("parseBytes", () => {
   });
   test.each(["", "0", "-1M", "1X", "M"])("rejects %p", (input) => {
     expect(() => parseBytes("--size", input)).toThrow("--size");
+  });
+});
+
+describe("command line", () => {
+  test("--size takes a list, keeps its order and drops repeats", () => {
+    expect(parseSizes("--size", "1G, 128M,1G")).toEqual([2 ** 30, 128 * MIB]);
+    expect(() => parseSizes("--size", ",")).toThrow("--size");
+    expect(() => parseSizes("--size", "128M,x")).toThrow('--size: expected a size like 8M or 1G, got "x"');
+  });
+  test("defaults: 128 MiB and 1 GiB, 3 repetitions; --smoke: 1 MiB and 4 MiB, 1 repetition", () => {
+    expect(parseBenchArgs([])).toMatchObject({ sizes: [128 * MIB, 2 ** 30], reps: 3, smoke: false });
+    expect(parseBenchArgs(["--smoke"])).toMatchObject({ sizes: [MIB, 4 * MIB], reps: 1, smoke: true });
+    expect(parseBenchArgs(["--smoke", "--size", "2M"])).toMatchObject({ sizes: [2 * MIB] });
+  });
+  test("sizes read as MiB or GiB in headings", () => {
+    expect([sizeLabel(128 * MIB), sizeLabel(2 ** 30), sizeLabel(MIB + 7)]).toEqual([
+      "128 MiB",
+      "1 GiB",
+      "1048583 B",
+    ]);
+  });
+});
+
+describe("plan", () => {
+  const table = scenarios({ rateBytesPerSec: 16 * MIB, latencyMs: 50 });
+  const options = (argv: string[]) => parseBenchArgs(argv) as BenchOptions;
+  test("a full run: every size runs every scenario with the default tools", () => {
+    const full = options([]);
+    expect(planFor(1, full, table)).toEqual({ ids: [...SCENARIO_IDS], tools: undefined });
+  });
+  test("--smoke: everything at the first size, the 16-connection race on the paced links after", () => {
+    const smoke = options(["--smoke"]);
+    expect(planFor(0, smoke, table)).toEqual({ ids: [...SCENARIO_IDS], tools: undefined });
+    expect(planFor(1, smoke, table)).toEqual({
+      ids: ["throttled", "uneven", "latency"],
+      tools: ["dlm16", "aria2c", "axel"],
+    });
+    expect(planFor(1, options(["--smoke", "--tools", "curl"]), table)).toEqual({ ids: [], tools: [] });
+  });
+  // The lists below name every anchor, so they hold only where all of them are installed (CI installs them).
+  test.skipIf(TOOLS.some((t) => !toolInstalled(t)))(
+    "single-connection tools sit out the capped links unless named",
+    () => {
+      const names = (id: ScenarioId, only?: string[]) =>
+        pickTools(table[id], MIB, only).tools.map((t) => t.id);
+      expect(names("throttled")).toEqual([
+        "dlm16",
+        "aria2c",
+        "axel",
+        "dlm8",
+        "aria2c8",
+        "axel8",
+        "aria2c-sha",
+      ]);
+      expect(names("no-range")).toContain("curl");
+      expect(names("throttled", ["curl"])).toEqual(["curl"]);
+    },
+  );
+});
+
+describe("tools", () => {
+  const input = { url: "http://127.0.0.1:1/f", out: "/tmp/x/out.bin", sha256: "0".repeat(64), bun: "bun" };
+  const argv = (id: string) => TOOLS.find((t) => t.id === id)?.argv(input) ?? [];
+  test("the 8-connection anchors differ from the 16-connection ones only in the count", () => {
+    expect(argv("aria2c8")).toEqual(
+      argv("aria2c").map((a) => a.replace("-x16", "-x8").replace("-s16", "-s8")),
+    );
+    expect(argv("aria2c8")).toContain("-k1M");
+    expect(argv("aria2c8")).toContain("--file-allocation=none");
+    expect(argv("aria2c8")).toContain("--no-conf");
+    expect(argv("axel8")).toEqual(argv("axel").map((a) => (a === "16" ? "8" : a)));
+    expect(argv("axel8")).toContain("8");
+  });
+  test("equal-connection rows: dlm, aria2c and axel at 16 and at 8", () => {
+    const byCount = (n: number) => TOOLS.filter((t) => t.connections === n).map((t) => t.label);
+    expect(byCount(16)).toEqual([
+      "dlm -c 16",
+      "aria2c -x16 -s16",
+      "axel -n 16",
+      "aria2c -x16 -s16 --checksum",
+    ]);
+    expect(byCount(8)).toEqual(["dlm -c 8", "aria2c -x8 -s8", "axel -n 8"]);
+  });
+});
+
+describe("nginx access log", () => {
+  test("sums body bytes and finds when the first request that got body arrived", () => {
+    const log = [
+      "1700000000.500 0.000 206 0", // no body: not a first byte
+      "1700000001.250 0.750 206 1", // arrived at .500
+      "1700000002.000 0.400 206 1048576", // arrived at 1.600
+      "garbage",
+    ].join("\n");
+    expect(parseAccessLog(log)).toEqual({ bytes: 1048577, firstBodyRequestAtEpochMs: 1700000000500 });
+    expect(parseAccessLog("")).toEqual({ bytes: 0, firstBodyRequestAtEpochMs: undefined });
   });
 });
 
@@ -124,6 +222,12 @@ describe("pacer", () => {
     expect(res.body.equals(Buffer.from(bytesOf(0, 2 * MIB - 1)))).toBe(true);
     expect(seconds).toBeGreaterThanOrEqual(0.24); // 2 MiB at 8 MiB/s, minus timer slack
     expect(conns.map((c) => c.bytes)).toEqual([2 * MIB]);
+    // First byte is when the body started on its way, so first → last spans the body at the cap (the token
+    // clock may start up to 50 ms behind, which is the slack here), not the body minus one pacing slice.
+    const [c] = conns;
+    const carrying = (c?.lastByteAt ?? 0) - (c?.firstByteAt ?? 0);
+    expect(carrying).toBeGreaterThanOrEqual(190);
+    expect(carrying).toBeLessThanOrEqual(seconds * 1000);
   });
 
   test("uneven: every 4th accepted connection gets cap / 8", async () => {
@@ -248,18 +352,126 @@ describe("runOnce and the report", () => {
     expect(flipRow).not.toMatch(/\| \d+\.\d\d \|/);
     expect(table.split("\n").find((l) => l.startsWith("| copy |"))).toMatch(/^\| copy \| \d+\.\d\d \|/);
   }, 30_000);
+
+  test("first byte: from spawn to the pacer sending the first body byte, within the wall time", async () => {
+    pacer.configure({ ignoreRange: true });
+    origin.serve("/first", { size: file.size });
+    const script = "await Bun.sleep(150);await Bun.write(process.argv[2],await fetch(process.argv[1]))";
+    const result = await runOnce(
+      fake("late-fetch", (out) => [process.execPath, "-e", script, pacer.url("/first"), out]),
+      setup,
+    );
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.firstByteSeconds).toBeGreaterThanOrEqual(0.15); // the tool waited 150 ms before its request
+    expect(result.firstByteSeconds).toBeLessThan(result.wallSeconds);
+    const table = scenarioTable({
+      scenario: setup.scenario,
+      sizeBytes: file.size,
+      rows: [{ tool: fake("late-fetch", () => []), runs: [result] }],
+      notes: [],
+    });
+    const header = table.split("\n")[2]?.split(" | ") ?? [];
+    const row = table.split("\n")[4]?.split(" | ") ?? [];
+    expect(row[header.indexOf("first byte s")]).toBe(result.firstByteSeconds?.toFixed(3));
+    expect(table).toStartWith(`### no-range, ${file.size} B: `);
+  }, 30_000);
+});
+
+describe("targets table", () => {
+  const tool = (id: string) => TOOLS.find((t) => t.id === id) as Tool;
+  const run = (wall: number, ideal: number): RunResult => ({
+    ok: true,
+    wallSeconds: wall,
+    hashSeconds: 0,
+    verifiedSeconds: wall,
+    cpuSeconds: 0,
+    peakRssBytes: 0,
+    servedBytes: 0,
+    ideal: { capSumBytesPerSec: 1, connections: 16, slowConnections: 4, seconds: ideal },
+    firstByteSeconds: 0.1,
+    lastByteToVerifiedSeconds: 0,
+  });
+  const link = scenarios({ rateBytesPerSec: 16 * MIB, latencyMs: 50 });
+  const result = (id: ScenarioId, walls: Record<string, number | "FAIL">): ScenarioResult => ({
+    scenario: link[id],
+    sizeBytes: 128 * MIB,
+    rows: Object.entries(walls).map(([toolId, wall]) => ({
+      tool: tool(toolId),
+      runs: wall === "FAIL" ? [{ ok: false, failure: "exit 1" }] : [run(wall, 1)],
+    })),
+    notes: [],
+  });
+  const cellsOf = (table: string, link: string) =>
+    table
+      .split("\n")
+      .find((l) => l.startsWith(`| 128 MiB | ${link} |`))
+      ?.split(" | ")
+      .slice(2);
+
+  test("× ideal per tool, then the two dlm -c 16 targets and the race at 8", () => {
+    const table = targetsTable([
+      result("unthrottled", { dlm16: 1, aria2c: 1, axel: 1 }),
+      result("throttled", { dlm16: 1.05, aria2c: 1.2, axel: 1.1, dlm8: 1.3, aria2c8: 1.2, axel8: 1.25 }),
+      result("uneven", { dlm16: 1.5, aria2c: 1.6, axel: 1.2 }),
+      result("latency", { dlm16: 1.08, aria2c: "FAIL", axel: 1.0 }),
+    ]);
+    expect(table).toBeDefined();
+    expect(table).not.toContain("unthrottled"); // no cap, no ideal: not a paced link
+    expect(cellsOf(table ?? "", "throttled")).toEqual([
+      "1.05",
+      "1.20",
+      "1.10",
+      "1.30",
+      "1.20",
+      "1.25",
+      "✓ 0.95",
+      "✓ 1.05",
+      "✗ 1.08 |",
+    ]);
+    expect(cellsOf(table ?? "", "uneven")).toEqual([
+      "1.50",
+      "1.60",
+      "1.20",
+      "—",
+      "—",
+      "—",
+      "✗ 1.25",
+      "✗ 1.50",
+      "— |",
+    ]);
+    // A failed anchor is no yardstick: the race is not judged, the ideal bound still is.
+    expect(cellsOf(table ?? "", "latency")).toEqual([
+      "1.08",
+      "FAIL",
+      "1.00",
+      "—",
+      "—",
+      "—",
+      "—",
+      "✓ 1.08",
+      "— |",
+    ]);
+  });
+
+  test("a failed dlm fails both targets; no paced scenario, no table", () => {
+    const table = targetsTable([result("throttled", { dlm16: "FAIL", aria2c: 1, axel: 1 })]);
+    expect(cellsOf(table ?? "", "throttled")?.slice(6)).toEqual(["✗ FAIL", "✗ FAIL", "— |"]);
+    expect(targetsTable([result("no-range", { dlm16: 1 })])).toBeUndefined();
+  });
 });
 
 describe.skipIf(!nginxAvailable() || Bun.which("curl") === null)("bench/run.ts end to end", () => {
-  test("a one-scenario smoke with curl exits 0 and writes its table", async () => {
+  test("two sizes, two scenarios with curl: exit 0, a table per size and scenario, first byte from both servers", async () => {
     const results = await mkdtemp(join(tmpdir(), "dlm-bench-results-"));
     try {
       const args = [
-        "--smoke",
         "--size",
-        "1M",
+        "1M,2M",
+        "--reps",
+        "1",
         "--scenarios",
-        "no-range",
+        "unthrottled,no-range",
         "--tools",
         "curl",
         "--results",
@@ -278,7 +490,20 @@ describe.skipIf(!nginxAvailable() || Bun.which("curl") === null)("bench/run.ts e
       expect({ code, stderr: code === 0 ? "" : stderr }).toEqual({ code: 0, stderr: "" });
       expect(stdout).toMatch(/\| curl \| \d+\.\d\d \|.*\| 1\.000 \| no \|/);
       const [name] = await readdir(results);
-      expect(await readFile(join(results, name ?? "missing"), "utf8")).toContain("### no-range");
+      const report = await readFile(join(results, name ?? "missing"), "utf8");
+      expect(report).toMatch(/- Bun start-up: `bun -e 0` takes \d\.\d{3} s/);
+      for (const heading of [
+        "## 1 MiB",
+        "### unthrottled, 1 MiB",
+        "### no-range, 1 MiB",
+        "## 2 MiB",
+        "### no-range, 2 MiB",
+      ])
+        expect(report).toContain(heading);
+      // first byte s is column 8: nginx's log gives it for unthrottled, the pacer for no-range.
+      const curlRows = report.split("\n").filter((l) => l.startsWith("| curl |"));
+      expect(curlRows).toHaveLength(4);
+      for (const row of curlRows) expect(row.split(" | ")[7]).toMatch(/^0\.\d{3}$/);
     } finally {
       await rm(results, { recursive: true, force: true });
     }

@@ -19,6 +19,8 @@ export interface Nginx {
 /** How to serve: plain http (default), or https with this certificate and key (PEM files). */
 export interface NginxOptions {
   readonly tls?: { readonly cert: string; readonly key: string };
+  /** nginx `log_format` string for access.log in the temp dir (no single quotes); default nginx's "combined". */
+  readonly accessLogFormat?: string;
 }
 
 /** True when the nginx binary exists, so tests can skip with a reason instead of failing. */
@@ -78,7 +80,7 @@ pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events { worker_connections 256; }
 http {
-  access_log ${dir}/access.log;
+  ${accessLog(dir, options.accessLogFormat)}
   client_body_temp_path ${dir}/client_body;
   proxy_temp_path ${dir}/proxy;
   fastcgi_temp_path ${dir}/fastcgi;
@@ -96,6 +98,13 @@ http {
   }
 }
 `;
+}
+
+function accessLog(dir: string, format: string | undefined): string {
+  if (format === undefined) return `access_log ${dir}/access.log;`;
+  if (format.includes("'"))
+    throw new Error(`nginx: accessLogFormat must not contain a single quote: ${format}`);
+  return `log_format custom '${format}';\n  access_log ${dir}/access.log custom;`;
 }
 
 /** A port the OS just handed out on 127.0.0.1 and that we released again. */
