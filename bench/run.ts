@@ -113,7 +113,12 @@ async function main(options: BenchOptions): Promise<number> {
     process.stdout.write(`\n${LEGEND}\n\nbench: report written to ${path}\n`);
     const failed = results.filter((r) => !allOk(r)).map((r) => `${r.scenario.id} ${sizeLabel(r.sizeBytes)}`);
     if (failed.length > 0) say(`bench: wrong or missing outputs in: ${failed.join(", ")}`);
-    return failed.length > 0 ? 1 : 0;
+    // Only dlm's own failures fail the run: another tool's crash (axel 2.17.11 segfaults now and then,
+    // axel#410) says nothing about dlm and must not turn CI red. Its FAIL row stays in the report.
+    const dlmFailed = results.some((r) =>
+      r.rows.some((row) => row.tool.id.startsWith("dlm") && !row.runs.every((x) => x.ok)),
+    );
+    return dlmFailed ? 1 : 0;
   } finally {
     await stop();
   }
