@@ -1,5 +1,6 @@
 import type { Context } from "../context.ts";
 import { HttpStatusError } from "../errors.ts";
+import { dispositionFileName } from "./content-disposition-name.ts";
 import { httpGet, requestHeaders, type StreamedResponse, streamFetchResponse } from "./http.ts";
 import { leanClientFor } from "./http1.ts";
 import type { RemoteFile } from "./remote-file.ts";
@@ -93,24 +94,4 @@ async function probeGet(
     response.cancel();
   }
   return streamFetchResponse(await httpGet(ctx, url, { range, headers, signal }));
-}
-
-/**
- * The `filename` of a Content-Disposition header (RFC 6266), preferring the RFC 8187 `filename*` form.
- * Returned raw: whether it is safe to use is decided by output naming, not here.
- */
-export function dispositionFileName(header: string | null): string | undefined {
-  if (header === null) return undefined;
-  const extended = /filename\*\s*=\s*([^']*)'[^']*'([^;]+)/i.exec(header);
-  if (extended?.[2] !== undefined) {
-    try {
-      return decodeURIComponent(extended[2].trim());
-    } catch {
-      return undefined;
-    }
-  }
-  const quoted = /filename\s*=\s*"((?:[^"\\]|\\.)*)"/i.exec(header);
-  if (quoted?.[1] !== undefined) return quoted[1].replace(/\\(.)/g, "$1");
-  const bare = /filename\s*=\s*([^;\s]+)/i.exec(header);
-  return bare?.[1];
 }
