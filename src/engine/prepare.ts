@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
-import { resolve } from "node:path";
+import { lstat, mkdir, rm } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
 import { OutputExistsError, RangeNotSupportedError, RemoteChangedError, UsageError } from "../errors.ts";
@@ -13,6 +13,7 @@ import type { RemoteFile } from "./remote-file.ts";
 import { isStrongEtag } from "./response-check.ts";
 import { withRetries } from "./retry-loop.ts";
 import type { Segment } from "./segment.ts";
+import { checkSidecarTrust } from "./sidecar-trust.ts";
 import { type DownloadStateFile, readStateFile, STATE_VERSION, statePath } from "./state-file.ts";
 import { guardStorage } from "./storage/storage-error.ts";
 
@@ -88,10 +89,24 @@ function outputExists(output: string): OutputExistsError {
   return new OutputExistsError(`${output} already exists; use --force to overwrite it`, { file: output });
 }
 
+/**
+ * The state of an unfinished download of `output`, if its sidecar holds one; a sidecar this user did not make
+ * is refused (StateFileError) whether or not it holds a state. `--restart` looks at nothing: it replaces.
+ */
 async function existingState(output: string, restart: boolean): Promise<DownloadStateFile | undefined> {
   const sidecar = sidecarOf(output);
-  if (restart || !existsSync(statePath(sidecar))) return undefined;
-  return readStateFile(sidecar);
+  if (restart || !(await lexists(sidecar))) return undefined;
+  if (await lexists(statePath(sidecar))) return readStateFile(sidecar);
+  await checkSidecarTrust(sidecar);
+  return undefined;
+}
+
+/** Whether anything (a link included, not followed) is at `path`. */
+async function lexists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function planFresh(
@@ -126,8 +141,11 @@ async function planFresh(
       : [{ id: 0, start: 0, end: total === undefined ? Number.MAX_SAFE_INTEGER - 1 : total - 1, done: 0 }];
   const sidecar = sidecarOf(output);
   await guardStorage(sidecar, "create", async () => {
+    // rm removes a link itself, never what it points to. mkdir is not recursive: if anything took the name
+    // meanwhile it fails (EEXIST) rather than adopt it. 0700: the sidecar is this user's alone (DESIGN "Trust").
     await rm(sidecar, { recursive: true, force: true });
-    await mkdir(sidecar, { recursive: true });
+    await mkdir(dirname(sidecar), { recursive: true });
+    await mkdir(sidecar, { mode: 0o700 });
   });
   const now = new Date(ctx.now()).toISOString();
   const state: DownloadStateFile = {

@@ -1,10 +1,11 @@
-import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
-import { readFile, rename } from "node:fs/promises";
+import { open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { StateFileError } from "../errors.ts";
 import { isChecksumAlgorithm, parseChecksum } from "./checksum.ts";
 import type { Segment } from "./segment.ts";
+import { checkSidecarTrust } from "./sidecar-trust.ts";
 import { fsyncDirectory } from "./storage/fsync-directory.ts";
+import { OPEN } from "./storage/no-follow.ts";
 import type { StorageKind } from "./storage/sink.ts";
 import { guardStorage } from "./storage/storage-error.ts";
 
@@ -65,24 +66,38 @@ export async function writeStateFile(sidecar: string, state: DownloadStateFile):
 async function writeNow(target: string, text: string): Promise<void> {
   const temp = `${target}.tmp`;
   await guardStorage(temp, "write", async () => {
-    const fd = openSync(temp, "w", 0o600);
+    // Created exclusively and without following links: a file or link already at the temp name (left by a
+    // crash, or planted) is removed, never written through. The sidecar is 0700, so only this user can race.
+    await unlink(temp).catch((error: { code?: string }) => {
+      if (error.code !== "ENOENT") throw error;
+    });
+    const file = await open(temp, OPEN.createWrite, 0o600);
     try {
-      writeSync(fd, text);
-      fsyncSync(fd);
+      await file.writeFile(text);
+      await file.sync();
     } finally {
-      closeSync(fd);
+      await file.close();
     }
     await rename(temp, target);
   });
   await fsyncDirectory(target);
 }
 
-/** Reads and validates state.json; every problem is a `StateFileError` naming the file and the field. */
+/**
+ * Reads and validates state.json of a sidecar this user made (see sidecar-trust.ts); every problem is a
+ * `StateFileError` naming the file and the field (or why the sidecar is not trusted).
+ */
 export async function readStateFile(sidecar: string): Promise<DownloadStateFile> {
+  await checkSidecarTrust(sidecar);
   const path = statePath(sidecar);
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    const file = await open(path, OPEN.read);
+    try {
+      text = await file.readFile("utf8");
+    } finally {
+      await file.close();
+    }
   } catch (error) {
     throw new StateFileError(`${path}: cannot read (${(error as { code?: string }).code ?? String(error)})`, {
       file: path,
