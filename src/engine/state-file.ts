@@ -42,15 +42,24 @@ export function statePath(sidecar: string): string {
 const queued = new Map<string, Promise<void>>();
 
 /**
- * Writes the state atomically: temp file, fsync, rename over state.json, fsync the directory. A crash at any
- * point leaves either the old or the new state, never a torn one. Writes to one path run one at a time, in
- * call order (so the last call wins): two at once would share the temp file and one rename would fail with
- * ENOENT, which happens when a checkpoint outlasts the interval (slow fsync) or meets the final one.
+ * Writes the state atomically: temp file, fsync, rename over state.json, and (with `syncDirectory`, the
+ * default) fsync the directory. A crash at any point leaves either the old or the new state, never a torn
+ * one. Without the directory fsync a power cut may bring back the previous state.json: still valid, it
+ * vouches for less; periodic checkpoints take that trade to stay cheap, a pause or an end does not.
+ * Writes to one path run one at a time, in call order (so the last call wins): two at once would share the
+ * temp file and one rename would fail with ENOENT, which happens when a checkpoint outlasts the interval
+ * (slow fsync) or meets the final one.
  */
-export async function writeStateFile(sidecar: string, state: DownloadStateFile): Promise<void> {
+export async function writeStateFile(
+  sidecar: string,
+  state: DownloadStateFile,
+  options: { readonly syncDirectory?: boolean } = {},
+): Promise<void> {
   const target = statePath(sidecar);
   const text = `${JSON.stringify(state, undefined, 2)}\n`;
-  const write = (queued.get(target) ?? Promise.resolve()).then(() => writeNow(target, text));
+  const write = (queued.get(target) ?? Promise.resolve()).then(() =>
+    writeNow(target, text, options.syncDirectory ?? true),
+  );
   const settled = write.then(
     () => undefined,
     () => undefined,
@@ -63,7 +72,7 @@ export async function writeStateFile(sidecar: string, state: DownloadStateFile):
   }
 }
 
-async function writeNow(target: string, text: string): Promise<void> {
+async function writeNow(target: string, text: string, syncDirectory: boolean): Promise<void> {
   const temp = `${target}.tmp`;
   await guardStorage(temp, "write", async () => {
     // Created exclusively and without following links: a file or link already at the temp name (left by a
@@ -80,7 +89,7 @@ async function writeNow(target: string, text: string): Promise<void> {
     }
     await rename(temp, target);
   });
-  await fsyncDirectory(target);
+  if (syncDirectory) await fsyncDirectory(target);
 }
 
 /**

@@ -99,7 +99,8 @@ export const downloadFlags = {
   checkpointInterval: {
     kind: "parsed",
     parse: durationMs("--checkpoint-interval"),
-    brief: "How often progress is fsynced into FILE.dlm/state.json; kill -9 loses at most this (default 1s)",
+    brief:
+      "Longest time between checkpoints (progress fsynced into FILE.dlm/state.json): kill -9 loses at most this; as often as every 100ms while fsync is cheap (default 1s)",
     optional: true,
     placeholder: "DURATION",
   },
