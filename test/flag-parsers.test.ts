@@ -121,12 +121,20 @@ describe("header", () => {
   ])("%p -> %p", (input, pair) => {
     expect(header(input)).toEqual(pair as [string, string]);
   });
-  test.each(["bad", ": value", "Bad Name: x", "X-A: b\r\nX-B: c", "X-A: b\nc", "X-A: \u0000"])(
-    "%p is refused",
-    (input) => {
-      usageError(header, input, "--header");
-    },
-  );
+  test.each([
+    "bad",
+    ": value",
+    "Bad Name: x",
+    "X-A: b\r\nX-B: c",
+    "X-A: b\nc",
+    "X-A: \u0000",
+    "X-A: b\u0007c",
+    "X-A: b\u007fc",
+    "X-Name: файл",
+    "X-Name: caf\u00e9",
+  ])("%p is refused", (input) => {
+    usageError(header, input, "--header");
+  });
   test.each(["Range: bytes=0-1", "if-range: x", "Accept-Encoding: gzip"])(
     "%p is refused: dlm manages it",
     (input) => {

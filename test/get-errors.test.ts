@@ -48,6 +48,8 @@ describe("dlm get: bad flags fail before any I/O", () => {
     [["--checksum", "sha256:abc"], "--checksum", "sha256:abc"],
     [["-H", "bad"], "--header", "bad"],
     [["-H", "Range: bytes=0-1"], "--header", "Range: bytes=0-1"],
+    [["-H", "X-Name: файл"], "--header", "X-Name: файл"],
+    [["-H", "X-Bell: a\u0007b"], "--header", "X-Bell: a\u0007b"],
     [["--storage", "x"], "--storage", "x"],
     [["--stall-timeout", "0"], "--stall-timeout", "0"],
     [["--min-split", "0"], "--min-split", "0"],

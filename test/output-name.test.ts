@@ -1,11 +1,21 @@
 import { describe, expect, test } from "bun:test";
 import { basename } from "node:path";
 import fc from "fast-check";
-import { chooseOutputName, isPlainFileName, nameFromUrl } from "../src/engine/output-name.ts";
-import { dispositionFileName } from "../src/engine/probe.ts";
+import { dispositionFileName, utf8FromLatin1 } from "../src/engine/content-disposition-name.ts";
+import {
+  chooseOutputName,
+  fitName,
+  isPlainFileName,
+  MAX_NAME_BYTES,
+  nameFromUrl,
+} from "../src/engine/output-name.ts";
+
+const bytes = (text: string): number => new TextEncoder().encode(text).length;
+/** Raw UTF-8 bytes of `text` as fetch hands them over in a header: one latin1 code point per byte. */
+const asLatin1 = (text: string): string => Buffer.from(text, "utf8").toString("latin1");
 
 describe("isPlainFileName", () => {
-  test.each(["report.pdf", "a", "résumé.pdf", "file with spaces.txt", "x".repeat(255), "日本語.txt"])(
+  test.each(["report.pdf", "a", "résumé.pdf", "file with spaces.txt", "x".repeat(251), "日本語.txt"])(
     "%p is plain",
     (name) => {
       expect(isPlainFileName(name)).toBe(true);
@@ -26,8 +36,8 @@ describe("isPlainFileName", () => {
     ["del\u007f", "DEL"],
     [" padded ", "surrounding spaces"],
     ["", "empty"],
-    ["x".repeat(256), "over 255 bytes"],
-    ["é".repeat(128), "over 255 bytes in UTF-8"],
+    ["x".repeat(252), "over 251 bytes: NAME.dlm would not fit in 255"],
+    ["é".repeat(126), "over 251 bytes in UTF-8"],
   ])("%p is refused (%s)", (name) => {
     expect(isPlainFileName(name)).toBe(false);
   });
@@ -63,7 +73,7 @@ describe("nameFromUrl", () => {
         if (name !== undefined) {
           expect(basename(name)).toBe(name);
           expect(name.startsWith(".")).toBe(false);
-          expect(new TextEncoder().encode(name).length).toBeLessThanOrEqual(255);
+          expect(bytes(`${name}.dlm`)).toBeLessThanOrEqual(255);
           expect(/[/\\\p{Cc}]/u.test(name)).toBe(false);
         }
       }),
@@ -84,10 +94,54 @@ describe("chooseOutputName", () => {
     },
   );
 
+  test("a name too long for the file system is shortened, keeping its extension", () => {
+    const long = `${"report-".repeat(60)}final.tar.gz`;
+    const chosen = chooseOutputName(url, url, long);
+    expect(chosen).toEndWith(".gz");
+    expect(chosen).toStartWith("report-report-");
+    expect(bytes(`${chosen}.dlm`)).toBeLessThanOrEqual(255);
+    const fromUrl = nameFromUrl(`http://h/${"ж".repeat(200)}.iso`) ?? "";
+    expect(fromUrl).toEndWith(".iso");
+    expect(bytes(fromUrl)).toBeLessThanOrEqual(MAX_NAME_BYTES);
+  });
+
   test("the requested URL's name, then the final URL's, then `download`", () => {
     expect(chooseOutputName("http://h/asked.bin", "http://h/final.bin", undefined)).toBe("asked.bin");
     expect(chooseOutputName("http://h/", "http://h/final.bin", undefined)).toBe("final.bin");
     expect(chooseOutputName("http://h/", "http://h/", undefined)).toBe("download");
+  });
+});
+
+describe("fitName", () => {
+  test.each([
+    ["short.txt", 20, "short.txt"],
+    ["abcdefghij.txt", 10, "abcdef.txt"],
+    ["abcdefghij", 5, "abcde"],
+    // The tail after the last dot is no extension when it is long or holds a space: plain cut.
+    ["abc.defghijklmnopqrstuvwxyz", 8, "abc.defg"],
+    ["abcdef.not an ext", 6, "abcdef"],
+    // Cut between code points, never inside one (ж is 2 bytes, 😀 is 4).
+    ["жжжж.bin", 9, "жж.bin"],
+    ["😀😀.bin", 9, "😀.bin"],
+    ["ab  cd.txt", 8, "ab.txt"],
+  ])("%p in %p bytes -> %p", (name, max, fitted) => {
+    expect(fitName(name, max)).toBe(fitted);
+  });
+
+  test("any name fits, keeps a short extension and stays plain", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: "grapheme", minLength: 1, maxLength: 400 }),
+        fc.constantFrom(".iso", ".tar.gz", ""),
+        (stem, ext) => {
+          const name = `x${stem.replace(/[/\\.\p{Cc}\p{Cf}\s]/gu, "_")}${ext}`;
+          const fitted = fitName(name);
+          expect(bytes(fitted)).toBeLessThanOrEqual(MAX_NAME_BYTES);
+          expect(fitted.endsWith(ext.slice(ext.lastIndexOf(".")))).toBe(true);
+          if (bytes(name) <= MAX_NAME_BYTES) expect(fitted).toBe(name);
+        },
+      ),
+    );
   });
 });
 
@@ -105,19 +159,42 @@ describe("dispositionFileName", () => {
     // Returned raw; naming decides whether it is safe.
     ["attachment; filename*=UTF-8''..%2F..%2Fetc%2Fpasswd", "../../etc/passwd"],
     ['attachment; filename="../evil"', "../evil"],
+    // Raw UTF-8 as fetch hands it over (one latin1 code point per byte) is read as UTF-8.
+    [asLatin1('attachment; filename="файл.zip"'), "файл.zip"],
+    [asLatin1("attachment; filename=naïve.txt"), "naïve.txt"],
+    // Real ISO-8859-1 text that is not valid UTF-8 stays as it is.
+    ['attachment; filename="caf\u00e9.txt"', "café.txt"],
+    ["attachment; filename*=ISO-8859-1''%E9t%E9.txt", "été.txt"],
+    // A filename* that does not decode falls back to filename.
+    ["attachment; filename=\"fallback.txt\"; filename*=UTF-8''bad%ZZ", "fallback.txt"],
   ])("%p -> %p", (header, name) => {
     expect(dispositionFileName(header)).toBe(name);
   });
 
-  test.each([null, "attachment", "inline; size=3", "attachment; filename*=UTF-8''bad%ZZ"])(
-    "%p has no name",
-    (header) => {
-      expect(dispositionFileName(header)).toBeUndefined();
-    },
-  );
+  test.each([
+    null,
+    "attachment",
+    "inline; size=3",
+    "attachment; filename*=UTF-8''bad%ZZ",
+    'attachment; filename="unterminated',
+  ])("%p has no name", (header) => {
+    expect(dispositionFileName(header)).toBeUndefined();
+  });
 
   test("a traversal through filename* never becomes the output name", () => {
     const raw = dispositionFileName("attachment; filename*=UTF-8''..%2Fevil");
     expect(chooseOutputName("http://h/safe.bin", "http://h/safe.bin", raw)).toBe("safe.bin");
+  });
+});
+
+describe("utf8FromLatin1", () => {
+  test.each([
+    ["plain.txt", "plain.txt"],
+    [asLatin1("日本語"), "日本語"],
+    ["\u00e9t\u00e9", "été"],
+    // Already-decoded text (code points above 0xFF) is left alone.
+    ["файл", "файл"],
+  ])("%p -> %p", (input, output) => {
+    expect(utf8FromLatin1(input)).toBe(output);
   });
 });

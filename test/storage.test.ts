@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Segment } from "../src/engine/segment.ts";
 import { createSink } from "../src/engine/storage/create-sink.ts";
 import type { StorageKind } from "../src/engine/storage/sink.ts";
+import { StorageError } from "../src/errors.ts";
 import { bytesOf } from "./helpers/bytes.ts";
 
 /** One suite, run against every storage implementation (they must be interchangeable). */
@@ -44,6 +45,24 @@ for (const kind of KINDS) {
       dir = mkdtempSync(join(tmpdir(), `dlm-storage-${kind}-`));
     });
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    test("a link planted where storage writes is never followed", async () => {
+      const victim = join(dir, "victim.txt");
+      writeFileSync(victim, "precious");
+      const segments = segmentsOf(10_000, 1);
+      symlinkSync(victim, join(dir, kind === "parts" ? "part.0" : "data"));
+      const sink = createSink(kind, dir, 0);
+      const failure = await (async () => {
+        await sink.open(segments, 10_000);
+        const writer = await sink.writer(segments[0] as Segment);
+        await writer.write(bytesOf(0, 9_999, 1));
+        await writer.close();
+      })().catch((error: unknown) => error);
+      await sink.close();
+      expect(failure).toBeInstanceOf(StorageError);
+      expect((failure as StorageError).message).toContain("symbolic link");
+      expect(readFileSync(victim, "utf8")).toBe("precious");
+    });
 
     test("segments written out of order complete into the exact bytes", async () => {
       const segments = segmentsOf(100_003, 7);

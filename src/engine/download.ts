@@ -2,6 +2,7 @@ import { rm } from "node:fs/promises";
 import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
 import { InterruptedError, StorageError } from "../errors.ts";
+import { CheckpointPacer, checkpointPace } from "./checkpoint-pacer.ts";
 import { finalizeDownload } from "./finalize.ts";
 import { nextPieceBytes } from "./plan.ts";
 import { PrefixHasher } from "./prefix-hasher.ts";
@@ -50,8 +51,8 @@ const WRITEBACK_BYTES = 16 << 20;
 /**
  * Runs one prepared download to a verified file under its final name. Workers (one per connection) take
  * segments, steal halves of the largest remaining one when idle, and retry from the byte where they stopped.
- * Durable progress is checkpointed to state.json about once a second; a pause (signal aborted with a
- * `PauseRequest`) flushes, checkpoints and throws `InterruptedError`; any other failure checkpoints too,
+ * Durable progress is checkpointed to state.json every 100 ms to 1 s (checkpoint-pacer.ts); a pause (signal
+ * aborted with a `PauseRequest`) flushes, checkpoints and throws `InterruptedError`; any other failure checkpoints too,
  * so nothing fetched is lost.
  */
 export class DownloadRun {
@@ -135,6 +136,7 @@ export class DownloadRun {
       prepared.mode === "range" ? prepared.first : 0,
     );
     this.#prefix = prefix;
+    const firstCheckpointAt = this.#ctx.monotonic();
     await this.#checkpoint();
     const stop = new AbortController();
     const combined = AbortSignal.any([signal, stop.signal]);
@@ -148,16 +150,23 @@ export class DownloadRun {
       this.#tick(prefix);
       writeback.poke();
     }, TICK_MS);
-    let lastCheckpoint = this.#ctx.monotonic();
-    const checkpointer = setInterval(
-      () => {
-        if (this.#checkpointBusy) return;
-        if (this.#ctx.monotonic() - lastCheckpoint < prepared.request.checkpointIntervalMs - TICK_MS) return;
-        lastCheckpoint = this.#ctx.monotonic();
-        this.#checkpoint().catch((error: unknown) => stop.abort(error));
-      },
-      Math.min(prepared.request.checkpointIntervalMs, 1000),
+    // As often as every 100 ms while checkpoints are cheap, at least every --checkpoint-interval.
+    const pacer = new CheckpointPacer(
+      checkpointPace(prepared.request.checkpointIntervalMs),
+      firstCheckpointAt,
     );
+    pacer.finish(this.#ctx.monotonic());
+    const checkpointer = setInterval(() => {
+      if (this.#checkpointBusy || !pacer.due(this.#ctx.monotonic())) return;
+      pacer.start(this.#ctx.monotonic());
+      this.#checkpoint(true).then(
+        () => {
+          pacer.finish(this.#ctx.monotonic());
+          this.#log.debug("checkpoint cost {cost_ms} ms", { cost_ms: pacer.costMs });
+        },
+        (error: unknown) => stop.abort(error),
+      );
+    }, pacer.pace.minMs / 5);
     let failure: unknown;
     try {
       const pending = this.#segments
@@ -449,10 +458,10 @@ export class DownloadRun {
    * Checkpoints never overlap (they share the temp file): a call while one runs waits for it and then
    * runs once more, so the final checkpoint after a pause always reflects the final counts.
    */
-  #checkpoint(): Promise<void> {
+  #checkpoint(periodic = false): Promise<void> {
     const next = (this.#checkpointing ?? Promise.resolve())
       .catch(() => undefined)
-      .then(() => this.#writeCheckpoint());
+      .then(() => this.#writeCheckpoint(periodic));
     this.#checkpointing = next;
     return next;
   }
@@ -462,16 +471,21 @@ export class DownloadRun {
     return this.#checkpointPending;
   }
 
-  async #writeCheckpoint(): Promise<void> {
+  /** `periodic`: skip the directory fsync (see writeStateFile), which only a pause or an end needs. */
+  async #writeCheckpoint(periodic: boolean): Promise<void> {
     this.#checkpointPending = true;
     try {
       const captured = this.#segments.map((s) => ({ id: s.id, start: s.start, end: s.end, done: s.done }));
       await this.#sink.sync();
-      await writeStateFile(this.#prepared.sidecar, {
-        ...this.#prepared.state,
-        segments: captured,
-        updatedAt: new Date(this.#ctx.now()).toISOString(),
-      });
+      await writeStateFile(
+        this.#prepared.sidecar,
+        {
+          ...this.#prepared.state,
+          segments: captured,
+          updatedAt: new Date(this.#ctx.now()).toISOString(),
+        },
+        { syncDirectory: !periodic },
+      );
     } finally {
       this.#checkpointPending = false;
     }

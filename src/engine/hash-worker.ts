@@ -11,6 +11,7 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { parentPort } from "node:worker_threads";
 import { type ChecksumAlgorithm, createHasher, type IncrementalHasher } from "./checksum.ts";
+import { OPEN } from "./storage/no-follow.ts";
 
 /** Messages the download thread sends. */
 export type HashWorkerRequest =
@@ -36,7 +37,7 @@ if (parentPort !== null) {
   const reply = (message: HashWorkerReply) => port.postMessage(message);
 
   const hashRange = (path: string, position: number, length: number) => {
-    const fd = openSync(path, "r");
+    const fd = openSync(path, OPEN.read);
     try {
       let done = 0;
       while (done < length) {

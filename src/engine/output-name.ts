@@ -1,7 +1,12 @@
 import { basename } from "node:path";
 
-/** Longest name most filesystems accept, in bytes. */
-const MAX_NAME_BYTES = 255;
+/**
+ * Longest output name dlm picks, in bytes: 255 (NAME_MAX of Linux and most file systems) less the ".dlm" of
+ * the sidecar directory beside it. The names inside the sidecar are short and fixed.
+ */
+export const MAX_NAME_BYTES = 255 - ".dlm".length;
+/** Longest tail after the last dot that counts as an extension (kept when a name is shortened). */
+const MAX_EXTENSION_CHARS = 16;
 
 /**
  * True when `name` is a plain file name: no directory parts, no control characters, not hidden or special
@@ -11,7 +16,7 @@ export function isPlainFileName(name: string): boolean {
   if (name === "" || name.startsWith(".")) return false;
   if (/[/\\\p{Cc}\p{Cf}]/u.test(name)) return false;
   if (name.trim() !== name) return false;
-  return new TextEncoder().encode(name).length <= MAX_NAME_BYTES;
+  return byteLength(name) <= MAX_NAME_BYTES;
 }
 
 /**
@@ -36,7 +41,7 @@ export function nameFromUrl(url: string): string | undefined {
     .replace(/^[.\s]+/, "")
     .trim();
   if (cleaned === "") return undefined;
-  return truncateBytes(cleaned, MAX_NAME_BYTES);
+  return fitName(cleaned);
 }
 
 /**
@@ -48,16 +53,32 @@ export function chooseOutputName(
   finalUrl: string,
   dispositionName: string | undefined,
 ): string {
-  if (dispositionName !== undefined) {
-    const plain = basename(dispositionName);
-    if (plain === dispositionName && isPlainFileName(plain)) return plain;
+  if (dispositionName !== undefined && basename(dispositionName) === dispositionName) {
+    const fitted = fitName(dispositionName);
+    if (isPlainFileName(fitted)) return fitted;
   }
   return nameFromUrl(requestedUrl) ?? nameFromUrl(finalUrl) ?? "download";
 }
 
-function truncateBytes(text: string, maxBytes: number): string {
-  const encoder = new TextEncoder();
-  let result = text;
-  while (encoder.encode(result).length > maxBytes) result = result.slice(0, -1);
-  return result;
+/**
+ * `name` cut to at most `maxBytes` of UTF-8, keeping its extension (".tar.gz" keeps ".gz"): a name the
+ * server chose too long for the file system becomes a usable one instead of a storage error. Cuts between
+ * code points, never inside one. A name that fits is returned unchanged.
+ */
+export function fitName(name: string, maxBytes = MAX_NAME_BYTES): string {
+  if (byteLength(name) <= maxBytes) return name;
+  const dot = name.lastIndexOf(".");
+  const extension =
+    dot > 0 && name.length - dot - 1 <= MAX_EXTENSION_CHARS && !/\s/.test(name.slice(dot))
+      ? name.slice(dot)
+      : "";
+  const stem = Array.from(name.slice(0, name.length - extension.length));
+  const room = maxBytes - byteLength(extension);
+  let bytes = byteLength(stem.join(""));
+  while (stem.length > 0 && bytes > room) bytes -= byteLength(stem.pop() ?? "");
+  return `${stem.join("").trimEnd()}${extension}`;
+}
+
+function byteLength(text: string): number {
+  return new TextEncoder().encode(text).length;
 }

@@ -1,9 +1,15 @@
 import { existsSync } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
-import { resolve } from "node:path";
+import { lstat, mkdir, rm } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
-import { OutputExistsError, RangeNotSupportedError, RemoteChangedError, UsageError } from "../errors.ts";
+import {
+  OutputExistsError,
+  RangeNotSupportedError,
+  RemoteChangedError,
+  StorageError,
+  UsageError,
+} from "../errors.ts";
 import type { DownloadRequest } from "./download-request.ts";
 import { discardBody } from "./http.ts";
 import { chooseOutputName } from "./output-name.ts";
@@ -13,7 +19,9 @@ import type { RemoteFile } from "./remote-file.ts";
 import { isStrongEtag } from "./response-check.ts";
 import { withRetries } from "./retry-loop.ts";
 import type { Segment } from "./segment.ts";
+import { checkSidecarTrust } from "./sidecar-trust.ts";
 import { type DownloadStateFile, readStateFile, STATE_VERSION, statePath } from "./state-file.ts";
+import { allocatedBytes, bytesToWrite, ensureFreeSpace } from "./storage/free-space.ts";
 import { guardStorage } from "./storage/storage-error.ts";
 
 /** A download ready to run: where it goes, what the server said, and the segments still to fetch. */
@@ -86,7 +94,8 @@ export async function prepareDownload(
     dropBody(probed);
     throw outputExists(output);
   }
-  if (saved !== undefined && !request.restart) return continueSaved(ctx, request, output, saved, probed);
+  if (saved !== undefined && !request.restart)
+    return await continueSaved(ctx, request, output, saved, probed);
   return planFresh(ctx, request, output, probed);
 }
 
@@ -98,14 +107,42 @@ function foreignSidecar(output: string, savedUrl: string, url: string): UsageErr
   );
 }
 
+/**
+ * A size past 2^53 - 1 bytes (8 PiB) cannot be counted exactly in a JavaScript number, so no offset or range
+ * dlm computed would be right. It is a StorageError (exit 5), like a file too big for the free space: the
+ * file cannot be kept here, whatever the network does; retrying or another flag would not help.
+ */
+function tooLarge(url: string, output: string, total: number): StorageError {
+  // BigInt prints the integer a double holds in full ("1152921504606846976", not "1.152921504606847e18").
+  const bytes = Number.isInteger(total) ? BigInt(total).toString() : String(total);
+  return new StorageError(
+    `cannot write ${output}: ${url} says the file is ${bytes} bytes, beyond the 2^53 - 1 bytes (8 PiB) dlm can address`,
+    { file: output, url, actual: bytes },
+  );
+}
+
 function outputExists(output: string): OutputExistsError {
   return new OutputExistsError(`${output} already exists; use --force to overwrite it`, { file: output });
 }
 
+/**
+ * The state of an unfinished download of `output`, if its sidecar holds one; a sidecar this user did not make
+ * is refused (StateFileError) whether or not it holds a state. `--restart` looks at nothing: it replaces.
+ */
 async function existingState(output: string, restart: boolean): Promise<DownloadStateFile | undefined> {
   const sidecar = sidecarOf(output);
-  if (restart || !existsSync(statePath(sidecar))) return undefined;
-  return readStateFile(sidecar);
+  if (restart || !(await lexists(sidecar))) return undefined;
+  if (await lexists(statePath(sidecar))) return readStateFile(sidecar);
+  await checkSidecarTrust(sidecar);
+  return undefined;
+}
+
+/** Whether anything (a link included, not followed) is at `path`. */
+async function lexists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function planFresh(
@@ -125,6 +162,10 @@ async function planFresh(
     );
   }
   const total = remote.totalBytes;
+  if (total !== undefined && !Number.isSafeInteger(total)) {
+    dropBody(probed);
+    throw tooLarge(remote.url, output, total);
+  }
   const first = request.rangeStart ?? 0;
   const last = total === undefined ? undefined : Math.min(request.rangeEnd ?? total - 1, total - 1);
   if (sliced && total !== undefined && first >= total) {
@@ -139,9 +180,21 @@ async function planFresh(
       ? planSegments(first, last, 1, request.minSplitBytes)
       : [{ id: 0, start: 0, end: total === undefined ? Number.MAX_SAFE_INTEGER - 1 : total - 1, done: 0 }];
   const sidecar = sidecarOf(output);
+  // rm removes a link itself, never what it points to; what it frees counts as free below.
+  await guardStorage(sidecar, "create", () => rm(sidecar, { recursive: true, force: true }));
+  if (last !== undefined) {
+    await guardStorage(dirname(sidecar), "create", () => mkdir(dirname(sidecar), { recursive: true }));
+    const plan = { storage: request.storage, outputBytes: last - first + 1, storedBytes: 0 };
+    await ensureFreeSpace(dirname(sidecar), bytesToWrite(plan), output).catch((error: unknown) => {
+      dropBody(probed);
+      throw error;
+    });
+  }
   await guardStorage(sidecar, "create", async () => {
-    await rm(sidecar, { recursive: true, force: true });
-    await mkdir(sidecar, { recursive: true });
+    // Not recursive: if anything took the name meanwhile it fails (EEXIST) rather than adopt it. 0700: the
+    // sidecar is this user's alone (DESIGN "Trust").
+    await mkdir(dirname(sidecar), { recursive: true });
+    await mkdir(sidecar, { mode: 0o700 });
   });
   const now = new Date(ctx.now()).toISOString();
   const state: DownloadStateFile = {
@@ -175,13 +228,13 @@ async function planFresh(
   };
 }
 
-function continueSaved(
+async function continueSaved(
   _ctx: Context,
   request: DownloadRequest,
   output: string,
   saved: DownloadStateFile,
   probed: ProbeResult,
-): PreparedDownload {
+): Promise<PreparedDownload> {
   const { remote } = probed;
   const change = describeChange(saved, remote);
   if (change !== undefined) {
@@ -204,6 +257,18 @@ function continueSaved(
       ? saved.checksum
       : { algorithm: request.checksum.algorithm, hex: request.checksum.hex };
   const state: DownloadStateFile = { ...saved, ...(checksum === undefined ? {} : { checksum }) };
+  if (last !== undefined) {
+    const sidecar = sidecarOf(output);
+    const storedBytes =
+      saved.storage === "in-place"
+        ? await allocatedBytes(join(sidecar, "data"))
+        : segments.reduce((sum, s) => sum + s.done, 0);
+    const plan = { storage: saved.storage, outputBytes: last - first + 1, storedBytes };
+    await ensureFreeSpace(sidecar, bytesToWrite(plan), output).catch((error: unknown) => {
+      dropBody(probed);
+      throw error;
+    });
+  }
   if (mode === "range") dropBody(probed);
   return {
     request: { ...request, storage: saved.storage },

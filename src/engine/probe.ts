@@ -1,5 +1,6 @@
 import type { Context } from "../context.ts";
 import { HttpStatusError } from "../errors.ts";
+import { dispositionFileName } from "./content-disposition-name.ts";
 import { discardBody, httpGet } from "./http.ts";
 import type { RemoteFile } from "./remote-file.ts";
 import { parseContentRange } from "./response-check.ts";
@@ -47,8 +48,17 @@ export async function probe(ctx: Context, url: string, options: ProbeOptions): P
   if (response.status === 206) {
     // Only the headers matter here.
     await discardBody(response);
-    const range = parseContentRange(response.headers.get("content-range"));
-    const total = range !== undefined && "total" in range ? range.total : undefined;
+    const contentRange = response.headers.get("content-range");
+    const range = parseContentRange(contentRange);
+    // A total past 2^53 fails to parse; pass it on as the (inexact) number so prepare refuses it clearly
+    // instead of falling back to one stream of a file no offset can address.
+    const huge = /\/(\d{16,})$/.exec(contentRange?.trim() ?? "")?.[1];
+    const total =
+      range !== undefined && "total" in range
+        ? range.total
+        : huge !== undefined && !Number.isSafeInteger(Number(huge))
+          ? Number(huge)
+          : undefined;
     return {
       remote: { ...common, totalBytes: total, acceptsRanges: total !== undefined },
       fullResponse: undefined,
@@ -77,24 +87,4 @@ export async function probe(ctx: Context, url: string, options: ProbeOptions): P
       retryAfter: response.headers.get("retry-after") ?? undefined,
     },
   );
-}
-
-/**
- * The `filename` of a Content-Disposition header (RFC 6266), preferring the RFC 8187 `filename*` form.
- * Returned raw: whether it is safe to use is decided by output naming, not here.
- */
-export function dispositionFileName(header: string | null): string | undefined {
-  if (header === null) return undefined;
-  const extended = /filename\*\s*=\s*([^']*)'[^']*'([^;]+)/i.exec(header);
-  if (extended?.[2] !== undefined) {
-    try {
-      return decodeURIComponent(extended[2].trim());
-    } catch {
-      return undefined;
-    }
-  }
-  const quoted = /filename\s*=\s*"((?:[^"\\]|\\.)*)"/i.exec(header);
-  if (quoted?.[1] !== undefined) return quoted[1].replace(/\\(.)/g, "$1");
-  const bare = /filename\s*=\s*([^;\s]+)/i.exec(header);
-  return bare?.[1];
 }

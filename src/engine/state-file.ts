@@ -1,10 +1,11 @@
-import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
-import { readFile, rename } from "node:fs/promises";
+import { open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { StateFileError } from "../errors.ts";
 import { isChecksumAlgorithm, parseChecksum } from "./checksum.ts";
 import type { Segment } from "./segment.ts";
+import { checkSidecarTrust } from "./sidecar-trust.ts";
 import { fsyncDirectory } from "./storage/fsync-directory.ts";
+import { OPEN } from "./storage/no-follow.ts";
 import type { StorageKind } from "./storage/sink.ts";
 import { guardStorage } from "./storage/storage-error.ts";
 
@@ -41,15 +42,24 @@ export function statePath(sidecar: string): string {
 const queued = new Map<string, Promise<void>>();
 
 /**
- * Writes the state atomically: temp file, fsync, rename over state.json, fsync the directory. A crash at any
- * point leaves either the old or the new state, never a torn one. Writes to one path run one at a time, in
- * call order (so the last call wins): two at once would share the temp file and one rename would fail with
- * ENOENT, which happens when a checkpoint outlasts the interval (slow fsync) or meets the final one.
+ * Writes the state atomically: temp file, fsync, rename over state.json, and (with `syncDirectory`, the
+ * default) fsync the directory. A crash at any point leaves either the old or the new state, never a torn
+ * one. Without the directory fsync a power cut may bring back the previous state.json: still valid, it
+ * vouches for less; periodic checkpoints take that trade to stay cheap, a pause or an end does not.
+ * Writes to one path run one at a time, in call order (so the last call wins): two at once would share the
+ * temp file and one rename would fail with ENOENT, which happens when a checkpoint outlasts the interval
+ * (slow fsync) or meets the final one.
  */
-export async function writeStateFile(sidecar: string, state: DownloadStateFile): Promise<void> {
+export async function writeStateFile(
+  sidecar: string,
+  state: DownloadStateFile,
+  options: { readonly syncDirectory?: boolean } = {},
+): Promise<void> {
   const target = statePath(sidecar);
   const text = `${JSON.stringify(state, undefined, 2)}\n`;
-  const write = (queued.get(target) ?? Promise.resolve()).then(() => writeNow(target, text));
+  const write = (queued.get(target) ?? Promise.resolve()).then(() =>
+    writeNow(target, text, options.syncDirectory ?? true),
+  );
   const settled = write.then(
     () => undefined,
     () => undefined,
@@ -62,27 +72,41 @@ export async function writeStateFile(sidecar: string, state: DownloadStateFile):
   }
 }
 
-async function writeNow(target: string, text: string): Promise<void> {
+async function writeNow(target: string, text: string, syncDirectory: boolean): Promise<void> {
   const temp = `${target}.tmp`;
   await guardStorage(temp, "write", async () => {
-    const fd = openSync(temp, "w", 0o600);
+    // Created exclusively and without following links: a file or link already at the temp name (left by a
+    // crash, or planted) is removed, never written through. The sidecar is 0700, so only this user can race.
+    await unlink(temp).catch((error: { code?: string }) => {
+      if (error.code !== "ENOENT") throw error;
+    });
+    const file = await open(temp, OPEN.createWrite, 0o600);
     try {
-      writeSync(fd, text);
-      fsyncSync(fd);
+      await file.writeFile(text);
+      await file.sync();
     } finally {
-      closeSync(fd);
+      await file.close();
     }
     await rename(temp, target);
   });
-  await fsyncDirectory(target);
+  if (syncDirectory) await fsyncDirectory(target);
 }
 
-/** Reads and validates state.json; every problem is a `StateFileError` naming the file and the field. */
+/**
+ * Reads and validates state.json of a sidecar this user made (see sidecar-trust.ts); every problem is a
+ * `StateFileError` naming the file and the field (or why the sidecar is not trusted).
+ */
 export async function readStateFile(sidecar: string): Promise<DownloadStateFile> {
+  await checkSidecarTrust(sidecar);
   const path = statePath(sidecar);
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    const file = await open(path, OPEN.read);
+    try {
+      text = await file.readFile("utf8");
+    } finally {
+      await file.close();
+    }
   } catch (error) {
     throw new StateFileError(`${path}: cannot read (${(error as { code?: string }).code ?? String(error)})`, {
       file: path,

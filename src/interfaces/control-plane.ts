@@ -131,7 +131,9 @@ export async function startControlPlane(
 async function writeSecret(path: string, text: string, log: Logger): Promise<void> {
   const temp = `${path}.${process.pid}.tmp`;
   try {
-    await writeFile(temp, text, { mode: 0o600 });
+    // "wx": created exclusively, never written through a link; a leftover (pid reused after a crash) goes first.
+    await rm(temp, { force: true });
+    await writeFile(temp, text, { mode: 0o600, flag: "wx" });
     await chmod(temp, 0o600);
     await rename(temp, path);
   } catch (error) {

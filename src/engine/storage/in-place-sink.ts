@@ -1,8 +1,9 @@
 import { closeSync, fdatasync, fstatSync, fsync, ftruncateSync, openSync, writeSync } from "node:fs";
-import { stat } from "node:fs/promises";
+import { lstat } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { Segment } from "../segment.ts";
+import { OPEN } from "./no-follow.ts";
 import type { SegmentWriter, Sink } from "./sink.ts";
 import { guardStorage, toStorageError } from "./storage-error.ts";
 
@@ -28,9 +29,13 @@ export class InPlaceSink implements Sink {
   }
 
   async open(segments: readonly Segment[], outputBytes: number | undefined): Promise<void> {
-    const existed = existsFd(this.#path);
+    const existed = await lstat(this.#path).then(
+      () => true,
+      () => false,
+    );
     await guardStorage(this.#path, "open", () => {
-      this.#fd = openSync(this.#path, existed ? "r+" : "w+");
+      // Never through a link (ELOOP), and a new file only where nothing is (EEXIST): see no-follow.ts.
+      this.#fd = openSync(this.#path, existed ? OPEN.readWrite : OPEN.createReadWrite, 0o600);
       // ftruncate makes a sparse file of the final size; the blocks are claimed as bytes arrive.
       if (outputBytes !== undefined && fstatSync(this.#fd).size !== outputBytes) {
         ftruncateSync(this.#fd, outputBytes);
@@ -93,7 +98,7 @@ export class InPlaceSink implements Sink {
   }
 
   async storedBytes(segment: Segment): Promise<number> {
-    const size = (await stat(this.#path).catch(() => ({ size: 0 }))).size;
+    const size = (await lstat(this.#path).catch(() => ({ size: 0 }))).size;
     return Math.max(0, Math.min(segment.end + 1 - this.#base, size) - (segment.start - this.#base));
   }
 
@@ -112,14 +117,5 @@ export class InPlaceSink implements Sink {
   #requireFd(): number {
     if (this.#fd === undefined) throw new Error(`in-place storage ${this.#path} is not open`);
     return this.#fd;
-  }
-}
-
-function existsFd(path: string): boolean {
-  try {
-    closeSync(openSync(path, "r"));
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -1,10 +1,11 @@
-import { closeSync, fstatSync, fsync, openSync, statfsSync } from "node:fs";
-import { open, rename, rm, stat, truncate } from "node:fs/promises";
+import { closeSync, fstatSync, fsync, ftruncateSync, openSync, statfsSync } from "node:fs";
+import { lstat, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { FileSink } from "bun";
 import { StorageError } from "../../errors.ts";
 import type { Segment } from "../segment.ts";
+import { OPEN } from "./no-follow.ts";
 import type { SegmentWriter, Sink } from "./sink.ts";
 import { guardStorage, toStorageError } from "./storage-error.ts";
 
@@ -35,13 +36,22 @@ export class PartsSink implements Sink {
   async open(segments: readonly Segment[]): Promise<void> {
     for (const segment of segments) {
       const path = this.partPath(segment.id);
-      const size = await stat(path).then(
+      const size = await lstat(path).then(
         (s) => s.size,
         () => 0,
       );
       // Trust neither side alone: the state vouches for fsynced bytes, the file for what exists.
       segment.done = Math.min(segment.done, size, segment.end - segment.start + 1);
-      if (size > segment.done) await guardStorage(path, "truncate", () => truncate(path, segment.done));
+      if (size > segment.done) {
+        await guardStorage(path, "truncate", () => {
+          const fd = openSync(path, OPEN.readWrite);
+          try {
+            ftruncateSync(fd, segment.done);
+          } finally {
+            closeSync(fd);
+          }
+        });
+      }
     }
   }
 
@@ -68,7 +78,7 @@ export class PartsSink implements Sink {
   }
 
   async storedBytes(segment: Segment): Promise<number> {
-    return stat(this.partPath(segment.id)).then(
+    return lstat(this.partPath(segment.id)).then(
       (s) => s.size,
       () => 0,
     );
@@ -86,18 +96,23 @@ export class PartsSink implements Sink {
     const [first, ...rest] = ordered;
     // The first part becomes the assembled file by rename: one part less to copy.
     if (first === undefined) {
-      await guardStorage(assembled, "create", async () => (await open(assembled, "w")).close());
+      await guardStorage(assembled, "create", () => closeSync(openSync(assembled, OPEN.createWrite, 0o600)));
     } else {
       await guardStorage(assembled, "create", () => rename(this.partPath(first.id), assembled));
     }
     await guardStorage(assembled, "assemble", async () => {
-      const fd = openSync(assembled, "a");
+      const fd = openSync(assembled, OPEN.append, 0o600);
       try {
         const out = Bun.file(fd).writer({ highWaterMark: FLUSH_EVERY_BYTES });
         for (const segment of rest) {
-          for await (const chunk of Bun.file(this.partPath(segment.id)).stream()) {
-            const pending = out.write(chunk);
-            if (pending instanceof Promise) await pending;
+          const part = openSync(this.partPath(segment.id), OPEN.read);
+          try {
+            for await (const chunk of Bun.file(part).stream()) {
+              const pending = out.write(chunk);
+              if (pending instanceof Promise) await pending;
+            }
+          } finally {
+            closeSync(part);
           }
         }
         await out.flush();
@@ -123,7 +138,7 @@ class PartWriter implements SegmentWriter {
 
   constructor(path: string, alreadyDone: number, onClose: () => void) {
     this.#path = path;
-    this.#fd = openSync(path, "a");
+    this.#fd = openSync(path, OPEN.append, 0o600);
     this.#sink = Bun.file(this.#fd).writer({ highWaterMark: FLUSH_EVERY_BYTES });
     this.#written = alreadyDone;
     this.#readable = alreadyDone;

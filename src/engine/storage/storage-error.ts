@@ -10,6 +10,9 @@ const ERRNO_REASONS: Readonly<Record<string, string>> = {
   ENOTDIR: "not a directory",
   EMFILE: "too many open files",
   EIO: "I/O error",
+  ELOOP: "it is a symbolic link (not followed)",
+  EEXIST: "something else already has that name",
+  ENAMETOOLONG: "file name too long",
 };
 
 /**

@@ -78,13 +78,18 @@ export function httpUrl(input: string): string {
   return url.href;
 }
 
-/** A request header `Name: value` (RFC 9110 §5.1 token name; no CR/LF in the value). */
+/**
+ * A request header `Name: value`: a token name (RFC 9110 §5.1) and a value of visible ASCII, spaces and tabs
+ * (§5.5). RFC 9110 tolerates other bytes only as obsolete text; fetch would refuse them later as exit 1, so
+ * non-ASCII and control characters are refused here, before any I/O.
+ */
 export function header(input: string): readonly [string, string] {
   const colon = input.indexOf(":");
   const name = colon > 0 ? input.slice(0, colon).trim() : "";
   const value = colon > 0 ? input.slice(colon + 1).trim() : "";
-  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n\0]/.test(value)) {
-    throw usage("--header", input, "'Name: value'");
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw usage("--header", input, "'Name: value'");
+  if (!/^[\t\x20-\x7e]*$/.test(value)) {
+    throw usage("--header", input, "'Name: value' with a value of printable ASCII (no control characters)");
   }
   if (/^(range|if-range|accept-encoding)$/i.test(name)) {
     throw new UsageError(

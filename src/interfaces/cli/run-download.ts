@@ -67,7 +67,12 @@ export async function runDownloadCommand(
         ? "tty"
         : "plain";
   const detachView = attachProgressView(controller.hub, style, ctx, () => ctx.monotonic());
-  const detachSignals = handleSignals(controller, cli.onSignal, () => cli.exitNow(EXIT.INTERRUPTED));
+  const detachSignals = handleSignals(
+    controller,
+    cli.onSignal,
+    () => cli.exitNow(EXIT.INTERRUPTED),
+    () => ctx.monotonic(),
+  );
   try {
     const result = await controller.run();
     detachView();

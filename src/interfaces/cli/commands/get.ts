@@ -117,7 +117,7 @@ export const downloadFlags = {
   checkpointInterval: {
     kind: "parsed",
     parse: durationMs("--checkpoint-interval"),
-    brief: `How often progress is fsynced into FILE.dlm/state.json; kill -9 loses at most this (default ${seconds(REQUEST_DEFAULTS.checkpointIntervalMs)})`,
+    brief: `Longest time between checkpoints (progress fsynced into FILE.dlm/state.json): kill -9 loses at most this; as often as every 100ms while fsync is cheap (default ${seconds(REQUEST_DEFAULTS.checkpointIntervalMs)})`,
     optional: true,
     placeholder: "DURATION",
   },
