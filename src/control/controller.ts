@@ -73,6 +73,8 @@ export class Controller {
       state: this.#state,
       status: this.#run?.status(),
       meter: this.#meter,
+      nowMs: this.#ctx.monotonic(),
+      stallTimeoutMs: this.#request.stallTimeoutMs,
       elapsedMs: this.#ctx.monotonic() - this.#startedAt,
       error: this.#error,
     });
@@ -167,12 +169,13 @@ export class Controller {
         { file: this.#prepared.output },
       );
     }
-    this.#run = new DownloadRun(this.#ctx, this.#prepared, this.#log);
+    this.#run = new DownloadRun(this.#ctx, this.#prepared, this.#log, (phase) => {
+      // Synchronous: from this call on, a pause or cancel is refused (the engine no longer listens).
+      if (phase === "verifying") this.#setState("verifying");
+    });
     this.#meter.reset();
     this.#setState("running");
-    const result = await this.#run.run(signal);
-    this.#setState("finishing");
-    return result;
+    return await this.#run.run(signal);
   }
 
   async #waitForResumeOrCancel(): Promise<void> {

@@ -18,9 +18,12 @@ import { algorithmsFor, type VerifiedFile } from "./verify.ts";
 import { fetchSegment, SlowRestart, StallAbort, type WorkerActivity } from "./worker.ts";
 import { Writeback } from "./writeback.ts";
 
+/** Where a run is: fetching bytes, verifying and placing the file, or done. */
+export type EnginePhase = "running" | "verifying" | "done";
+
 /** Plain counters the meter samples; reading them never blocks a worker. */
 export interface EngineStatus {
-  readonly phase: "running" | "verifying" | "done";
+  readonly phase: EnginePhase;
   /** Bytes of the output on disk, including those from earlier runs. */
   readonly bytesDone: number;
   /** Bytes received by this process. */
@@ -64,7 +67,8 @@ export class DownloadRun {
   readonly #writers = new Map<number, SegmentWriter>();
   readonly #sink: Sink;
   #bytesThisRun = 0;
-  #phase: EngineStatus["phase"] = "running";
+  #phase: EnginePhase = "running";
+  readonly #onPhase: (phase: EnginePhase) => void;
   #nextId: number;
   #checkpointing: Promise<void> | undefined;
   #checkpointPending = false;
@@ -86,8 +90,15 @@ export class DownloadRun {
   /** Hash on arrival; told at every tick and whenever a piece ends that more of the prefix is readable. */
   #prefix: PrefixHasher | undefined;
 
-  constructor(ctx: Context, prepared: PreparedDownload, log: Logger) {
+  /** `onPhase` hears each phase change synchronously, as it happens (the Controller holds the state). */
+  constructor(
+    ctx: Context,
+    prepared: PreparedDownload,
+    log: Logger,
+    onPhase: (phase: EnginePhase) => void = () => {},
+  ) {
     this.#ctx = ctx;
+    this.#onPhase = onPhase;
     this.#prepared = prepared;
     this.#log = log;
     this.#segments = prepared.segments;
@@ -171,6 +182,10 @@ export class DownloadRun {
       );
       const rejected = results.find((r) => r.status === "rejected");
       if (rejected !== undefined) failure = signal.aborted ? signal.reason : stop.signal.reason;
+      // A pause that came after the last byte but before this point was accepted: honour it (every piece
+      // is complete, so a resume goes straight to verifying). From here on, pause and cancel are refused.
+      else if (signal.aborted) failure = signal.reason;
+      else this.#setPhase("verifying");
     } finally {
       clearInterval(timer);
       clearInterval(checkpointer);
@@ -203,7 +218,6 @@ export class DownloadRun {
       }
       throw failure;
     }
-    this.#phase = "verifying";
     const lastByteAt = this.#ctx.monotonic();
     let verified: VerifiedFile;
     try {
@@ -217,7 +231,7 @@ export class DownloadRun {
       await this.#sink.close().catch(() => undefined);
       throw error;
     }
-    this.#phase = "done";
+    this.#setPhase("done");
     this.#log.info("verified {bytes} bytes, {verify_ms} ms after the last byte", {
       bytes: verified.bytes,
       verify_ms: Math.round(this.#ctx.monotonic() - lastByteAt),
@@ -225,6 +239,11 @@ export class DownloadRun {
     });
     await rm(prepared.sidecar, { recursive: true, force: true });
     return verified;
+  }
+
+  #setPhase(phase: EnginePhase): void {
+    this.#phase = phase;
+    this.#onPhase(phase);
   }
 
   async #workerLoop(worker: number, pending: Segment[], signal: AbortSignal): Promise<void> {

@@ -24,6 +24,7 @@ const snapshot: ProgressSnapshot = {
       worker: undefined,
       state: "done",
       bytesPerSecond: 0,
+      slow: false,
       retries: 0,
     },
     {
@@ -34,6 +35,7 @@ const snapshot: ProgressSnapshot = {
       worker: 2,
       state: "retrying",
       bytesPerSecond: 9.5,
+      slow: false,
       retries: 3,
     },
   ],

@@ -154,6 +154,7 @@ describe("watchLines", () => {
         worker: 0,
         state: "done",
         bytesPerSecond: 0,
+        slow: false,
         retries: 0,
       },
       {
@@ -164,6 +165,7 @@ describe("watchLines", () => {
         worker: 1,
         state: "active",
         bytesPerSecond: 0,
+        slow: false,
         retries: 0,
       },
     ],

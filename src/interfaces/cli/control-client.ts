@@ -3,7 +3,13 @@ import { join, resolve } from "node:path";
 import type { Context } from "../../context.ts";
 import type { Command } from "../../control/transitions.ts";
 import { sidecarOf } from "../../engine/prepare.ts";
-import { HttpStatusError, NetworkError, StateFileError, UsageError } from "../../errors.ts";
+import {
+  CommandRefusedError,
+  HttpStatusError,
+  NetworkError,
+  StateFileError,
+  UsageError,
+} from "../../errors.ts";
 import { CONTROL_FILE, type ControlFile } from "../control-file.ts";
 import type { commandSchema, statusSchema } from "../http/status-body.ts";
 
@@ -74,7 +80,7 @@ export function fetchStatus(ctx: Context, live: LiveDownload): Promise<StatusBod
   return call<StatusBody>(ctx, live, "GET", "/status");
 }
 
-/** `POST /pause|/resume|/cancel`; a 409 (impossible in this state) is an HttpStatusError with the reason. */
+/** `POST /pause|/resume|/cancel`; a 409 (impossible in this state) is a CommandRefusedError with the reason. */
 export function sendCommand(ctx: Context, live: LiveDownload, command: Command): Promise<CommandBody> {
   return call<CommandBody>(ctx, live, "POST", `/${command}`);
 }
@@ -99,10 +105,9 @@ async function call<T>(ctx: Context, live: LiveDownload, method: string, path: s
   const body: unknown = await response.json().catch(() => undefined);
   if (!response.ok) {
     const message = (body as { message?: unknown } | undefined)?.message;
-    throw new HttpStatusError(
-      `${live.output}: ${typeof message === "string" ? message : `${method} ${path} answered ${response.status}`}`,
-      { url, file: live.output, status: response.status },
-    );
+    const text = `${live.output}: ${typeof message === "string" ? message : `${method} ${path} answered ${response.status}`}`;
+    if (response.status === 409) throw new CommandRefusedError(text, { url, file: live.output });
+    throw new HttpStatusError(text, { url, file: live.output, status: response.status });
   }
   return body as T;
 }

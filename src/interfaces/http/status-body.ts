@@ -5,7 +5,7 @@ const downloadState = t.UnionEnum([
   "probing",
   "running",
   "paused",
-  "finishing",
+  "verifying",
   "finished",
   "failed",
   "cancelled",
@@ -20,6 +20,7 @@ export const segmentSchema = t.Object({
   worker: t.Optional(t.Integer()),
   state: t.UnionEnum(["pending", "active", "retrying", "done", "stalled"]),
   bytesPerSecond: t.Number(),
+  slow: t.Boolean(),
   retries: t.Integer({ minimum: 0 }),
 });
 
@@ -72,6 +73,7 @@ export function statusBody(s: ProgressSnapshot): typeof statusSchema.static {
       ...(g.worker === undefined ? {} : { worker: g.worker }),
       state: g.state,
       bytesPerSecond: g.bytesPerSecond,
+      slow: g.slow,
       retries: g.retries,
     })),
     elapsedMs: s.elapsedMs,

@@ -115,6 +115,7 @@ function toSnapshot(p: Progress): ProgressSnapshot {
       worker: g.worker,
       state: SEGMENT_STATES[g.state],
       bytesPerSecond: g.bytesPerSecond,
+      slow: g.slow,
       retries: g.retries,
     })),
     elapsedMs: Number(p.elapsedMs),
