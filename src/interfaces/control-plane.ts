@@ -5,20 +5,16 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "@logtape/logtape";
 import { UsageError } from "../errors.ts";
 import { isTerminalState } from "../progress/snapshot.ts";
-import { CONTROL_FILE, type ControlFile } from "./control-file.ts";
-import { type RunningListener, startHttpListener } from "./http/control-api.ts";
-import type { ControlTarget } from "./http/control-target.ts";
+import { startHttpListener } from "./http/control-api.ts";
 import { stoppedMessage } from "./rpc/progress-message.ts";
 import { progressRoutes, WatchTracker } from "./rpc/progress-service.ts";
 import { startRpcListener } from "./rpc/rpc-listener.ts";
+import { CONTROL_FILE, type ControlFile } from "./shared/control-file.ts";
+import type { ControlTarget } from "./shared/control-target.ts";
+import type { ListenAddress, RunningListener } from "./shared/listener.ts";
 
+export type { ListenAddress };
 export { CONTROL_FILE, type ControlFile };
-
-/** Where `--listen` binds: the HTTP listener on `port`, the RPC listener on `port + 1` (both free when 0). */
-export interface ListenAddress {
-  readonly host: string;
-  readonly port: number;
-}
 
 /** Tuning of a control plane; the defaults suit the CLI. */
 export interface ControlPlaneOptions {

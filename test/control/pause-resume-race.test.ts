@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { Controller } from "../../src/control/controller.ts";
-import { quietContext, requestFor, waitFor } from "../control/fixture.ts";
 import { sha256Of } from "../helpers/bytes.ts";
 import { type Origin, startOrigin } from "../helpers/origin.ts";
+import { quietContext, requestFor, waitFor } from "./fixture.ts";
 
 // Found by the dashboard: its Pause and Resume buttons can be clicked in quick succession, and its Pause button
 // is live while the download is probing. Both orders must leave a download that finishes.

@@ -10,13 +10,10 @@ import {
   StateFileError,
   UsageError,
 } from "../../errors.ts";
-import { CONTROL_FILE, type ControlFile } from "../control-file.ts";
-import type { commandSchema, statusSchema } from "../http/status-body.ts";
+import type { CommandBody, StatusBody } from "../shared/api-bodies.ts";
+import { CONTROL_FILE, type ControlFile } from "../shared/control-file.ts";
 
-/** Body of `GET /status`. */
-export type StatusBody = typeof statusSchema.static;
-/** Body of `POST /pause|/resume|/cancel`. */
-export type CommandBody = typeof commandSchema.static;
+export type { CommandBody, StatusBody };
 
 /** How long a client waits for the control API to answer, ms. */
 const REQUEST_TIMEOUT_MS = 5000;

@@ -1,5 +1,6 @@
 import { t } from "elysia";
 import type { ProgressSnapshot } from "../../progress/snapshot.ts";
+import type { CommandBody, ErrorBody, StatusBody } from "../shared/api-bodies.ts";
 
 const downloadState = t.UnionEnum([
   "probing",
@@ -52,6 +53,16 @@ export const commandSchema = t.Object({
 
 /** Every error body: a stable code (gRPC/Connect vocabulary) and a one-line message. */
 export const errorSchema = t.Object({ code: t.String(), message: t.String() });
+
+/** True only when A and B are the same type (each assignable to the other). */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// The schemas and the plain types clients read (shared/api-bodies.ts) must describe the same JSON.
+const schemasMatchBodies: [
+  Same<typeof statusSchema.static, StatusBody>,
+  Same<typeof commandSchema.static, CommandBody>,
+  Same<typeof errorSchema.static, ErrorBody>,
+] = [true, true, true];
+void schemasMatchBodies;
 
 /** The `GET /status` body of a snapshot (keys with undefined values dropped). */
 export function statusBody(s: ProgressSnapshot): typeof statusSchema.static {

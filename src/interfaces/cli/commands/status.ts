@@ -1,8 +1,8 @@
 import { buildCommand } from "@stricli/core";
 import { EXIT } from "../../../exit-codes.ts";
+import { formatBytes, formatDuration, formatRate } from "../../shared/format.ts";
 import type { CliContext } from "../cli-context.ts";
 import { fetchStatus, requireLiveDownload, type StatusBody } from "../control-client.ts";
-import { formatBytes, formatDuration, formatRate } from "../format.ts";
 import { reportError } from "../report.ts";
 import { type ClientFlags, clientFlags, fileParameter } from "./control-command.ts";
 

@@ -4,9 +4,9 @@
  * segment elements between messages so a 4 Hz stream stays cheap for the browser.
  */
 import { type Progress, State } from "../../../gen/dlm/v1/progress_pb.ts";
-import { formatBytes, formatDuration, formatRate } from "../../cli/format.ts";
-import { SegmentOwners } from "../../cli/segment-map.ts";
-import { SEGMENT_STATES } from "../../rpc/proto-states.ts";
+import { formatBytes, formatDuration, formatRate } from "../../shared/format.ts";
+import { SEGMENT_STATES } from "../../shared/proto-states.ts";
+import { SegmentOwners } from "../../shared/segment-map.ts";
 import { type ConnectionInfo, connectionsOf, type RateSegment } from "./connection-rates.ts";
 import { chartShape, type RateSample, trimSamples } from "./rate-chart.ts";
 
