@@ -6,6 +6,7 @@ import type { DownloadRequest } from "../engine/download-request.ts";
 import { type PreparedDownload, prepareDownload, sidecarOf } from "../engine/prepare.ts";
 import type { VerifiedFile } from "../engine/verify.ts";
 import { CancelledError, DlmError, InterruptedError } from "../errors.ts";
+import { logger } from "../log.ts";
 import { buildSnapshot } from "../progress/build-snapshot.ts";
 import { ProgressHub } from "../progress/hub.ts";
 import { RateMeter } from "../progress/meter.ts";
@@ -13,6 +14,8 @@ import type { DownloadState, ProgressSnapshot } from "../progress/snapshot.ts";
 import { applyCommand, type Command, type Transition } from "./transitions.ts";
 
 const SAMPLE_MS = 250;
+/** Commands and state changes: `DLM_LOG=control=debug` shows every move of the state machine. */
+const CONTROL_LOG = logger("control");
 
 /** Hooks the interface that started the download uses to talk to its user. */
 export interface ControllerEvents {
@@ -84,7 +87,7 @@ export class Controller {
   command(command: Command, source: string): Transition {
     const transition = applyCommand(this.#state, command);
     if (!transition.ok || transition.next === this.#state) return transition;
-    this.#log.info("{command} requested by {source}", { command, source, from: this.#state });
+    CONTROL_LOG.info("{command} requested by {source}", { command, source, from: this.#state });
     if (command === "pause") {
       this.#setState("paused");
       this.#abort.abort(new PauseRequest(source));
@@ -201,6 +204,7 @@ export class Controller {
 
   #setState(state: DownloadState): void {
     if (this.#state === state) return;
+    CONTROL_LOG.debug("state {from} -> {to}", { from: this.#state, to: state, download: this.output });
     this.#state = state;
     this.#sample();
   }

@@ -2,6 +2,7 @@ import { rm } from "node:fs/promises";
 import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
 import { InterruptedError, StorageError } from "../errors.ts";
+import { logger } from "../log.ts";
 import { finalizeDownload } from "./finalize.ts";
 import type { StreamedResponse } from "./http.ts";
 import { type Http1Client, leanClientFor } from "./http1.ts";
@@ -42,6 +43,8 @@ export class PauseRequest extends Error {
 }
 
 const TICK_MS = 250;
+/** Per-connection records (attempts, retries, slow restarts): `DLM_LOG=worker=debug` turns them on alone. */
+const WORKER_LOG = logger("worker");
 /** Seconds of a connection's rate assumed to be in flight (socket buffers, a round trip) when it is split. */
 const IN_FLIGHT_SECONDS = 0.1;
 /** A piece its connection finishes sooner than this (s) is not split: its in-flight bytes would be lost. */
@@ -387,7 +390,7 @@ export class DownloadRun {
         onFirstByte: (ms) => {
           this.#ttfbMs = this.#ttfbMs === undefined ? ms : this.#ttfbMs * 0.8 + ms * 0.2;
         },
-        log: this.#log,
+        log: WORKER_LOG.with({ download: prepared.output }),
       });
     } finally {
       this.#activity.splice(this.#activity.indexOf(activity), 1);

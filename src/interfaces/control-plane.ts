@@ -19,7 +19,10 @@ export { CONTROL_FILE, type ControlFile };
 /** Tuning of a control plane; the defaults suit the CLI. */
 export interface ControlPlaneOptions {
   readonly listen: ListenAddress;
+  /** Logger of the HTTP listener and of the plane itself. */
   readonly log: Logger;
+  /** Logger of the RPC listener (default: `log`). */
+  readonly rpcLog?: Logger;
   /** Largest request body, bytes (default 16 KiB: no call needs more). */
   readonly maxBodyBytes?: number;
   /** Idle timeout of REST connections, seconds (default 30; progress streams are exempt). */
@@ -89,7 +92,15 @@ export async function startControlPlane(
   try {
     const port = listen.port === 0 ? 0 : listen.port + 1;
     rpc = await bindAsync({ host: listen.host, port }, () =>
-      startRpcListener({ token, host: listen.host, port, maxBodyBytes, routes, rpcOptions, log }),
+      startRpcListener({
+        token,
+        host: listen.host,
+        port,
+        maxBodyBytes,
+        routes,
+        rpcOptions,
+        log: options.rpcLog ?? log,
+      }),
     );
   } catch (error) {
     await http.stop();

@@ -10,10 +10,14 @@ import {
   StateFileError,
   UsageError,
 } from "../../errors.ts";
+import { logger } from "../../log.ts";
 import type { CommandBody, StatusBody } from "../shared/api-bodies.ts";
 import { CONTROL_FILE, type ControlFile } from "../shared/control-file.ts";
 
 export type { CommandBody, StatusBody };
+
+/** Each call to a live download's API: `DLM_LOG=cli=debug` shows what a client command asked and got. */
+const CLI_LOG = logger("cli");
 
 /** How long a client waits for the control API to answer, ms. */
 const REQUEST_TIMEOUT_MS = 5000;
@@ -84,6 +88,7 @@ export function sendCommand(ctx: Context, live: LiveDownload, command: Command):
 
 async function call<T>(ctx: Context, live: LiveDownload, method: string, path: string): Promise<T> {
   const url = `${live.control.http}${path}`;
+  const sentAt = ctx.monotonic();
   let response: Response;
   try {
     response = await ctx.fetch(url, {
@@ -100,6 +105,13 @@ async function call<T>(ctx: Context, live: LiveDownload, method: string, path: s
     });
   }
   const body: unknown = await response.json().catch(() => undefined);
+  // The token travels in a header and is never logged.
+  CLI_LOG.debug("{method} {url}: {status}", {
+    method,
+    url,
+    status: response.status,
+    elapsed_ms: Math.round(ctx.monotonic() - sentAt),
+  });
   if (!response.ok) {
     const message = (body as { message?: unknown } | undefined)?.message;
     const text = `${live.output}: ${typeof message === "string" ? message : `${method} ${path} answered ${response.status}`}`;

@@ -42,7 +42,11 @@ export async function runDownloadCommand(
     try {
       // Loaded only with --listen: the servers (Elysia, Connect) cost ~0.3 s of start-up otherwise.
       const { startControlPlane } = await import("../control-plane.ts");
-      plane = await startControlPlane(controller, { listen: options.listen, log: logger("http") });
+      plane = await startControlPlane(controller, {
+        listen: options.listen,
+        log: logger("http"),
+        rpcLog: logger("rpc"),
+      });
     } catch (error) {
       cli.exitCode = reportError(cli, error, options.json);
       return;
