@@ -86,7 +86,16 @@ export class Controller {
   /** Applies a user command; returns the transition (not ok = impossible in this state). */
   command(command: Command, source: string): Transition {
     const transition = applyCommand(this.#state, command);
-    if (!transition.ok || transition.next === this.#state) return transition;
+    if (!transition.ok) {
+      CONTROL_LOG.info("{command} from {source} refused: {reason}", {
+        command,
+        source,
+        reason: transition.reason,
+        state: this.#state,
+      });
+      return transition;
+    }
+    if (transition.next === this.#state) return transition;
     CONTROL_LOG.info("{command} requested by {source}", { command, source, from: this.#state });
     if (command === "pause") {
       this.#setState("paused");
@@ -129,8 +138,10 @@ export class Controller {
             );
           }
           if (error instanceof InterruptedError && this.#keepAliveWhenPaused) {
-            // Loops back to run again, or to the cancelled branch above.
             await this.#waitForResumeOrCancel();
+            // Woken by a signal (interrupt) rather than resume or cancel: end as interrupted, state saved.
+            if (this.#state === "paused") throw this.#fail(error, "paused");
+            // Loops back to run again, or to the cancelled branch above.
             continue;
           }
           throw this.#fail(error, error instanceof InterruptedError ? "paused" : "failed");
