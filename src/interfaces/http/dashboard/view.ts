@@ -98,7 +98,8 @@ export class DashboardView {
     pill.dataset["state"] = STATE_NAMES[state];
     button("pause").disabled = state !== State.RUNNING && state !== State.PROBING;
     button("resume").disabled = state !== State.PAUSED;
-    button("cancel").disabled = state === State.UNSPECIFIED || ENDED.has(state);
+    // While verifying the download refuses pause and cancel: it ends on its own in a moment.
+    button("cancel").disabled = state === State.UNSPECIFIED || state === State.VERIFYING || ENDED.has(state);
   }
 
   #renderMap(segments: readonly PlainSegment[], total: number | undefined): void {
