@@ -1,17 +1,17 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdir } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { Controller } from "../../src/control/controller.ts";
 import { applyCommand, type Command } from "../../src/control/transitions.ts";
 import { EXIT } from "../../src/exit-codes.ts";
-import { startControlPlane } from "../../src/interfaces/control-plane.ts";
-import { ProgressHub } from "../../src/progress/hub.ts";
-import type { DownloadState, ProgressSnapshot } from "../../src/progress/snapshot.ts";
+import type { DownloadState } from "../../src/progress/snapshot.ts";
+import { pausedWithEverythingDone } from "../badweather/harness.ts";
 import { sha256Of } from "../helpers/bytes.ts";
-import { makeTempDir, removeDir, runDlm } from "../helpers/cli.ts";
+import { jsonLines, makeTempDir, removeDir, runDlm, spawnDlm } from "../helpers/cli.ts";
 import { type Origin, startOrigin } from "../helpers/origin.ts";
-import { quietContext, requestFor } from "./fixture.ts";
+import { quietContext, requestFor, waitFor } from "./fixture.ts";
 
 // Verifying is a state every client sees, and the one in which pause and cancel are refused: the engine
 // checks and places the file without listening, so an accepted pause would be a lie.
@@ -83,57 +83,50 @@ describe("a real download", () => {
 });
 
 describe("clients of a download that is verifying", () => {
-  // A target held in `verifying` (a real one stays there for milliseconds): the HTTP API and the CLI must
-  // carry the Controller's refusal as it is.
-  function verifyingTarget(output: string) {
-    const snapshot: ProgressSnapshot = {
-      download: output,
-      url: "http://127.0.0.1:9/x",
-      state: "verifying",
-      bytesDownloaded: 10,
-      totalBytes: 10,
-      percent: 100,
-      bytesPerSecond: 0,
-      etaSeconds: undefined,
-      activeConnections: 0,
-      segments: [],
-      elapsedMs: 5,
-    };
-    const state: DownloadState = "verifying";
-    return {
-      hub: new ProgressHub(),
-      state,
-      snapshot: () => snapshot,
-      command: (command: Command) => applyCommand(state, command),
-    };
-  }
-
-  test("POST /pause is 409 failed_precondition; dlm pause prints one line and exits REFUSED", async () => {
+  test("POST /pause is 409; dlm pause and dlm cancel print one line and exit REFUSED; status says verifying", async () => {
+    // Held in verifying for seconds by a real resume (see pausedWithEverythingDone), then it fails the check.
+    const url = origin.serve("/held.bin", { size: 512 * 1024 * 1024, throttleBytesPerSec: 512 * 1024 });
     const output = join(dir, "held.bin");
-    const plane = await startControlPlane(verifyingTarget(output), {
-      listen: { host: "127.0.0.1", port: 0 },
-      log: getLogger(["dlm", "test"]),
+    await pausedWithEverythingDone(url, output, dir);
+    const resumed = spawnDlm(["resume", "held.bin", "--listen", "0", "--json"], {
+      cwd: dir,
+      env: { DLM_LOG: "warning,control=debug", DLM_LOG_FORMAT: "json" },
+      timeoutMs: 60_000,
     });
-    try {
-      const answer = await fetch(`${plane.http}/pause`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${plane.token}` },
-      });
-      expect(answer.status).toBe(409);
-      expect(await answer.json()).toEqual({
+    await resumed.printed("stderr", /"to":"verifying"/);
+    const controlFile = join(`${output}.dlm`, "control.json");
+    // Written when the plan was known, before the run began: there by now, or a moment later.
+    await waitFor("control.json", () => existsSync(controlFile));
+    const control = JSON.parse(await readFile(controlFile, "utf8")) as { http: string; token: string };
+
+    const answer = await fetch(`${control.http}/pause`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${control.token}` },
+    });
+    expect(answer.status).toBe(409);
+    const refusal = "every byte is here and the file is being verified; it cannot be paused now";
+    expect(await answer.json()).toEqual({ code: "failed_precondition", message: `cannot pause: ${refusal}` });
+
+    const pause = await runDlm(["pause", "held.bin"], { cwd: dir });
+    expect(pause.exitCode).toBe(EXIT.REFUSED);
+    expect(pause.stderr).toBe(`dlm: ${output}: cannot pause: ${refusal}\n`);
+    expect(pause.stdout).toBe("");
+    const cancel = await runDlm(["cancel", "held.bin", "--json"], { cwd: dir });
+    expect(cancel.exitCode).toBe(EXIT.REFUSED);
+    expect(jsonLines(cancel.stdout)).toEqual([
+      {
+        type: "error",
         code: "failed_precondition",
-        message: "cannot pause: every byte is here and the file is being verified; it cannot be paused now",
-      });
-      await mkdir(`${output}.dlm`, { mode: 0o700 });
-      await plane.writeControlFile(`${output}.dlm`);
-      const cli = await runDlm(["pause", "held.bin"], { cwd: dir });
-      expect(cli.exitCode).toBe(EXIT.REFUSED);
-      expect(cli.stderr).toBe(
-        `dlm: ${output}: cannot pause: every byte is here and the file is being verified; it cannot be paused now\n`,
-      );
-      expect(cli.stdout).toBe("");
-    } finally {
-      await plane.stop();
-    }
-  });
+        message: `${output}: cannot cancel: ${refusal.replace("paused", "cancelled")}`,
+        exitCode: EXIT.REFUSED,
+      },
+    ]);
+    const status = await runDlm(["status", "held.bin", "--json"], { cwd: dir });
+    expect(jsonLines(status.stdout)[0]?.["state"]).toBe("verifying");
+
+    // Nothing was paused or cancelled: the verification ran to its end (a mismatch, by construction).
+    const run = await resumed.done;
+    expect(run.exitCode).toBe(EXIT.INTEGRITY);
+    expect(run.stderr).toContain("sha3-256 mismatch");
+  }, 60_000);
 });
