@@ -123,10 +123,16 @@ describe("clients of a download that is verifying", () => {
     ]);
     const status = await runDlm(["status", "held.bin", "--json"], { cwd: dir });
     expect(jsonLines(status.stdout)[0]?.["state"]).toBe("verifying");
+    // The Watch stream (gRPC, STATE_VERIFYING on the wire) says so too, and ends as the download does.
+    const watcher = spawnDlm(["watch", "held.bin"], { cwd: dir, timeoutMs: 60_000 });
+    await watcher.printed("stderr", /: verifying\n/);
 
     // Nothing was paused or cancelled: the verification ran to its end (a mismatch, by construction).
     const run = await resumed.done;
     expect(run.exitCode).toBe(EXIT.INTEGRITY);
     expect(run.stderr).toContain("sha3-256 mismatch");
+    const watched = await watcher.done;
+    expect(watched.stderr).toStartWith(`dlm: ${output}: verifying\n`);
+    expect(watched.exitCode).toBe(EXIT.INTEGRITY);
   }, 60_000);
 });
