@@ -134,6 +134,19 @@ describe("layering", () => {
     expect([...packages].filter((p) => p === "elysia" || p.startsWith("elysia/"))).toEqual([]);
   });
 
+  test("loading the RPC listener and its service loads no Elysia module (checked in a fresh process)", () => {
+    const loaded = (modules: readonly string[]) => {
+      const imports = modules.map((m) => `await import(${JSON.stringify(join(SRC, m))});`).join(" ");
+      const script = `${imports} console.log(Object.keys(require.cache).filter((k) => k.includes("/elysia/")).length);`;
+      const run = Bun.spawnSync([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
+      expect(run.stderr.toString()).toBe("");
+      return Number(run.stdout.toString().trim());
+    };
+    expect(loaded(["interfaces/rpc/rpc-listener.ts", "interfaces/rpc/progress-service.ts"])).toBe(0);
+    // The probe sees Elysia where it is: the HTTP listener.
+    expect(loaded(["interfaces/http/control-api.ts"])).toBeGreaterThan(0);
+  });
+
   test("only main.ts calls process.exit", () => {
     const callers = files.filter((f) => /process\.exit\(/.test(readFileSync(join(SRC, f), "utf8")));
     expect(callers).toEqual(["main.ts"]);
