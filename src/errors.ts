@@ -132,6 +132,15 @@ export class CancelledError extends DlmError {
   readonly exitCode = EXIT.CANCELLED;
 }
 
+/**
+ * A running download refused a control command in its current state (HTTP 409, FAILED_PRECONDITION): e.g.
+ * a pause while the file is being verified. Nothing changed.
+ */
+export class CommandRefusedError extends DlmError {
+  readonly code = "failed_precondition";
+  readonly exitCode = EXIT.REFUSED;
+}
+
 /** Paused by SIGINT/SIGTERM (or the control plane) with the state saved; `dlm resume FILE` continues. */
 export class InterruptedError extends DlmError {
   readonly code = "interrupted";

@@ -15,6 +15,8 @@ export const EXIT = {
   RANGE_NOT_SUPPORTED: 9,
   OUTPUT_EXISTS: 10,
   CANCELLED: 11,
+  /** A control command the download's state does not allow now (pause while verifying, resume once ended). */
+  REFUSED: 12,
   INTERRUPTED: 130,
 } as const;
 

@@ -35,7 +35,7 @@ describe("snapshot helpers", () => {
   test("terminal states", () => {
     expect(["finished", "failed", "cancelled"].every((s) => isTerminalState(s as DownloadState))).toBe(true);
     expect(
-      ["probing", "running", "paused", "finishing"].some((s) => isTerminalState(s as DownloadState)),
+      ["probing", "running", "paused", "verifying"].some((s) => isTerminalState(s as DownloadState)),
     ).toBe(false);
   });
 

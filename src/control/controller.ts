@@ -6,6 +6,7 @@ import type { DownloadRequest } from "../engine/download-request.ts";
 import { type PreparedDownload, prepareDownload, sidecarOf } from "../engine/prepare.ts";
 import type { VerifiedFile } from "../engine/verify.ts";
 import { CancelledError, DlmError, InterruptedError } from "../errors.ts";
+import { logger } from "../log.ts";
 import { buildSnapshot } from "../progress/build-snapshot.ts";
 import { ProgressHub } from "../progress/hub.ts";
 import { RateMeter } from "../progress/meter.ts";
@@ -13,6 +14,8 @@ import type { DownloadState, ProgressSnapshot } from "../progress/snapshot.ts";
 import { applyCommand, type Command, type Transition } from "./transitions.ts";
 
 const SAMPLE_MS = 250;
+/** Commands and state changes: `DLM_LOG=control=debug` shows every move of the state machine. */
+const CONTROL_LOG = logger("control");
 
 /** Hooks the interface that started the download uses to talk to its user. */
 export interface ControllerEvents {
@@ -73,6 +76,8 @@ export class Controller {
       state: this.#state,
       status: this.#run?.status(),
       meter: this.#meter,
+      nowMs: this.#ctx.monotonic(),
+      stallTimeoutMs: this.#request.stallTimeoutMs,
       elapsedMs: this.#ctx.monotonic() - this.#startedAt,
       error: this.#error,
     });
@@ -81,8 +86,17 @@ export class Controller {
   /** Applies a user command; returns the transition (not ok = impossible in this state). */
   command(command: Command, source: string): Transition {
     const transition = applyCommand(this.#state, command);
-    if (!transition.ok || transition.next === this.#state) return transition;
-    this.#log.info("{command} requested by {source}", { command, source, from: this.#state });
+    if (!transition.ok) {
+      CONTROL_LOG.info("{command} from {source} refused: {reason}", {
+        command,
+        source,
+        reason: transition.reason,
+        state: this.#state,
+      });
+      return transition;
+    }
+    if (transition.next === this.#state) return transition;
+    CONTROL_LOG.info("{command} requested by {source}", { command, source, from: this.#state });
     if (command === "pause") {
       this.#setState("paused");
       this.#abort.abort(new PauseRequest(source));
@@ -124,8 +138,10 @@ export class Controller {
             );
           }
           if (error instanceof InterruptedError && this.#keepAliveWhenPaused) {
-            // Loops back to run again, or to the cancelled branch above.
             await this.#waitForResumeOrCancel();
+            // Woken by a signal (interrupt) rather than resume or cancel: end as interrupted, state saved.
+            if (this.#state === "paused") throw this.#fail(error, "paused");
+            // Loops back to run again, or to the cancelled branch above.
             continue;
           }
           throw this.#fail(error, error instanceof InterruptedError ? "paused" : "failed");
@@ -167,12 +183,13 @@ export class Controller {
         { file: this.#prepared.output },
       );
     }
-    this.#run = new DownloadRun(this.#ctx, this.#prepared, this.#log);
+    this.#run = new DownloadRun(this.#ctx, this.#prepared, this.#log, (phase) => {
+      // Synchronous: from this call on, a pause or cancel is refused (the engine no longer listens).
+      if (phase === "verifying") this.#setState("verifying");
+    });
     this.#meter.reset();
     this.#setState("running");
-    const result = await this.#run.run(signal);
-    this.#setState("finishing");
-    return result;
+    return await this.#run.run(signal);
   }
 
   async #waitForResumeOrCancel(): Promise<void> {
@@ -198,6 +215,7 @@ export class Controller {
 
   #setState(state: DownloadState): void {
     if (this.#state === state) return;
+    CONTROL_LOG.debug("state {from} -> {to}", { from: this.#state, to: state, download: this.output });
     this.#state = state;
     this.#sample();
   }

@@ -2,6 +2,7 @@ import { rm } from "node:fs/promises";
 import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
 import { InterruptedError, StorageError } from "../errors.ts";
+import { logger } from "../log.ts";
 import { CheckpointPacer, checkpointPace } from "./checkpoint-pacer.ts";
 import { finalizeDownload } from "./finalize.ts";
 import { nextPieceBytes } from "./plan.ts";
@@ -18,9 +19,12 @@ import { algorithmsFor, type VerifiedFile } from "./verify.ts";
 import { fetchSegment, SlowRestart, StallAbort, type WorkerActivity } from "./worker.ts";
 import { Writeback } from "./writeback.ts";
 
+/** Where a run is: fetching bytes, verifying and placing the file, or done. */
+export type EnginePhase = "running" | "verifying" | "done";
+
 /** Plain counters the meter samples; reading them never blocks a worker. */
 export interface EngineStatus {
-  readonly phase: "running" | "verifying" | "done";
+  readonly phase: EnginePhase;
   /** Bytes of the output on disk, including those from earlier runs. */
   readonly bytesDone: number;
   /** Bytes received by this process. */
@@ -39,6 +43,8 @@ export class PauseRequest extends Error {
 }
 
 const TICK_MS = 250;
+/** Per-connection records (attempts, retries, slow restarts): `DLM_LOG=worker=debug` turns them on alone. */
+const WORKER_LOG = logger("worker");
 /** Seconds of a connection's rate assumed to be in flight (socket buffers, a round trip) when it is split. */
 const IN_FLIGHT_SECONDS = 0.1;
 /** A piece its connection finishes sooner than this (s) is not split: its in-flight bytes would be lost. */
@@ -64,7 +70,8 @@ export class DownloadRun {
   readonly #writers = new Map<number, SegmentWriter>();
   readonly #sink: Sink;
   #bytesThisRun = 0;
-  #phase: EngineStatus["phase"] = "running";
+  #phase: EnginePhase = "running";
+  readonly #onPhase: (phase: EnginePhase) => void;
   #nextId: number;
   #checkpointing: Promise<void> | undefined;
   #checkpointPending = false;
@@ -84,8 +91,15 @@ export class DownloadRun {
   /** Hash on arrival; told at every tick and whenever a piece ends that more of the prefix is readable. */
   #prefix: PrefixHasher | undefined;
 
-  constructor(ctx: Context, prepared: PreparedDownload, log: Logger) {
+  /** `onPhase` hears each phase change synchronously, as it happens (the Controller holds the state). */
+  constructor(
+    ctx: Context,
+    prepared: PreparedDownload,
+    log: Logger,
+    onPhase: (phase: EnginePhase) => void = () => {},
+  ) {
     this.#ctx = ctx;
+    this.#onPhase = onPhase;
     this.#prepared = prepared;
     this.#log = log;
     this.#segments = prepared.segments;
@@ -184,6 +198,10 @@ export class DownloadRun {
       );
       const rejected = results.find((r) => r.status === "rejected");
       if (rejected !== undefined) failure = signal.aborted ? signal.reason : stop.signal.reason;
+      // A pause that came after the last byte but before this point was accepted: honour it (every piece
+      // is complete, so a resume goes straight to verifying). From here on, pause and cancel are refused.
+      else if (signal.aborted) failure = signal.reason;
+      else this.#setPhase("verifying");
     } finally {
       clearInterval(timer);
       clearInterval(checkpointer);
@@ -215,7 +233,6 @@ export class DownloadRun {
       }
       throw failure;
     }
-    this.#phase = "verifying";
     const lastByteAt = this.#ctx.monotonic();
     let verified: VerifiedFile;
     try {
@@ -229,7 +246,7 @@ export class DownloadRun {
       await this.#sink.close().catch(() => undefined);
       throw error;
     }
-    this.#phase = "done";
+    this.#setPhase("done");
     if (verified.completeness === "unverified") {
       this.#log.warn("the server sent no size: completeness of {bytes} bytes is unverified", {
         bytes: verified.bytes,
@@ -242,6 +259,11 @@ export class DownloadRun {
     });
     await rm(prepared.sidecar, { recursive: true, force: true });
     return verified;
+  }
+
+  #setPhase(phase: EnginePhase): void {
+    this.#phase = phase;
+    this.#onPhase(phase);
   }
 
   async #workerLoop(worker: number, pending: Segment[], signal: AbortSignal): Promise<void> {
@@ -387,7 +409,7 @@ export class DownloadRun {
         onFirstByte: (ms) => {
           this.#ttfbMs = this.#ttfbMs === undefined ? ms : this.#ttfbMs * 0.8 + ms * 0.2;
         },
-        log: this.#log,
+        log: WORKER_LOG.with({ download: prepared.output }),
       });
     } finally {
       this.#activity.splice(this.#activity.indexOf(activity), 1);

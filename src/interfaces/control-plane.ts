@@ -5,25 +5,24 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "@logtape/logtape";
 import { UsageError } from "../errors.ts";
 import { isTerminalState } from "../progress/snapshot.ts";
-import { CONTROL_FILE, type ControlFile } from "./control-file.ts";
-import { type RunningListener, startHttpListener } from "./http/control-api.ts";
-import type { ControlTarget } from "./http/control-target.ts";
+import { startHttpListener } from "./http/control-api.ts";
 import { stoppedMessage } from "./rpc/progress-message.ts";
 import { progressRoutes, WatchTracker } from "./rpc/progress-service.ts";
 import { startRpcListener } from "./rpc/rpc-listener.ts";
+import { CONTROL_FILE, type ControlFile } from "./shared/control-file.ts";
+import type { ControlTarget } from "./shared/control-target.ts";
+import type { ListenAddress, RunningListener } from "./shared/listener.ts";
 
+export type { ListenAddress };
 export { CONTROL_FILE, type ControlFile };
-
-/** Where `--listen` binds: the HTTP listener on `port`, the RPC listener on `port + 1` (both free when 0). */
-export interface ListenAddress {
-  readonly host: string;
-  readonly port: number;
-}
 
 /** Tuning of a control plane; the defaults suit the CLI. */
 export interface ControlPlaneOptions {
   readonly listen: ListenAddress;
+  /** Logger of the HTTP listener and of the plane itself. */
   readonly log: Logger;
+  /** Logger of the RPC listener (default: `log`). */
+  readonly rpcLog?: Logger;
   /** Largest request body, bytes (default 16 KiB: no call needs more). */
   readonly maxBodyBytes?: number;
   /** Idle timeout of REST connections, seconds (default 30; progress streams are exempt). */
@@ -93,7 +92,15 @@ export async function startControlPlane(
   try {
     const port = listen.port === 0 ? 0 : listen.port + 1;
     rpc = await bindAsync({ host: listen.host, port }, () =>
-      startRpcListener({ token, host: listen.host, port, maxBodyBytes, routes, rpcOptions, log }),
+      startRpcListener({
+        token,
+        host: listen.host,
+        port,
+        maxBodyBytes,
+        routes,
+        rpcOptions,
+        log: options.rpcLog ?? log,
+      }),
     );
   } catch (error) {
     await http.stop();

@@ -1,4 +1,5 @@
 import type { EngineStatus } from "../engine/download.ts";
+import type { WorkerActivity } from "../engine/worker.ts";
 import type { DlmError } from "../errors.ts";
 import type { RateMeter } from "./meter.ts";
 import { type DownloadState, type ProgressSnapshot, percentOf, type SegmentProgress } from "./snapshot.ts";
@@ -10,11 +11,25 @@ export interface SnapshotInput {
   readonly state: DownloadState;
   readonly status: EngineStatus | undefined;
   readonly meter: RateMeter;
+  /** Monotonic ms now (the clock the engine stamps `lastByteAt` with). */
+  readonly nowMs: number;
+  /** The download's stall timeout, ms: a connection silent for half of it is shown as stalled. */
+  readonly stallTimeoutMs: number;
   readonly elapsedMs: number;
   readonly error: DlmError | undefined;
 }
 
-/** Turns the engine's plain counters into the snapshot every watcher sees (a new object each time). */
+/**
+ * Share of the stall timeout after which a silent connection shows as `stalled`: early enough to be seen
+ * before the watchdog aborts it (at the full timeout, after which the segment shows `retrying`).
+ */
+export const STALLED_SHARE = 0.5;
+
+/**
+ * Turns the engine's plain counters into the snapshot every watcher sees (a new object each time). Each
+ * segment's rate and slow flag are the engine's own (the ones it restarts slow connections by), never
+ * re-derived here or in a client.
+ */
 export function buildSnapshot(input: SnapshotInput): ProgressSnapshot {
   const { status, meter } = input;
   const done = status?.bytesDone ?? 0;
@@ -30,8 +45,9 @@ export function buildSnapshot(input: SnapshotInput): ProgressSnapshot {
       end: s.end,
       done: s.done,
       worker: activity?.worker,
-      state: complete ? "done" : activity === undefined ? "pending" : activity.state,
-      bytesPerSecond: 0,
+      state: complete ? "done" : activity === undefined ? "pending" : connectionState(activity, input),
+      bytesPerSecond: activity?.bytesPerSecond ?? 0,
+      slow: activity?.slowSince !== undefined,
       retries: activity?.retries ?? 0,
     };
   });
@@ -51,4 +67,13 @@ export function buildSnapshot(input: SnapshotInput): ProgressSnapshot {
     elapsedMs: Math.round(input.elapsedMs),
     ...(input.error === undefined ? {} : { error: { code: input.error.code, message: input.error.message } }),
   };
+}
+
+function connectionState(
+  activity: WorkerActivity,
+  input: Pick<SnapshotInput, "nowMs" | "stallTimeoutMs">,
+): SegmentProgress["state"] {
+  if (activity.state !== "active") return activity.state;
+  const silentMs = input.nowMs - activity.lastByteAt;
+  return silentMs >= input.stallTimeoutMs * STALLED_SHARE ? "stalled" : "active";
 }

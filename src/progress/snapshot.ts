@@ -1,12 +1,12 @@
 /**
  * Lifecycle of one download, owned by the Controller:
- * `probing → running ⇄ paused → finishing → finished | failed | cancelled`.
+ * `probing → running ⇄ paused → verifying → finished | failed | cancelled`.
  */
 export type DownloadState =
   | "probing"
   | "running"
   | "paused"
-  | "finishing"
+  | "verifying"
   | "finished"
   | "failed"
   | "cancelled";
@@ -33,8 +33,15 @@ export interface SegmentProgress {
   done: number;
   /** Worker index that owns the segment, undefined while nobody does. */
   worker: number | undefined;
+  /**
+   * `stalled`: its connection has had no byte for half the stall timeout or more (at the full timeout it is
+   * aborted and the segment is `retrying` until the next attempt).
+   */
   state: "pending" | "active" | "retrying" | "done" | "stalled";
+  /** Its connection's smoothed rate as the engine measures it, bytes/s (0 while not measured). */
   bytesPerSecond: number;
+  /** Its connection is far slower than the median of its peers, by the engine's own rule. */
+  slow: boolean;
   retries: number;
 }
 

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { bytesOf } from "../helpers/bytes.ts";
@@ -155,4 +155,23 @@ export async function until(what: string, condition: () => boolean, timeoutMs = 
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await Bun.sleep(5);
   }
+}
+
+/**
+ * Leaves `output` as a paused download whose state file says every byte is on disk, over a sparse data
+ * file of `size` bytes, with a `--checksum` of SHA3-256 that the (zero) bytes will not match. `dlm resume`
+ * then fetches nothing and spends seconds verifying (SHA3-256 runs in wasm, at a few hundred MB/s, over the
+ * whole file, since nothing was hashed on arrival in that process) and ends with an integrity failure:
+ * a long `verifying` phase to act on, made of real parts. `url` is served by the test origin, throttled.
+ */
+export async function pausedWithEverythingDone(url: string, output: string, cwd: string): Promise<void> {
+  const wrong = `sha3-256:${"0".repeat(64)}`;
+  const first = startDlm(["get", url, "-o", output, "-c", "1", "--checksum", wrong, "--json"], cwd);
+  await first.line(progressAtLeast(64 * 1024));
+  first.proc.kill("SIGINT");
+  const paused = await first.done;
+  if (paused.code !== 130) throw new Error(`dlm get did not pause: ${paused.code} ${paused.stderr}`);
+  const state = await readState(output);
+  for (const s of state.segments) s.done = s.end - s.start + 1;
+  await writeFile(`${output}.dlm/state.json`, JSON.stringify(state));
 }

@@ -7,9 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EXIT } from "../../src/exit-codes.ts";
 import { sha256Of } from "../helpers/bytes.ts";
+import { spawnDlm } from "../helpers/cli.ts";
 import { type Origin, startOrigin } from "../helpers/origin.ts";
 import {
   missingOf,
+  pausedWithEverythingDone,
   progressAtLeast,
   readState,
   runDlm,
@@ -69,18 +71,32 @@ test("SIGINT pauses with state saved; resume fetches only the missing bytes", as
   expect(Math.abs(difference)).toBeLessThanOrEqual(CONNECTIONS * 64 * KiB);
 });
 
-test("a second SIGINT exits at once and the last checkpoint still resumes", async () => {
-  const url = origin.serve("/twice.bin", { size: SIZE, throttleBytesPerSec: RATE });
+test("a second SIGINT exits at once: during a long verification, where the first is refused", async () => {
+  // 512 MiB that the state file says are all on disk: the resumed run fetches nothing and spends seconds
+  // verifying, a phase in which a pause is refused (see pausedWithEverythingDone).
+  const url = origin.serve("/twice.bin", { size: 512 * MiB, throttleBytesPerSec: RATE });
   const out = join(dir, "twice.bin");
-  const running = startDlm(["get", url, "-o", out, "-c", String(CONNECTIONS), "--json"], dir);
-  await running.line(progressAtLeast(2 * MiB));
-  running.proc.kill("SIGINT");
-  running.proc.kill("SIGINT");
-  const run = await running.done;
-  expect(run.code).toBe(EXIT.INTERRUPTED);
-  await vouchedBytes(out);
-  origin.update("/twice.bin", { throttleBytesPerSec: undefined });
-  const resumed = await runDlm(["resume", out, "--quiet"], dir);
-  expect(resumed.code).toBe(EXIT.OK);
-  expect(await sha256File(out)).toBe(sha256Of(SIZE));
-});
+  await pausedWithEverythingDone(url, out, dir);
+  const segments = (await readState(out)).segments;
+
+  const resumed = spawnDlm(["resume", out, "--json"], {
+    cwd: dir,
+    env: { DLM_LOG: "warning,control=debug", DLM_LOG_FORMAT: "json" },
+    timeoutMs: 60_000,
+  });
+  await resumed.printed("stderr", /"to":"verifying"/);
+  resumed.proc.kill("SIGINT");
+  await resumed.printed("stderr", /"message":"\\"pause\\" from \\"SIGINT\\" refused/);
+  // A second press, not the same press delivered twice: those come within 1 s (see control/signals.ts).
+  await Bun.sleep(1100);
+  const sent = performance.now();
+  resumed.proc.kill("SIGINT");
+  const run = await resumed.done;
+  const exitMs = performance.now() - sent;
+  // Out at once: interrupted, not the integrity failure the finished verification would have reported.
+  expect(run.exitCode).toBe(EXIT.INTERRUPTED);
+  expect(run.stderr).not.toContain("mismatch");
+  expect(exitMs).toBeLessThan(1000);
+  // The last checkpoint (the resumed run's first) is whole: `dlm resume` would start from it again.
+  expect((await readState(out)).segments).toEqual(segments);
+}, 60_000);

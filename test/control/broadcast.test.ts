@@ -88,6 +88,7 @@ describe("a watcher that stops reading", () => {
       worker: id % 8,
       state: "active" as const,
       bytesPerSecond: 1_000_000,
+      slow: false,
       retries: 0,
     }));
     const base = { ...p.controller.snapshot(), segments };

@@ -5,6 +5,8 @@ import { Controller } from "../../src/control/controller.ts";
 import { type DownloadRequest, REQUEST_DEFAULTS } from "../../src/engine/download-request.ts";
 import { DEFAULT_RETRY_OPTIONS } from "../../src/engine/retry-policy.ts";
 import { type ControlPlane, startControlPlane } from "../../src/interfaces/control-plane.ts";
+import type { ProgressHub } from "../../src/progress/hub.ts";
+import type { ProgressSnapshot } from "../../src/progress/snapshot.ts";
 
 /** A context that writes nowhere, for in-process downloads. */
 export function quietContext(cwd: string): Context {
@@ -132,4 +134,42 @@ export async function waitFor(what: string, condition: () => boolean, timeoutMs 
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await Bun.sleep(10);
   }
+}
+
+/**
+ * Resolves with the first snapshot `hub` publishes for which `match` holds, counting from the next publish
+ * (the controller samples every 250 ms and publishes on every state change, so this waits on events, not on
+ * a clock). `count` > 1 waits for that many matching publishes. Rejects after `timeoutMs` naming `what`.
+ */
+export function published(
+  hub: ProgressHub,
+  what: string,
+  match: (snapshot: ProgressSnapshot) => boolean,
+  { count = 1, timeoutMs = 10_000 }: { count?: number; timeoutMs?: number } = {},
+): Promise<ProgressSnapshot> {
+  return new Promise((resolve, reject) => {
+    let seen = 0;
+    const timer = setTimeout(() => {
+      detach();
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+    }, timeoutMs);
+    const detach = hub.onPublish((snapshot) => {
+      if (!match(snapshot) || ++seen < count) return;
+      clearTimeout(timer);
+      detach();
+      resolve(snapshot);
+    });
+  });
+}
+
+/** Like {@link published}, but resolves at once when the latest snapshot already matches. */
+export function reached(
+  hub: ProgressHub,
+  what: string,
+  match: (snapshot: ProgressSnapshot) => boolean,
+  timeoutMs = 10_000,
+): Promise<ProgressSnapshot> {
+  const latest = hub.latest();
+  if (latest !== undefined && match(latest)) return Promise.resolve(latest);
+  return published(hub, what, match, { timeoutMs });
 }

@@ -3,7 +3,7 @@ import {
   type RequestFacts,
   RequestGuard,
   rejectionResponse,
-} from "../../src/interfaces/http/request-guard.ts";
+} from "../../src/interfaces/shared/request-guard.ts";
 
 const TOKEN = "s3cret-token";
 const ok: RequestFacts = {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sha256Of } from "../helpers/bytes.ts";
 import { type Origin, startOrigin } from "../helpers/origin.ts";
-import { planeFor, waitFor } from "./fixture.ts";
+import { planeFor, published, reached } from "./fixture.ts";
 
 // Pause and resume through the HTTP API of a real download: the origin stops serving, the file comes out right.
 let origin: Origin;
@@ -28,32 +28,34 @@ describe("POST /pause and /resume on a running download", () => {
     const api = (method: string, path: string) =>
       fetch(`${p.plane.http}${path}`, { method, headers: { authorization: p.auth } });
     const status = async () => (await (await api("GET", "/status")).json()) as Record<string, unknown>;
+    const hub = p.controller.hub;
     const run = p.controller.run();
-    await waitFor("4 connections busy", () => p.controller.snapshot().activeConnections === 4);
-    await waitFor("some bytes", () => origin.stats.bytesServed > 1024 * 1024);
+    await reached(
+      hub,
+      "4 connections busy and some bytes",
+      (s) => s.activeConnections === 4 && s.bytesDownloaded > 1024 * 1024,
+    );
 
     const pausedAt = performance.now();
+    // Subscribed before the pause: the snapshot that shows every worker gone is published when they are.
+    const stopped = published(
+      hub,
+      "workers to stop",
+      (s) => s.state === "paused" && s.activeConnections === 0,
+    );
     const answer = await api("POST", "/pause");
     expect(answer.status).toBe(200);
     expect(await answer.json()).toEqual({ state: "paused", changed: true });
+    await stopped;
+    expect(performance.now() - pausedAt).toBeLessThan(1000);
     // Every worker gone, seen through the API itself.
-    let stoppedAfter = Number.POSITIVE_INFINITY;
-    await waitFor(
-      "workers to stop",
-      () => {
-        if (p.controller.snapshot().activeConnections !== 0) return false;
-        stoppedAfter = performance.now() - pausedAt;
-        return true;
-      },
-      1000,
-    );
-    expect(stoppedAfter).toBeLessThan(1000);
     const s = await status();
     expect(s).toMatchObject({ state: "paused", activeConnections: 0, bytesPerSecond: 0 });
     const served = origin.stats.bytesServed;
     expect(served).toBeLessThan(SIZE);
-    // Absence of traffic can only be shown over time: nothing for 600 ms (2 MiB/s x 4 would be ~4.8 MiB).
-    await Bun.sleep(600);
+    // Absence of traffic can only be shown over time: three more meter ticks (about 750 ms; 2 MiB/s x 4
+    // would be ~6 MiB) published while paused, and the origin served nothing.
+    await published(hub, "three ticks while paused", (t) => t.state === "paused", { count: 3 });
     expect(origin.stats.bytesServed).toBe(served);
     expect((await status())["state"]).toBe("paused");
 

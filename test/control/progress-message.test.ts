@@ -24,6 +24,7 @@ const snapshot: ProgressSnapshot = {
       worker: undefined,
       state: "done",
       bytesPerSecond: 0,
+      slow: false,
       retries: 0,
     },
     {
@@ -34,6 +35,7 @@ const snapshot: ProgressSnapshot = {
       worker: 2,
       state: "retrying",
       bytesPerSecond: 9.5,
+      slow: true,
       retries: 3,
     },
   ],
@@ -57,9 +59,21 @@ describe("toProgress", () => {
       4321n,
       1,
     ]);
-    expect(p.segments.map((s) => [s.id, s.start, s.end, s.done, s.worker, s.state, s.retries])).toEqual([
-      [0, 0n, 2_999_999_999n, 3_000_000_000n, undefined, SegmentState.DONE, 0],
-      [7, 3_000_000_000n, 5_999_999_999n, 123n, 2, SegmentState.RETRYING, 3],
+    expect(
+      p.segments.map((s) => [
+        s.id,
+        s.start,
+        s.end,
+        s.done,
+        s.worker,
+        s.state,
+        s.retries,
+        s.bytesPerSecond,
+        s.slow,
+      ]),
+    ).toEqual([
+      [0, 0n, 2_999_999_999n, 3_000_000_000n, undefined, SegmentState.DONE, 0, 0, false],
+      [7, 3_000_000_000n, 5_999_999_999n, 123n, 2, SegmentState.RETRYING, 3, 9.5, true],
     ]);
     const unknown = toProgress({
       ...snapshot,
@@ -125,6 +139,7 @@ describe("streamOutcome", () => {
     ["cancelled", undefined, Code.Canceled],
     ["paused", undefined, Code.Unavailable],
     ["running", undefined, Code.Unavailable],
+    ["verifying", undefined, Code.Unavailable],
   ] as const)("%s (%s) -> %p", (state, code, expected) => {
     const last: ProgressSnapshot = {
       ...snapshot,

@@ -1,59 +1,64 @@
 import { describe, expect, test } from "bun:test";
-import { ConnectionRates, type RateSegment } from "../../src/interfaces/http/dashboard/connection-rates.ts";
+import { connectionsOf, type RateSegment } from "../../src/interfaces/http/dashboard/connection-rates.ts";
 import { chartShape, type RateSample, trimSamples } from "../../src/interfaces/http/dashboard/rate-chart.ts";
 
-// The browser dashboard's pure parts: per-connection rates worked out from successive messages, and the
-// rate chart's geometry. The DOM side is covered by the browser test (dashboard.test.ts).
+// The browser dashboard's pure parts: the connection list read off a message's segments, and the rate
+// chart's geometry. The DOM side is covered by the browser test (dashboard.test.ts).
 
-function s(id: number, done: number, worker: number | undefined, state: RateSegment["state"] = "active") {
-  return { id, done, worker, state, retries: 0 };
+function s(
+  id: number,
+  worker: number | undefined,
+  bytesPerSecond: number,
+  extra: Partial<RateSegment> = {},
+): RateSegment {
+  return { id, worker, bytesPerSecond, state: "active", retries: 0, slow: false, ...extra };
 }
 
-describe("ConnectionRates", () => {
-  test("the first message is the baseline; the next gives bytes over seconds", () => {
-    const rates = new ConnectionRates();
-    expect(rates.update(0, [s(0, 500, 0)])).toEqual([
-      { worker: 0, bytesPerSecond: 0, measured: false, segment: 0, state: "active", retries: 0, slow: false },
-    ]);
-    expect(rates.update(1000, [s(0, 1500, 0)])[0]).toMatchObject({ bytesPerSecond: 1000, measured: true });
-  });
-
-  test("rates are smoothed: a sudden change moves them part of the way", () => {
-    const rates = new ConnectionRates();
-    rates.update(0, [s(0, 0, 0)]);
-    rates.update(1000, [s(0, 1000, 0)]);
-    const next = rates.update(2000, [s(0, 4000, 0)])[0]?.bytesPerSecond ?? 0;
-    // 1000 + (1 - e^-0.5) * (3000 - 1000)
-    expect(next).toBeCloseTo(1000 + (1 - Math.exp(-0.5)) * 2000, 6);
-  });
-
-  test("bytes of a segment that finished count for the connection that fetched it, as do a new one's", () => {
-    const rates = new ConnectionRates();
-    rates.update(0, [s(0, 0, 0), s(1, 0, 1)]);
-    // Connection 0 finished segment 0 (600 more bytes) and started segment 2 (400 bytes so far).
-    const now = rates.update(1000, [s(0, 600, undefined, "done"), s(1, 1000, 1), s(2, 400, 0)]);
-    expect(now.map((c) => [c.worker, c.segment, c.bytesPerSecond])).toEqual([
-      [0, 2, 1000],
-      [1, 1, 1000],
+describe("connectionsOf", () => {
+  test("one entry per fetching segment, in worker order, with the engine's rate as sent", () => {
+    expect(connectionsOf([s(4, 1, 2500.5), s(3, 0, 1000)])).toEqual([
+      {
+        worker: 0,
+        bytesPerSecond: 1000,
+        measured: true,
+        segment: 3,
+        state: "active",
+        retries: 0,
+        slow: false,
+      },
+      {
+        worker: 1,
+        bytesPerSecond: 2500.5,
+        measured: true,
+        segment: 4,
+        state: "active",
+        retries: 0,
+        slow: false,
+      },
     ]);
   });
 
-  test("a connection under half the median is slow; trouble states pass through", () => {
-    const rates = new ConnectionRates();
-    rates.update(0, [s(0, 0, 0), s(1, 0, 1), s(2, 0, 2)]);
-    const now = rates.update(1000, [s(0, 1000, 0), s(1, 900, 1), s(2, 100, 2, "retrying")]);
-    expect(now.map((c) => [c.worker, c.slow, c.state])).toEqual([
-      [0, false, "active"],
-      [1, false, "active"],
-      [2, true, "retrying"],
+  test("the slow flag is the engine's: a rate far under its peers is not marked unless the engine says so", () => {
+    const list = connectionsOf([s(0, 0, 1000), s(1, 1, 1000), s(2, 2, 10), s(3, 3, 900, { slow: true })]);
+    expect(list.map((c) => [c.worker, c.slow])).toEqual([
+      [0, false],
+      [1, false],
+      [2, false],
+      [3, true],
     ]);
   });
 
-  test("one connection alone is never slow; a message that does not move time changes nothing", () => {
-    const rates = new ConnectionRates();
-    rates.update(0, [s(0, 0, 0)]);
-    rates.update(1000, [s(0, 10, 0)]);
-    expect(rates.update(1000, [s(0, 5000, 0)])[0]).toMatchObject({ bytesPerSecond: 10, slow: false });
+  test("done and pending segments are not connections; trouble states and retries pass through", () => {
+    const list = connectionsOf([
+      s(0, undefined, 0, { state: "done" }),
+      s(1, undefined, 0, { state: "pending" }),
+      s(2, 0, 0, { state: "retrying", retries: 2 }),
+      s(3, 1, 0, { state: "stalled" }),
+    ]);
+    expect(list.map((c) => [c.worker, c.state, c.retries, c.measured])).toEqual([
+      [0, "retrying", 2, false],
+      [1, "stalled", 0, false],
+    ]);
   });
 });
 

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { EXIT } from "../../src/exit-codes.ts";
-import { type Plane, planeFor, waitFor } from "../control/fixture.ts";
+import { type Plane, planeFor } from "../control/fixture.ts";
 import { sha256Of } from "../helpers/bytes.ts";
 import { BUN_BIN, jsonLines, MAIN_TS, REPO_ROOT } from "../helpers/cli.ts";
 import { type Origin, startOrigin } from "../helpers/origin.ts";
@@ -64,17 +64,47 @@ function spawnDlm(args: readonly string[], env: Record<string, string> = {}) {
     stderr: "pipe",
   });
   const out = { stdout: "", stderr: "" };
+  // Waiters for output, checked as each chunk arrives (and once more when the stream ends).
+  const waiters = new Set<() => void>();
   const pump = async (stream: ReadableStream<Uint8Array>, key: "stdout" | "stderr") => {
     const decoder = new TextDecoder();
-    for await (const chunk of stream) out[key] += decoder.decode(chunk, { stream: true });
+    for await (const chunk of stream) {
+      out[key] += decoder.decode(chunk, { stream: true });
+      for (const check of [...waiters]) check();
+    }
+    for (const check of [...waiters]) check();
   };
+  /** Resolves once `key` contains `text`; rejects if the process ends first, or after `timeoutMs`. */
+  const printed = (key: "stdout" | "stderr", text: string, timeoutMs = 15_000) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => finish(new Error(`no ${JSON.stringify(text)} on ${key} in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const finish = (error?: Error) => {
+        clearTimeout(timer);
+        waiters.delete(check);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const check = () => {
+        if (out[key].includes(text)) finish();
+        else if (ended)
+          finish(new Error(`dlm exited without ${JSON.stringify(text)} on ${key}: ${out.stderr}`));
+      };
+      waiters.add(check);
+      check();
+    });
+  let ended = false;
   const pumped = Promise.all([pump(child.stdout, "stdout"), pump(child.stderr, "stderr")]);
   const timer = setTimeout(() => child.kill("SIGKILL"), 50_000);
   const done = Promise.all([child.exited, pumped]).then(([exitCode]) => {
     clearTimeout(timer);
+    ended = true;
+    for (const check of [...waiters]) check();
     return exitCode;
   });
-  return { child, out, done };
+  return { child, out, done, printed };
 }
 
 /** What the page shows, read in the browser. `coverage`: percent of the file the segment map paints done. */
@@ -101,6 +131,15 @@ function readPage(page: Page) {
   });
 }
 
+/**
+ * The elapsed time the page shows ("6.7s", "42s", "1m05s"), in seconds. Runs in the page (self-contained:
+ * the page's CSP allows no eval, so it cannot be handed code as text).
+ */
+function pageElapsed(): number {
+  const m = /^(?:(\d+)m)?([\d.]+)s$/.exec(document.getElementById("elapsed")?.textContent ?? "");
+  return m === null ? Number.NaN : Number(m[1] ?? 0) * 60 + Number(m[2]);
+}
+
 const stateIs = (page: Page, state: string, timeout = 15_000) =>
   page.waitForFunction((s) => document.getElementById("state")?.textContent === s, state, { timeout });
 
@@ -115,13 +154,13 @@ describe.skipIf(!HAVE_CHROMIUM)(SUITE, () => {
       DLM_LOG: "debug",
       DLM_LOG_FORMAT: "json",
     });
-    await waitFor("the control record", () => dlm.out.stdout.includes('"type":"control"'), 15_000);
+    await dlm.printed("stdout", '"type":"control"');
     const control = jsonLines(dlm.out.stdout).find((r) => r["type"] === "control") ?? {};
     const dashboard = String(control["dashboard"]);
     const token = new URLSearchParams(new URL(dashboard).hash.slice(1)).get("token") ?? "";
     expect(dashboard).toBe(`${control["http"]}/#token=${token}`);
     expect(token.length).toBeGreaterThanOrEqual(32);
-    await waitFor("the dashboard line", () => dlm.out.stderr.includes(`dlm: dashboard ${dashboard}\n`));
+    await dlm.printed("stderr", `dlm: dashboard ${dashboard}\n`);
 
     const requests: string[] = [];
     context.on("request", (r) => requests.push(r.url()));
@@ -157,6 +196,12 @@ describe.skipIf(!HAVE_CHROMIUM)(SUITE, () => {
     expect(after.rate).toMatch(/^\d+(\.\d+)? (KiB|MiB)\/s$/);
     expect(after.segments).toBeGreaterThanOrEqual(4);
     expect(after.connections).toBe(4);
+    await page.click("#pause");
+    await stateIs(page, "paused");
+    const paused = await readPage(page);
+    expect([paused.pauseDisabled, paused.resumeDisabled]).toEqual([true, false]);
+    // Screenshots while paused: a loaded machine can take seconds over them, and a download that finished
+    // meanwhile would leave nothing to pause (the map keeps its history either way).
     await page.screenshot({ path: join(ARTIFACTS, "dashboard.png"), fullPage: true });
     // One after the other: concurrent screenshots of two pages in one headless browser came out tiled.
     for (const [name, extra] of extras) {
@@ -164,15 +209,24 @@ describe.skipIf(!HAVE_CHROMIUM)(SUITE, () => {
       await extra.close();
     }
 
-    await page.click("#pause");
-    await stateIs(page, "paused");
-    const paused = await readPage(page);
-    expect([paused.pauseDisabled, paused.resumeDisabled]).toEqual([true, false]);
-    // Let bytes already in flight land, then the origin must see nothing more for a second.
-    await Bun.sleep(300);
+    // Every connection gone, as the stream tells the page; then a second more of the stream (each message
+    // carries the server's elapsed time) during which the origin serves at most the one chunk per
+    // connection that was already on its way (64 KiB at this rate), not the 4 MiB a running download would.
+    await page.waitForFunction(() => document.getElementById("conns")?.textContent === "0", undefined, {
+      timeout: 5_000,
+    });
     const served = origin.stats.bytesServed;
-    await Bun.sleep(1000);
-    expect(origin.stats.bytesServed).toBe(served);
+    const since = await page.evaluate(pageElapsed);
+    expect(since).toBeGreaterThan(0);
+    await page.waitForFunction(
+      (at) => {
+        const m = /^(?:(\d+)m)?([\d.]+)s$/.exec(document.getElementById("elapsed")?.textContent ?? "");
+        return m !== null && Number(m[1] ?? 0) * 60 + Number(m[2]) >= at + 1;
+      },
+      since,
+      { timeout: 5_000 },
+    );
+    expect(origin.stats.bytesServed - served).toBeLessThanOrEqual(4 * 64 * 1024);
     expect(served).toBeLessThan(SIZE);
     expect((await readPage(page)).percent).toBe(paused.percent);
 

@@ -1,13 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { formatBytes } from "../../src/interfaces/cli/format.ts";
+import { watchLines } from "../../src/interfaces/cli/watch-view.ts";
+import { formatBytes } from "../../src/interfaces/shared/format.ts";
 import {
   glyphFor,
   type MapSegment,
   SegmentOwners,
   segmentMap,
-} from "../../src/interfaces/cli/segment-map.ts";
-import { watchLines } from "../../src/interfaces/cli/watch-view.ts";
+} from "../../src/interfaces/shared/segment-map.ts";
 import type { ProgressSnapshot } from "../../src/progress/snapshot.ts";
 
 const ESC = String.fromCharCode(27);
@@ -154,6 +154,7 @@ describe("watchLines", () => {
         worker: 0,
         state: "done",
         bytesPerSecond: 0,
+        slow: false,
         retries: 0,
       },
       {
@@ -164,6 +165,7 @@ describe("watchLines", () => {
         worker: 1,
         state: "active",
         bytesPerSecond: 0,
+        slow: false,
         retries: 0,
       },
     ],

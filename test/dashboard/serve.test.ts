@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dashboardUrl, isDashboardFile } from "../../src/interfaces/http/dashboard/serve-dashboard.ts";
-import { type RequestFacts, RequestGuard } from "../../src/interfaces/http/request-guard.ts";
+import { isDashboardFile } from "../../src/interfaces/http/dashboard/serve-dashboard.ts";
+import { dashboardUrl } from "../../src/interfaces/shared/listener.ts";
+import { type RequestFacts, RequestGuard } from "../../src/interfaces/shared/request-guard.ts";
 import { curl, type Plane, planeFor } from "../control/fixture.ts";
 
 // The dashboard's static files on the HTTP listener: served without the token (a browser navigation cannot

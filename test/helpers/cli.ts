@@ -139,3 +139,74 @@ export async function runCommand(
   ]);
   return { exitCode, stdout, stderr };
 }
+
+/** A CLI process running in the background, its output collected as it arrives. */
+export interface LiveDlm {
+  readonly proc: ReturnType<typeof Bun.spawn>;
+  /** Resolves when it exited and both pipes are drained. */
+  readonly done: Promise<RunResult>;
+  /** Resolves once `stream` matches `pattern` (checked as output arrives); rejects if the process ends first. */
+  printed(stream: "stdout" | "stderr", pattern: RegExp): Promise<void>;
+}
+
+/**
+ * Spawns `bun src/main.ts ...args` in the background like {@link runDlm} (same environment rules), so a
+ * test can wait for what it prints (an event) before acting on it. Killed with SIGKILL after `timeoutMs`.
+ */
+export function spawnDlm(args: readonly string[], options: RunOptions): LiveDlm {
+  const env: Record<string, string | undefined> = { ...process.env };
+  delete env["DLM_LOG"];
+  delete env["DLM_LOG_FORMAT"];
+  Object.assign(env, options.env ?? {});
+  const began = performance.now();
+  const proc = Bun.spawn([BUN_BIN, MAIN_TS, ...args], {
+    cwd: options.cwd,
+    env,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const out = { stdout: "", stderr: "" };
+  const waiters = new Set<() => void>();
+  let ended = false;
+  const pump = async (stream: ReadableStream<Uint8Array>, key: "stdout" | "stderr") => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      out[key] += decoder.decode(chunk, { stream: true });
+      for (const check of [...waiters]) check();
+    }
+  };
+  const pumped = Promise.all([pump(proc.stdout, "stdout"), pump(proc.stderr, "stderr")]);
+  const timer = setTimeout(() => proc.kill("SIGKILL"), options.timeoutMs ?? 30_000);
+  const done = (async (): Promise<RunResult> => {
+    const exitCode = await proc.exited;
+    await pumped;
+    clearTimeout(timer);
+    ended = true;
+    for (const check of [...waiters]) check();
+    return { exitCode, stdout: out.stdout, stderr: out.stderr, elapsedMs: performance.now() - began };
+  })();
+  return {
+    proc,
+    done,
+    printed(stream, pattern) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (pattern.test(out[stream])) {
+            waiters.delete(check);
+            resolve();
+          } else if (ended) {
+            waiters.delete(check);
+            reject(
+              new Error(
+                `dlm ${args.join(" ")} exited before printing ${pattern} on ${stream}: ${out.stderr}`,
+              ),
+            );
+          }
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+  };
+}

@@ -4,14 +4,21 @@ import type { Context } from "../../context.ts";
 import type { Command } from "../../control/transitions.ts";
 import { networkReasonOf } from "../../engine/network-failure.ts";
 import { sidecarOf } from "../../engine/prepare.ts";
-import { HttpStatusError, NetworkError, StateFileError, UsageError } from "../../errors.ts";
-import { CONTROL_FILE, type ControlFile } from "../control-file.ts";
-import type { commandSchema, statusSchema } from "../http/status-body.ts";
+import {
+  CommandRefusedError,
+  HttpStatusError,
+  NetworkError,
+  StateFileError,
+  UsageError,
+} from "../../errors.ts";
+import { logger } from "../../log.ts";
+import type { CommandBody, StatusBody } from "../shared/api-bodies.ts";
+import { CONTROL_FILE, type ControlFile } from "../shared/control-file.ts";
 
-/** Body of `GET /status`. */
-export type StatusBody = typeof statusSchema.static;
-/** Body of `POST /pause|/resume|/cancel`. */
-export type CommandBody = typeof commandSchema.static;
+export type { CommandBody, StatusBody };
+
+/** Each call to a live download's API: `DLM_LOG=cli=debug` shows what a client command asked and got. */
+const CLI_LOG = logger("cli");
 
 /** How long a client waits for the control API to answer, ms. */
 const REQUEST_TIMEOUT_MS = 5000;
@@ -75,13 +82,14 @@ export function fetchStatus(ctx: Context, live: LiveDownload): Promise<StatusBod
   return call<StatusBody>(ctx, live, "GET", "/status");
 }
 
-/** `POST /pause|/resume|/cancel`; a 409 (impossible in this state) is an HttpStatusError with the reason. */
+/** `POST /pause|/resume|/cancel`; a 409 (impossible in this state) is a CommandRefusedError with the reason. */
 export function sendCommand(ctx: Context, live: LiveDownload, command: Command): Promise<CommandBody> {
   return call<CommandBody>(ctx, live, "POST", `/${command}`);
 }
 
 async function call<T>(ctx: Context, live: LiveDownload, method: string, path: string): Promise<T> {
   const url = `${live.control.http}${path}`;
+  const sentAt = ctx.monotonic();
   let response: Response;
   try {
     response = await ctx.fetch(url, {
@@ -99,12 +107,18 @@ async function call<T>(ctx: Context, live: LiveDownload, method: string, path: s
     });
   }
   const body: unknown = await response.json().catch(() => undefined);
+  // The token travels in a header and is never logged.
+  CLI_LOG.debug("{method} {url}: {status}", {
+    method,
+    url,
+    status: response.status,
+    elapsed_ms: Math.round(ctx.monotonic() - sentAt),
+  });
   if (!response.ok) {
     const message = (body as { message?: unknown } | undefined)?.message;
-    throw new HttpStatusError(
-      `${live.output}: ${typeof message === "string" ? message : `${method} ${path} answered ${response.status}`}`,
-      { url, file: live.output, status: response.status },
-    );
+    const text = `${live.output}: ${typeof message === "string" ? message : `${method} ${path} answered ${response.status}`}`;
+    if (response.status === 409) throw new CommandRefusedError(text, { url, file: live.output });
+    throw new HttpStatusError(text, { url, file: live.output, status: response.status });
   }
   return body as T;
 }

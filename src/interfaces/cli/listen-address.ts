@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { UsageError } from "../../errors.ts";
-import type { ListenAddress } from "../control-plane.ts";
+import type { ListenAddress } from "../shared/listener.ts";
 
 /** Highest `--listen` port: the RPC listener takes the next one. */
 export const MAX_LISTEN_PORT = 65534;

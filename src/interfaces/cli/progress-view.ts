@@ -1,7 +1,7 @@
 import type { TextSink } from "../../context.ts";
 import type { ProgressHub } from "../../progress/hub.ts";
 import type { ProgressSnapshot } from "../../progress/snapshot.ts";
-import { formatBytes, formatDuration, formatRate } from "./format.ts";
+import { formatBytes, formatDuration, formatRate } from "../shared/format.ts";
 
 /** How progress is shown: a redrawn line on a TTY, periodic plain lines, JSON lines, or nothing. */
 export type ProgressStyle = "tty" | "plain" | "json" | "none";

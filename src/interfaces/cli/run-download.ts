@@ -5,10 +5,10 @@ import type { PreparedDownload } from "../../engine/prepare.ts";
 import type { VerifiedFile } from "../../engine/verify.ts";
 import { EXIT } from "../../exit-codes.ts";
 import { logger } from "../../log.ts";
-import type { ControlPlane, ListenAddress } from "../control-plane.ts";
-import { dashboardUrl } from "../http/dashboard/serve-dashboard.ts";
+import type { ControlPlane } from "../control-plane.ts";
+import { formatBytes, formatDuration, formatRate } from "../shared/format.ts";
+import { dashboardUrl, type ListenAddress } from "../shared/listener.ts";
 import type { CliContext } from "./cli-context.ts";
-import { formatBytes, formatDuration, formatRate } from "./format.ts";
 import { attachProgressView, type ProgressStyle } from "./progress-view.ts";
 import { reportError } from "./report.ts";
 
@@ -42,7 +42,11 @@ export async function runDownloadCommand(
     try {
       // Loaded only with --listen: the servers (Elysia, Connect) cost ~0.3 s of start-up otherwise.
       const { startControlPlane } = await import("../control-plane.ts");
-      plane = await startControlPlane(controller, { listen: options.listen, log: logger("http") });
+      plane = await startControlPlane(controller, {
+        listen: options.listen,
+        log: logger("http"),
+        rpcLog: logger("rpc"),
+      });
     } catch (error) {
       cli.exitCode = reportError(cli, error, options.json);
       return;

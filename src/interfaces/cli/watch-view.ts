@@ -1,8 +1,8 @@
 import type { TextSink } from "../../context.ts";
 import type { ProgressHub } from "../../progress/hub.ts";
 import type { ProgressSnapshot } from "../../progress/snapshot.ts";
+import { SegmentOwners, segmentMap } from "../shared/segment-map.ts";
 import { progressLine } from "./progress-view.ts";
-import { SegmentOwners, segmentMap } from "./segment-map.ts";
 
 /** How `dlm watch` draws: a block redrawn in place on a TTY, or a plain line now and then. */
 export type WatchStyle = "tty" | "plain";

@@ -3,9 +3,10 @@ import { createFetchHandler } from "@connectrpc/connect/protocol";
 import type { Logger } from "@logtape/logtape";
 import { Elysia } from "elysia";
 import type { Command } from "../../control/transitions.ts";
-import type { ControlTarget } from "./control-target.ts";
+import type { ControlTarget } from "../shared/control-target.ts";
+import { type RunningListener, urlHost } from "../shared/listener.ts";
+import { NOT_LISTENING, RequestGuard, rejectionResponse } from "../shared/request-guard.ts";
 import { DASHBOARD_FILES, dashboardResponse, isDashboardFile } from "./dashboard/serve-dashboard.ts";
-import { NOT_LISTENING, RequestGuard, rejectionResponse } from "./request-guard.ts";
 import { commandSchema, errorSchema, statusBody, statusSchema } from "./status-body.ts";
 
 /** How to run the HTTP listener. */
@@ -25,15 +26,6 @@ export interface HttpListenerOptions {
   /** Router options (shutdown signal, message size limit...). */
   readonly rpcOptions: Partial<ConnectRouterOptions>;
   readonly log: Logger;
-}
-
-/** A listening server. */
-export interface RunningListener {
-  /** Base URL clients use, e.g. `http://127.0.0.1:8080`. */
-  readonly url: string;
-  readonly port: number;
-  /** Stops accepting and closes every connection. */
-  stop(): Promise<void>;
 }
 
 type ErrorBody = typeof errorSchema.static;
@@ -158,11 +150,4 @@ export function startHttpListener(options: HttpListenerOptions): RunningListener
       await app.stop(true);
     },
   };
-}
-
-/** The host clients should use in URLs: loopback for a wildcard bind, IPv6 in brackets. */
-export function urlHost(host: string): string {
-  if (host === "0.0.0.0") return "127.0.0.1";
-  if (host === "::" || host === "[::]") return "[::1]";
-  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }

@@ -1,11 +1,12 @@
 import { t } from "elysia";
 import type { ProgressSnapshot } from "../../progress/snapshot.ts";
+import type { CommandBody, ErrorBody, StatusBody } from "../shared/api-bodies.ts";
 
 const downloadState = t.UnionEnum([
   "probing",
   "running",
   "paused",
-  "finishing",
+  "verifying",
   "finished",
   "failed",
   "cancelled",
@@ -20,6 +21,7 @@ export const segmentSchema = t.Object({
   worker: t.Optional(t.Integer()),
   state: t.UnionEnum(["pending", "active", "retrying", "done", "stalled"]),
   bytesPerSecond: t.Number(),
+  slow: t.Boolean(),
   retries: t.Integer({ minimum: 0 }),
 });
 
@@ -52,6 +54,16 @@ export const commandSchema = t.Object({
 /** Every error body: a stable code (gRPC/Connect vocabulary) and a one-line message. */
 export const errorSchema = t.Object({ code: t.String(), message: t.String() });
 
+/** True only when A and B are the same type (each assignable to the other). */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// The schemas and the plain types clients read (shared/api-bodies.ts) must describe the same JSON.
+const schemasMatchBodies: [
+  Same<typeof statusSchema.static, StatusBody>,
+  Same<typeof commandSchema.static, CommandBody>,
+  Same<typeof errorSchema.static, ErrorBody>,
+] = [true, true, true];
+void schemasMatchBodies;
+
 /** The `GET /status` body of a snapshot (keys with undefined values dropped). */
 export function statusBody(s: ProgressSnapshot): typeof statusSchema.static {
   return {
@@ -72,6 +84,7 @@ export function statusBody(s: ProgressSnapshot): typeof statusSchema.static {
       ...(g.worker === undefined ? {} : { worker: g.worker }),
       state: g.state,
       bytesPerSecond: g.bytesPerSecond,
+      slow: g.slow,
       retries: g.retries,
     })),
     elapsedMs: s.elapsedMs,

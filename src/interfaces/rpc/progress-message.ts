@@ -15,7 +15,7 @@ const STATES: Readonly<Record<DownloadState, State>> = {
   probing: State.PROBING,
   running: State.RUNNING,
   paused: State.PAUSED,
-  finishing: State.FINISHING,
+  verifying: State.VERIFYING,
   finished: State.FINISHED,
   failed: State.FAILED,
   cancelled: State.CANCELLED,
@@ -106,6 +106,7 @@ function toSegment(segment: SegmentProgress): Segment {
     state: SEGMENT_STATES[segment.state],
     retries: segment.retries,
     bytesPerSecond: segment.bytesPerSecond,
+    slow: segment.slow,
   });
 }
 

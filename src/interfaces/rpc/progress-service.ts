@@ -1,7 +1,7 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { type Progress, ProgressService } from "../../gen/dlm/v1/progress_pb.ts";
 import { isTerminalState, type ProgressSnapshot } from "../../progress/snapshot.ts";
-import type { ControlTarget } from "../http/control-target.ts";
+import type { ControlTarget } from "../shared/control-target.ts";
 import { streamOutcome, toEncodedProgress, toProgress } from "./progress-message.ts";
 
 /** Counts the Watch streams in flight so a shutdown can let finished ones flush their last message. */

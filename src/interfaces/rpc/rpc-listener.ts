@@ -8,8 +8,8 @@ import type { AddressInfo } from "node:net";
 import type { ConnectRouter, ConnectRouterOptions } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "@logtape/logtape";
-import { type RunningListener, urlHost } from "../http/control-api.ts";
-import { NOT_LISTENING, RequestGuard, rejectionResponse } from "../http/request-guard.ts";
+import { type RunningListener, urlHost } from "../shared/listener.ts";
+import { NOT_LISTENING, RequestGuard, rejectionResponse } from "../shared/request-guard.ts";
 
 /** How to run the RPC listener. */
 export interface RpcListenerOptions {

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file dlm/v1/progress.proto.
  */
 export const file_dlm_v1_progress: GenFile = /*@__PURE__*/
-  fileDesc("ChVkbG0vdjEvcHJvZ3Jlc3MucHJvdG8SBmRsbS52MSIOCgxXYXRjaFJlcXVlc3Qi5AIKCFByb2dyZXNzEhgKEGJ5dGVzX2Rvd25sb2FkZWQYASABKAQSGAoLdG90YWxfYnl0ZXMYAiABKARIAIgBARIUCgdwZXJjZW50GAMgASgBSAGIAQESGAoQYnl0ZXNfcGVyX3NlY29uZBgEIAEoARIYCgtldGFfc2Vjb25kcxgFIAEoAUgCiAEBEhwKBXN0YXRlGAYgASgOMg0uZGxtLnYxLlN0YXRlEiEKCHNlZ21lbnRzGAcgAygLMg8uZGxtLnYxLlNlZ21lbnQSGgoSYWN0aXZlX2Nvbm5lY3Rpb25zGAggASgNEg4KBm91dHB1dBgJIAEoCRILCgN1cmwYCiABKAkSEgoKZWxhcHNlZF9tcxgLIAEoBBIgCgdmYWlsdXJlGAwgASgLMg8uZGxtLnYxLkZhaWx1cmVCDgoMX3RvdGFsX2J5dGVzQgoKCF9wZXJjZW50Qg4KDF9ldGFfc2Vjb25kcyKvAQoHU2VnbWVudBIKCgJpZBgBIAEoDRINCgVzdGFydBgCIAEoBBILCgNlbmQYAyABKAQSDAoEZG9uZRgEIAEoBBITCgZ3b3JrZXIYBSABKA1IAIgBARIjCgVzdGF0ZRgGIAEoDjIULmRsbS52MS5TZWdtZW50U3RhdGUSDwoHcmV0cmllcxgHIAEoDRIYChBieXRlc19wZXJfc2Vjb25kGAggASgBQgkKB193b3JrZXIiKAoHRmFpbHVyZRIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkqpgEKBVN0YXRlEhUKEVNUQVRFX1VOU1BFQ0lGSUVEEAASEQoNU1RBVEVfUFJPQklORxABEhEKDVNUQVRFX1JVTk5JTkcQAhIQCgxTVEFURV9QQVVTRUQQAxITCg9TVEFURV9GSU5JU0hJTkcQBBISCg5TVEFURV9GSU5JU0hFRBAFEhAKDFNUQVRFX0ZBSUxFRBAGEhMKD1NUQVRFX0NBTkNFTExFRBAHKrEBCgxTZWdtZW50U3RhdGUSHQoZU0VHTUVOVF9TVEFURV9VTlNQRUNJRklFRBAAEhkKFVNFR01FTlRfU1RBVEVfUEVORElORxABEhgKFFNFR01FTlRfU1RBVEVfQUNUSVZFEAISGgoWU0VHTUVOVF9TVEFURV9SRVRSWUlORxADEhYKElNFR01FTlRfU1RBVEVfRE9ORRAEEhkKFVNFR01FTlRfU1RBVEVfU1RBTExFRBAFMkYKD1Byb2dyZXNzU2VydmljZRIzCgVXYXRjaBIULmRsbS52MS5XYXRjaFJlcXVlc3QaEC5kbG0udjEuUHJvZ3Jlc3MiADABYgZwcm90bzM");
+  fileDesc("ChVkbG0vdjEvcHJvZ3Jlc3MucHJvdG8SBmRsbS52MSIOCgxXYXRjaFJlcXVlc3Qi5AIKCFByb2dyZXNzEhgKEGJ5dGVzX2Rvd25sb2FkZWQYASABKAQSGAoLdG90YWxfYnl0ZXMYAiABKARIAIgBARIUCgdwZXJjZW50GAMgASgBSAGIAQESGAoQYnl0ZXNfcGVyX3NlY29uZBgEIAEoARIYCgtldGFfc2Vjb25kcxgFIAEoAUgCiAEBEhwKBXN0YXRlGAYgASgOMg0uZGxtLnYxLlN0YXRlEiEKCHNlZ21lbnRzGAcgAygLMg8uZGxtLnYxLlNlZ21lbnQSGgoSYWN0aXZlX2Nvbm5lY3Rpb25zGAggASgNEg4KBm91dHB1dBgJIAEoCRILCgN1cmwYCiABKAkSEgoKZWxhcHNlZF9tcxgLIAEoBBIgCgdmYWlsdXJlGAwgASgLMg8uZGxtLnYxLkZhaWx1cmVCDgoMX3RvdGFsX2J5dGVzQgoKCF9wZXJjZW50Qg4KDF9ldGFfc2Vjb25kcyK9AQoHU2VnbWVudBIKCgJpZBgBIAEoDRINCgVzdGFydBgCIAEoBBILCgNlbmQYAyABKAQSDAoEZG9uZRgEIAEoBBITCgZ3b3JrZXIYBSABKA1IAIgBARIjCgVzdGF0ZRgGIAEoDjIULmRsbS52MS5TZWdtZW50U3RhdGUSDwoHcmV0cmllcxgHIAEoDRIYChBieXRlc19wZXJfc2Vjb25kGAggASgBEgwKBHNsb3cYCSABKAhCCQoHX3dvcmtlciIoCgdGYWlsdXJlEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCSq3AQoFU3RhdGUSFQoRU1RBVEVfVU5TUEVDSUZJRUQQABIRCg1TVEFURV9QUk9CSU5HEAESEQoNU1RBVEVfUlVOTklORxACEhAKDFNUQVRFX1BBVVNFRBADEhMKD1NUQVRFX1ZFUklGWUlORxAEEhIKDlNUQVRFX0ZJTklTSEVEEAUSEAoMU1RBVEVfRkFJTEVEEAYSEwoPU1RBVEVfQ0FOQ0VMTEVEEAcqD1NUQVRFX0ZJTklTSElORyqxAQoMU2VnbWVudFN0YXRlEh0KGVNFR01FTlRfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVTRUdNRU5UX1NUQVRFX1BFTkRJTkcQARIYChRTRUdNRU5UX1NUQVRFX0FDVElWRRACEhoKFlNFR01FTlRfU1RBVEVfUkVUUllJTkcQAxIWChJTRUdNRU5UX1NUQVRFX0RPTkUQBBIZChVTRUdNRU5UX1NUQVRFX1NUQUxMRUQQBTJGCg9Qcm9ncmVzc1NlcnZpY2USMwoFV2F0Y2gSFC5kbG0udjEuV2F0Y2hSZXF1ZXN0GhAuZGxtLnYxLlByb2dyZXNzIgAwAWIGcHJvdG8z");
 
 /**
  * WatchRequest selects nothing yet: one control plane serves one download.
@@ -186,11 +186,20 @@ export type Segment = Message<"dlm.v1.Segment"> & {
   retries: number;
 
   /**
-   * Current rate of the segment's connection, in bytes per second (0 when not measured).
+   * Current rate of the segment's connection, in bytes per second (0 when not measured): the rate the
+   * engine itself measures and decides by, smoothed over about a second.
    *
    * @generated from field: double bytes_per_second = 8;
    */
   bytesPerSecond: number;
+
+  /**
+   * True while the segment's connection is far slower than the median of its peers (the engine's own
+   * judgement, the one that restarts such a connection after a grace period).
+   *
+   * @generated from field: bool slow = 9;
+   */
+  slow: boolean;
 };
 
 /**
@@ -229,7 +238,7 @@ export const FailureSchema: GenMessage<Failure> = /*@__PURE__*/
   messageDesc(file_dlm_v1_progress, 3);
 
 /**
- * State is the lifecycle of one download: probing, running and paused (back and forth), finishing, then
+ * State is the lifecycle of one download: probing, running and paused (back and forth), verifying, then
  * one of finished, failed, cancelled.
  *
  * @generated from enum dlm.v1.State
@@ -264,11 +273,12 @@ export enum State {
   PAUSED = 3,
 
   /**
-   * All bytes are here; verifying and placing the file.
+   * All bytes are here; checking size and digests and placing the file. Pause and cancel are refused
+   * (FAILED_PRECONDITION / HTTP 409): it ends in finished or failed on its own.
    *
-   * @generated from enum value: STATE_FINISHING = 4;
+   * @generated from enum value: STATE_VERIFYING = 4;
    */
-  FINISHING = 4,
+  VERIFYING = 4,
 
   /**
    * The verified file is under its final name.
@@ -340,7 +350,8 @@ export enum SegmentState {
   DONE = 4,
 
   /**
-   * No byte arrived for the stall timeout; the connection is being replaced.
+   * A worker holds it but no byte arrived for half the stall timeout or more; at the full timeout the
+   * connection is aborted and the segment goes to RETRYING.
    *
    * @generated from enum value: SEGMENT_STATE_STALLED = 5;
    */

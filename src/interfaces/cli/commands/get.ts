@@ -4,7 +4,7 @@ import { type DownloadRequest, REQUEST_DEFAULTS } from "../../../engine/download
 import { DEFAULT_RETRY_OPTIONS } from "../../../engine/retry-policy.ts";
 import type { StorageKind } from "../../../engine/storage/sink.ts";
 import { UsageError } from "../../../errors.ts";
-import type { ListenAddress } from "../../control-plane.ts";
+import type { ListenAddress } from "../../shared/listener.ts";
 import type { CliContext } from "../cli-context.ts";
 import { byteOffset, byteSize, durationMs, header, httpUrl, integerIn, outputPath } from "../flag-parsers.ts";
 import { type ListenFlags, listenAddress, listenFlags } from "../listen-address.ts";

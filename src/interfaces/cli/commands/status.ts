@@ -1,8 +1,8 @@
 import { buildCommand } from "@stricli/core";
 import { EXIT } from "../../../exit-codes.ts";
+import { formatBytes, formatDuration, formatRate } from "../../shared/format.ts";
 import type { CliContext } from "../cli-context.ts";
 import { fetchStatus, requireLiveDownload, type StatusBody } from "../control-client.ts";
-import { formatBytes, formatDuration, formatRate } from "../format.ts";
 import { reportError } from "../report.ts";
 import { type ClientFlags, clientFlags, fileParameter } from "./control-command.ts";
 
@@ -33,7 +33,11 @@ export function statusText(s: StatusBody): string {
   ];
   if (s.error !== undefined) lines.push(`  error ${s.error.code}: ${s.error.message}`);
   for (const g of s.segments) {
-    const worker = g.worker === undefined ? "" : `  worker ${g.worker}`;
+    // The connection's rate and slow flag as the engine measures and judges them.
+    const worker =
+      g.worker === undefined
+        ? ""
+        : `  worker ${g.worker}  ${formatRate(g.bytesPerSecond)}${g.slow ? "  slow" : ""}`;
     const retries = g.retries === 0 ? "" : `  ${g.retries} retries`;
     lines.push(
       `  segment ${g.id}  bytes ${g.start}-${g.end}  ${formatBytes(g.done)} / ${formatBytes(g.end - g.start + 1)}  ${g.state}${worker}${retries}`,

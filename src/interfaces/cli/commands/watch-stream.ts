@@ -9,7 +9,7 @@ import { EXIT, type ExitCode } from "../../../exit-codes.ts";
 import { type Progress, ProgressService } from "../../../gen/dlm/v1/progress_pb.ts";
 import { ProgressHub } from "../../../progress/hub.ts";
 import type { ProgressSnapshot } from "../../../progress/snapshot.ts";
-import { DOWNLOAD_STATES, SEGMENT_STATES } from "../../rpc/proto-states.ts";
+import { DOWNLOAD_STATES, SEGMENT_STATES } from "../../shared/proto-states.ts";
 import type { CliContext } from "../cli-context.ts";
 import type { LiveDownload } from "../control-client.ts";
 import { attachProgressView } from "../progress-view.ts";
@@ -118,6 +118,7 @@ function toSnapshot(p: Progress): ProgressSnapshot {
       worker: g.worker,
       state: SEGMENT_STATES[g.state],
       bytesPerSecond: g.bytesPerSecond,
+      slow: g.slow,
       retries: g.retries,
     })),
     elapsedMs: Number(p.elapsedMs),

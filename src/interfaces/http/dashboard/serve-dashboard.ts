@@ -39,11 +39,3 @@ export async function dashboardResponse(path: string): Promise<Response> {
   const assets = await dashboardAssets();
   return new Response(assets[file.key], { headers: { ...DASHBOARD_HEADERS, "content-type": file.type } });
 }
-
-/**
- * The URL that opens the dashboard of a listener at `httpBase` (`http://127.0.0.1:PORT`): the token rides in
- * the fragment, which browsers keep to themselves (never in a request line, a Referer or a server log).
- */
-export function dashboardUrl(httpBase: string, token: string): string {
-  return `${httpBase}/#token=${encodeURIComponent(token)}`;
-}

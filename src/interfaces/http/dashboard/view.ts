@@ -4,10 +4,10 @@
  * segment elements between messages so a 4 Hz stream stays cheap for the browser.
  */
 import { type Progress, State } from "../../../gen/dlm/v1/progress_pb.ts";
-import { formatBytes, formatDuration, formatRate } from "../../cli/format.ts";
-import { SegmentOwners } from "../../cli/segment-map.ts";
-import { SEGMENT_STATES } from "../../rpc/proto-states.ts";
-import { type ConnectionInfo, ConnectionRates, type RateSegment } from "./connection-rates.ts";
+import { formatBytes, formatDuration, formatRate } from "../../shared/format.ts";
+import { SEGMENT_STATES } from "../../shared/proto-states.ts";
+import { SegmentOwners } from "../../shared/segment-map.ts";
+import { type ConnectionInfo, connectionsOf, type RateSegment } from "./connection-rates.ts";
 import { chartShape, type RateSample, trimSamples } from "./rate-chart.ts";
 
 /** Names shown for each state. */
@@ -16,7 +16,7 @@ export const STATE_NAMES: Readonly<Record<State, string>> = {
   [State.PROBING]: "probing",
   [State.RUNNING]: "running",
   [State.PAUSED]: "paused",
-  [State.FINISHING]: "verifying",
+  [State.VERIFYING]: "verifying",
   [State.FINISHED]: "finished",
   [State.FAILED]: "failed",
   [State.CANCELLED]: "cancelled",
@@ -42,12 +42,12 @@ interface Block {
 interface PlainSegment extends RateSegment {
   readonly start: number;
   readonly end: number;
+  readonly done: number;
 }
 
-/** Renders successive messages; holds what the page learns across them (owners, rates, chart samples). */
+/** Renders successive messages; holds what the page learns across them (owners, chart samples). */
 export class DashboardView {
   readonly #owners = new SegmentOwners();
-  readonly #rates = new ConnectionRates();
   readonly #samples: RateSample[] = [];
   readonly #blocks = new Map<number, Block>();
 
@@ -80,12 +80,13 @@ export class DashboardView {
         worker: s.worker,
         state: SEGMENT_STATES[s.state],
         retries: s.retries,
+        bytesPerSecond: s.bytesPerSecond,
+        slow: s.slow,
       })),
     );
-    // Rates come from the segments' own counters, so they use the live owners, not the remembered ones.
-    const live = segments.map((s, i) => ({ ...s, worker: p.segments[i]?.worker }));
     this.#renderMap(segments, total);
-    this.#renderConnections(this.#rates.update(elapsed, live));
+    // The live owners, not the remembered ones the map colours finished segments with.
+    this.#renderConnections(connectionsOf(segments.map((s, i) => ({ ...s, worker: p.segments[i]?.worker }))));
     if (p.state === State.RUNNING || this.#samples.length > 0)
       this.#renderChart(elapsed / 1000, p.bytesPerSecond);
   }
@@ -97,7 +98,8 @@ export class DashboardView {
     pill.dataset["state"] = STATE_NAMES[state];
     button("pause").disabled = state !== State.RUNNING && state !== State.PROBING;
     button("resume").disabled = state !== State.PAUSED;
-    button("cancel").disabled = state === State.UNSPECIFIED || ENDED.has(state);
+    // While verifying the download refuses pause and cancel: it ends on its own in a moment.
+    button("cancel").disabled = state === State.UNSPECIFIED || state === State.VERIFYING || ENDED.has(state);
   }
 
   #renderMap(segments: readonly PlainSegment[], total: number | undefined): void {

@@ -7,7 +7,7 @@ export const DOWNLOAD_STATES: Readonly<Record<State, DownloadState>> = {
   [State.PROBING]: "probing",
   [State.RUNNING]: "running",
   [State.PAUSED]: "paused",
-  [State.FINISHING]: "finishing",
+  [State.VERIFYING]: "verifying",
   [State.FINISHED]: "finished",
   [State.FAILED]: "failed",
   [State.CANCELLED]: "cancelled",
