@@ -17,7 +17,12 @@ export async function checkSidecarTrust(sidecar: string): Promise<void> {
       ...(actual === undefined ? {} : { actual }),
     });
   };
-  const dir = await lstat(sidecar);
+  const dir = await lstat(sidecar).catch((error: unknown) => {
+    // Nothing there is nothing to distrust: the caller reports the missing state file in its own words.
+    if ((error as { code?: unknown }).code === "ENOENT") return undefined;
+    throw error;
+  });
+  if (dir === undefined) return;
   if (dir.isSymbolicLink()) refuse("it is a symbolic link");
   if (!dir.isDirectory()) refuse("it is not a directory");
   // The effective uid is a fact about this process, not part of the world the Context injects.
