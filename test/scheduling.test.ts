@@ -1,53 +1,48 @@
 import { describe, expect, test } from "bun:test";
-import { FIRST_PIECE_BYTES, MAX_PIECE_BYTES, nextPieceBytes } from "../src/engine/plan.ts";
+import { FIRST_SEGMENT_BYTES, MAX_SEGMENT_BYTES, nextSegmentBytes } from "../src/engine/plan.ts";
 import { DEFAULT_SLOW_POLICY, medianRate, slowConnections } from "../src/engine/slow-connection.ts";
 
 const MiB = 1 << 20;
 
-describe("nextPieceBytes", () => {
+describe("nextSegmentBytes", () => {
   const base = {
     connections: 8,
-    minPieceBytes: MiB,
+    minSegmentBytes: MiB,
     perConnectionRate: undefined,
     timeToFirstByteMs: undefined,
   };
   test.each([
     [
-      "nothing measured yet: a small blind piece",
+      "nothing measured yet: a small blind segment",
       { ...base, unassignedBytes: 1024 * MiB },
-      FIRST_PIECE_BYTES,
+      FIRST_SEGMENT_BYTES,
     ],
     [
-      "1 GiB over 8, once measured: an eighth of a connection's share",
+      "1 GiB over 8, measured, fast first bytes: an eighth of a connection's share",
       { ...base, unassignedBytes: 1024 * MiB, perConnectionRate: 100 * MiB, timeToFirstByteMs: 1 },
       16 * MiB,
     ],
-    ["never below the minimum piece", { ...base, unassignedBytes: 20 * MiB }, MiB],
+    ["never below the minimum segment", { ...base, unassignedBytes: 20 * MiB }, MiB],
     ["never more than what is left", { ...base, unassignedBytes: 300_000 }, 300_000],
     [
       "capped for huge files",
       { ...base, unassignedBytes: 1024 * 1024 * MiB, perConnectionRate: 100 * MiB, timeToFirstByteMs: 1 },
-      MAX_PIECE_BYTES,
+      MAX_SEGMENT_BYTES,
     ],
     [
-      "slow first bytes make pieces longer (20 round trips of transfer)",
+      "slow first bytes make segments longer (20 round trips of transfer)",
       { ...base, unassignedBytes: 64 * MiB, perConnectionRate: 10 * MiB, timeToFirstByteMs: 100 },
       20 * MiB,
     ],
-    [
-      "fast first bytes keep the share",
-      { ...base, unassignedBytes: 1024 * MiB, perConnectionRate: 100 * MiB, timeToFirstByteMs: 1 },
-      16 * MiB,
-    ],
   ])("%s", (_name, input, expected) => {
-    expect(nextPieceBytes(input)).toBe(expected);
+    expect(nextSegmentBytes(input)).toBe(expected);
   });
 
-  test("pieces shrink as the file runs out, so connections finish together", () => {
+  test("segments shrink as the file runs out, so connections finish together", () => {
     let left = 1024 * MiB;
     const sizes: number[] = [];
     while (left > 0) {
-      const size = nextPieceBytes({ ...base, unassignedBytes: left });
+      const size = nextSegmentBytes({ ...base, unassignedBytes: left });
       sizes.push(size);
       left -= size;
     }

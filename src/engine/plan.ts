@@ -26,44 +26,44 @@ export function planSegments(
   return segments;
 }
 
-/** What the piece sizer knows when a worker asks for more work. */
-export interface PieceSizing {
+/** What the segment sizer knows when a worker asks for more work. */
+export interface SegmentSizing {
   /** Bytes not yet handed to any worker. */
   readonly unassignedBytes: number;
   readonly connections: number;
-  /** Smallest piece worth a request (bytes). */
-  readonly minPieceBytes: number;
+  /** Smallest segment worth a request (bytes). */
+  readonly minSegmentBytes: number;
   /** Recent bytes/s of one connection, if measured. */
   readonly perConnectionRate: number | undefined;
   /** Recent time to first byte of a request (ms), if measured. */
   readonly timeToFirstByteMs: number | undefined;
 }
 
-/** Pieces never exceed this, so the hash-on-arrival frontier stays close to the newest bytes. */
-export const MAX_PIECE_BYTES = 64 << 20;
+/** Segments never exceed this, so the hash-on-arrival frontier stays close to the newest bytes. */
+export const MAX_SEGMENT_BYTES = 64 << 20;
 
 /**
- * Largest piece before any connection was measured. The first pieces go out blind: one of them may land on
+ * Largest segment before any connection was measured. The first segments go out blind: one of them may land on
  * a connection that turns out slow (or, on loopback, whose TCP window never opens), and until it finishes
  * it holds the hash frontier, so the blind round is kept small.
  */
-export const FIRST_PIECE_BYTES = 4 << 20;
+export const FIRST_SEGMENT_BYTES = 4 << 20;
 
 /**
- * Size of the next piece carved, in offset order, off the unassigned part of the file (pure).
- * Pieces are fetched in file order so the contiguous prefix, which is hashed on arrival, grows at nearly
- * the full download rate; at most `connections` pieces are in flight, so that is how far hashing lags.
- * A piece is about 1/8 of a connection's share (small lag, even finish), but at least 20 round trips'
+ * Size of the next segment carved, in offset order, off the unassigned part of the file (pure).
+ * Segments are fetched in file order so the contiguous prefix, which is hashed on arrival, grows at nearly
+ * the full download rate; at most `connections` segments are in flight, so that is how far hashing lags.
+ * A segment is about 1/8 of a connection's share (small lag, even finish), but at least 20 round trips'
  * worth of transfer at the measured rate, so a new request's first-byte wait costs under ~5%; before
- * anything is measured, at most FIRST_PIECE_BYTES.
+ * anything is measured, at most FIRST_SEGMENT_BYTES.
  */
-export function nextPieceBytes(input: PieceSizing): number {
+export function nextSegmentBytes(input: SegmentSizing): number {
   const share = Math.ceil(input.unassignedBytes / (Math.max(1, input.connections) * 8));
   const latencyFloor =
     input.perConnectionRate !== undefined && input.timeToFirstByteMs !== undefined
       ? input.perConnectionRate * ((input.timeToFirstByteMs * 20) / 1000)
       : 0;
-  const size = Math.max(share, latencyFloor, input.minPieceBytes, 1);
-  const cap = input.perConnectionRate === undefined ? FIRST_PIECE_BYTES : MAX_PIECE_BYTES;
-  return Math.min(Math.round(size), Math.max(cap, input.minPieceBytes), input.unassignedBytes);
+  const size = Math.max(share, latencyFloor, input.minSegmentBytes, 1);
+  const cap = input.perConnectionRate === undefined ? FIRST_SEGMENT_BYTES : MAX_SEGMENT_BYTES;
+  return Math.min(Math.round(size), Math.max(cap, input.minSegmentBytes), input.unassignedBytes);
 }

@@ -5,7 +5,7 @@ export interface ConnectionRate {
   readonly bytesPerSecond: number;
   /** How long (ms) this connection has been below the slow threshold without a break. */
   readonly slowForMs: number;
-  /** Bytes its piece still needs. */
+  /** Bytes its segment still needs. */
   readonly remainingBytes: number;
 }
 

@@ -23,30 +23,30 @@ export function planSteal(candidates: Iterable<Segment>, minStealBytes: number):
   return { victim: best, splitAt: nextOffsetOf(best) + (remaining - half) };
 }
 
-/** A piece being fetched, with its connection's recent speed. */
-export interface PieceInFlight {
+/** A segment being fetched, with its connection's recent speed. */
+export interface SegmentInFlight {
   readonly segment: Segment;
   /** Recent bytes/s of its connection (undefined while too young to measure). */
   readonly bytesPerSecond: number | undefined;
 }
 
 /**
- * Frontier steal (pure): when the piece holding the lowest missing byte of the output is on a connection far
+ * Frontier steal (pure): when the segment holding the lowest missing byte of the output is on a connection far
  * slower than the median of its peers (below `slowRatio` of it), an idle worker takes its back half before
- * any new piece. That byte is where hash on arrival waits and where the file's contiguous prefix ends; left
- * alone, one slow connection there keeps the whole hash, and the verified end, behind by its piece. A piece
+ * any new segment. That byte is where hash on arrival waits and where the file's contiguous prefix ends; left
+ * alone, one slow connection there keeps the whole hash, and the verified end, behind by its segment. A segment
  * its connection finishes within `minRemainingSeconds` is left alone.
  */
 export function planFrontierSteal(
-  inFlight: readonly PieceInFlight[],
+  inFlight: readonly SegmentInFlight[],
   minStealBytes: number,
   slowRatio: number,
   minRemainingSeconds: number,
 ): StealPlan | undefined {
-  let frontier: PieceInFlight | undefined;
-  for (const piece of inFlight) {
-    if (remainingOf(piece.segment) === 0) continue;
-    if (frontier === undefined || piece.segment.start < frontier.segment.start) frontier = piece;
+  let frontier: SegmentInFlight | undefined;
+  for (const candidate of inFlight) {
+    if (remainingOf(candidate.segment) === 0) continue;
+    if (frontier === undefined || candidate.segment.start < frontier.segment.start) frontier = candidate;
   }
   if (frontier?.bytesPerSecond === undefined) return undefined;
   const peers = inFlight
@@ -56,8 +56,8 @@ export function planFrontierSteal(
   if (peers.length === 0) return undefined;
   const median = peers[Math.floor(peers.length / 2)] as number;
   if (frontier.bytesPerSecond >= median * slowRatio) return undefined;
-  // Splitting a piece drops the bytes its connection already has in flight past the split (megabytes on a
-  // fast link): not worth it for a piece that will be done soon anyway.
+  // Splitting a segment drops the bytes its connection already has in flight past the split (megabytes on a
+  // fast link): not worth it for a segment that will be done soon anyway.
   const remainingSeconds = remainingOf(frontier.segment) / Math.max(frontier.bytesPerSecond, 1);
   if (remainingSeconds < minRemainingSeconds) return undefined;
   return planSteal([frontier.segment], minStealBytes);
