@@ -34,8 +34,8 @@ const tableMs = performance.now() - startedAt;
 /** The table as markdown, for the closing note. */
 function table(): string {
   const lines = [
-    "| link shape | size | conns | time s | ideal s | × ideal | served/size | steals | restarts | stall aborts | conns opened |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| link shape | size | conns | last byte s | ideal s | × ideal | verified s | served/size | requests | steals | restarts | stall aborts | conns opened |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const { c, sizeMiB, connections, result: r } of rows) {
     const steals = r.work.filter((w) => w.victim !== undefined).length;
@@ -43,7 +43,7 @@ function table(): string {
     const stalls = r.decisions.filter((d) => d.kind === "stalled").length;
     const size = sizeMiB >= 1024 ? `${sizeMiB / 1024} GiB` : `${sizeMiB} MiB`;
     lines.push(
-      `| ${c.shape.name} | ${size} | ${connections} | ${r.seconds.toFixed(3)} | ${r.idealSeconds.toFixed(3)} | ${(r.seconds / r.idealSeconds).toFixed(2)} | ${(r.servedBytes / (sizeMiB * MiB)).toFixed(4)} | ${steals} | ${restarts} | ${stalls} | ${r.connectionsOpened} |`,
+      `| ${c.shape.name} | ${size} | ${connections} | ${r.seconds.toFixed(3)} | ${r.idealSeconds.toFixed(3)} | ${(r.seconds / r.idealSeconds).toFixed(2)} | ${r.verifiedSeconds.toFixed(3)} | ${(r.servedBytes / (sizeMiB * MiB)).toFixed(4)} | ${r.requests.length} | ${steals} | ${restarts} | ${stalls} | ${r.connectionsOpened} |`,
     );
   }
   return lines.join("\n");
