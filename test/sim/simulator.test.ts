@@ -23,13 +23,15 @@ function run(c: ShapeCase, sizeMiB: number, connections: number): SimResult {
   });
 }
 
-const startedAt = performance.now();
+// CPU time, not wall time: the machines CI runs on are shared, and a busy neighbour is not the simulator's cost.
+const cpuBefore = process.cpuUsage();
 const rows: Row[] = [];
 for (const c of SHAPES)
   for (const sizeMiB of SIZES_MIB)
     for (const connections of CONNECTIONS)
       rows.push({ c, sizeMiB, connections, result: run(c, sizeMiB, connections) });
-const tableMs = performance.now() - startedAt;
+const cpu = process.cpuUsage(cpuBefore);
+const tableMs = (cpu.user + cpu.system) / 1000;
 
 /** The table as markdown, for the closing note. */
 function table(): string {
@@ -50,10 +52,10 @@ function table(): string {
 }
 
 if (process.env["DLM_SIM_TABLE"] === "1")
-  console.log(`${table()}\n\n${rows.length} runs in ${tableMs.toFixed(0)} ms`);
+  console.log(`${table()}\n\n${rows.length} runs in ${tableMs.toFixed(0)} ms of CPU`);
 
 describe("link simulator: invariants on every shape", () => {
-  test("the whole table runs in well under a second", () => {
+  test("the whole table takes well under a second of CPU", () => {
     expect(tableMs).toBeLessThan(1000);
   });
 
