@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { planSegments } from "../src/engine/plan.ts";
 import { lengthOf, nextOffsetOf, remainingOf, type Segment } from "../src/engine/segment.ts";
-import { pastInFlight, planFrontierSteal, planSteal } from "../src/engine/steal.ts";
+import { planEvenSplit, planFrontierSteal, planSteal } from "../src/engine/steal.ts";
 
 const offset = fc.integer({ min: 0, max: 2 ** 40 });
 const length = fc.oneof(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 1, max: 2 ** 36 }));
@@ -115,41 +115,6 @@ describe("planSteal", () => {
   });
 });
 
-describe("pastInFlight", () => {
-  test("moves the split by the bytes in flight, never leaving the thief less than the minimum", () => {
-    fc.assert(
-      fc.property(
-        activeSegments,
-        fc.integer({ min: 0, max: 2 ** 30 }),
-        fc.integer({ min: 0, max: 2 ** 20 }),
-        (segments, inFlight, min) => {
-          const plan = planSteal(segments, min);
-          if (plan === undefined) return;
-          const moved = pastInFlight(plan, inFlight, min);
-          const shift = moved.splitAt - plan.splitAt;
-          expect(moved.victim).toBe(plan.victim);
-          expect(shift).toBeGreaterThanOrEqual(0);
-          expect(shift).toBeLessThanOrEqual(inFlight);
-          expect(plan.victim.end - moved.splitAt + 1).toBeGreaterThanOrEqual(Math.max(1, min));
-          // Either all of the in-flight estimate was skipped, or the thief was left exactly the minimum.
-          if (shift < inFlight) expect(plan.victim.end - moved.splitAt + 1).toBe(Math.max(1, min));
-        },
-      ),
-    );
-  });
-
-  test.each([
-    [0, 50],
-    [10, 60],
-    [45, 80],
-    [1000, 80],
-  ])("in flight %d: split at %d (segment 0..99, minimum 20)", (inFlight, splitAt) => {
-    const plan = planSteal([{ id: 0, start: 0, end: 99, done: 0 }], 20);
-    if (plan === undefined) throw new Error("expected a steal");
-    expect(pastInFlight(plan, inFlight, 20).splitAt).toBe(splitAt);
-  });
-});
-
 describe("planFrontierSteal", () => {
   const piece = (start: number, end: number, done: number, bytesPerSecond: number | undefined) => ({
     segment: { id: start, start, end, done },
@@ -183,5 +148,64 @@ describe("planFrontierSteal", () => {
     ],
   ])("%s", (_name, inFlight, splitAt) => {
     expect(planFrontierSteal(inFlight, 4, 0.25, 20)?.splitAt).toBe(splitAt);
+  });
+});
+
+describe("planEvenSplit", () => {
+  const victim = (): Segment => ({ id: 0, start: 0, end: 999, done: 100 });
+  const split = (over: Partial<Parameters<typeof planEvenSplit>[0]>) =>
+    planEvenSplit({
+      victim: victim(),
+      victimBytesPerSecond: 100,
+      thiefBytesPerSecond: 100,
+      thiefStartSeconds: 0,
+      inFlightBytes: 0,
+      minStealBytes: 1,
+      ...over,
+    })?.splitAt;
+
+  test.each([
+    ["equal rates, thief starts at once: halves of the 900 left", {}, 550],
+    [
+      "equal rates, the thief's round trip: the victim keeps what it fetches meanwhile",
+      { thiefStartSeconds: 1 },
+      600,
+    ],
+    ["a victim 8x slower keeps a ninth", { victimBytesPerSecond: 12.5 }, 200],
+    ["unmeasured rates: halves", { victimBytesPerSecond: undefined }, 550],
+    ["the victim keeps its in-flight bytes", { victimBytesPerSecond: 12.5, inFlightBytes: 300 }, 400],
+    ["a victim that moves nothing gives all of it", { victimBytesPerSecond: 0 }, 100],
+    ["no steal when the thief gets under the minimum", { minStealBytes: 451 }, undefined],
+    ["no steal when the thief would not finish sooner", { thiefStartSeconds: 10 }, undefined],
+  ] as const)("%s", (_name, over, splitAt) => {
+    expect(split(over)).toBe(splitAt);
+  });
+
+  test("both parts tile the victim's remainder and never overlap what it has", () => {
+    fc.assert(
+      fc.property(
+        activeSegments,
+        fc.double({ min: 0, max: 1e9, noNaN: true }),
+        fc.double({ min: 1, max: 1e9, noNaN: true }),
+        fc.double({ min: 0, max: 5, noNaN: true }),
+        fc.integer({ min: 0, max: 2 ** 20 }),
+        (segments, rv, rt, start, inFlight) => {
+          for (const s of segments) {
+            const plan = planEvenSplit({
+              victim: s,
+              victimBytesPerSecond: rv,
+              thiefBytesPerSecond: rt,
+              thiefStartSeconds: start,
+              inFlightBytes: inFlight,
+              minStealBytes: 1,
+            });
+            if (plan === undefined) continue;
+            expect(plan.splitAt).toBeGreaterThanOrEqual(nextOffsetOf(s) + Math.min(inFlight, remainingOf(s)));
+            expect(plan.splitAt).toBeLessThanOrEqual(s.end);
+            expect(Number.isInteger(plan.splitAt)).toBe(true);
+          }
+        },
+      ),
+    );
   });
 });

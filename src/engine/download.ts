@@ -8,7 +8,7 @@ import { type Http1Client, leanClientFor } from "./http1.ts";
 import { PrefixHasher } from "./prefix-hasher.ts";
 import type { PreparedDownload } from "./prepare.ts";
 import { type Decision, Scheduler, TICK_MS } from "./scheduler.ts";
-import type { Segment } from "./segment.ts";
+import { isComplete, type Segment } from "./segment.ts";
 import { writeStateFile } from "./state-file.ts";
 import { createSink } from "./storage/create-sink.ts";
 import type { SegmentWriter, Sink } from "./storage/sink.ts";
@@ -33,6 +33,17 @@ export class PauseRequest extends Error {
   constructor(readonly source: string) {
     super(`paused by ${source}`);
     this.name = "PauseRequest";
+  }
+}
+
+/**
+ * Abort reason that ends the workers still waiting (a retry backoff, or idle for a steal) once every segment
+ * is complete: the download is done, whatever they were waiting for.
+ */
+class AllSegmentsDone extends Error {
+  constructor() {
+    super("every segment is complete");
+    this.name = "AllSegmentsDone";
   }
 }
 
@@ -66,6 +77,10 @@ export class DownloadRun {
    * a worker keeps its own connection from piece to piece and its measured rate is that connection's rate.
    */
   readonly #lean = new Map<number, Http1Client | undefined>();
+  /** Wakes the idle workers (nothing to do now; a steal may come up): at every tick and segment end. */
+  #wake = Promise.withResolvers<void>();
+  /** Aborted with AllSegmentsDone when the last segment completes. */
+  readonly #allDone = new AbortController();
   /** Hash on arrival; told at every tick and whenever a segment ends that more of the prefix is readable. */
   #prefix: PrefixHasher | undefined;
 
@@ -124,7 +139,7 @@ export class DownloadRun {
     this.#prefix = prefix;
     await this.#checkpoint();
     const stop = new AbortController();
-    const combined = AbortSignal.any([signal, stop.signal]);
+    const combined = AbortSignal.any([signal, stop.signal, this.#allDone.signal]);
     const writeback = new Writeback({
       flush: () => this.#sink.writeback(),
       written: () => this.#bytesThisRun,
@@ -151,6 +166,7 @@ export class DownloadRun {
       const results = await Promise.allSettled(
         Array.from({ length: workers }, (_, worker) =>
           this.#workerLoop(worker, combined).catch((error: unknown) => {
+            if (error instanceof AllSegmentsDone) return;
             // The first fatal error stops every other worker; later ones are consequences.
             if (!stop.signal.aborted) stop.abort(error);
             throw error;
@@ -219,7 +235,12 @@ export class DownloadRun {
     for (;;) {
       if (signal.aborted) throw signal.reason;
       const work = this.#scheduler.next(worker, this.#ctx.monotonic());
-      if (work === undefined) return;
+      if (work === undefined) {
+        // Others still fetch: one of them may fail or slow down and have work to take. Wait for a tick.
+        if (!this.#scheduler.busy) return;
+        await this.#wake.promise;
+        continue;
+      }
       if (work.victim !== undefined) {
         this.#log.debug("worker stole {bytes} bytes from segment {victim}", {
           worker,
@@ -273,6 +294,8 @@ export class DownloadRun {
       });
     } finally {
       this.#scheduler.finished(worker);
+      this.#wakeIdle();
+      if (this.#scheduler.segments.every(isComplete)) this.#allDone.abort(new AllSegmentsDone());
       this.#activity.splice(this.#activity.indexOf(activity), 1);
       await writer.close();
       this.#writers.delete(segment.id);
@@ -302,13 +325,18 @@ export class DownloadRun {
     const byWorker = new Map(this.#activity.map((a) => [a.worker, a]));
     const decisions = this.#scheduler.tick(now, (worker) => {
       const a = byWorker.get(worker);
-      return a === undefined
-        ? undefined
-        : { received: a.received, lastByteAt: a.lastByteAt, waiting: a.state === "retrying" };
+      return a === undefined ? undefined : { lastByteAt: a.lastByteAt, waiting: a.state === "retrying" };
     });
     for (const decision of decisions) this.#apply(decision, byWorker.get(decision.worker));
+    this.#wakeIdle();
     for (const a of this.#activity) a.bytesPerSecond = this.#scheduler.rateOf(a.worker);
     prefix.pump();
+  }
+
+  #wakeIdle(): void {
+    const wake = this.#wake;
+    this.#wake = Promise.withResolvers<void>();
+    wake.resolve();
   }
 
   /** Aborts the worker's current attempt; its fetch loop then retries (stall) or re-requests at once (slow). */

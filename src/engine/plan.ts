@@ -30,6 +30,8 @@ export function planSegments(
 export interface SegmentSizing {
   /** Bytes not yet handed to any worker. */
   readonly unassignedBytes: number;
+  /** Bytes the other workers' segments still need. */
+  readonly inFlightBytes: number;
   readonly connections: number;
   /** Smallest segment worth a request (bytes). */
   readonly minSegmentBytes: number;
@@ -49,21 +51,39 @@ export const MAX_SEGMENT_BYTES = 64 << 20;
  */
 export const FIRST_SEGMENT_BYTES = 4 << 20;
 
+/** Smallest segment of the last round (see nextSegmentBytes). */
+export const LAST_ROUND_MIN_BYTES = 256 << 10;
+
 /**
  * Size of the next segment carved, in offset order, off the unassigned part of the file (pure).
  * Segments are fetched in file order so the contiguous prefix, which is hashed on arrival, grows at nearly
  * the full download rate; at most `connections` segments are in flight, so that is how far hashing lags.
  * A segment is about 1/8 of a connection's share (small lag, even finish), but at least 20 round trips'
- * worth of transfer at the measured rate, so a new request's first-byte wait costs under ~5%; before
- * anything is measured, at most FIRST_SEGMENT_BYTES.
+ * worth of transfer at the measured rate, so a new request's first-byte wait costs under ~5%, yet no more
+ * than this connection's even part of all the work left (unassigned and in flight), so that the last
+ * round ends together instead of leaving connections idle.
+ * Before anything is measured: up to half a connection's share (a short file is not cut into many
+ * requests whose round trips nobody has measured yet), at most FIRST_SEGMENT_BYTES.
  */
 export function nextSegmentBytes(input: SegmentSizing): number {
-  const share = Math.ceil(input.unassignedBytes / (Math.max(1, input.connections) * 8));
-  const latencyFloor =
-    input.perConnectionRate !== undefined && input.timeToFirstByteMs !== undefined
-      ? input.perConnectionRate * ((input.timeToFirstByteMs * 20) / 1000)
-      : 0;
-  const size = Math.max(share, latencyFloor, input.minSegmentBytes, 1);
-  const cap = input.perConnectionRate === undefined ? FIRST_SEGMENT_BYTES : MAX_SEGMENT_BYTES;
-  return Math.min(Math.round(size), Math.max(cap, input.minSegmentBytes), input.unassignedBytes);
+  const connections = Math.max(1, input.connections);
+  const share = Math.ceil(input.unassignedBytes / (connections * 8));
+  const evenPart = Math.ceil((input.unassignedBytes + input.inFlightBytes) / connections);
+  const measured = input.perConnectionRate !== undefined;
+  const floor =
+    measured && input.timeToFirstByteMs !== undefined
+      ? Math.min((input.perConnectionRate ?? 0) * ((input.timeToFirstByteMs * 20) / 1000), evenPart)
+      : measured
+        ? 0
+        : Math.ceil(evenPart / 2);
+  const cap = measured ? MAX_SEGMENT_BYTES : FIRST_SEGMENT_BYTES;
+  // In the last round, when even parts of what is left are smaller than the minimum segment, they are what
+  // each connection gets (down to LAST_ROUND_MIN_BYTES): a few whole minimum segments would leave most
+  // connections idle while they finish.
+  const minimum = Math.min(input.minSegmentBytes, Math.max(evenPart, LAST_ROUND_MIN_BYTES));
+  const size = Math.min(Math.round(Math.max(share, floor, minimum, 1)), Math.max(cap, minimum));
+  // Round so that what is left divides into whole segments of about this size: a remainder smaller than a
+  // segment would be one worker's odd extra at the very end.
+  const count = Math.max(1, Math.floor(input.unassignedBytes / size));
+  return Math.min(Math.ceil(input.unassignedBytes / count), input.unassignedBytes);
 }

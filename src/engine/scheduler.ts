@@ -1,20 +1,32 @@
 import { nextSegmentBytes } from "./plan.ts";
 import { isComplete, lengthOf, remainingOf, type Segment } from "./segment.ts";
 import {
+  type ConnectionRate,
   DEFAULT_SLOW_POLICY,
   isSlow,
   medianRate,
   type SlowPolicy,
   slowConnections,
 } from "./slow-connection.ts";
-import { pastInFlight, planFrontierSteal, planSteal, type StealPlan } from "./steal.ts";
+import { planEvenSplit, planFrontierSteal, type StealPlan } from "./steal.ts";
+import { WorkerMeter } from "./worker-meter.ts";
 
 /** How often (ms) the run samples its workers and calls `Scheduler.tick`. */
-export const TICK_MS = 250;
+export const TICK_MS = 100;
 /** Seconds of a connection's rate assumed to be in flight (socket buffers, a round trip) when it is split. */
 const IN_FLIGHT_SECONDS = 0.1;
-/** A segment its connection finishes sooner than this (s) is not split: its in-flight bytes would be lost. */
-const MIN_SPLIT_REMAINING_SECONDS = 0.5;
+/**
+ * A segment its connection finishes sooner than this (s), or than a few of the thief's round trips, is not
+ * split: the thief would barely finish sooner, and the victim's in-flight bytes past the split are lost.
+ */
+const MIN_SPLIT_REMAINING_SECONDS = 0.05;
+/** ... that is, sooner than this many round trips (time to first byte) of a new request. */
+const MIN_SPLIT_REMAINING_RTTS = 3;
+/**
+ * A worker whose fresh connections came out slow this many times in a row is not restarted again: the
+ * slowness is its path's, not its connection's; steals and smaller segments keep it from holding the end.
+ */
+const MAX_FRUITLESS_RESTARTS = 2;
 /** Smallest half taken off a slow segment at the hash frontier (see planFrontierSteal). */
 const FRONTIER_MIN_STEAL_BYTES = 256 << 10;
 
@@ -30,10 +42,8 @@ export interface SchedulerOptions {
   readonly slowPolicy?: SlowPolicy;
 }
 
-/** A worker as the run saw it at a tick: counters its fetch loop keeps. */
+/** A worker as the run saw it at a tick (its bytes the scheduler counts from its segment's `done`). */
 export interface WorkerSample {
-  /** Bytes received for its current segment, all attempts. */
-  readonly received: number;
   /** Monotonic ms of its last byte, or of the start of its current attempt. */
   readonly lastByteAt: number;
   /** True while it waits out a retry backoff (no connection to watch). */
@@ -60,23 +70,13 @@ export interface Decision {
   readonly worker: number;
 }
 
-/** A worker's current segment and what was measured of it. */
+/** A worker's current segment. */
 interface Assignment {
   readonly segment: Segment;
-  readonly startedAt: number;
-  received: number;
-  /** `received` at the previous tick; undefined before this assignment's first tick. */
-  receivedAtLastTick: number | undefined;
+  /** `segment.done` when it was handed out, and when last counted into the worker's meter. */
+  counted: number;
   lastByteAt: number;
   waiting: boolean;
-}
-
-/** What is known of a worker's connection, carried from segment to segment. */
-interface Measure {
-  /** Smoothed bytes/s. */
-  bytesPerSecond: number;
-  /** Monotonic ms since when it has been far slower than its peers, if it is. */
-  slowSince: number | undefined;
 }
 
 /**
@@ -88,21 +88,22 @@ interface Measure {
  */
 export class Scheduler {
   readonly #options: SchedulerOptions;
+  readonly #policy: SlowPolicy;
   readonly #segments: Segment[];
   /** Segments not yet handed out, in file order. */
   readonly #pending: Segment[];
   readonly #assigned = new Map<number, Assignment>();
-  readonly #measures = new Map<number, Measure>();
+  readonly #meters = new Map<number, WorkerMeter>();
   readonly #startedAt: number;
   readonly #doneAtStart: number;
   #nextId: number;
-  #lastTickAt: number;
   /** Smoothed time to first byte of segment requests (ms), for segment sizing. */
   #ttfbMs: number | undefined;
 
   /** `segments` tile the output (from a plan or a resumed state); the scheduler adds to it and splits them. */
   constructor(segments: Segment[], options: SchedulerOptions, now: number) {
     this.#options = options;
+    this.#policy = options.slowPolicy ?? DEFAULT_SLOW_POLICY;
     this.#segments = segments;
     this.#pending = segments
       .filter((s) => !isComplete(s) || options.mode === "stream")
@@ -110,7 +111,6 @@ export class Scheduler {
     this.#nextId = Math.max(-1, ...segments.map((s) => s.id)) + 1;
     this.#doneAtStart = segments.reduce((sum, s) => sum + s.done, 0);
     this.#startedAt = now;
-    this.#lastTickAt = now;
   }
 
   /** The live segment list (do not mutate). */
@@ -118,25 +118,30 @@ export class Scheduler {
     return this.#segments;
   }
 
-  /** Smoothed bytes/s of `worker`'s connection as last measured (0 before the first tick). */
+  /** True while some worker holds a segment: an idle worker may get work later (a steal), so it waits. */
+  get busy(): boolean {
+    return this.#assigned.size > 0;
+  }
+
+  /** Smoothed bytes/s of `worker`'s connection as last measured (0 while not measured). */
   rateOf(worker: number): number {
-    return this.#measures.get(worker)?.bytesPerSecond ?? 0;
+    return this.#meters.get(worker)?.bytesPerSecond ?? 0;
   }
 
   /**
-   * The next work for an idle `worker`: the back half of a slow segment at the hash frontier, else a segment
-   * carved off the front in file order, else half of the largest segment in flight; undefined when there is
-   * nothing left worth a request.
+   * The next work for an idle `worker`: the back part of a slow segment at the hash frontier, else a segment
+   * carved off the front in file order, else part of the segment in flight that would finish last;
+   * undefined when there is nothing left worth a request.
    */
   next(worker: number, now: number): Work | undefined {
-    this.#assigned.delete(worker);
-    const work = this.#stealFrontier(now) ?? this.#nextInOrder(now) ?? this.#steal(now);
+    this.#release(worker);
+    const meter = this.#meters.get(worker) ?? new WorkerMeter(now);
+    this.#meters.set(worker, meter);
+    const work = this.#stealFrontier(worker) ?? this.#nextInOrder(worker, now) ?? this.#steal(worker);
     if (work !== undefined) {
       this.#assigned.set(worker, {
         segment: work.segment,
-        startedAt: now,
-        received: 0,
-        receivedAtLastTick: undefined,
+        counted: work.segment.done,
         lastByteAt: now,
         waiting: false,
       });
@@ -151,7 +156,7 @@ export class Scheduler {
 
   /** `worker` is done with its segment (complete, or failed for good). */
   finished(worker: number): void {
-    this.#assigned.delete(worker);
+    this.#release(worker);
   }
 
   /**
@@ -161,75 +166,99 @@ export class Scheduler {
    */
   tick(now: number, sample: (worker: number) => WorkerSample | undefined): Decision[] {
     const decisions: Decision[] = [];
-    const dt = (now - this.#lastTickAt) / 1000;
-    this.#lastTickAt = now;
     for (const [worker, a] of this.#assigned) {
       const s = sample(worker);
       if (s === undefined) continue;
-      a.received = s.received;
       a.lastByteAt = s.lastByteAt;
       a.waiting = s.waiting;
       if (!a.waiting && now - a.lastByteAt > this.#options.stallTimeoutMs) {
         decisions.push({ kind: "stalled", worker });
       }
-      const previous = a.receivedAtLastTick ?? a.received;
-      a.receivedAtLastTick = a.received;
-      const m = this.#measure(worker);
-      if (dt > 0) m.bytesPerSecond = m.bytesPerSecond * 0.7 + ((a.received - previous) / dt) * 0.3;
+      // A sample spans at least a few round trips, so a request waiting for its first byte is not read as a
+      // dead connection; then one sample is enough to call a connection slow (policy.graceMs, 0 by default).
+      const meter = this.#count(worker, a);
+      meter?.sample(now, a.waiting, Math.max(TICK_MS * 0.75, 4 * (this.#ttfbMs ?? 0)));
     }
     for (const worker of this.#slowToRestart(now)) decisions.push({ kind: "slow", worker });
     return decisions;
   }
 
-  #measure(worker: number): Measure {
-    let m = this.#measures.get(worker);
-    if (m === undefined) {
-      m = { bytesPerSecond: 0, slowSince: undefined };
-      this.#measures.set(worker, m);
-    }
-    return m;
+  /** Moves the bytes `worker` stored since last counted into its meter. */
+  #count(worker: number, a: Assignment): WorkerMeter | undefined {
+    const meter = this.#meters.get(worker);
+    meter?.add(a.segment.done - a.counted);
+    a.counted = a.segment.done;
+    return meter;
   }
 
-  /** Workers far slower than the median of the connections moving bytes, for longer than the grace. */
-  #slowToRestart(now: number): number[] {
-    const policy = this.#options.slowPolicy ?? DEFAULT_SLOW_POLICY;
-    const active = [...this.#assigned].filter(([, a]) => !a.waiting && now - a.lastByteAt < 1_000);
-    const median = medianRate(
-      active.map(([worker]) => ({
+  #release(worker: number): void {
+    const a = this.#assigned.get(worker);
+    if (a === undefined) return;
+    this.#count(worker, a);
+    this.#assigned.delete(worker);
+  }
+
+  /** Time to first byte of a new request (s), as measured so far. */
+  get #startSeconds(): number {
+    return (this.#ttfbMs ?? 0) / 1000;
+  }
+
+  /** Median smoothed rate of the busy, measured workers (0 when none). */
+  #median(): number {
+    return medianRate(this.#rates("smoothed"));
+  }
+
+  /** Rates of the busy, measured workers: smoothed, or over the last sampling interval alone. */
+  #rates(which: "smoothed" | "latest"): ConnectionRate[] {
+    const rates: ConnectionRate[] = [];
+    for (const [worker, a] of this.#assigned) {
+      const m = this.#meters.get(worker);
+      const rate = which === "smoothed" ? m?.bytesPerSecond : m?.latestBytesPerSecond;
+      if (a.waiting || rate === undefined) continue;
+      rates.push({
         worker,
-        bytesPerSecond: this.#measure(worker).bytesPerSecond,
+        bytesPerSecond: rate,
         slowForMs: 0,
-        remainingBytes: 0,
-      })),
-    );
-    for (const [worker] of active) {
-      const m = this.#measure(worker);
-      m.slowSince = isSlow(m.bytesPerSecond, median, policy) ? (m.slowSince ?? now) : undefined;
-    }
-    const rates = active.map(([worker, a]) => {
-      const m = this.#measure(worker);
-      return {
-        worker,
-        bytesPerSecond: m.bytesPerSecond,
-        slowForMs: m.slowSince === undefined ? 0 : now - m.slowSince,
         remainingBytes: remainingOf(a.segment),
-      };
+      });
+    }
+    return rates;
+  }
+
+  /**
+   * Workers far slower than the median of their measured peers over the last interval (a silent one
+   * included) for longer than the grace: the run re-requests on a fresh connection, measured anew. The
+   * last interval alone, not the smoothed rate, so that a connection that slows down is caught at once.
+   */
+  #slowToRestart(now: number): number[] {
+    const rates = this.#rates("latest");
+    const median = medianRate(rates);
+    const timed = rates.map((r) => {
+      const m = this.#meters.get(r.worker) as WorkerMeter;
+      const slow = isSlow(r.bytesPerSecond, median, this.#policy);
+      m.slowSince = slow ? (m.slowSince ?? now) : undefined;
+      if (!slow) m.fruitlessRestarts = 0;
+      return { ...r, slowForMs: m.slowSince === undefined ? 0 : now - m.slowSince };
     });
-    const restart = slowConnections(rates, policy);
+    const restart = slowConnections(timed, this.#policy).filter(
+      (worker) => (this.#meters.get(worker)?.fruitlessRestarts ?? 0) < MAX_FRUITLESS_RESTARTS,
+    );
     for (const worker of restart) {
-      // A fresh connection starts with a clean slate, at the median.
-      const m = this.#measure(worker);
-      m.slowSince = undefined;
-      m.bytesPerSecond = median;
+      const m = this.#meters.get(worker) as WorkerMeter;
+      const fruitless = m.fruitlessRestarts;
+      m.reset(now);
+      // Counted now, cleared by the first interval the fresh connection is not slow.
+      m.fruitlessRestarts = fruitless + 1;
     }
     return restart;
   }
 
   /**
    * The next work in file order: a segment carved off the front of the first untouched pending segment
-   * (sized by `nextSegmentBytes`), or a resumed segment as it is.
+   * (sized by `nextSegmentBytes`, and in proportion for a worker slower than the median), or a resumed
+   * segment as it is.
    */
-  #nextInOrder(now: number): Work | undefined {
+  #nextInOrder(worker: number, now: number): Work | undefined {
     const pending = this.#pending;
     const { mode, minSplitBytes } = this.#options;
     for (;;) {
@@ -243,14 +272,24 @@ export class Scheduler {
         pending.shift();
         return { segment: head, kind: "resumed", victim: undefined };
       }
-      const size = nextSegmentBytes({
+      let inFlightBytes = 0;
+      for (const a of this.#assigned.values()) inFlightBytes += remainingOf(a.segment);
+      let size = nextSegmentBytes({
         unassignedBytes: pending.reduce((sum, s) => sum + remainingOf(s), 0),
+        inFlightBytes,
         connections: this.#options.connections,
         minSegmentBytes: minSplitBytes,
         perConnectionRate: this.#perConnectionRate(now),
         timeToFirstByteMs: this.#ttfbMs,
       });
-      if (lengthOf(head) <= size + minSplitBytes) {
+      // A slow connection gets a segment it finishes in about the time its peers finish theirs.
+      const own = this.#meters.get(worker)?.bytesPerSecond;
+      const median = this.#median();
+      if (own !== undefined && median > 0 && own < median) {
+        size = Math.max(minSplitBytes, Math.round((size * own) / median));
+      }
+      // The rest of the head goes with this segment when what would be left is too small to be its own.
+      if (lengthOf(head) - size < Math.min(size, minSplitBytes)) {
         pending.shift();
         return { segment: head, kind: "carved", victim: undefined };
       }
@@ -271,64 +310,83 @@ export class Scheduler {
     return seconds > 0.2 && bytes > 0 ? bytes / seconds / connections : undefined;
   }
 
-  /** Average bytes/s of a worker's current segment so far (undefined while too young to say). */
-  #averageRate(a: Assignment, now: number): number | undefined {
-    const seconds = (now - a.startedAt) / 1000;
-    return seconds < 0.1 || a.received === 0 ? undefined : a.received / seconds;
+  /**
+   * Seconds a worker's segment still needs at its measured rate (the median while not measured); a worker
+   * waiting out a retry backoff moves nothing, so its segment is the first to take from.
+   */
+  #projectedSeconds(worker: number, a: Assignment, median: number): number {
+    if (remainingOf(a.segment) === 0) return 0;
+    if (a.waiting) return 1e9 + remainingOf(a.segment);
+    const rate = this.#meters.get(worker)?.bytesPerSecond ?? median;
+    return remainingOf(a.segment) / Math.max(rate, 1);
   }
 
-  /** End game: half of the largest segment in flight that its connection would not finish soon anyway. */
-  #steal(now: number): Work | undefined {
-    if (this.#options.mode !== "range") return undefined;
-    // A segment that will be done within half a second is not worth splitting: the bytes its connection
-    // already has in flight past the split point would be fetched twice, for no gain in time.
-    const worthSplitting = [...this.#assigned.values()].filter((a) => {
-      const rate = this.#averageRate(a, now);
-      return rate === undefined || remainingOf(a.segment) / rate > MIN_SPLIT_REMAINING_SECONDS;
-    });
-    const minBytes = this.#options.minSplitBytes;
-    return this.#carve(
-      planSteal(
-        worthSplitting.map((a) => a.segment),
-        minBytes,
-      ),
-      minBytes,
-      "stolen",
-    );
+  /** Below this (s) left, a segment is not worth splitting (see MIN_SPLIT_REMAINING_SECONDS). */
+  get #minSplitSeconds(): number {
+    return Math.max(MIN_SPLIT_REMAINING_SECONDS, MIN_SPLIT_REMAINING_RTTS * this.#startSeconds);
   }
 
-  /** Takes the back half of the segment at the hash frontier when its connection is far slower than the rest. */
-  #stealFrontier(now: number): Work | undefined {
+  /** End game: the segment in flight that would finish last, split so that both parts finish together. */
+  #steal(thief: number): Work | undefined {
     if (this.#options.mode !== "range") return undefined;
+    const median = this.#median();
+    let victim: [number, Assignment] | undefined;
+    let longest = this.#minSplitSeconds;
+    for (const entry of this.#assigned) {
+      const seconds = this.#projectedSeconds(entry[0], entry[1], median);
+      if (seconds > longest) [victim, longest] = [entry, seconds];
+    }
+    if (victim === undefined) return undefined;
+    // All of a waiting worker's remainder, however small: nobody else would fetch it before its backoff ends.
+    const minBytes = victim[1].waiting ? 1 : this.#options.minSplitBytes;
+    return this.#split(victim[0], victim[1].segment, thief, minBytes, "stolen");
+  }
+
+  /** Takes the back of the segment at the hash frontier when its connection is far slower than the rest. */
+  #stealFrontier(thief: number): Work | undefined {
+    if (this.#options.mode !== "range") return undefined;
+    const owners = new Map<Segment, number>();
     const inFlight = [...this.#assigned].map(([worker, a]) => {
-      const seconds = (now - a.startedAt) / 1000;
-      // A connection is measured after a quarter second; until the first tick, by its average so far.
-      const smoothed = this.rateOf(worker);
-      const measured = smoothed > 0 ? smoothed : a.received / Math.max(seconds, 1e-3);
-      return { segment: a.segment, bytesPerSecond: seconds < 0.25 ? undefined : measured };
+      owners.set(a.segment, worker);
+      return { segment: a.segment, bytesPerSecond: this.#meters.get(worker)?.bytesPerSecond };
     });
     // Smaller segments than a plain steal takes: a few hundred KiB at the frontier can hold the hash for a second.
     const minBytes = Math.min(this.#options.minSplitBytes, FRONTIER_MIN_STEAL_BYTES);
-    const policy = this.#options.slowPolicy ?? DEFAULT_SLOW_POLICY;
-    return this.#carve(
-      planFrontierSteal(inFlight, minBytes, policy.ratio, MIN_SPLIT_REMAINING_SECONDS),
-      minBytes,
-      "frontier",
-    );
+    const plan = planFrontierSteal(inFlight, minBytes, this.#policy.ratio, this.#minSplitSeconds);
+    const owner = plan === undefined ? undefined : owners.get(plan.victim);
+    if (plan === undefined || owner === undefined) return undefined;
+    return this.#split(owner, plan.victim, thief, minBytes, "frontier");
   }
 
   /**
-   * Applies a steal: the victim ends before the split, a new segment takes the rest. The split moves past
-   * what the victim's connection likely has in flight (its rate times IN_FLIGHT_SECONDS), bytes it would
-   * otherwise receive and drop: on loopback that is megabytes per steal.
+   * Applies a steal: the victim ends before the split, a new segment takes the rest. The split lets both
+   * finish together (planEvenSplit) and stays past what the victim's connection likely has in flight (its
+   * rate times IN_FLIGHT_SECONDS), bytes it would otherwise receive and drop: on loopback, megabytes.
    */
-  #carve(proposed: StealPlan | undefined, minStealBytes: number, kind: Work["kind"]): Work | undefined {
-    if (proposed === undefined) return undefined;
-    let rate = 0;
-    for (const [worker, a] of this.#assigned) if (a.segment === proposed.victim) rate = this.rateOf(worker);
-    const plan = pastInFlight(proposed, rate * IN_FLIGHT_SECONDS, minStealBytes);
+  #split(
+    owner: number,
+    victim: Segment,
+    thief: number,
+    minStealBytes: number,
+    kind: Work["kind"],
+  ): Work | undefined {
+    const median = this.#median();
+    const victimRate = this.#assigned.get(owner)?.waiting ? 0 : this.#meters.get(owner)?.bytesPerSecond;
+    const thiefRate = this.#meters.get(thief)?.bytesPerSecond ?? median;
+    const plan: StealPlan | undefined = planEvenSplit({
+      victim,
+      victimBytesPerSecond: victimRate,
+      thiefBytesPerSecond: thiefRate > 0 ? thiefRate : undefined,
+      thiefStartSeconds: this.#startSeconds,
+      inFlightBytes: (victimRate ?? 0) * IN_FLIGHT_SECONDS,
+      minStealBytes,
+    });
+    if (plan === undefined) return undefined;
     const stolen: Segment = { id: this.#nextId++, start: plan.splitAt, end: plan.victim.end, done: 0 };
     plan.victim.end = plan.splitAt - 1;
+    // A victim left with no bytes at all (it had none yet) leaves the list, which must tile the output with
+    // non-empty ranges; its worker sees nothing remaining and moves on.
+    if (lengthOf(plan.victim) === 0) this.#segments.splice(this.#segments.indexOf(plan.victim), 1);
     this.#segments.push(stolen);
     return { segment: stolen, kind, victim: plan.victim };
   }

@@ -23,7 +23,7 @@ export interface SlowPolicy {
 
 export const DEFAULT_SLOW_POLICY: SlowPolicy = {
   ratio: 0.25,
-  graceMs: 1_000,
+  graceMs: 0,
   minRemainingBytes: 256 << 10,
   minPeers: 3,
 };

@@ -63,13 +63,42 @@ export function planFrontierSteal(
   return planSteal([frontier.segment], minStealBytes);
 }
 
+/** What an even split needs to know (rates in bytes/s, undefined when not measured). */
+export interface EvenSplitInput {
+  readonly victim: Segment;
+  readonly victimBytesPerSecond: number | undefined;
+  readonly thiefBytesPerSecond: number | undefined;
+  /** Seconds before the thief's first byte (its request's round trip); the victim keeps going meanwhile. */
+  readonly thiefStartSeconds: number;
+  /**
+   * Bytes the victim's connection likely has in flight (about its rate times a round trip's worth of
+   * buffering): it keeps at least these, instead of receiving and dropping them when it stops at the split.
+   */
+  readonly inFlightBytes: number;
+  readonly minStealBytes: number;
+}
+
 /**
- * Moves a split point past the bytes the victim's connection probably has in flight already (`inFlightBytes`,
- * about its rate times a round trip's worth of buffering), so that the victim keeps and uses them instead of
- * dropping them when it stops at the split; the thief still gets at least `minStealBytes` (pure).
+ * Where to split `victim` so that it and the thief finish together (pure): the victim keeps K bytes with
+ * K / rv = start + (R − K) / rt, so K = (start + R / rt) / (1 / rv + 1 / rt). A slow victim keeps little
+ * (at 1/8 of the thief's speed, about a ninth); equal rates give halves, less the thief's start. Unmeasured
+ * rates give halves. The victim keeps at least its in-flight bytes, and may keep nothing (a victim that moves
+ * nothing: all of it goes); undefined when the thief would get less than `minStealBytes`, which is also the
+ * case when the thief would not finish sooner than the victim alone.
  */
-export function pastInFlight(plan: StealPlan, inFlightBytes: number, minStealBytes: number): StealPlan {
-  const stolen = plan.victim.end - plan.splitAt + 1;
-  const shift = Math.max(0, Math.min(Math.floor(inFlightBytes), stolen - Math.max(1, minStealBytes)));
-  return { victim: plan.victim, splitAt: plan.splitAt + shift };
+export function planEvenSplit(input: EvenSplitInput): StealPlan | undefined {
+  const { victim } = input;
+  const remaining = remainingOf(victim);
+  const rv = input.victimBytesPerSecond;
+  const rt = input.thiefBytesPerSecond;
+  let keep =
+    rv !== undefined && rt !== undefined && rt > 0
+      ? rv <= 0
+        ? 0
+        : (input.thiefStartSeconds + remaining / rt) / (1 / rv + 1 / rt)
+      : remaining - Math.floor(remaining / 2);
+  keep = Math.ceil(Math.max(keep, input.inFlightBytes));
+  const stolen = remaining - keep;
+  if (stolen < Math.max(1, input.minStealBytes)) return undefined;
+  return { victim, splitAt: nextOffsetOf(victim) + keep };
 }

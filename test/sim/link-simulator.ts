@@ -84,7 +84,7 @@ const IN_FLIGHT_SECONDS = 0.1;
 const MAX_EVENTS = 1_000_000;
 
 /**
- * The time a perfect client needs: one round trip, then the file at the best rate the link allows with
+ * The time a perfect client needs: one connection set up and one round trip, then the file at the best rate the link allows with
  * `connections` connections: min(link cap, connections × cap). Slow connection slots and a connection that
  * slows down count as fast, since a client can replace them (the bench holds dlm to the same, as it ends
  * with only fast connections); slow workers (no reconnect escapes them) count at their own rate. Drops and
@@ -97,7 +97,7 @@ export function idealSeconds(sizeBytes: number, connections: number, shape: Link
     sum += slow ? shape.capBytesPerSec / (shape.slowWorkers?.factor ?? 1) : shape.capBytesPerSec;
   }
   const rate = Math.min(sum, shape.linkCapBytesPerSec ?? Number.POSITIVE_INFINITY);
-  return shape.rttMs / 1000 + sizeBytes / rate;
+  return ((shape.connectMs ?? 0) + shape.rttMs) / 1000 + sizeBytes / rate;
 }
 
 interface Connection {
@@ -111,14 +111,14 @@ interface SimWorker {
   readonly id: number;
   work: Work | undefined;
   conn: Connection | undefined;
-  phase: "requesting" | "receiving" | "backoff" | "done";
+  /** `idle`: nothing to do now, asks again at the next tick or segment end (as DownloadRun's worker loop). */
+  phase: "requesting" | "receiving" | "backoff" | "idle" | "done";
   /** End of the current wait (requesting: first byte; backoff: next attempt), ms. */
   until: number;
   sentAt: number;
   /** What the current request asked for (its end), to know what a cut response had left. */
   askedEnd: number;
-  /** As WorkerActivity: bytes received for the current segment, the last byte's time. */
-  received: number;
+  /** As WorkerActivity: the last byte's time (or the attempt's start). */
   lastByteAt: number;
   /** Bytes delivered but not yet whole (rates are real numbers, offsets integers). */
   carry: number;
@@ -224,10 +224,9 @@ export function simulate(options: SimOptions): SimResult {
   const takeWork = (w: SimWorker): void => {
     const next = scheduler.next(w.id, now);
     w.work = next;
-    w.received = 0;
     w.failures = 0;
     if (next === undefined) {
-      w.phase = "done";
+      w.phase = scheduler.busy ? "idle" : "done";
       return;
     }
     work.push(next);
@@ -255,6 +254,11 @@ export function simulate(options: SimOptions): SimResult {
     w.until = now + decision.delayMs;
   };
 
+  /** DownloadRun wakes its idle workers at every tick and whenever a segment ends. */
+  const wakeIdle = (): void => {
+    for (const w of workers) if (w.phase === "idle") takeWork(w);
+  };
+
   const workers: SimWorker[] = Array.from({ length: connections }, (_, id) => ({
     id,
     work: undefined,
@@ -263,7 +267,6 @@ export function simulate(options: SimOptions): SimResult {
     until: 0,
     sentAt: 0,
     askedEnd: 0,
-    received: 0,
     lastByteAt: 0,
     carry: 0,
     failures: 0,
@@ -274,7 +277,12 @@ export function simulate(options: SimOptions): SimResult {
 
   for (let events = 0; ; events++) {
     if (events > MAX_EVENTS) throw new Error(`${shape.name}: no end after ${MAX_EVENTS} events`);
-    if (workers.every((w) => w.phase === "done")) break;
+    // DownloadRun ends the workers still waiting (backoff, idle) once every segment is complete.
+    if (
+      workers.every((w) => w.phase === "done" || w.phase === "idle") ||
+      segments.every((s) => remainingOf(s) === 0)
+    )
+      break;
     const current = rates(workers);
     // The next event: a tick, a wait ending, a slowdown starting, or a transfer reaching a boundary.
     let dt = nextTick - now;
@@ -307,7 +315,6 @@ export function simulate(options: SimOptions): SimResult {
       whole = Math.min(whole, remainingOf(segment));
       if (whole > 0) {
         segment.done += whole;
-        w.received += whole;
         w.conn.bytes += whole;
         w.lastByteAt = now;
       }
@@ -317,7 +324,13 @@ export function simulate(options: SimOptions): SimResult {
       const rate = current.get(w) ?? 0;
       const segment = w.work?.segment;
       if (w.phase === "backoff" && now >= w.until) {
-        send(w, true);
+        // worker.ts: the retry loop asks again only while the segment still needs bytes (a steal may have
+        // taken all of them meanwhile).
+        if (segment !== undefined && remainingOf(segment) === 0) {
+          w.conn = undefined;
+          scheduler.finished(w.id);
+          takeWork(w);
+        } else send(w, true);
         continue;
       }
       if (segment === undefined) continue;
@@ -333,6 +346,7 @@ export function simulate(options: SimOptions): SimResult {
         scheduler.finished(w.id);
         pump();
         takeWork(w);
+        wakeIdle();
         continue;
       }
       const c = w.conn;
@@ -353,9 +367,11 @@ export function simulate(options: SimOptions): SimResult {
       const byId = new Map(workers.map((w) => [w.id, w]));
       const made = scheduler.tick(now, (id) => {
         const w = byId.get(id);
-        if (w === undefined || w.work === undefined || w.phase === "done") return undefined;
-        return { received: w.received, lastByteAt: w.lastByteAt, waiting: w.phase === "backoff" };
+        if (w === undefined || w.work === undefined || w.phase === "done" || w.phase === "idle")
+          return undefined;
+        return { lastByteAt: w.lastByteAt, waiting: w.phase === "backoff" };
       });
+      wakeIdle();
       for (const d of made) {
         const w = byId.get(d.worker);
         if (w === undefined || (w.phase !== "requesting" && w.phase !== "receiving")) continue;
