@@ -8,7 +8,7 @@ import {
   type SlowPolicy,
   slowConnections,
 } from "./slow-connection.ts";
-import { planEvenSplit, planFrontierSteal, type StealPlan } from "./steal.ts";
+import { planEvenSplit, type StealPlan } from "./steal.ts";
 import { WorkerMeter } from "./worker-meter.ts";
 
 /** How often (ms) the run samples its workers and calls `Scheduler.tick`. */
@@ -27,8 +27,8 @@ const MIN_SPLIT_REMAINING_RTTS = 3;
  * slowness is its path's, not its connection's; steals and smaller segments keep it from holding the end.
  */
 const MAX_FRUITLESS_RESTARTS = 2;
-/** Smallest half taken off a slow segment at the hash frontier (see planFrontierSteal). */
-const FRONTIER_MIN_STEAL_BYTES = 256 << 10;
+/** Smallest part taken off a slow connection's segment (see #stealFromSlow). */
+const SLOW_MIN_STEAL_BYTES = 256 << 10;
 
 /** What the scheduler needs to know of one download. */
 export interface SchedulerOptions {
@@ -55,10 +55,11 @@ export interface Work {
   readonly segment: Segment;
   /**
    * `carved`: cut off the front of the unassigned bytes, in file order; `resumed`: a segment from an earlier
-   * run, as it is; `stolen`: the back half of the largest segment in flight (end game); `frontier`: the back
-   * half of the segment at the hash frontier, whose connection is far slower than its peers.
+   * run, as it is; `stolen`: the back part of the segment in flight that would finish last (end game);
+   * `slow`: the back part of a segment whose connection is far slower than its peers (nearest the hash
+   * frontier first), taken before any new segment.
    */
-  readonly kind: "carved" | "resumed" | "stolen" | "frontier";
+  readonly kind: "carved" | "resumed" | "stolen" | "slow";
   /** The segment split for a steal. */
   readonly victim: Segment | undefined;
 }
@@ -129,7 +130,7 @@ export class Scheduler {
   }
 
   /**
-   * The next work for an idle `worker`: the back part of a slow segment at the hash frontier, else a segment
+   * The next work for an idle `worker`: the back part of a slow connection's segment, else a segment
    * carved off the front in file order, else part of the segment in flight that would finish last;
    * undefined when there is nothing left worth a request.
    */
@@ -137,7 +138,7 @@ export class Scheduler {
     this.#release(worker);
     const meter = this.#meters.get(worker) ?? new WorkerMeter(now);
     this.#meters.set(worker, meter);
-    const work = this.#stealFrontier(worker) ?? this.#nextInOrder(worker, now) ?? this.#steal(worker);
+    const work = this.#stealFromSlow(worker) ?? this.#nextInOrder(worker, now) ?? this.#steal(worker);
     if (work !== undefined) {
       this.#assigned.set(worker, {
         segment: work.segment,
@@ -282,11 +283,14 @@ export class Scheduler {
         perConnectionRate: this.#perConnectionRate(now),
         timeToFirstByteMs: this.#ttfbMs,
       });
-      // A slow connection gets a segment it finishes in about the time its peers finish theirs.
+      // A slow connection gets a segment it finishes in about the time its peers finish theirs, and none
+      // when even that would outlast all the work left at the current rates: it would end the download last.
       const own = this.#meters.get(worker)?.bytesPerSecond;
       const median = this.#median();
       if (own !== undefined && median > 0 && own < median) {
         size = Math.max(minSplitBytes, Math.round((size * own) / median));
+        if (isSlow(own, median, this.#policy) && size / Math.max(own, 1) > this.#secondsLeft(own))
+          return undefined;
       }
       // The rest of the head goes with this segment when what would be left is too small to be its own.
       if (lengthOf(head) - size < Math.min(size, minSplitBytes)) {
@@ -298,6 +302,18 @@ export class Scheduler {
       this.#segments.push(segment);
       return { segment, kind: "carved", victim: undefined };
     }
+  }
+
+  /** Seconds until all work left (unassigned and in flight) is done at the busy workers' rates plus `own`. */
+  #secondsLeft(own: number): number {
+    let total = own;
+    let work = 0;
+    for (const s of this.#pending) work += remainingOf(s);
+    for (const [worker, a] of this.#assigned) {
+      work += remainingOf(a.segment);
+      total += this.#meters.get(worker)?.bytesPerSecond ?? 0;
+    }
+    return work / Math.max(total, 1);
   }
 
   /** Mean bytes/s of one connection so far this run, once there is something to measure. */
@@ -326,6 +342,15 @@ export class Scheduler {
     return Math.max(MIN_SPLIT_REMAINING_SECONDS, MIN_SPLIT_REMAINING_RTTS * this.#startSeconds);
   }
 
+  /**
+   * True when `worker`'s connection is far slower than the median: it does not take from another slow one
+   * (its faster peers, about to be free, would take the same work and finish it sooner).
+   */
+  #isSlowWorker(worker: number, median: number): boolean {
+    const own = this.#meters.get(worker)?.bytesPerSecond;
+    return own !== undefined && median > 0 && isSlow(own, median, this.#policy);
+  }
+
   /** End game: the segment in flight that would finish last, split so that both parts finish together. */
   #steal(thief: number): Work | undefined {
     if (this.#options.mode !== "range") return undefined;
@@ -342,20 +367,31 @@ export class Scheduler {
     return this.#split(victim[0], victim[1].segment, thief, minBytes, "stolen");
   }
 
-  /** Takes the back of the segment at the hash frontier when its connection is far slower than the rest. */
-  #stealFrontier(thief: number): Work | undefined {
+  /**
+   * Takes the back part of a segment whose connection is far slower than the median of its peers (below
+   * the slow ratio) and would end late: the one nearest the start of the file first, since that is
+   * where hash on arrival waits and where the file's contiguous prefix ends. Left alone, a slow connection
+   * that no reconnect cures holds its whole segment, and at the end the whole download.
+   */
+  #stealFromSlow(thief: number): Work | undefined {
     if (this.#options.mode !== "range") return undefined;
-    const owners = new Map<Segment, number>();
-    const inFlight = [...this.#assigned].map(([worker, a]) => {
-      owners.set(a.segment, worker);
-      return { segment: a.segment, bytesPerSecond: this.#meters.get(worker)?.bytesPerSecond };
-    });
-    // Smaller segments than a plain steal takes: a few hundred KiB at the frontier can hold the hash for a second.
-    const minBytes = Math.min(this.#options.minSplitBytes, FRONTIER_MIN_STEAL_BYTES);
-    const plan = planFrontierSteal(inFlight, minBytes, this.#policy.ratio, this.#minSplitSeconds);
-    const owner = plan === undefined ? undefined : owners.get(plan.victim);
-    if (plan === undefined || owner === undefined) return undefined;
-    return this.#split(owner, plan.victim, thief, minBytes, "frontier");
+    const median = this.#median();
+    if (median <= 0 || this.#isSlowWorker(thief, median)) return undefined;
+    // Only a segment that would still be fetched when half the work left is done: earlier ones end in time
+    // (each split drops what the victim has in flight).
+    const soon = Math.max(this.#minSplitSeconds, this.#secondsLeft(0) / 2);
+    let victim: [number, Segment] | undefined;
+    for (const [worker, a] of this.#assigned) {
+      const rate = this.#meters.get(worker)?.bytesPerSecond;
+      if (a.waiting || rate === undefined || !isSlow(rate, median, this.#policy)) continue;
+      if (remainingOf(a.segment) / Math.max(rate, 1) <= soon) continue;
+      if (victim === undefined || a.segment.start < victim[1].start) victim = [worker, a.segment];
+    }
+    if (victim === undefined) return undefined;
+    // Smaller parts than a plain steal takes: a few hundred KiB behind a slow connection can hold the
+    // hash for a second.
+    const minBytes = Math.min(this.#options.minSplitBytes, SLOW_MIN_STEAL_BYTES);
+    return this.#split(victim[0], victim[1], thief, minBytes, "slow");
   }
 
   /**

@@ -18,6 +18,7 @@ export class WorkerMeter {
   #stored = 0;
   #storedAtSample = 0;
   #sampledAt: number;
+  #wasWaiting = false;
 
   constructor(now: number) {
     this.#sampledAt = now;
@@ -41,10 +42,17 @@ export class WorkerMeter {
   /**
    * Takes a sample at a tick. An interval shorter than `minIntervalMs` is left to grow into the next one (a
    * first byte due any moment would read as a dead connection). While `waiting` (a retry backoff, no
-   * connection), nothing is measured and the interval restarts.
+   * connection), nothing is measured and the interval restarts, and again at the first sample after it.
    */
   sample(now: number, waiting: boolean, minIntervalMs: number): void {
     if (waiting) {
+      this.#restartInterval(now);
+      this.#wasWaiting = true;
+      return;
+    }
+    if (this.#wasWaiting) {
+      // It left the backoff some time in the last interval: measure from here.
+      this.#wasWaiting = false;
       this.#restartInterval(now);
       return;
     }
