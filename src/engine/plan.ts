@@ -83,7 +83,9 @@ export function nextSegmentBytes(input: SegmentSizing): number {
   const minimum = Math.min(input.minSegmentBytes, Math.max(evenPart, LAST_ROUND_MIN_BYTES));
   const size = Math.min(Math.round(Math.max(share, floor, minimum, 1)), Math.max(cap, minimum));
   // Round so that what is left divides into whole segments of about this size: a remainder smaller than a
-  // segment would be one worker's odd extra at the very end.
-  const count = Math.max(1, Math.floor(input.unassignedBytes / size));
+  // segment would be one worker's odd extra at the very end; but one segment more when that would make
+  // this one larger than an even part (and the rest allows it).
+  let count = Math.max(1, Math.floor(input.unassignedBytes / size));
+  if (input.unassignedBytes / count > evenPart && input.unassignedBytes / (count + 1) >= minimum) count++;
   return Math.min(Math.ceil(input.unassignedBytes / count), input.unassignedBytes);
 }

@@ -375,11 +375,14 @@ export class Scheduler {
    */
   #stealFromSlow(thief: number): Work | undefined {
     if (this.#options.mode !== "range") return undefined;
-    const median = this.#median();
+    // The thief counts among the peers: with two connections, the other one is all there is to compare.
+    const own = this.#meters.get(thief)?.bytesPerSecond;
+    const rates = this.#rates("smoothed").map((r) => r.bytesPerSecond);
+    const median = medianRate([...rates, ...(own === undefined ? [] : [own])]);
     if (median <= 0 || this.#isSlowWorker(thief, median)) return undefined;
     // Only a segment that would still be fetched when half the work left is done: earlier ones end in time
     // (each split drops what the victim has in flight).
-    const soon = Math.max(this.#minSplitSeconds, this.#secondsLeft(0) / 2);
+    const soon = Math.max(this.#minSplitSeconds, this.#secondsLeft(own ?? median) / 2);
     let victim: [number, Segment] | undefined;
     for (const [worker, a] of this.#assigned) {
       const rate = this.#meters.get(worker)?.bytesPerSecond;

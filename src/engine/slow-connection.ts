@@ -28,9 +28,9 @@ export const DEFAULT_SLOW_POLICY: SlowPolicy = {
   minPeers: 3,
 };
 
-/** The median bytes/s of the connections (0 for none). */
-export function medianRate(rates: readonly ConnectionRate[]): number {
-  const sorted = rates.map((r) => r.bytesPerSecond).sort((a, b) => a - b);
+/** The median bytes/s of the connections, or of plain rates (0 for none). */
+export function medianRate(rates: readonly (ConnectionRate | number)[]): number {
+  const sorted = rates.map((r) => (typeof r === "number" ? r : r.bytesPerSecond)).sort((a, b) => a - b);
   if (sorted.length === 0) return 0;
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;

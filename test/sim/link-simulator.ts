@@ -155,14 +155,30 @@ export function simulate(options: SimOptions): SimResult {
   let hashed = 0;
   let hashQueued = 0;
   /** PrefixHasher.pump: queue the contiguous prefix that is on disk. */
-  const pump = (): void => {
-    const byStart = new Map(segments.map((s) => [s.start, s]));
-    let s = byStart.get(0);
-    let frontier = 0;
-    while (s !== undefined) {
+  // The segments in file order, and the index of the first incomplete one: only the walk from there on is
+  // redone (carving and stealing keep the order; a new or removed segment forces a re-sort).
+  let ordered: Segment[] = [];
+  let firstIncomplete = 0;
+  const walk = (): number | undefined => {
+    let frontier = firstIncomplete === 0 ? 0 : (ordered[firstIncomplete - 1]?.end ?? -1) + 1;
+    for (let i = firstIncomplete; i < ordered.length; i++) {
+      const s = ordered[i] as Segment;
+      if (s.start !== frontier) return undefined;
       frontier = s.start + s.done;
-      if (s.done < lengthOf(s)) break;
-      s = byStart.get(s.end + 1);
+      if (s.done < lengthOf(s)) {
+        firstIncomplete = i;
+        return frontier;
+      }
+    }
+    firstIncomplete = ordered.length;
+    return frontier;
+  };
+  const pump = (): void => {
+    let frontier = ordered.length === segments.length ? walk() : undefined;
+    if (frontier === undefined) {
+      ordered = [...segments].sort((a, b) => a.start - b.start);
+      firstIncomplete = 0;
+      frontier = walk() ?? 0;
     }
     hashQueued = Math.max(hashQueued, frontier);
   };
@@ -278,10 +294,7 @@ export function simulate(options: SimOptions): SimResult {
   for (let events = 0; ; events++) {
     if (events > MAX_EVENTS) throw new Error(`${shape.name}: no end after ${MAX_EVENTS} events`);
     // DownloadRun ends the workers still waiting (backoff, idle) once every segment is complete.
-    if (
-      workers.every((w) => w.phase === "done" || w.phase === "idle") ||
-      segments.every((s) => remainingOf(s) === 0)
-    )
+    if (workers.every((w) => w.phase === "done" || w.phase === "idle") || firstIncomplete >= segments.length)
       break;
     const current = rates(workers);
     // The next event: a tick, a wait ending, a slowdown starting, or a transfer reaching a boundary.
