@@ -75,7 +75,8 @@ export interface SimResult {
   readonly requests: readonly SimRequest[];
   /** Every piece of work the scheduler handed out. */
   readonly work: readonly Work[];
-  readonly decisions: readonly Decision[];
+  /** The scheduler's decisions that were carried out, with when. */
+  readonly decisions: readonly (Decision & { readonly atMs: number })[];
   readonly connectionsOpened: number;
 }
 
@@ -145,7 +146,7 @@ export function simulate(options: SimOptions): SimResult {
   );
   const requests: SimRequest[] = [];
   const work: Work[] = [];
-  const decisions: Decision[] = [];
+  const decisions: (Decision & { atMs: number })[] = [];
   let now = 0;
   let opened = 0;
   let wasted = 0;
@@ -388,7 +389,7 @@ export function simulate(options: SimOptions): SimResult {
       for (const d of made) {
         const w = byId.get(d.worker);
         if (w === undefined || (w.phase !== "requesting" && w.phase !== "receiving")) continue;
-        decisions.push(d);
+        decisions.push({ ...d, atMs: now });
         const rate = current.get(w) ?? 0;
         if (d.kind === "stalled") fail(w, rate, "stall");
         else {
