@@ -1,15 +1,11 @@
+// Over 300 lines: the decisions of one scheduler (carve, the two steals, the split) read best side by side;
+// the measuring is in worker-table.ts and worker-meter.ts, the pure sizing and split maths in plan.ts and
+// steal.ts.
 import { nextSegmentBytes } from "./plan.ts";
 import { isComplete, lengthOf, remainingOf, type Segment } from "./segment.ts";
-import {
-  type ConnectionRate,
-  DEFAULT_SLOW_POLICY,
-  isSlow,
-  medianRate,
-  type SlowPolicy,
-  slowConnections,
-} from "./slow-connection.ts";
-import { planEvenSplit, type StealPlan } from "./steal.ts";
-import { WorkerMeter } from "./worker-meter.ts";
+import { DEFAULT_SLOW_POLICY, medianRate, type SlowPolicy } from "./slow-connection.ts";
+import { planEvenSplit } from "./steal.ts";
+import { type Assignment, WorkerTable } from "./worker-table.ts";
 
 /** How often (ms) the run samples its workers and calls `Scheduler.tick`. */
 export const TICK_MS = 100;
@@ -22,11 +18,6 @@ const IN_FLIGHT_SECONDS = 0.1;
 const MIN_SPLIT_REMAINING_SECONDS = 0.05;
 /** ... that is, sooner than this many round trips (time to first byte) of a new request. */
 const MIN_SPLIT_REMAINING_RTTS = 3;
-/**
- * A worker whose fresh connections came out slow this many times in a row is not restarted again: the
- * slowness is its path's, not its connection's; steals and smaller segments keep it from holding the end.
- */
-const MAX_FRUITLESS_RESTARTS = 2;
 /** Smallest part taken off a slow connection's segment (see #stealFromSlow). */
 const SLOW_MIN_STEAL_BYTES = 256 << 10;
 
@@ -71,15 +62,6 @@ export interface Decision {
   readonly worker: number;
 }
 
-/** A worker's current segment. */
-interface Assignment {
-  readonly segment: Segment;
-  /** `segment.done` when it was handed out, and when last counted into the worker's meter. */
-  counted: number;
-  lastByteAt: number;
-  waiting: boolean;
-}
-
 /**
  * Decides who fetches what (pure: no timers, no clock, no I/O; time is passed in). It owns the segment list,
  * which tiles the output, and what was measured of each worker. The run (DownloadRun, or the link simulator
@@ -93,8 +75,7 @@ export class Scheduler {
   readonly #segments: Segment[];
   /** Segments not yet handed out, in file order. */
   readonly #pending: Segment[];
-  readonly #assigned = new Map<number, Assignment>();
-  readonly #meters = new Map<number, WorkerMeter>();
+  readonly #workers = new WorkerTable();
   readonly #startedAt: number;
   readonly #doneAtStart: number;
   #nextId: number;
@@ -121,12 +102,12 @@ export class Scheduler {
 
   /** True while some worker holds a segment: an idle worker may get work later (a steal), so it waits. */
   get busy(): boolean {
-    return this.#assigned.size > 0;
+    return this.#workers.assigned.size > 0;
   }
 
   /** Smoothed bytes/s of `worker`'s connection as last measured (0 while not measured). */
   rateOf(worker: number): number {
-    return this.#meters.get(worker)?.bytesPerSecond ?? 0;
+    return this.#workers.rateOf(worker) ?? 0;
   }
 
   /**
@@ -135,18 +116,10 @@ export class Scheduler {
    * undefined when there is nothing left worth a request.
    */
   next(worker: number, now: number): Work | undefined {
-    this.#release(worker);
-    const meter = this.#meters.get(worker) ?? new WorkerMeter(now);
-    this.#meters.set(worker, meter);
+    this.#workers.release(worker);
+    this.#workers.meter(worker, now);
     const work = this.#stealFromSlow(worker) ?? this.#nextInOrder(worker, now) ?? this.#steal(worker);
-    if (work !== undefined) {
-      this.#assigned.set(worker, {
-        segment: work.segment,
-        counted: work.segment.done,
-        lastByteAt: now,
-        waiting: false,
-      });
-    }
+    if (work !== undefined) this.#workers.assign(worker, work.segment, now);
     return work;
   }
 
@@ -157,7 +130,7 @@ export class Scheduler {
 
   /** `worker` is done with its segment (complete, or failed for good). */
   finished(worker: number): void {
-    this.#release(worker);
+    this.#workers.release(worker);
   }
 
   /**
@@ -166,92 +139,20 @@ export class Scheduler {
    * peers for longer than the grace period (re-requested at once on a fresh connection).
    */
   tick(now: number, sample: (worker: number) => WorkerSample | undefined): Decision[] {
-    const decisions: Decision[] = [];
-    for (const [worker, a] of this.#assigned) {
-      const s = sample(worker);
-      if (s === undefined) continue;
-      a.lastByteAt = s.lastByteAt;
-      a.waiting = s.waiting;
-      if (!a.waiting && now - a.lastByteAt > this.#options.stallTimeoutMs) {
-        decisions.push({ kind: "stalled", worker });
-      }
-      // A sample spans at least a few round trips, so a request waiting for its first byte is not read as a
-      // dead connection; then one sample is enough to call a connection slow (policy.graceMs, 0 by default).
-      const meter = this.#count(worker, a);
-      meter?.sample(now, a.waiting, Math.max(TICK_MS * 0.75, 4 * (this.#ttfbMs ?? 0)));
-    }
-    for (const worker of this.#slowToRestart(now)) decisions.push({ kind: "slow", worker });
-    return decisions;
-  }
-
-  /** Moves the bytes `worker` stored since last counted into its meter. */
-  #count(worker: number, a: Assignment): WorkerMeter | undefined {
-    const meter = this.#meters.get(worker);
-    meter?.add(a.segment.done - a.counted);
-    a.counted = a.segment.done;
-    return meter;
-  }
-
-  #release(worker: number): void {
-    const a = this.#assigned.get(worker);
-    if (a === undefined) return;
-    this.#count(worker, a);
-    this.#assigned.delete(worker);
+    // A sample spans at least a few round trips, so a request waiting for its first byte is not read as a
+    // dead connection; then one sample is enough to call a connection slow (policy.graceMs, 0 by default).
+    const minIntervalMs = Math.max(TICK_MS * 0.75, 4 * (this.#ttfbMs ?? 0));
+    const stalled = this.#workers.sample(now, sample, minIntervalMs, this.#options.stallTimeoutMs);
+    const slow = this.#workers.slowToRestart(now, this.#policy);
+    return [
+      ...stalled.map((worker): Decision => ({ kind: "stalled", worker })),
+      ...slow.map((worker): Decision => ({ kind: "slow", worker })),
+    ];
   }
 
   /** Time to first byte of a new request (s), as measured so far. */
   get #startSeconds(): number {
     return (this.#ttfbMs ?? 0) / 1000;
-  }
-
-  /** Median smoothed rate of the busy, measured workers (0 when none). */
-  #median(): number {
-    return medianRate(this.#rates("smoothed"));
-  }
-
-  /** Rates of the busy, measured workers: smoothed, or over the last sampling interval alone. */
-  #rates(which: "smoothed" | "latest"): ConnectionRate[] {
-    const rates: ConnectionRate[] = [];
-    for (const [worker, a] of this.#assigned) {
-      const m = this.#meters.get(worker);
-      const rate = which === "smoothed" ? m?.bytesPerSecond : m?.latestBytesPerSecond;
-      if (a.waiting || rate === undefined) continue;
-      rates.push({
-        worker,
-        bytesPerSecond: rate,
-        slowForMs: 0,
-        remainingBytes: remainingOf(a.segment),
-      });
-    }
-    return rates;
-  }
-
-  /**
-   * Workers far slower than the median of their measured peers over the last interval (a silent one
-   * included) for longer than the grace: the run re-requests on a fresh connection, measured anew. The
-   * last interval alone, not the smoothed rate, so that a connection that slows down is caught at once.
-   */
-  #slowToRestart(now: number): number[] {
-    const rates = this.#rates("latest");
-    const median = medianRate(rates);
-    const timed = rates.map((r) => {
-      const m = this.#meters.get(r.worker) as WorkerMeter;
-      const slow = isSlow(r.bytesPerSecond, median, this.#policy);
-      m.slowSince = slow ? (m.slowSince ?? now) : undefined;
-      if (!slow) m.fruitlessRestarts = 0;
-      return { ...r, slowForMs: m.slowSince === undefined ? 0 : now - m.slowSince };
-    });
-    const restart = slowConnections(timed, this.#policy).filter(
-      (worker) => (this.#meters.get(worker)?.fruitlessRestarts ?? 0) < MAX_FRUITLESS_RESTARTS,
-    );
-    for (const worker of restart) {
-      const m = this.#meters.get(worker) as WorkerMeter;
-      const fruitless = m.fruitlessRestarts;
-      m.reset(now);
-      // Counted now, cleared by the first interval the fresh connection is not slow.
-      m.fruitlessRestarts = fruitless + 1;
-    }
-    return restart;
   }
 
   /**
@@ -274,7 +175,7 @@ export class Scheduler {
         return { segment: head, kind: "resumed", victim: undefined };
       }
       let inFlightBytes = 0;
-      for (const a of this.#assigned.values()) inFlightBytes += remainingOf(a.segment);
+      for (const a of this.#workers.assigned.values()) inFlightBytes += remainingOf(a.segment);
       let size = nextSegmentBytes({
         unassignedBytes: pending.reduce((sum, s) => sum + remainingOf(s), 0),
         inFlightBytes,
@@ -285,12 +186,12 @@ export class Scheduler {
       });
       // A slow connection gets a segment it finishes in about the time its peers finish theirs, and none
       // when even that would outlast all the work left at the current rates: it would end the download last.
-      const own = this.#meters.get(worker)?.bytesPerSecond;
-      const median = this.#median();
+      const own = this.#workers.rateOf(worker);
+      const median = this.#workers.median();
       if (own !== undefined && median > 0 && own < median) {
         size = Math.max(minSplitBytes, Math.round((size * own) / median));
-        if (isSlow(own, median, this.#policy) && size / Math.max(own, 1) > this.#secondsLeft(own))
-          return undefined;
+        const slow = this.#workers.isSlow(worker, median, this.#policy);
+        if (slow && size / Math.max(own, 1) > this.#secondsLeft(own)) return undefined;
       }
       // The rest of the head goes with this segment when what would be left is too small to be its own.
       if (lengthOf(head) - size < Math.min(size, minSplitBytes)) {
@@ -306,20 +207,15 @@ export class Scheduler {
 
   /** Seconds until all work left (unassigned and in flight) is done at the busy workers' rates plus `own`. */
   #secondsLeft(own: number): number {
-    let total = own;
-    let work = 0;
-    for (const s of this.#pending) work += remainingOf(s);
-    for (const [worker, a] of this.#assigned) {
-      work += remainingOf(a.segment);
-      total += this.#meters.get(worker)?.bytesPerSecond ?? 0;
-    }
-    return work / Math.max(total, 1);
+    let pending = 0;
+    for (const s of this.#pending) pending += remainingOf(s);
+    return this.#workers.secondsLeft(own, pending);
   }
 
   /** Mean bytes/s of one connection so far this run, once there is something to measure. */
   #perConnectionRate(now: number): number | undefined {
     const seconds = (now - this.#startedAt) / 1000;
-    const connections = Math.max(1, this.#assigned.size);
+    const connections = Math.max(1, this.#workers.assigned.size);
     let done = 0;
     for (const s of this.#segments) done += s.done;
     const bytes = done - this.#doneAtStart;
@@ -333,7 +229,7 @@ export class Scheduler {
   #projectedSeconds(worker: number, a: Assignment, median: number): number {
     if (remainingOf(a.segment) === 0) return 0;
     if (a.waiting) return 1e9 + remainingOf(a.segment);
-    const rate = this.#meters.get(worker)?.bytesPerSecond ?? median;
+    const rate = this.#workers.rateOf(worker) ?? median;
     return remainingOf(a.segment) / Math.max(rate, 1);
   }
 
@@ -342,22 +238,13 @@ export class Scheduler {
     return Math.max(MIN_SPLIT_REMAINING_SECONDS, MIN_SPLIT_REMAINING_RTTS * this.#startSeconds);
   }
 
-  /**
-   * True when `worker`'s connection is far slower than the median: it does not take from another slow one
-   * (its faster peers, about to be free, would take the same work and finish it sooner).
-   */
-  #isSlowWorker(worker: number, median: number): boolean {
-    const own = this.#meters.get(worker)?.bytesPerSecond;
-    return own !== undefined && median > 0 && isSlow(own, median, this.#policy);
-  }
-
   /** End game: the segment in flight that would finish last, split so that both parts finish together. */
   #steal(thief: number): Work | undefined {
     if (this.#options.mode !== "range") return undefined;
-    const median = this.#median();
+    const median = this.#workers.median();
     let victim: [number, Assignment] | undefined;
     let longest = this.#minSplitSeconds;
-    for (const entry of this.#assigned) {
+    for (const entry of this.#workers.assigned) {
       const seconds = this.#projectedSeconds(entry[0], entry[1], median);
       if (seconds > longest) [victim, longest] = [entry, seconds];
     }
@@ -376,17 +263,18 @@ export class Scheduler {
   #stealFromSlow(thief: number): Work | undefined {
     if (this.#options.mode !== "range") return undefined;
     // The thief counts among the peers: with two connections, the other one is all there is to compare.
-    const own = this.#meters.get(thief)?.bytesPerSecond;
-    const rates = this.#rates("smoothed").map((r) => r.bytesPerSecond);
+    const own = this.#workers.rateOf(thief);
+    const rates = this.#workers.rates("smoothed").map((r) => r.bytesPerSecond);
     const median = medianRate([...rates, ...(own === undefined ? [] : [own])]);
-    if (median <= 0 || this.#isSlowWorker(thief, median)) return undefined;
+    // A slow thief would only make two slow connections of one; its faster peers will take the work.
+    if (median <= 0 || this.#workers.isSlow(thief, median, this.#policy)) return undefined;
     // Only a segment that would still be fetched when half the work left is done: earlier ones end in time
     // (each split drops what the victim has in flight).
     const soon = Math.max(this.#minSplitSeconds, this.#secondsLeft(own ?? median) / 2);
     let victim: [number, Segment] | undefined;
-    for (const [worker, a] of this.#assigned) {
-      const rate = this.#meters.get(worker)?.bytesPerSecond;
-      if (a.waiting || rate === undefined || !isSlow(rate, median, this.#policy)) continue;
+    for (const [worker, a] of this.#workers.assigned) {
+      const rate = this.#workers.rateOf(worker);
+      if (a.waiting || rate === undefined || !this.#workers.isSlow(worker, median, this.#policy)) continue;
       if (remainingOf(a.segment) / Math.max(rate, 1) <= soon) continue;
       if (victim === undefined || a.segment.start < victim[1].start) victim = [worker, a.segment];
     }
@@ -409,10 +297,10 @@ export class Scheduler {
     minStealBytes: number,
     kind: Work["kind"],
   ): Work | undefined {
-    const median = this.#median();
-    const victimRate = this.#assigned.get(owner)?.waiting ? 0 : this.#meters.get(owner)?.bytesPerSecond;
-    const thiefRate = this.#meters.get(thief)?.bytesPerSecond ?? median;
-    const plan: StealPlan | undefined = planEvenSplit({
+    const median = this.#workers.median();
+    const victimRate = this.#workers.assigned.get(owner)?.waiting ? 0 : this.#workers.rateOf(owner);
+    const thiefRate = this.#workers.rateOf(thief) ?? median;
+    const plan = planEvenSplit({
       victim,
       victimBytesPerSecond: victimRate,
       thiefBytesPerSecond: thiefRate > 0 ? thiefRate : undefined,
