@@ -119,7 +119,8 @@ interface SimWorker {
   sentAt: number;
   /** What the current request asked for (its end), to know what a cut response had left. */
   askedEnd: number;
-  /** As WorkerActivity: the last byte's time (or the attempt's start). */
+  /** As WorkerActivity: bytes received for the current segment, the last byte's time (or attempt start). */
+  received: number;
   lastByteAt: number;
   /** Bytes delivered but not yet whole (rates are real numbers, offsets integers). */
   carry: number;
@@ -241,6 +242,7 @@ export function simulate(options: SimOptions): SimResult {
   const takeWork = (w: SimWorker): void => {
     const next = scheduler.next(w.id, now);
     w.work = next;
+    w.received = 0;
     w.failures = 0;
     if (next === undefined) {
       w.phase = scheduler.busy ? "idle" : "done";
@@ -284,6 +286,7 @@ export function simulate(options: SimOptions): SimResult {
     until: 0,
     sentAt: 0,
     askedEnd: 0,
+    received: 0,
     lastByteAt: 0,
     carry: 0,
     failures: 0,
@@ -329,6 +332,7 @@ export function simulate(options: SimOptions): SimResult {
       whole = Math.min(whole, remainingOf(segment));
       if (whole > 0) {
         segment.done += whole;
+        w.received += whole;
         w.conn.bytes += whole;
         w.lastByteAt = now;
       }
@@ -383,7 +387,9 @@ export function simulate(options: SimOptions): SimResult {
         const w = byId.get(id);
         if (w === undefined || w.work === undefined || w.phase === "done" || w.phase === "idle")
           return undefined;
-        return { lastByteAt: w.lastByteAt, waiting: w.phase === "backoff" };
+        // `received` as DownloadRun samples it (the scheduler counts bytes from `done`; kept so that the
+        // simulator can also drive earlier schedulers for a before/after table).
+        return { received: w.received, lastByteAt: w.lastByteAt, waiting: w.phase === "backoff" };
       });
       wakeIdle();
       for (const d of made) {
