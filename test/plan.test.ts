@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { planSegments } from "../src/engine/plan.ts";
 import { lengthOf, nextOffsetOf, remainingOf, type Segment } from "../src/engine/segment.ts";
-import { planEvenSplit, planFrontierSteal, planSteal } from "../src/engine/steal.ts";
+import { planEvenSplit } from "../src/engine/steal.ts";
 
 const offset = fc.integer({ min: 0, max: 2 ** 40 });
 const length = fc.oneof(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 1, max: 2 ** 36 }));
@@ -72,84 +72,6 @@ const activeSegments = fc
       return segment;
     });
   });
-
-describe("planSteal", () => {
-  test("steals the back half of the largest remaining segment, leaving both parts tiling it", () => {
-    fc.assert(
-      fc.property(activeSegments, fc.integer({ min: 0, max: 2 ** 20 }), (segments, min) => {
-        const largest = Math.max(0, ...segments.map(remainingOf));
-        const plan = planSteal(segments, min);
-        if (Math.floor(largest / 2) < Math.max(1, min)) {
-          expect(plan).toBeUndefined();
-          return;
-        }
-        if (plan === undefined) throw new Error("expected a steal");
-        const { victim, splitAt } = plan;
-        expect(remainingOf(victim)).toBe(largest);
-        // Kept part [next, splitAt-1] is at least as big as the stolen part [splitAt, end]; nothing overlaps.
-        const kept = splitAt - nextOffsetOf(victim);
-        const stolen = victim.end - splitAt + 1;
-        expect(kept + stolen).toBe(largest);
-        expect(stolen).toBe(Math.floor(largest / 2));
-        expect(stolen).toBeGreaterThanOrEqual(Math.max(1, min));
-        expect(kept).toBeGreaterThanOrEqual(stolen);
-        expect(splitAt).toBeGreaterThan(nextOffsetOf(victim));
-        expect(splitAt).toBeLessThanOrEqual(victim.end);
-      }),
-    );
-  });
-
-  test("nothing to steal: no candidates, finished segments, or halves below the minimum", () => {
-    expect(planSteal([], 1)).toBeUndefined();
-    expect(planSteal([{ id: 0, start: 0, end: 9, done: 10 }], 1)).toBeUndefined();
-    expect(planSteal([{ id: 0, start: 0, end: 0, done: 0 }], 0)).toBeUndefined();
-    expect(planSteal([{ id: 0, start: 0, end: 99, done: 0 }], 51)).toBeUndefined();
-    expect(planSteal([{ id: 0, start: 0, end: 99, done: 0 }], 50)).toMatchObject({ splitAt: 50 });
-  });
-
-  test("a steal does not mutate its input", () => {
-    const segment: Segment = { id: 3, start: 100, end: 199, done: 20 };
-    const plan = planSteal([segment], 1);
-    expect(plan).toEqual({ victim: segment, splitAt: 160 });
-    expect(segment).toEqual({ id: 3, start: 100, end: 199, done: 20 });
-  });
-});
-
-describe("planFrontierSteal", () => {
-  const piece = (start: number, end: number, done: number, bytesPerSecond: number | undefined) => ({
-    segment: { id: start, start, end, done },
-    bytesPerSecond,
-  });
-
-  test.each([
-    [
-      "slow frontier: its back half is taken",
-      [piece(0, 99, 0, 1), piece(100, 199, 0, 10), piece(200, 299, 0, 10)],
-      50,
-    ],
-    [
-      "frontier at a quarter of the median or more: nothing",
-      [piece(0, 99, 0, 2.5), piece(100, 199, 0, 10)],
-      undefined,
-    ],
-    ["slow piece that is not the frontier: nothing", [piece(0, 99, 0, 10), piece(100, 199, 0, 1)], undefined],
-    ["frontier not measured yet: nothing", [piece(0, 99, 0, undefined), piece(100, 199, 0, 10)], undefined],
-    ["no measured peers: nothing", [piece(0, 99, 0, 1), piece(100, 199, 0, undefined)], undefined],
-    ["half below the minimum: nothing", [piece(0, 99, 93, 0.1), piece(100, 199, 0, 10)], undefined],
-    [
-      "a finished piece is not the frontier",
-      [piece(0, 99, 100, 0), piece(100, 199, 0, 1), piece(200, 299, 0, 10)],
-      150,
-    ],
-    [
-      "slow, but done within the minimum time: nothing",
-      [piece(0, 99, 90, 1), piece(100, 199, 0, 10)],
-      undefined,
-    ],
-  ])("%s", (_name, inFlight, splitAt) => {
-    expect(planFrontierSteal(inFlight, 4, 0.25, 20)?.splitAt).toBe(splitAt);
-  });
-});
 
 describe("planEvenSplit", () => {
   const victim = (): Segment => ({ id: 0, start: 0, end: 999, done: 100 });
