@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { planSegments } from "../src/engine/plan.ts";
 import { lengthOf, nextOffsetOf, remainingOf, type Segment } from "../src/engine/segment.ts";
-import { pastInFlight, planFrontierSteal, planSteal } from "../src/engine/steal.ts";
+import { planEvenSplit } from "../src/engine/steal.ts";
 
 const offset = fc.integer({ min: 0, max: 2 ** 40 });
 const length = fc.oneof(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 1, max: 2 ** 36 }));
@@ -73,115 +73,61 @@ const activeSegments = fc
     });
   });
 
-describe("planSteal", () => {
-  test("steals the back half of the largest remaining segment, leaving both parts tiling it", () => {
-    fc.assert(
-      fc.property(activeSegments, fc.integer({ min: 0, max: 2 ** 20 }), (segments, min) => {
-        const largest = Math.max(0, ...segments.map(remainingOf));
-        const plan = planSteal(segments, min);
-        if (Math.floor(largest / 2) < Math.max(1, min)) {
-          expect(plan).toBeUndefined();
-          return;
-        }
-        if (plan === undefined) throw new Error("expected a steal");
-        const { victim, splitAt } = plan;
-        expect(remainingOf(victim)).toBe(largest);
-        // Kept part [next, splitAt-1] is at least as big as the stolen part [splitAt, end]; nothing overlaps.
-        const kept = splitAt - nextOffsetOf(victim);
-        const stolen = victim.end - splitAt + 1;
-        expect(kept + stolen).toBe(largest);
-        expect(stolen).toBe(Math.floor(largest / 2));
-        expect(stolen).toBeGreaterThanOrEqual(Math.max(1, min));
-        expect(kept).toBeGreaterThanOrEqual(stolen);
-        expect(splitAt).toBeGreaterThan(nextOffsetOf(victim));
-        expect(splitAt).toBeLessThanOrEqual(victim.end);
-      }),
-    );
+describe("planEvenSplit", () => {
+  const victim = (): Segment => ({ id: 0, start: 0, end: 999, done: 100 });
+  const split = (over: Partial<Parameters<typeof planEvenSplit>[0]>) =>
+    planEvenSplit({
+      victim: victim(),
+      victimBytesPerSecond: 100,
+      thiefBytesPerSecond: 100,
+      thiefStartSeconds: 0,
+      inFlightBytes: 0,
+      minStealBytes: 1,
+      ...over,
+    })?.splitAt;
+
+  test.each([
+    ["equal rates, thief starts at once: halves of the 900 left", {}, 550],
+    [
+      "equal rates, the thief's round trip: the victim keeps what it fetches meanwhile",
+      { thiefStartSeconds: 1 },
+      600,
+    ],
+    ["a victim 8x slower keeps a ninth", { victimBytesPerSecond: 12.5 }, 200],
+    ["unmeasured rates: halves", { victimBytesPerSecond: undefined }, 550],
+    ["the victim keeps its in-flight bytes", { victimBytesPerSecond: 12.5, inFlightBytes: 300 }, 400],
+    ["a victim that moves nothing gives all of it", { victimBytesPerSecond: 0 }, 100],
+    ["no steal when the thief gets under the minimum", { minStealBytes: 451 }, undefined],
+    ["no steal when the thief would not finish sooner", { thiefStartSeconds: 10 }, undefined],
+  ] as const)("%s", (_name, over, splitAt) => {
+    expect(split(over)).toBe(splitAt);
   });
 
-  test("nothing to steal: no candidates, finished segments, or halves below the minimum", () => {
-    expect(planSteal([], 1)).toBeUndefined();
-    expect(planSteal([{ id: 0, start: 0, end: 9, done: 10 }], 1)).toBeUndefined();
-    expect(planSteal([{ id: 0, start: 0, end: 0, done: 0 }], 0)).toBeUndefined();
-    expect(planSteal([{ id: 0, start: 0, end: 99, done: 0 }], 51)).toBeUndefined();
-    expect(planSteal([{ id: 0, start: 0, end: 99, done: 0 }], 50)).toMatchObject({ splitAt: 50 });
-  });
-
-  test("a steal does not mutate its input", () => {
-    const segment: Segment = { id: 3, start: 100, end: 199, done: 20 };
-    const plan = planSteal([segment], 1);
-    expect(plan).toEqual({ victim: segment, splitAt: 160 });
-    expect(segment).toEqual({ id: 3, start: 100, end: 199, done: 20 });
-  });
-});
-
-describe("pastInFlight", () => {
-  test("moves the split by the bytes in flight, never leaving the thief less than the minimum", () => {
+  test("both parts tile the victim's remainder and never overlap what it has", () => {
     fc.assert(
       fc.property(
         activeSegments,
-        fc.integer({ min: 0, max: 2 ** 30 }),
+        fc.double({ min: 0, max: 1e9, noNaN: true }),
+        fc.double({ min: 1, max: 1e9, noNaN: true }),
+        fc.double({ min: 0, max: 5, noNaN: true }),
         fc.integer({ min: 0, max: 2 ** 20 }),
-        (segments, inFlight, min) => {
-          const plan = planSteal(segments, min);
-          if (plan === undefined) return;
-          const moved = pastInFlight(plan, inFlight, min);
-          const shift = moved.splitAt - plan.splitAt;
-          expect(moved.victim).toBe(plan.victim);
-          expect(shift).toBeGreaterThanOrEqual(0);
-          expect(shift).toBeLessThanOrEqual(inFlight);
-          expect(plan.victim.end - moved.splitAt + 1).toBeGreaterThanOrEqual(Math.max(1, min));
-          // Either all of the in-flight estimate was skipped, or the thief was left exactly the minimum.
-          if (shift < inFlight) expect(plan.victim.end - moved.splitAt + 1).toBe(Math.max(1, min));
+        (segments, rv, rt, start, inFlight) => {
+          for (const s of segments) {
+            const plan = planEvenSplit({
+              victim: s,
+              victimBytesPerSecond: rv,
+              thiefBytesPerSecond: rt,
+              thiefStartSeconds: start,
+              inFlightBytes: inFlight,
+              minStealBytes: 1,
+            });
+            if (plan === undefined) continue;
+            expect(plan.splitAt).toBeGreaterThanOrEqual(nextOffsetOf(s) + Math.min(inFlight, remainingOf(s)));
+            expect(plan.splitAt).toBeLessThanOrEqual(s.end);
+            expect(Number.isInteger(plan.splitAt)).toBe(true);
+          }
         },
       ),
     );
-  });
-
-  test.each([
-    [0, 50],
-    [10, 60],
-    [45, 80],
-    [1000, 80],
-  ])("in flight %d: split at %d (segment 0..99, minimum 20)", (inFlight, splitAt) => {
-    const plan = planSteal([{ id: 0, start: 0, end: 99, done: 0 }], 20);
-    if (plan === undefined) throw new Error("expected a steal");
-    expect(pastInFlight(plan, inFlight, 20).splitAt).toBe(splitAt);
-  });
-});
-
-describe("planFrontierSteal", () => {
-  const piece = (start: number, end: number, done: number, bytesPerSecond: number | undefined) => ({
-    segment: { id: start, start, end, done },
-    bytesPerSecond,
-  });
-
-  test.each([
-    [
-      "slow frontier: its back half is taken",
-      [piece(0, 99, 0, 1), piece(100, 199, 0, 10), piece(200, 299, 0, 10)],
-      50,
-    ],
-    [
-      "frontier at a quarter of the median or more: nothing",
-      [piece(0, 99, 0, 2.5), piece(100, 199, 0, 10)],
-      undefined,
-    ],
-    ["slow piece that is not the frontier: nothing", [piece(0, 99, 0, 10), piece(100, 199, 0, 1)], undefined],
-    ["frontier not measured yet: nothing", [piece(0, 99, 0, undefined), piece(100, 199, 0, 10)], undefined],
-    ["no measured peers: nothing", [piece(0, 99, 0, 1), piece(100, 199, 0, undefined)], undefined],
-    ["half below the minimum: nothing", [piece(0, 99, 93, 0.1), piece(100, 199, 0, 10)], undefined],
-    [
-      "a finished piece is not the frontier",
-      [piece(0, 99, 100, 0), piece(100, 199, 0, 1), piece(200, 299, 0, 10)],
-      150,
-    ],
-    [
-      "slow, but done within the minimum time: nothing",
-      [piece(0, 99, 90, 1), piece(100, 199, 0, 10)],
-      undefined,
-    ],
-  ])("%s", (_name, inFlight, splitAt) => {
-    expect(planFrontierSteal(inFlight, 4, 0.25, 20)?.splitAt).toBe(splitAt);
   });
 });

@@ -1,53 +1,95 @@
 import { describe, expect, test } from "bun:test";
-import { FIRST_PIECE_BYTES, MAX_PIECE_BYTES, nextPieceBytes } from "../src/engine/plan.ts";
+import {
+  FIRST_SEGMENT_BYTES,
+  LAST_ROUND_MIN_BYTES,
+  MAX_SEGMENT_BYTES,
+  nextSegmentBytes,
+} from "../src/engine/plan.ts";
 import { DEFAULT_SLOW_POLICY, medianRate, slowConnections } from "../src/engine/slow-connection.ts";
 
 const MiB = 1 << 20;
 
-describe("nextPieceBytes", () => {
+describe("nextSegmentBytes", () => {
   const base = {
+    inFlightBytes: 0,
     connections: 8,
-    minPieceBytes: MiB,
+    minSegmentBytes: MiB,
     perConnectionRate: undefined,
     timeToFirstByteMs: undefined,
   };
   test.each([
     [
-      "nothing measured yet: a small blind piece",
+      "nothing measured yet: a small blind segment",
       { ...base, unassignedBytes: 1024 * MiB },
-      FIRST_PIECE_BYTES,
+      FIRST_SEGMENT_BYTES,
     ],
     [
-      "1 GiB over 8, once measured: an eighth of a connection's share",
+      "1 GiB over 8, measured, fast first bytes: an eighth of a connection's share",
       { ...base, unassignedBytes: 1024 * MiB, perConnectionRate: 100 * MiB, timeToFirstByteMs: 1 },
       16 * MiB,
     ],
-    ["never below the minimum piece", { ...base, unassignedBytes: 20 * MiB }, MiB],
+    [
+      "never below the minimum segment while the last round is still far",
+      { ...base, unassignedBytes: 20 * MiB, perConnectionRate: 10 * MiB, timeToFirstByteMs: 1 },
+      MiB,
+    ],
+    [
+      "the last round: even parts of what is left, under the minimum",
+      {
+        ...base,
+        unassignedBytes: 4 * MiB,
+        inFlightBytes: 0,
+        perConnectionRate: 10 * MiB,
+        timeToFirstByteMs: 1,
+      },
+      MiB / 2,
+    ],
+    [
+      "... but never under LAST_ROUND_MIN_BYTES",
+      { ...base, unassignedBytes: MiB, perConnectionRate: 10 * MiB, timeToFirstByteMs: 1 },
+      LAST_ROUND_MIN_BYTES,
+    ],
     ["never more than what is left", { ...base, unassignedBytes: 300_000 }, 300_000],
+    [
+      "blind, a short file: half an even part (64 MiB over 8: 4 MiB), not an eighth of a share",
+      { ...base, unassignedBytes: 64 * MiB },
+      4 * MiB,
+    ],
     [
       "capped for huge files",
       { ...base, unassignedBytes: 1024 * 1024 * MiB, perConnectionRate: 100 * MiB, timeToFirstByteMs: 1 },
-      MAX_PIECE_BYTES,
+      MAX_SEGMENT_BYTES,
     ],
     [
-      "slow first bytes make pieces longer (20 round trips of transfer)",
-      { ...base, unassignedBytes: 64 * MiB, perConnectionRate: 10 * MiB, timeToFirstByteMs: 100 },
+      "slow first bytes make segments longer (20 round trips of transfer)",
+      { ...base, unassignedBytes: 640 * MiB, perConnectionRate: 10 * MiB, timeToFirstByteMs: 100 },
       20 * MiB,
     ],
     [
-      "fast first bytes keep the share",
-      { ...base, unassignedBytes: 1024 * MiB, perConnectionRate: 100 * MiB, timeToFirstByteMs: 1 },
-      16 * MiB,
+      "... yet no longer than an even part of all the work left, in flight included",
+      {
+        ...base,
+        unassignedBytes: 48 * MiB,
+        inFlightBytes: 16 * MiB,
+        perConnectionRate: 10 * MiB,
+        timeToFirstByteMs: 100,
+      },
+      8 * MiB,
+    ],
+    [
+      "a remainder that would be a small odd segment is spread over the others",
+      { ...base, unassignedBytes: 10 * MiB + 1, perConnectionRate: 10 * MiB, timeToFirstByteMs: 1 },
+      Math.ceil((10 * MiB + 1) / 10),
     ],
   ])("%s", (_name, input, expected) => {
-    expect(nextPieceBytes(input)).toBe(expected);
+    expect(nextSegmentBytes(input)).toBe(expected);
   });
 
-  test("pieces shrink as the file runs out, so connections finish together", () => {
+  test("segments shrink as the file runs out, so connections finish together", () => {
     let left = 1024 * MiB;
     const sizes: number[] = [];
     while (left > 0) {
-      const size = nextPieceBytes({ ...base, unassignedBytes: left });
+      const size = nextSegmentBytes({ ...base, unassignedBytes: left });
       sizes.push(size);
       left -= size;
     }
@@ -68,11 +110,6 @@ describe("slowConnections", () => {
     ["none slow", [rate(0, 100), rate(1, 100), rate(2, 90), rate(3, 110)], []],
     ["one far slower for long enough", [rate(0, 100), rate(1, 100), rate(2, 10, 5_000), rate(3, 100)], [2]],
     [
-      "slow but still within the grace period",
-      [rate(0, 100), rate(1, 100), rate(2, 10, 900), rate(3, 100)],
-      [],
-    ],
-    [
       "slow but almost done: stealing handles it",
       [rate(0, 100), rate(1, 100), rate(2, 10, 5_000, 1000), rate(3, 100)],
       [],
@@ -82,6 +119,13 @@ describe("slowConnections", () => {
     ["all equally slow: nothing to gain", [rate(0, 1, 9_000), rate(1, 1, 9_000), rate(2, 1, 9_000)], []],
   ])("%s", (_name, rates, expected) => {
     expect(slowConnections(rates, DEFAULT_SLOW_POLICY)).toEqual(expected);
+  });
+
+  test("with a grace period, a connection is restarted only once slow for that long", () => {
+    const policy = { ...DEFAULT_SLOW_POLICY, graceMs: 1_000 };
+    const rates = (slowForMs: number) => [rate(0, 100), rate(1, 100), rate(2, 10, slowForMs), rate(3, 100)];
+    expect(slowConnections(rates(900), policy)).toEqual([]);
+    expect(slowConnections(rates(1_000), policy)).toEqual([2]);
   });
 
   test("median of odd and even counts", () => {

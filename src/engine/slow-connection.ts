@@ -5,7 +5,7 @@ export interface ConnectionRate {
   readonly bytesPerSecond: number;
   /** How long (ms) this connection has been below the slow threshold without a break. */
   readonly slowForMs: number;
-  /** Bytes its piece still needs. */
+  /** Bytes its segment still needs. */
   readonly remainingBytes: number;
 }
 
@@ -23,14 +23,14 @@ export interface SlowPolicy {
 
 export const DEFAULT_SLOW_POLICY: SlowPolicy = {
   ratio: 0.25,
-  graceMs: 1_000,
+  graceMs: 0,
   minRemainingBytes: 256 << 10,
   minPeers: 3,
 };
 
-/** The median bytes/s of the connections (0 for none). */
-export function medianRate(rates: readonly ConnectionRate[]): number {
-  const sorted = rates.map((r) => r.bytesPerSecond).sort((a, b) => a - b);
+/** The median bytes/s of the connections, or of plain rates (0 for none). */
+export function medianRate(rates: readonly (ConnectionRate | number)[]): number {
+  const sorted = rates.map((r) => (typeof r === "number" ? r : r.bytesPerSecond)).sort((a, b) => a - b);
   if (sorted.length === 0) return 0;
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;

@@ -1,0 +1,325 @@
+// Over 300 lines: the decisions of one scheduler (carve, the two steals, the split) read best side by side;
+// the measuring is in worker-table.ts and worker-meter.ts, the pure sizing and split maths in plan.ts and
+// steal.ts.
+import { nextSegmentBytes } from "./plan.ts";
+import { isComplete, lengthOf, remainingOf, type Segment } from "./segment.ts";
+import { DEFAULT_SLOW_POLICY, medianRate, type SlowPolicy } from "./slow-connection.ts";
+import { planEvenSplit } from "./steal.ts";
+import { type Assignment, WorkerTable } from "./worker-table.ts";
+
+/** How often (ms) the run samples its workers and calls `Scheduler.tick`. */
+export const TICK_MS = 100;
+/** Seconds of a connection's rate assumed to be in flight (socket buffers, a round trip) when it is split. */
+const IN_FLIGHT_SECONDS = 0.1;
+/**
+ * A segment its connection finishes sooner than this (s), or than a few of the thief's round trips, is not
+ * split: the thief would barely finish sooner, and the victim's in-flight bytes past the split are lost.
+ */
+const MIN_SPLIT_REMAINING_SECONDS = 0.05;
+/** ... that is, sooner than this many round trips (time to first byte) of a new request. */
+const MIN_SPLIT_REMAINING_RTTS = 3;
+/** Smallest part taken off a slow connection's segment (see #stealFromSlow). */
+const SLOW_MIN_STEAL_BYTES = 256 << 10;
+
+/** What the scheduler needs to know of one download. */
+export interface SchedulerOptions {
+  /** `range`: segments by byte ranges; `stream`: one whole-file body, never split. */
+  readonly mode: "range" | "stream";
+  readonly connections: number;
+  /** Smallest segment worth its own request (bytes). */
+  readonly minSplitBytes: number;
+  /** A connection silent this long (ms) while waiting for bytes is aborted. */
+  readonly stallTimeoutMs: number;
+  readonly slowPolicy?: SlowPolicy;
+}
+
+/** A worker as the run saw it at a tick (its bytes the scheduler counts from its segment's `done`). */
+export interface WorkerSample {
+  /** Monotonic ms of its last byte, or of the start of its current attempt. */
+  readonly lastByteAt: number;
+  /** True while it waits out a retry backoff (no connection to watch). */
+  readonly waiting: boolean;
+}
+
+/** What `next` hands a worker, and where it came from (for logs and tests). */
+export interface Work {
+  readonly segment: Segment;
+  /**
+   * `carved`: cut off the front of the unassigned bytes, in file order; `resumed`: a segment from an earlier
+   * run, as it is; `stolen`: the back part of the segment in flight that would finish last (end game);
+   * `slow`: the back part of a segment whose connection is far slower than its peers (nearest the hash
+   * frontier first), taken before any new segment.
+   */
+  readonly kind: "carved" | "resumed" | "stolen" | "slow";
+  /** The segment split for a steal. */
+  readonly victim: Segment | undefined;
+}
+
+/** Something the run must do to a worker's current attempt (the segment itself continues). */
+export interface Decision {
+  /** `stalled`: nothing arrived for the stall timeout; `slow`: far slower than its peers, re-request. */
+  readonly kind: "stalled" | "slow";
+  readonly worker: number;
+}
+
+/**
+ * Decides who fetches what (pure: no timers, no clock, no I/O; time is passed in). It owns the segment list,
+ * which tiles the output, and what was measured of each worker. The run (DownloadRun, or the link simulator
+ * in test/sim/) carries the decisions out: it asks `next` for work, reports `firstByte`, samples its workers
+ * into `tick` every TICK_MS and applies the returned decisions, and reports `finished`.
+ * Workers update `segment.done` as bytes are stored; a steal shrinks a victim's `end`, where its worker stops.
+ */
+export class Scheduler {
+  readonly #options: SchedulerOptions;
+  readonly #policy: SlowPolicy;
+  readonly #segments: Segment[];
+  /** Segments not yet handed out, in file order. */
+  readonly #pending: Segment[];
+  readonly #workers = new WorkerTable();
+  readonly #startedAt: number;
+  readonly #doneAtStart: number;
+  #nextId: number;
+  /** Smoothed time to first byte of segment requests (ms), for segment sizing. */
+  #ttfbMs: number | undefined;
+
+  /** `segments` tile the output (from a plan or a resumed state); the scheduler adds to it and splits them. */
+  constructor(segments: Segment[], options: SchedulerOptions, now: number) {
+    this.#options = options;
+    this.#policy = options.slowPolicy ?? DEFAULT_SLOW_POLICY;
+    this.#segments = segments;
+    this.#pending = segments
+      .filter((s) => !isComplete(s) || options.mode === "stream")
+      .sort((a, b) => a.start - b.start);
+    this.#nextId = Math.max(-1, ...segments.map((s) => s.id)) + 1;
+    this.#doneAtStart = segments.reduce((sum, s) => sum + s.done, 0);
+    this.#startedAt = now;
+  }
+
+  /** The live segment list (do not mutate). */
+  get segments(): readonly Segment[] {
+    return this.#segments;
+  }
+
+  /** True while some worker holds a segment: an idle worker may get work later (a steal), so it waits. */
+  get busy(): boolean {
+    return this.#workers.assigned.size > 0;
+  }
+
+  /** Since when (monotonic ms) `worker`'s connection has been far slower than its peers, if it is. */
+  slowSinceOf(worker: number): number | undefined {
+    return this.#workers.slowSinceOf(worker);
+  }
+
+  /** Smoothed bytes/s of `worker`'s connection as last measured (0 while not measured). */
+  rateOf(worker: number): number {
+    return this.#workers.rateOf(worker) ?? 0;
+  }
+
+  /**
+   * The next work for an idle `worker`: the back part of a slow connection's segment, else a segment
+   * carved off the front in file order, else part of the segment in flight that would finish last;
+   * undefined when there is nothing left worth a request.
+   */
+  next(worker: number, now: number): Work | undefined {
+    this.#workers.release(worker);
+    this.#workers.meter(worker, now);
+    const work = this.#stealFromSlow(worker) ?? this.#nextInOrder(worker, now) ?? this.#steal(worker);
+    if (work !== undefined) this.#workers.assign(worker, work.segment, now);
+    return work;
+  }
+
+  /** A request of `worker` got its response head `ms` after it was sent. */
+  firstByte(_worker: number, ms: number): void {
+    this.#ttfbMs = this.#ttfbMs === undefined ? ms : this.#ttfbMs * 0.8 + ms * 0.2;
+  }
+
+  /** `worker` is done with its segment (complete, or failed for good). */
+  finished(worker: number): void {
+    this.#workers.release(worker);
+  }
+
+  /**
+   * Every TICK_MS: takes each busy worker's counters (`sample` returns undefined for an idle one), updates
+   * the measured rates, and returns what to abort: a stalled attempt, or a connection far slower than its
+   * peers for longer than the grace period (re-requested at once on a fresh connection).
+   */
+  tick(now: number, sample: (worker: number) => WorkerSample | undefined): Decision[] {
+    // A sample spans at least a few round trips, so a request waiting for its first byte is not read as a
+    // dead connection; then one sample is enough to call a connection slow (policy.graceMs, 0 by default).
+    const minIntervalMs = Math.max(TICK_MS * 0.75, 4 * (this.#ttfbMs ?? 0));
+    const stalled = this.#workers.sample(now, sample, minIntervalMs, this.#options.stallTimeoutMs);
+    const slow = this.#workers.slowToRestart(now, this.#policy);
+    return [
+      ...stalled.map((worker): Decision => ({ kind: "stalled", worker })),
+      ...slow.map((worker): Decision => ({ kind: "slow", worker })),
+    ];
+  }
+
+  /** Time to first byte of a new request (s), as measured so far. */
+  get #startSeconds(): number {
+    return (this.#ttfbMs ?? 0) / 1000;
+  }
+
+  /**
+   * The next work in file order: a segment carved off the front of the first untouched pending segment
+   * (sized by `nextSegmentBytes`, and in proportion for a worker slower than the median), or a resumed
+   * segment as it is.
+   */
+  #nextInOrder(worker: number, now: number): Work | undefined {
+    const pending = this.#pending;
+    const { mode, minSplitBytes } = this.#options;
+    for (;;) {
+      const head = pending[0];
+      if (head === undefined) return undefined;
+      if (isComplete(head) && mode === "range") {
+        pending.shift();
+        continue;
+      }
+      if (head.done > 0 || mode !== "range") {
+        pending.shift();
+        return { segment: head, kind: "resumed", victim: undefined };
+      }
+      let inFlightBytes = 0;
+      for (const a of this.#workers.assigned.values()) inFlightBytes += remainingOf(a.segment);
+      let size = nextSegmentBytes({
+        unassignedBytes: pending.reduce((sum, s) => sum + remainingOf(s), 0),
+        inFlightBytes,
+        connections: this.#options.connections,
+        minSegmentBytes: minSplitBytes,
+        perConnectionRate: this.#perConnectionRate(now),
+        timeToFirstByteMs: this.#ttfbMs,
+      });
+      // A slow connection gets a segment it finishes in about the time its peers finish theirs, and none
+      // when even that would outlast all the work left at the current rates: it would end the download last.
+      const own = this.#workers.rateOf(worker);
+      const median = this.#workers.median();
+      if (own !== undefined && median > 0 && own < median) {
+        size = Math.max(minSplitBytes, Math.round((size * own) / median));
+        const slow = this.#workers.isSlow(worker, median, this.#policy);
+        if (slow && size / Math.max(own, 1) > this.#secondsLeft(own)) return undefined;
+      }
+      // The rest of the head goes with this segment when what would be left is too small to be its own.
+      if (lengthOf(head) - size < Math.min(size, minSplitBytes)) {
+        pending.shift();
+        return { segment: head, kind: "carved", victim: undefined };
+      }
+      const segment: Segment = { id: this.#nextId++, start: head.start, end: head.start + size - 1, done: 0 };
+      head.start = segment.end + 1;
+      this.#segments.push(segment);
+      return { segment, kind: "carved", victim: undefined };
+    }
+  }
+
+  /** Seconds until all work left (unassigned and in flight) is done at the busy workers' rates plus `own`. */
+  #secondsLeft(own: number): number {
+    let pending = 0;
+    for (const s of this.#pending) pending += remainingOf(s);
+    return this.#workers.secondsLeft(own, pending);
+  }
+
+  /** Mean bytes/s of one connection so far this run, once there is something to measure. */
+  #perConnectionRate(now: number): number | undefined {
+    const seconds = (now - this.#startedAt) / 1000;
+    const connections = Math.max(1, this.#workers.assigned.size);
+    let done = 0;
+    for (const s of this.#segments) done += s.done;
+    const bytes = done - this.#doneAtStart;
+    return seconds > 0.2 && bytes > 0 ? bytes / seconds / connections : undefined;
+  }
+
+  /**
+   * Seconds a worker's segment still needs at its measured rate (the median while not measured); a worker
+   * waiting out a retry backoff moves nothing, so its segment is the first to take from.
+   */
+  #projectedSeconds(worker: number, a: Assignment, median: number): number {
+    if (remainingOf(a.segment) === 0) return 0;
+    if (a.waiting) return 1e9 + remainingOf(a.segment);
+    const rate = this.#workers.rateOf(worker) ?? median;
+    return remainingOf(a.segment) / Math.max(rate, 1);
+  }
+
+  /** Below this (s) left, a segment is not worth splitting (see MIN_SPLIT_REMAINING_SECONDS). */
+  get #minSplitSeconds(): number {
+    return Math.max(MIN_SPLIT_REMAINING_SECONDS, MIN_SPLIT_REMAINING_RTTS * this.#startSeconds);
+  }
+
+  /** End game: the segment in flight that would finish last, split so that both parts finish together. */
+  #steal(thief: number): Work | undefined {
+    if (this.#options.mode !== "range") return undefined;
+    const median = this.#workers.median();
+    let victim: [number, Assignment] | undefined;
+    let longest = this.#minSplitSeconds;
+    for (const entry of this.#workers.assigned) {
+      const seconds = this.#projectedSeconds(entry[0], entry[1], median);
+      if (seconds > longest) [victim, longest] = [entry, seconds];
+    }
+    if (victim === undefined) return undefined;
+    // All of a waiting worker's remainder, however small: nobody else would fetch it before its backoff ends.
+    const minBytes = victim[1].waiting ? 1 : this.#options.minSplitBytes;
+    return this.#split(victim[0], victim[1].segment, thief, minBytes, "stolen");
+  }
+
+  /**
+   * Takes the back part of a segment whose connection is far slower than the median of its peers (below
+   * the slow ratio) and would end late: the one nearest the start of the file first, since that is
+   * where hash on arrival waits and where the file's contiguous prefix ends. Left alone, a slow connection
+   * that no reconnect cures holds its whole segment, and at the end the whole download.
+   */
+  #stealFromSlow(thief: number): Work | undefined {
+    if (this.#options.mode !== "range") return undefined;
+    // The thief counts among the peers: with two connections, the other one is all there is to compare.
+    const own = this.#workers.rateOf(thief);
+    const rates = this.#workers.rates("smoothed").map((r) => r.bytesPerSecond);
+    const median = medianRate([...rates, ...(own === undefined ? [] : [own])]);
+    // A slow thief would only make two slow connections of one; its faster peers will take the work.
+    if (median <= 0 || this.#workers.isSlow(thief, median, this.#policy)) return undefined;
+    // Only a segment that would still be fetched when half the work left is done: earlier ones end in time
+    // (each split drops what the victim has in flight).
+    const soon = Math.max(this.#minSplitSeconds, this.#secondsLeft(own ?? median) / 2);
+    let victim: [number, Segment] | undefined;
+    for (const [worker, a] of this.#workers.assigned) {
+      const rate = this.#workers.rateOf(worker);
+      if (a.waiting || rate === undefined || !this.#workers.isSlow(worker, median, this.#policy)) continue;
+      if (remainingOf(a.segment) / Math.max(rate, 1) <= soon) continue;
+      if (victim === undefined || a.segment.start < victim[1].start) victim = [worker, a.segment];
+    }
+    if (victim === undefined) return undefined;
+    // Smaller parts than a plain steal takes: a few hundred KiB behind a slow connection can hold the
+    // hash for a second.
+    const minBytes = Math.min(this.#options.minSplitBytes, SLOW_MIN_STEAL_BYTES);
+    return this.#split(victim[0], victim[1], thief, minBytes, "slow");
+  }
+
+  /**
+   * Applies a steal: the victim ends before the split, a new segment takes the rest. The split lets both
+   * finish together (planEvenSplit) and stays past what the victim's connection likely has in flight (its
+   * rate times IN_FLIGHT_SECONDS), bytes it would otherwise receive and drop: on loopback, megabytes.
+   */
+  #split(
+    owner: number,
+    victim: Segment,
+    thief: number,
+    minStealBytes: number,
+    kind: Work["kind"],
+  ): Work | undefined {
+    const median = this.#workers.median();
+    const victimRate = this.#workers.assigned.get(owner)?.waiting ? 0 : this.#workers.rateOf(owner);
+    const thiefRate = this.#workers.rateOf(thief) ?? median;
+    const plan = planEvenSplit({
+      victim,
+      victimBytesPerSecond: victimRate,
+      thiefBytesPerSecond: thiefRate > 0 ? thiefRate : undefined,
+      thiefStartSeconds: this.#startSeconds,
+      inFlightBytes: (victimRate ?? 0) * IN_FLIGHT_SECONDS,
+      minStealBytes,
+    });
+    if (plan === undefined) return undefined;
+    const stolen: Segment = { id: this.#nextId++, start: plan.splitAt, end: plan.victim.end, done: 0 };
+    plan.victim.end = plan.splitAt - 1;
+    // A victim left with no bytes at all (it had none yet) leaves the list, which must tile the output with
+    // non-empty ranges; its worker sees nothing remaining and moves on.
+    if (lengthOf(plan.victim) === 0) this.#segments.splice(this.#segments.indexOf(plan.victim), 1);
+    this.#segments.push(stolen);
+    return { segment: stolen, kind, victim: plan.victim };
+  }
+}

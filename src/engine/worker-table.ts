@@ -1,0 +1,166 @@
+import { remainingOf, type Segment } from "./segment.ts";
+import {
+  type ConnectionRate,
+  isSlow,
+  medianRate,
+  type SlowPolicy,
+  slowConnections,
+} from "./slow-connection.ts";
+import { WorkerMeter } from "./worker-meter.ts";
+
+/**
+ * A worker whose fresh connections came out slow this many times in a row is not restarted again: the
+ * slowness is its path's, not its connection's; steals and smaller segments keep it from holding the end.
+ */
+const MAX_FRUITLESS_RESTARTS = 2;
+
+/** A worker's current segment, and what the last tick saw of it. */
+export interface Assignment {
+  readonly segment: Segment;
+  /** `segment.done` when it was handed out, and when last counted into the worker's meter. */
+  counted: number;
+  lastByteAt: number;
+  /** Waiting out a retry backoff (no connection). */
+  waiting: boolean;
+}
+
+/**
+ * The scheduler's view of its workers (pure): who holds which segment, and what was measured of each
+ * worker's connection (a WorkerMeter, kept from segment to segment). Its bytes are counted from its
+ * segments' `done`, so they are the bytes it stored.
+ */
+export class WorkerTable {
+  readonly #assigned = new Map<number, Assignment>();
+  readonly #meters = new Map<number, WorkerMeter>();
+
+  /** Busy workers and their segments. */
+  get assigned(): ReadonlyMap<number, Assignment> {
+    return this.#assigned;
+  }
+
+  /** `worker`'s meter, created (measuring from `now`) the first time it asks for work. */
+  meter(worker: number, now: number): WorkerMeter {
+    let meter = this.#meters.get(worker);
+    if (meter === undefined) {
+      meter = new WorkerMeter(now);
+      this.#meters.set(worker, meter);
+    }
+    return meter;
+  }
+
+  /** Smoothed bytes/s of `worker`, undefined while not measured. */
+  rateOf(worker: number): number | undefined {
+    return this.#meters.get(worker)?.bytesPerSecond;
+  }
+
+  assign(worker: number, segment: Segment, now: number): void {
+    this.#assigned.set(worker, { segment, counted: segment.done, lastByteAt: now, waiting: false });
+  }
+
+  /** `worker` holds no segment any more; what it stored is counted. */
+  release(worker: number): void {
+    const a = this.#assigned.get(worker);
+    if (a === undefined) return;
+    this.#count(worker, a);
+    this.#assigned.delete(worker);
+  }
+
+  /**
+   * Takes a tick's sample of each busy worker (`sample` returns undefined for one the run does not know)
+   * and returns the workers silent for longer than `stallTimeoutMs` while not waiting. Each meter samples
+   * over at least `minIntervalMs`.
+   */
+  sample(
+    now: number,
+    sample: (worker: number) => { readonly lastByteAt: number; readonly waiting: boolean } | undefined,
+    minIntervalMs: number,
+    stallTimeoutMs: number,
+  ): number[] {
+    const stalled: number[] = [];
+    for (const [worker, a] of this.#assigned) {
+      const s = sample(worker);
+      if (s === undefined) continue;
+      a.lastByteAt = s.lastByteAt;
+      a.waiting = s.waiting;
+      if (!a.waiting && now - a.lastByteAt > stallTimeoutMs) stalled.push(worker);
+      this.#count(worker, a)?.sample(now, a.waiting, minIntervalMs);
+    }
+    return stalled;
+  }
+
+  /** Median smoothed rate of the busy, measured workers (0 when none). */
+  median(): number {
+    return medianRate(this.rates("smoothed"));
+  }
+
+  /** Rates of the busy, measured workers: smoothed, or over the last sampling interval alone. */
+  rates(which: "smoothed" | "latest"): ConnectionRate[] {
+    const rates: ConnectionRate[] = [];
+    for (const [worker, a] of this.#assigned) {
+      const m = this.#meters.get(worker);
+      const rate = which === "smoothed" ? m?.bytesPerSecond : m?.latestBytesPerSecond;
+      if (a.waiting || rate === undefined) continue;
+      rates.push({ worker, bytesPerSecond: rate, slowForMs: 0, remainingBytes: remainingOf(a.segment) });
+    }
+    return rates;
+  }
+
+  /** Since when (monotonic ms) `worker`'s connection has been judged far slower than its peers, if it is. */
+  slowSinceOf(worker: number): number | undefined {
+    return this.#meters.get(worker)?.slowSince;
+  }
+
+  /** True when `worker`'s connection is far slower than `median` under `policy`. */
+  isSlow(worker: number, median: number, policy: SlowPolicy): boolean {
+    const own = this.rateOf(worker);
+    return own !== undefined && median > 0 && isSlow(own, median, policy);
+  }
+
+  /** Seconds until the busy workers' segments and `pendingBytes` are done at their rates plus `own`. */
+  secondsLeft(own: number, pendingBytes: number): number {
+    let total = own;
+    let work = pendingBytes;
+    for (const [worker, a] of this.#assigned) {
+      work += remainingOf(a.segment);
+      total += this.rateOf(worker) ?? 0;
+    }
+    return work / Math.max(total, 1);
+  }
+
+  /**
+   * Workers far slower than the median of their measured peers over the last interval (a silent one
+   * included) for longer than the policy's grace: the run re-requests on a fresh connection, measured
+   * anew. The last interval alone, not the smoothed rate, so that a connection that slows down is caught
+   * at once.
+   */
+  slowToRestart(now: number, policy: SlowPolicy): number[] {
+    const rates = this.rates("latest");
+    const median = medianRate(rates);
+    const timed = rates.map((r) => {
+      const m = this.#meters.get(r.worker) as WorkerMeter;
+      const slow = isSlow(r.bytesPerSecond, median, policy);
+      m.slowSince = slow ? (m.slowSince ?? now) : undefined;
+      if (!slow) m.fruitlessRestarts = 0;
+      return { ...r, slowForMs: m.slowSince === undefined ? 0 : now - m.slowSince };
+    });
+    const restart = slowConnections(timed, policy).filter(
+      (worker) => (this.#meters.get(worker)?.fruitlessRestarts ?? 0) < MAX_FRUITLESS_RESTARTS,
+    );
+    for (const worker of restart) {
+      const m = this.#meters.get(worker) as WorkerMeter;
+      const fruitless = m.fruitlessRestarts;
+      m.reset(now);
+      // Counted now, cleared by the first interval the fresh connection is not slow.
+      m.fruitlessRestarts = fruitless + 1;
+    }
+    return restart;
+  }
+
+  /** Moves the bytes `worker` stored since last counted into its meter. */
+  #count(worker: number, a: Assignment): WorkerMeter | undefined {
+    const meter = this.#meters.get(worker);
+    meter?.add(a.segment.done - a.counted);
+    a.counted = a.segment.done;
+    return meter;
+  }
+}
