@@ -85,7 +85,14 @@ describe("a real stall", () => {
 
   test("a connection the origin stops feeding shows stalled, then is retried, and the file comes out right", async () => {
     const size = 1024 * 1024;
-    const url = origin.serve("/stall.bin", { size, seed: 5, stallAfterBytes: 64 * 1024, stallTimes: 1 });
+    // Paced, so that the rest after the retry lasts long enough for a sample to see it active.
+    const url = origin.serve("/stall.bin", {
+      size,
+      seed: 5,
+      stallAfterBytes: 64 * 1024,
+      stallTimes: 1,
+      throttleBytesPerSec: 1024 * 1024,
+    });
     const request = { ...requestFor(url, join(dir, "stall.bin"), 1), stallTimeoutMs: STALL_MS };
     const controller = new Controller(quietContext(dir), request, getLogger(["dlm", "test"]));
     const seen: string[] = [];

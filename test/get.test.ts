@@ -310,8 +310,9 @@ describe("--limit", () => {
     expect(run.exitCode).toBe(EXIT.OK);
     const { result } = records(run.stdout);
     expect(result["sha256"]).toBe(sha256Of(size));
-    // 3 MiB at 1 MiB/s: 3 s, less the first quarter second's burst; never much faster, nor twice as slow.
-    expect(result["seconds"] as number).toBeGreaterThan(2.5);
+    // 3 MiB at 1 MiB/s: 3 s, less the first quarter second's burst and the last chunks' debt, which nobody
+    // waits for once the body has ended (up to a chunk per connection); unlimited it takes under 0.3 s.
+    expect(result["seconds"] as number).toBeGreaterThan(2.0);
     expect(result["seconds"] as number).toBeLessThan(4.5);
   });
 

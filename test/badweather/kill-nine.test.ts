@@ -112,17 +112,24 @@ const DEFAULT_KILLS = 6;
 /** Per connection: 4 x 1.5 MB/s = 6 MB/s in all. */
 const DEFAULT_RATE = 1_500_000;
 
+// Its output lives on tmpfs (/dev/shm) where there is one: there fsync is cheap, which is the regime this
+// test is about. On a disk whose fsync takes 20-90 ms (this project's shared VM disk), the pacer spaces
+// checkpoints out on purpose to keep fsync under a tenth of the time, and the bytes a kill costs follow the
+// disk, not dlm; checkpoint-pacer.test.ts covers that side.
+const FAST_DISK = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
+
 test(`${DEFAULT_KILLS} x kill -9 about a second apart at the default checkpoint pace: served <= 1.15x`, async () => {
+  const fastDir = await mkdtemp(join(FAST_DISK, "dlm-kill9-pace-"));
   const seed = Number(process.env["DLM_KILL_SEED"] ?? Date.now() % 1_000_000);
   const random = prng(seed);
   const url = origin.serve("/default-pace.bin", { size: DEFAULT_SIZE, throttleBytesPerSec: DEFAULT_RATE });
-  const out = join(dir, "default-pace.bin");
+  const out = join(fastDir, "default-pace.bin");
   const common = ["-c", String(CONNECTIONS), "--quiet"];
   const servedBefore = origin.stats.bytesServed;
   console.log(`default pace: ${DEFAULT_SIZE} bytes, ${CONNECTIONS} x ${DEFAULT_RATE} B/s, seed ${seed}`);
   let kills = 0;
   for (let cycle = 1; cycle <= DEFAULT_KILLS; cycle++) {
-    const running = startDlm(["get", url, "-o", out, ...common], dir);
+    const running = startDlm(["get", url, "-o", out, ...common], fastDir);
     const delay = Math.round(700 + random() * 600);
     const exited = await Promise.race([running.done.then(() => true), Bun.sleep(delay).then(() => false)]);
     if (exited) break; // Finished early: no more to kill.
@@ -136,11 +143,12 @@ test(`${DEFAULT_KILLS} x kill -9 about a second apart at the default checkpoint 
   }
   expect(kills).toBeGreaterThanOrEqual(4);
   if (existsSync(`${out}.dlm`)) {
-    const last = await runDlm(["resume", out, ...common], dir);
+    const last = await runDlm(["resume", out, ...common], fastDir);
     expect(last.code).toBe(EXIT.OK);
   }
   expect(await sha256File(out)).toBe(sha256Of(DEFAULT_SIZE));
   const ratio = (origin.stats.bytesServed - servedBefore) / DEFAULT_SIZE;
   console.log(`default pace: ${kills} kills, served ${ratio.toFixed(4)}x the file`);
+  await rm(fastDir, { recursive: true, force: true });
   expect(ratio).toBeLessThanOrEqual(1.15);
 });
