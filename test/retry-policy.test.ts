@@ -6,8 +6,10 @@ import {
   type FailureKind,
   isRetryableStatus,
   parseRetryAfter,
+  type RetryDecision,
   type RetryOptions,
 } from "../src/engine/retry-policy.ts";
+import { afterProgress } from "../src/engine/worker.ts";
 
 const NOW = Date.UTC(2025, 5, 15, 12, 0, 0); // Sun, 15 Jun 2025 12:00:00 GMT
 const half = () => 0.5;
@@ -315,4 +317,30 @@ test("DEFAULT_RETRY_OPTIONS are the documented values and frozen", () => {
     maxRetryAfterMs: 300_000,
   });
   expect(Object.isFrozen(DEFAULT_RETRY_OPTIONS)).toBe(true);
+});
+
+describe("afterProgress: a connection that was delivering is asked again at once", () => {
+  const retry = { retry: true as const, delayMs: 400 };
+  const rows: [string, RetryDecision, FailureKind, boolean, RetryDecision][] = [
+    [
+      "reset after progress: no wait",
+      retry,
+      { kind: "network", reason: "reset" },
+      true,
+      { retry: true, delayMs: 0 },
+    ],
+    ["stall after progress: no wait", retry, { kind: "stall" }, true, { retry: true, delayMs: 0 }],
+    ["reset without progress keeps its backoff", retry, { kind: "network", reason: "reset" }, false, retry],
+    ["a 503 keeps its policy", retry, { kind: "status", status: 503 }, true, retry],
+    [
+      "retries spent stay spent (--retries 0)",
+      { retry: false, reason: "retries spent: 1 attempts" },
+      { kind: "network", reason: "reset" },
+      true,
+      { retry: false, reason: "retries spent: 1 attempts" },
+    ],
+  ];
+  test.each(rows)("%s", (_name, decision, failure, progressed, expected) => {
+    expect(afterProgress(decision, failure, progressed)).toEqual(expected);
+  });
 });

@@ -10,7 +10,13 @@ import {
 import { type ChunkVerdict, discardBody, httpGet, readBody } from "./http.ts";
 import type { RemoteFile } from "./remote-file.ts";
 import { checkRangeResponse, isStrongEtag, type RangeCheckFailure } from "./response-check.ts";
-import { decideRetry, describeFailure, type FailureKind, type RetryOptions } from "./retry-policy.ts";
+import {
+  decideRetry,
+  describeFailure,
+  type FailureKind,
+  type RetryDecision,
+  type RetryOptions,
+} from "./retry-policy.ts";
 import { nextOffsetOf, remainingOf, type Segment } from "./segment.ts";
 import type { SegmentWriter } from "./storage/sink.ts";
 import { type TokenBucket, takeFromAll } from "./token-bucket.ts";
@@ -123,8 +129,13 @@ export async function fetchSegment(job: SegmentJob): Promise<void> {
       }
     }
     // A connection that made progress resets the count: a flaky link that keeps moving should finish.
-    failures = segment.done > before ? 1 : failures + 1;
-    const decision = decideRetry(failure, failures, job.retry, job.ctx.now(), job.random);
+    const progressed = segment.done > before;
+    failures = progressed ? 1 : failures + 1;
+    const decision = afterProgress(
+      decideRetry(failure, failures, job.retry, job.ctx.now(), job.random),
+      failure,
+      progressed,
+    );
     const where = `segment ${segment.id} at offset ${nextOffsetOf(segment)} of ${job.remote.url}`;
     if (!decision.retry) throw finalError(failure, where, decision.reason, job, segment);
     activity.state = "retrying";
@@ -288,6 +299,21 @@ function finalError(
   if (failure.kind === "network")
     return new NetworkError(message, { ...fields, reason: failure.reason, cause: failure.cause });
   return new NetworkError(message, { ...fields, reason: failure.kind === "stall" ? "timeout" : "protocol" });
+}
+
+/**
+ * A connection that was delivering and then broke (reset, stall) is asked again at once, if it is asked
+ * again at all (`--retries` still counts): the cut says nothing about the server's health, and on a short
+ * download half a second of backoff is a tenth of the time. Failures without progress keep their backoff,
+ * statuses their policy (Retry-After).
+ */
+export function afterProgress(
+  decision: RetryDecision,
+  failure: FailureKind,
+  progressed: boolean,
+): RetryDecision {
+  if (!decision.retry || !progressed) return decision;
+  return failure.kind === "network" || failure.kind === "stall" ? { retry: true, delayMs: 0 } : decision;
 }
 
 /** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */

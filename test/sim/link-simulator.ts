@@ -6,6 +6,7 @@
 import { DEFAULT_RETRY_OPTIONS, decideRetry, type FailureKind } from "../../src/engine/retry-policy.ts";
 import { type Decision, Scheduler, TICK_MS, type Work } from "../../src/engine/scheduler.ts";
 import { lengthOf, remainingOf, type Segment } from "../../src/engine/segment.ts";
+import { afterProgress } from "../../src/engine/worker.ts";
 
 /** A kind of link between dlm and the server. Rates in bytes/s, times in ms. */
 export interface LinkShape {
@@ -266,9 +267,14 @@ export function simulate(options: SimOptions): SimResult {
     cut(w, rate);
     if (w.conn !== undefined) w.conn.dead = true;
     const segment = w.work?.segment;
-    w.failures = segment !== undefined && segment.done > w.doneAtAttempt ? 1 : w.failures + 1;
+    const progressed = segment !== undefined && segment.done > w.doneAtAttempt;
+    w.failures = progressed ? 1 : w.failures + 1;
     const failure: FailureKind = kind === "stall" ? { kind } : { kind, reason: "reset" };
-    const decision = decideRetry(failure, w.failures, DEFAULT_RETRY_OPTIONS, 0, random);
+    const decision = afterProgress(
+      decideRetry(failure, w.failures, DEFAULT_RETRY_OPTIONS, 0, random),
+      failure,
+      progressed,
+    );
     if (!decision.retry) throw new Error(`worker ${w.id}: ${decision.reason}`);
     w.phase = "backoff";
     w.until = now + decision.delayMs;
