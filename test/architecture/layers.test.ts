@@ -13,6 +13,7 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   engine: ["interfaces", "control", "progress", "gen"],
   progress: ["interfaces", "control", "gen"],
   control: ["interfaces", "gen"],
+  manager: ["interfaces", "gen"],
 };
 
 function sourceFiles(): string[] {
