@@ -15,6 +15,7 @@ export const EXIT = {
   RANGE_NOT_SUPPORTED: 9,
   OUTPUT_EXISTS: 10,
   CANCELLED: 11,
+  NO_SERVER: 12,
   INTERRUPTED: 130,
 } as const;
 

@@ -5,6 +5,7 @@ import { cancelCommand } from "./commands/cancel.ts";
 import { getCommand } from "./commands/get.ts";
 import { pauseCommand } from "./commands/pause.ts";
 import { resumeCommand } from "./commands/resume.ts";
+import { serveCommand } from "./commands/serve.ts";
 import { statusCommand } from "./commands/status.ts";
 import { watchCommand } from "./commands/watch.ts";
 
@@ -25,6 +26,7 @@ const routes = buildRouteMap({
     pause: pauseCommand,
     cancel: cancelCommand,
     watch: watchCommand,
+    serve: serveCommand,
   },
   docs: { brief: "dlm: fast, verified, resumable downloads over HTTP(S)" },
 });
