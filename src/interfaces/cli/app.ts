@@ -1,10 +1,11 @@
 import { ArgumentParseError, buildApplication, buildRouteMap, help, text_en, version } from "@stricli/core";
 import { DlmError } from "../../errors.ts";
 import type { CliContext } from "./cli-context.ts";
+import { addCommand } from "./commands/add.ts";
 import { cancelCommand } from "./commands/cancel.ts";
 import { getCommand } from "./commands/get.ts";
-import { pauseCommand } from "./commands/pause.ts";
-import { resumeCommand } from "./commands/resume.ts";
+import { infoCommand, lsCommand } from "./commands/ls.ts";
+import { pauseEitherCommand, resumeEitherCommand, rmCommand } from "./commands/queue-control.ts";
 import { serveCommand } from "./commands/serve.ts";
 import { statusCommand } from "./commands/status.ts";
 import { watchCommand } from "./commands/watch.ts";
@@ -21,12 +22,16 @@ const formatting = {
 const routes = buildRouteMap({
   routes: {
     get: getCommand,
-    resume: resumeCommand,
+    resume: resumeEitherCommand,
     status: statusCommand,
-    pause: pauseCommand,
+    pause: pauseEitherCommand,
     cancel: cancelCommand,
     watch: watchCommand,
     serve: serveCommand,
+    add: addCommand,
+    ls: lsCommand,
+    info: infoCommand,
+    rm: rmCommand,
   },
   docs: { brief: "dlm: fast, verified, resumable downloads over HTTP(S)" },
 });
