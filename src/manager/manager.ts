@@ -14,7 +14,7 @@ import { HttpStatusError, UsageError } from "../errors.ts";
 import type { DownloadRecord, NewDownload, QueueState, RecordPatch, StoredEvent } from "./download-record.ts";
 import { failureInfo, RETRY_BASE_MS, retryDelayMs } from "./failure-info.ts";
 import type { DownloadView, ManagerListener, QueueStats } from "./manager-events.ts";
-import { checkRelative, placeInside } from "./output-place.ts";
+import { placeInside } from "./output-place.ts";
 import { planQueue } from "./queue-plan.ts";
 import type { RecordFilter, Store } from "./store.ts";
 
@@ -112,8 +112,6 @@ export class Manager {
 
   /** Queues a download (paused when asked); an output leaving the download directory is a UsageError. */
   async add(input: NewDownload): Promise<{ record: DownloadView; created: boolean }> {
-    checkRelative("directory", input.directory);
-    if (input.output !== undefined) checkRelative("output", input.output);
     const url = URL.parse(input.url);
     if (url === null || (url.protocol !== "http:" && url.protocol !== "https:")) {
       throw new UsageError(`url: expected an http:// or https:// URL, got ${JSON.stringify(input.url)}`, {
@@ -122,6 +120,8 @@ export class Manager {
       });
     }
     if (input.checksum !== undefined) parseChecksum(input.checksum);
+    // Checked now so the client hears of it; checked again at each start (a link may appear later).
+    await placeInside(this.#options.dir, input.directory, input.output);
     const outcome = await this.#store.add(input, this.#options.ctx.now());
     if (outcome.event !== undefined) this.#deliver(outcome.event);
     this.#schedule();
