@@ -117,6 +117,30 @@ describe("dlm serve", () => {
     expect(second.download?.id).toBe(first.download?.id ?? -1n);
     expect((await serve.client.list({})).downloads.length).toBe(1);
 
+    // Update through a field mask changes only the fields it names; List filters by label and pages.
+    const other = await serve.client.add({ url, output: "other.bin", labels: ["iso"], startPaused: true });
+    const updated = await serve.client.update({
+      id: other.download?.id ?? 0n,
+      download: { priority: 7, connections: 3, url: "http://ignored.example/" },
+      updateMask: { paths: ["priority", "connections"] },
+    });
+    expect(updated.download?.priority).toBe(7);
+    expect(updated.download?.connections).toBe(3);
+    expect(updated.download?.url).toBe(url);
+    const badMask = await serve.client
+      .update({ id: other.download?.id ?? 0n, updateMask: { paths: ["state"] } })
+      .catch((e: unknown) => e);
+    expect((badMask as ConnectError).code).toBe(Code.InvalidArgument);
+    const byLabel = await serve.client.list({ labels: ["iso"] });
+    expect(byLabel.downloads.map((d) => d.id)).toEqual([other.download?.id ?? 0n]);
+    const page1 = await serve.client.list({ pageSize: 1 });
+    // Priority 7 sorts first.
+    expect(page1.downloads.map((d) => d.id)).toEqual([other.download?.id ?? 0n]);
+    const page2 = await serve.client.list({ pageSize: 1, pageToken: page1.nextPageToken });
+    expect(page2.downloads.map((d) => d.id)).toEqual([first.download?.id ?? 0n]);
+    expect(page2.nextPageToken).toBe("");
+    await serve.client.remove({ selector: { ids: [other.download?.id ?? 0n] } });
+
     const outside = await dirs.fresh();
     await symlink(outside, join(dir, "link"));
     for (const bad of [
