@@ -9,10 +9,12 @@ import { Controller } from "../control/controller.ts";
 import { parseChecksum } from "../engine/checksum.ts";
 import { type DownloadRequest, REQUEST_DEFAULTS } from "../engine/download-request.ts";
 import { sidecarOf } from "../engine/prepare.ts";
+import { TokenBucket } from "../engine/rate-limiter.ts";
 import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "../engine/retry-policy.ts";
 import { HttpStatusError, UsageError } from "../errors.ts";
 import type { DownloadRecord, NewDownload, QueueState, RecordPatch, StoredEvent } from "./download-record.ts";
 import { failureInfo, RETRY_BASE_MS, retryDelayMs } from "./failure-info.ts";
+import { limitedFetch } from "./limited-fetch.ts";
 import type { DownloadView, ManagerListener, QueueStats } from "./manager-events.ts";
 import { placeInside } from "./output-place.ts";
 import { planQueue } from "./queue-plan.ts";
@@ -32,6 +34,8 @@ export interface ManagerOptions {
   readonly defaultConnections?: number;
   /** First retry wait after a retryable failure, ms (default RETRY_BASE_MS). */
   readonly retryBaseMs?: number;
+  /** Global speed limit, bytes per second shared by all downloads (0 or absent: none). */
+  readonly globalLimit?: number;
   /** The engine's own retries within one run (default DEFAULT_RETRY_OPTIONS, as `dlm get`). */
   readonly engineRetry?: RetryOptions;
   readonly log: Logger;
@@ -45,6 +49,8 @@ type StopIntent = "pause" | "remove" | "remove-delete" | "shutdown";
 
 interface Job {
   readonly controller: Controller;
+  /** The download's own speed limit (rate 0 = none), changed live by Update. */
+  readonly bucket: TokenBucket;
   /** The row as last stored (kept for progress messages). */
   record: DownloadRecord;
   readonly connections: number;
@@ -65,6 +71,7 @@ export class Manager {
   readonly #options: ManagerOptions;
   readonly #store: Store;
   readonly #jobs = new Map<number, Job>();
+  readonly #globalBucket: TokenBucket;
   readonly #listeners = new Set<ManagerListener>();
   /** Stored events not yet delivered because an earlier seq is still in flight. */
   readonly #pending = new Map<number, StoredEvent>();
@@ -79,6 +86,7 @@ export class Manager {
     this.#options = options;
     this.#store = options.store;
     this.#delivered = lastSeq;
+    this.#globalBucket = new TokenBucket(options.globalLimit ?? 0, options.ctx.monotonic());
   }
 
   /**
@@ -139,12 +147,19 @@ export class Manager {
     return (await this.#store.list(filter)).map((record) => this.#view(record));
   }
 
-  /** Changes settings; a running download takes connections, url and headers at its next start. */
+  /**
+   * Changes settings. A speed limit applies at once; a running download takes connections, url and headers
+   * at its next start.
+   */
   async update(id: number, patch: Pick<RecordPatch, UpdatableField>): Promise<DownloadView | undefined> {
     if (patch.url !== undefined && URL.parse(patch.url) === null) {
       throw new UsageError(`url: not a URL: ${JSON.stringify(patch.url)}`, { flag: "url", input: patch.url });
     }
     const event = await this.#change(id, patch, this.#options.ctx.now());
+    const job = this.#jobs.get(id);
+    if (job !== undefined && patch.speedLimit !== undefined) {
+      job.bucket.setRate(patch.speedLimit, this.#options.ctx.monotonic());
+    }
     this.#schedule();
     return event === undefined ? undefined : this.#view(event.record);
   }
@@ -309,7 +324,9 @@ export class Manager {
     const id = record.id;
     // The path is stored before the first byte is fetched, so a restart finds the sidecar.
     let prepared: Promise<unknown> = Promise.resolve();
-    const controller = new Controller({ ...ctx, cwd }, request, log.with({ download: id }), {
+    const bucket = new TokenBucket(record.speedLimit, ctx.monotonic());
+    const fetch = limitedFetch(ctx.fetch, () => [bucket, this.#globalBucket], ctx.monotonic);
+    const controller = new Controller({ ...ctx, cwd, fetch }, request, log.with({ download: id }), {
       onPrepared: (p) => {
         prepared = this.#change(id, { path: p.output, totalBytes: p.remote.totalBytes }, ctx.now());
       },
@@ -317,6 +334,7 @@ export class Manager {
     let finish: () => void = () => undefined;
     const job: Job = {
       controller,
+      bucket,
       record,
       connections,
       intent: undefined,

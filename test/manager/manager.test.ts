@@ -38,7 +38,7 @@ function input(url: string, extra: Partial<NewDownload> = {}): NewDownload {
   };
 }
 
-async function open(maxActive: number, home?: string) {
+async function open(maxActive: number, home?: string, globalLimit = 0) {
   const dir = home ?? (await dirs.fresh());
   const store = await SqliteStore.open(join(dir, "dlm.db"));
   const manager = await Manager.start({
@@ -47,6 +47,7 @@ async function open(maxActive: number, home?: string) {
     dir,
     maxActive,
     retryBaseMs: 50,
+    globalLimit,
     engineRetry: { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 20, maxRetryAfterMs: 20 },
     log: getLogger(["dlm", "manager"]),
   });
@@ -159,6 +160,53 @@ describe("Manager", () => {
     await manager.stop();
     await store.close();
   });
+
+  test("a per-download limit holds the rate, and an Update of it applies while running", async () => {
+    const { manager, store, events } = await open(1);
+    const size = 1 << 20;
+    const url = origin.serve("/limited.bin", { size, seed: 3 });
+    const id = (await manager.add(input(url, { speedLimit: 256 * 1024 }))).record.id;
+    await waitForState(manager, id, "finished");
+    const at = (state: string) =>
+      events.find((e) => e.kind === "stored" && e.event.record.state === state && e.event.downloadId === id);
+    const runningAt = at("running");
+    const finishedAt = at("finished");
+    const seconds =
+      runningAt?.kind === "stored" && finishedAt?.kind === "stored"
+        ? (finishedAt.event.record.updatedAt - runningAt.event.record.updatedAt) / 1000
+        : 0;
+    // (1 MiB - a 64 KiB burst) / 256 KiB/s = 3.75 s; the probe and verification add a little.
+    expect(seconds).toBeGreaterThan(3.4);
+    expect(seconds).toBeLessThan(5.5);
+
+    const slow = origin.serve("/lifted.bin", { size: 4 * size, seed: 4 });
+    const slowId = (await manager.add(input(slow, { speedLimit: 64 * 1024 }))).record.id;
+    await waitForState(manager, slowId, "running");
+    const began = performance.now();
+    await manager.update(slowId, { speedLimit: 0 });
+    await waitForState(manager, slowId, "finished");
+    // At 64 KiB/s the 4 MiB would take a minute; lifted, it takes well under ten seconds.
+    expect(performance.now() - began).toBeLessThan(10_000);
+    await manager.stop();
+    await store.close();
+  }, 60_000);
+
+  test("a global limit is shared by every running download", async () => {
+    const { manager, store } = await open(2, undefined, 512 * 1024);
+    const size = 1 << 20;
+    const began = performance.now();
+    const ids: number[] = [];
+    for (const name of ["g1", "g2"]) {
+      ids.push((await manager.add(input(origin.serve(`/${name}.bin`, { size })))).record.id);
+    }
+    for (const id of ids) await waitForState(manager, id, "finished");
+    const seconds = (performance.now() - began) / 1000;
+    // 2 MiB at 512 KiB/s, less a 128 KiB burst: 3.75 s.
+    expect(seconds).toBeGreaterThan(3.4);
+    expect(seconds).toBeLessThan(5.5);
+    await manager.stop();
+    await store.close();
+  }, 60_000);
 
   test("an output or directory that leaves the download directory is refused", async () => {
     const { manager, store } = await open(1);

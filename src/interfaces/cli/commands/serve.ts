@@ -5,7 +5,7 @@ import { UsageError } from "../../../errors.ts";
 import { EXIT } from "../../../exit-codes.ts";
 import { logger } from "../../../log.ts";
 import type { CliContext } from "../cli-context.ts";
-import { integerIn } from "../flag-parsers.ts";
+import { byteSize, integerIn } from "../flag-parsers.ts";
 import { type ListenFlags, listenAddress, listenFlags } from "../listen-address.ts";
 import { reportError } from "../report.ts";
 import {
@@ -22,6 +22,7 @@ export interface ServeFlags extends ListenFlags {
   readonly dir?: string;
   readonly maxActive?: number;
   readonly maxConnections?: number;
+  readonly limit?: number;
   readonly json?: boolean;
 }
 
@@ -71,6 +72,7 @@ export const serveCommand = buildCommand({
         dir,
         maxActive: flags.maxActive ?? 3,
         connectionBudget: flags.maxConnections ?? 16,
+        globalLimit: flags.limit ?? 0,
         log: logger("control"),
       });
       let plane: Awaited<ReturnType<typeof startServePlane>>;
@@ -135,6 +137,13 @@ export const serveCommand = buildCommand({
         brief: "Connections all running downloads share, 1..1024 (default 16)",
         optional: true,
         placeholder: "N",
+      },
+      limit: {
+        kind: "parsed",
+        parse: byteSize("--limit", 1),
+        brief: "Global speed limit per second shared by all downloads (512K, 20M...; default none)",
+        optional: true,
+        placeholder: "RATE",
       },
       json: { kind: "boolean", brief: "Machine output: a JSON line with the listeners", optional: true },
     },
