@@ -314,4 +314,29 @@ describe("dlm serve", () => {
     expect((future as ConnectError).code).toBe(Code.OutOfRange);
     expect(await stopServe(serve)).toBe(EXIT.OK);
   }, 60_000);
+
+  test("a grpc-js client (Node) adds idempotently, lists and watches over h2c", async () => {
+    const { serve } = await serveIn();
+    const url = origin.serve("/grpc.bin", { size: 1000 });
+    const child = Bun.spawn(
+      ["node", join(import.meta.dir, "grpc-download.mjs"), new URL(serve.rpc).host, serve.token, url],
+      {
+        stdout: "pipe",
+        stderr: "pipe",
+      },
+    );
+    const [stdout, stderr] = await Promise.all([
+      new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+      child.exited,
+    ]);
+    const result = JSON.parse(stdout || `{"stderr": ${JSON.stringify(stderr)}}`) as Record<string, unknown>;
+    expect(result).toEqual({
+      first: { id: "1", created: true, state: "DOWNLOAD_STATE_PAUSED" },
+      second: { id: "1", created: false },
+      listed: ["1"],
+      watch: { event: "snapshot", seq: "1", count: 1 },
+    });
+    expect(await stopServe(serve)).toBe(EXIT.OK);
+  }, 60_000);
 });
