@@ -2,7 +2,8 @@
 // the event order) whose parts only make sense together; the pure decisions live in queue-plan.ts and
 // failure-info.ts.
 import { existsSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { realpath, rm } from "node:fs/promises";
+import { join } from "node:path";
 import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
 import { Controller } from "../control/controller.ts";
@@ -11,7 +12,7 @@ import { type DownloadRequest, REQUEST_DEFAULTS } from "../engine/download-reque
 import { sidecarOf } from "../engine/prepare.ts";
 import { TokenBucket } from "../engine/rate-limiter.ts";
 import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "../engine/retry-policy.ts";
-import { HttpStatusError, UsageError } from "../errors.ts";
+import { HttpStatusError, OutputExistsError, UsageError } from "../errors.ts";
 import type { DownloadRecord, NewDownload, QueueState, RecordPatch, StoredEvent } from "./download-record.ts";
 import { failureInfo, RETRY_BASE_MS, retryDelayMs } from "./failure-info.ts";
 import { limitedFetch } from "./limited-fetch.ts";
@@ -45,7 +46,7 @@ export interface ManagerOptions {
 export type UpdatableField = "speedLimit" | "connections" | "priority" | "position" | "url" | "headers";
 
 /** Why a running job is being stopped, which decides the state it ends in. */
-type StopIntent = "pause" | "remove" | "remove-delete" | "shutdown";
+type StopIntent = "pause" | "remove" | "remove-delete" | "shutdown" | "conflict";
 
 interface Job {
   readonly controller: Controller;
@@ -55,6 +56,8 @@ interface Job {
   record: DownloadRecord;
   readonly connections: number;
   intent: StopIntent | undefined;
+  /** Why a "conflict" stop happened. */
+  conflict: OutputExistsError | undefined;
   verifying: boolean;
   readonly done: Promise<void>;
 }
@@ -72,6 +75,8 @@ export class Manager {
   readonly #store: Store;
   readonly #jobs = new Map<number, Job>();
   readonly #globalBucket: TokenBucket;
+  /** Output paths of running jobs, so two downloads never write one sidecar. */
+  readonly #outputs = new Map<string, number>();
   readonly #listeners = new Set<ManagerListener>();
   /** Stored events not yet delivered because an earlier seq is still in flight. */
   readonly #pending = new Map<number, StoredEvent>();
@@ -277,8 +282,12 @@ export class Manager {
   async #plan(): Promise<void> {
     const waiting = await this.#store.list({ states: ["queued", "retrying"] });
     const now = this.#options.ctx.now();
+    // Real paths, as placeInside and the engine's outputs use.
+    const root = await realpath(this.#options.dir);
+    const busy = new Set([...this.#jobs.values()].map((job) => outputKey(root, job.record)));
     const plan = planQueue({
-      waiting: waiting.filter((record) => !this.#jobs.has(record.id)),
+      // A download that would write where a running one writes waits for it (then fails, the file being there).
+      waiting: waiting.filter((record) => !this.#jobs.has(record.id) && !busy.has(outputKey(root, record))),
       running: [...this.#jobs.values()].map((job) => job.connections),
       maxActive: this.#options.maxActive,
       connectionBudget: this.#options.connectionBudget ?? 16,
@@ -328,6 +337,17 @@ export class Manager {
     const fetch = limitedFetch(ctx.fetch, () => [bucket, this.#globalBucket], ctx.monotonic);
     const controller = new Controller({ ...ctx, cwd, fetch }, request, log.with({ download: id }), {
       onPrepared: (p) => {
+        const owner = this.#outputs.get(p.output);
+        if (owner !== undefined && owner !== id) {
+          // Same name as a running download (e.g. one URL added twice): stop before a byte is written.
+          job.intent = "conflict";
+          job.conflict = new OutputExistsError(`${p.output} is being written by download ${owner}`, {
+            file: p.output,
+          });
+          controller.command("pause", "manager");
+          return;
+        }
+        this.#outputs.set(p.output, id);
         prepared = this.#change(id, { path: p.output, totalBytes: p.remote.totalBytes }, ctx.now());
       },
     });
@@ -338,6 +358,7 @@ export class Manager {
       record,
       connections,
       intent: undefined,
+      conflict: undefined,
       verifying: false,
       done: new Promise<void>((resolve) => {
         finish = resolve;
@@ -378,6 +399,7 @@ export class Manager {
       .catch((error: unknown) => log.error("download {id}: bookkeeping failed: {error}", { id, error }))
       .finally(() => {
         this.#jobs.delete(id);
+        for (const [path, owner] of this.#outputs) if (owner === id) this.#outputs.delete(path);
         void running.catch(() => undefined);
         finish();
         this.#schedule();
@@ -398,6 +420,9 @@ export class Manager {
       case "remove":
       case "remove-delete":
         return; // remove() deletes the row next.
+      case "conflict":
+        await this.#change(id, { state: "failed", failure: failureInfo(job.conflict) }, now);
+        return;
       case undefined:
         break;
     }
@@ -492,4 +517,14 @@ export class Manager {
       bytesPerSecond: snapshot.bytesPerSecond,
     };
   }
+}
+
+/**
+ * Where a download will write, as far as is known before it runs: its path once chosen, its directory and
+ * name when given, else its directory and URL (the server's name for one URL is the same each time).
+ */
+function outputKey(root: string, record: DownloadRecord): string {
+  if (record.path !== undefined) return `path\0${record.path}`;
+  if (record.output !== undefined) return `path\0${join(root, record.directory, record.output)}`;
+  return `url\0${join(root, record.directory)}\0${record.url}`;
 }

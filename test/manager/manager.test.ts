@@ -208,6 +208,20 @@ describe("Manager", () => {
     await store.close();
   }, 60_000);
 
+  test("one URL added twice without a name: the second waits for the first, then fails on the existing file", async () => {
+    const { dir, manager, store } = await open(2);
+    const size = 1 << 20;
+    const url = origin.serve("/twice.bin", { size, seed: 8, throttleBytesPerSec: 1 << 20 });
+    const a = (await manager.add(input(url))).record.id;
+    const b = (await manager.add(input(url))).record.id;
+    await waitForState(manager, a, "finished");
+    await waitForState(manager, b, "failed");
+    expect((await manager.get(b))?.failure).toMatchObject({ kind: "output_exists", retryable: false });
+    expect(sha256Hex(new Uint8Array(await readFile(join(dir, "twice.bin"))))).toBe(sha256Of(size, 8));
+    await manager.stop();
+    await store.close();
+  });
+
   test("an output or directory that leaves the download directory is refused", async () => {
     const { manager, store } = await open(1);
     await expect(manager.add(input(origin.url("/x"), { output: "../x" }))).rejects.toThrow(
