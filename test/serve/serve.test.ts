@@ -162,7 +162,7 @@ describe("dlm serve", () => {
     expect(await stopServe(serve)).toBe(EXIT.OK);
   }, 60_000);
 
-  test("CLI: dlm add -i (aria2 list), ls --json, pause ID, resume ID, rm --delete-files; curl with Connect JSON", async () => {
+  test("CLI: dlm add -i (aria2 list), ls --json, pause ID, limit, resume ID, rm --delete-files; curl with Connect JSON", async () => {
     const { serve, home, dir } = await serveIn();
     const size = 3 * 1024 * 1024;
     const slow = origin.serve("/cli/slow.bin", { size, seed: 5, throttleBytesPerSec: 512 * 1024 });
@@ -229,6 +229,10 @@ describe("dlm serve", () => {
     ]);
     expect(denied.stdout).toBe("401");
 
+    const limited = await runDlm(["limit", String(slowId), "256K"], { cwd: dir, env });
+    expect(limited.stdout).toBe(`${slowId}\t256 KiB/s\n`);
+    expect((await serve.client.get({ id: BigInt(slowId) })).download?.speedLimit).toBe(256n * 1024n);
+    await runDlm(["limit", String(slowId), "0"], { cwd: dir, env });
     origin.update("/cli/slow.bin", { throttleBytesPerSec: undefined });
     const resumed = await runDlm(["resume", String(slowId)], { cwd: dir, env });
     expect(resumed.exitCode).toBe(EXIT.OK);

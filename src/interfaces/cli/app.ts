@@ -4,6 +4,7 @@ import type { CliContext } from "./cli-context.ts";
 import { addCommand } from "./commands/add.ts";
 import { cancelCommand } from "./commands/cancel.ts";
 import { getCommand } from "./commands/get.ts";
+import { limitCommand } from "./commands/limit.ts";
 import { infoCommand, lsCommand } from "./commands/ls.ts";
 import { pauseEitherCommand, resumeEitherCommand, rmCommand } from "./commands/queue-control.ts";
 import { serveCommand } from "./commands/serve.ts";
@@ -32,6 +33,7 @@ const routes = buildRouteMap({
     ls: lsCommand,
     info: infoCommand,
     rm: rmCommand,
+    limit: limitCommand,
   },
   docs: { brief: "dlm: fast, verified, resumable downloads over HTTP(S)" },
 });
