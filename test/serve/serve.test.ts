@@ -6,7 +6,7 @@ import { EXIT } from "../../src/exit-codes.ts";
 import { DownloadState, type WatchAllResponse } from "../../src/gen/dlm/v1/download_pb.ts";
 import { curl } from "../control/fixture.ts";
 import { sha256Hex, sha256Of } from "../helpers/bytes.ts";
-import { runDlm, tempDirs } from "../helpers/cli.ts";
+import { BUN_BIN, MAIN_TS, runDlm, tempDirs } from "../helpers/cli.ts";
 import { type Origin, startOrigin } from "../helpers/origin.ts";
 import { type ServeProcess, startServe, stopServe } from "./serve-fixture.ts";
 
@@ -341,6 +341,42 @@ describe("dlm serve", () => {
       listed: ["1"],
       watch: { event: "snapshot", seq: "1", count: 1 },
     });
+    expect(await stopServe(serve)).toBe(EXIT.OK);
+  }, 60_000);
+
+  test("dlm watch without FILE follows every download of dlm serve: a line per change, Ctrl+C exits 0", async () => {
+    const { serve, home, dir } = await serveIn();
+    const env: Record<string, string | undefined> = { ...process.env, DLM_HOME: home };
+    delete env["DLM_LOG"];
+    const url = origin.serve("/watched.bin", { size: 4000 });
+    // A paused download first: its line in the snapshot shows the stream is open.
+    const parked =
+      (await serve.client.add({ url, output: "parked.bin", startPaused: true })).download?.id ?? 0n;
+    const child = Bun.spawn([BUN_BIN, MAIN_TS, "watch"], {
+      cwd: dir,
+      env,
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const reader = (child.stdout as ReadableStream<Uint8Array>).getReader();
+    let out = "";
+    const readUntil = async (pattern: RegExp) => {
+      const deadline = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      while (!pattern.test(out)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += new TextDecoder().decode(value);
+      }
+      clearTimeout(deadline);
+      expect(out).toMatch(pattern);
+    };
+    await readUntil(new RegExp(`${parked}\\tpaused\\t`));
+    const id = (await serve.client.add({ url })).download?.id ?? 0n;
+    await readUntil(new RegExp(`${id}\tfinished\t`));
+    expect(out).toMatch(new RegExp(`${id}\tqueued\t`));
+    child.kill("SIGINT");
+    expect(await child.exited).toBe(EXIT.OK);
     expect(await stopServe(serve)).toBe(EXIT.OK);
   }, 60_000);
 });
