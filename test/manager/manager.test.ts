@@ -222,6 +222,29 @@ describe("Manager", () => {
     await store.close();
   });
 
+  test("removing a running download keeps its sidecar, unless delete_files, which cancels and deletes it", async () => {
+    const { dir, manager, store } = await open(2);
+    const size = 4 << 20;
+    const keep = (await manager.add(input(origin.serve("/keep.bin", { size, throttleBytesPerSec: 1 << 20 }))))
+      .record.id;
+    const drop = (await manager.add(input(origin.serve("/drop.bin", { size, throttleBytesPerSec: 1 << 20 }))))
+      .record.id;
+    await waitForState(manager, keep, "running");
+    await waitForState(manager, drop, "running");
+    // Both have prepared their sidecars once their paths are stored.
+    for (const id of [keep, drop]) {
+      const deadline = performance.now() + 10_000;
+      while ((await manager.get(id))?.path === undefined && performance.now() < deadline) await Bun.sleep(20);
+    }
+    expect(await manager.remove([keep], false)).toEqual([keep]);
+    expect(await manager.remove([drop], true)).toEqual([drop]);
+    expect(await Bun.file(join(dir, "keep.bin.dlm", "state.json")).exists()).toBe(true);
+    expect(await Bun.file(join(dir, "drop.bin.dlm", "state.json")).exists()).toBe(false);
+    expect(await manager.list()).toEqual([]);
+    await manager.stop();
+    await store.close();
+  });
+
   test("an output or directory that leaves the download directory is refused", async () => {
     const { manager, store } = await open(1);
     await expect(manager.add(input(origin.url("/x"), { output: "../x" }))).rejects.toThrow(

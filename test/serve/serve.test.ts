@@ -379,4 +379,27 @@ describe("dlm serve", () => {
     expect(await child.exited).toBe(EXIT.OK);
     expect(await stopServe(serve)).toBe(EXIT.OK);
   }, 60_000);
+
+  test("SIGTERM pauses running downloads and leaves them queued; the next dlm serve finishes them", async () => {
+    const home = await dirs.fresh();
+    const dir = await dirs.fresh();
+    const size = 4 << 20;
+    const url = origin.serve("/term/t.bin", { size, seed: 12, throttleBytesPerSec: 1 << 20 });
+    const first = (await serveIn([], home, dir)).serve;
+    const id = (await first.client.add({ url, connections: 2 })).download?.id ?? 0n;
+    await until("bytes on disk", async () => {
+      const got = await first.client.get({ id });
+      return (got.download?.bytesDownloaded ?? 0n) > 0n ? true : undefined;
+    });
+    expect(await stopServe(first)).toBe(EXIT.OK);
+    expect(await stat(join(dir, "t.bin.dlm", "state.json"))).toBeTruthy();
+    origin.update("/term/t.bin", { throttleBytesPerSec: undefined });
+    const second = (await serveIn([], home, dir)).serve;
+    const done = await until("finished", async () => {
+      const got = await second.client.get({ id });
+      return got.download?.state === DownloadState.FINISHED ? got.download : undefined;
+    });
+    expect(done.sha256).toBe(sha256Of(size, 12));
+    expect(await stopServe(second)).toBe(EXIT.OK);
+  }, 60_000);
 });
