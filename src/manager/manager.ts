@@ -37,6 +37,8 @@ export interface ManagerOptions {
   readonly retryBaseMs?: number;
   /** Global speed limit, bytes per second shared by all downloads (0 or absent: none). */
   readonly globalLimit?: number;
+  /** Called once a download ends, finished or failed (the `--on-complete` hook); must not throw. */
+  readonly onEnded?: (record: DownloadRecord) => void;
   /** The engine's own retries within one run (default DEFAULT_RETRY_OPTIONS, as `dlm get`). */
   readonly engineRetry?: RetryOptions;
   readonly log: Logger;
@@ -447,6 +449,9 @@ export class Manager {
   async #change(id: number, patch: RecordPatch, now: number): Promise<StoredEvent | undefined> {
     const event = await this.#store.update(id, patch, now);
     if (event !== undefined) this.#deliver(event);
+    if (event !== undefined && (patch.state === "finished" || patch.state === "failed")) {
+      this.#options.onEnded?.(event.record);
+    }
     return event;
   }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFile, stat, symlink } from "node:fs/promises";
+import { chmod, readFile, realpath, stat, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { EXIT } from "../../src/exit-codes.ts";
@@ -401,5 +401,24 @@ describe("dlm serve", () => {
     });
     expect(done.sha256).toBe(sha256Of(size, 12));
     expect(await stopServe(second)).toBe(EXIT.OK);
+  }, 60_000);
+
+  test("--on-complete runs the program (no shell) with the download's id, file, SHA-256 and state", async () => {
+    const dir = await dirs.fresh();
+    const hook = join(dir, "hook.sh");
+    const record = join(dir, "hook.out");
+    await Bun.write(hook, `#!/bin/sh\necho "$DLM_ID $DLM_STATE $DLM_SHA256 $DLM_FILE" >> ${record}\n`);
+    await chmod(hook, 0o755);
+    const { serve } = await serveIn(["--on-complete", hook], undefined, dir);
+    const url = origin.serve("/hooked.bin", { size: 3000, seed: 21 });
+    const id = (await serve.client.add({ url })).download?.id ?? 0n;
+    const line = await until("the hook ran", async () => {
+      const text = await Bun.file(record)
+        .text()
+        .catch(() => "");
+      return text.includes("\n") ? text.trim() : undefined;
+    });
+    expect(line).toBe(`${id} finished ${sha256Of(3000, 21)} ${join(await realpath(dir), "hooked.bin")}`);
+    expect(await stopServe(serve)).toBe(EXIT.OK);
   }, 60_000);
 });

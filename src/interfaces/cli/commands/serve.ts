@@ -4,6 +4,7 @@ import { buildCommand } from "@stricli/core";
 import { UsageError } from "../../../errors.ts";
 import { EXIT } from "../../../exit-codes.ts";
 import { logger } from "../../../log.ts";
+import type { DownloadRecord } from "../../../manager/download-record.ts";
 import type { CliContext } from "../cli-context.ts";
 import { byteSize, integerIn } from "../flag-parsers.ts";
 import { type ListenFlags, listenAddress, listenFlags } from "../listen-address.ts";
@@ -23,7 +24,41 @@ export interface ServeFlags extends ListenFlags {
   readonly maxActive?: number;
   readonly maxConnections?: number;
   readonly limit?: number;
+  readonly onComplete?: string;
   readonly json?: boolean;
+}
+
+/**
+ * The `--on-complete` hook: runs `program` directly (no shell, so nothing in a file name is interpreted)
+ * with the download described in its environment. Its exit status is only logged.
+ */
+function completionHook(
+  program: string,
+  env: Readonly<Record<string, string | undefined>>,
+): (record: DownloadRecord) => void {
+  const log = logger("control");
+  return (record) => {
+    try {
+      const child = Bun.spawn([program], {
+        env: {
+          ...env,
+          DLM_ID: String(record.id),
+          DLM_FILE: record.path ?? "",
+          DLM_SHA256: record.sha256 ?? "",
+          DLM_STATE: record.state,
+        },
+        stdin: "ignore",
+        stdout: "inherit",
+        stderr: "inherit",
+      });
+      void child.exited.then((code) => {
+        if (code !== 0)
+          log.warn("--on-complete {program} exited {code}", { program, code, download: record.id });
+      });
+    } catch (error) {
+      log.warn("--on-complete {program} could not start: {error}", { program, error });
+    }
+  };
 }
 
 /** Turns a taken or impossible address into a UsageError naming --listen. */
@@ -73,6 +108,7 @@ export const serveCommand = buildCommand({
         maxActive: flags.maxActive ?? 3,
         connectionBudget: flags.maxConnections ?? 16,
         globalLimit: flags.limit ?? 0,
+        ...(flags.onComplete === undefined ? {} : { onEnded: completionHook(flags.onComplete, ctx.env) }),
         log: logger("control"),
       });
       let plane: Awaited<ReturnType<typeof startServePlane>>;
@@ -144,6 +180,14 @@ export const serveCommand = buildCommand({
         brief: "Global speed limit per second shared by all downloads (512K, 20M...; default none)",
         optional: true,
         placeholder: "RATE",
+      },
+      onComplete: {
+        kind: "parsed",
+        parse: String,
+        brief:
+          "Run PROGRAM (no shell) when a download ends, with DLM_ID, DLM_FILE, DLM_SHA256, DLM_STATE set",
+        optional: true,
+        placeholder: "PROGRAM",
       },
       json: { kind: "boolean", brief: "Machine output: a JSON line with the listeners", optional: true },
     },
