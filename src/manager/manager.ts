@@ -177,8 +177,8 @@ export class Manager {
     for (const id of ids) {
       const job = this.#jobs.get(id);
       if (job !== undefined) {
-        job.intent ??= "pause";
-        job.controller.command("pause", "manager");
+        // A download being verified cannot pause: it ends as it ends.
+        if (job.controller.command("pause", "manager").ok) job.intent ??= "pause";
         await job.done;
         continue;
       }
@@ -216,8 +216,9 @@ export class Manager {
     for (const id of ids) {
       const job = this.#jobs.get(id);
       if (job !== undefined) {
-        job.intent = deleteFiles ? "remove-delete" : "remove";
-        job.controller.command(deleteFiles ? "cancel" : "pause", "manager");
+        if (job.controller.command(deleteFiles ? "cancel" : "pause", "manager").ok) {
+          job.intent = deleteFiles ? "remove-delete" : "remove";
+        }
         await job.done;
       }
       const record = await this.#store.get(id);
@@ -256,8 +257,7 @@ export class Manager {
     clearInterval(this.#ticker);
     clearTimeout(this.#wakeTimer);
     for (const job of this.#jobs.values()) {
-      job.intent ??= "shutdown";
-      job.controller.command("pause", "shutdown");
+      if (job.controller.command("pause", "shutdown").ok) job.intent ??= "shutdown";
     }
     await Promise.all([...this.#jobs.values()].map((job) => job.done));
     await this.#planning;
@@ -298,7 +298,10 @@ export class Manager {
     });
     for (const { id, connections } of plan.start) {
       const record = waiting.find((r) => r.id === id);
-      if (record !== undefined && !this.#stopped) await this.#startJob(record, connections);
+      // Two waiting downloads with one output: the first starts, the other waits for it.
+      if (record === undefined || busy.has(outputKey(root, record))) continue;
+      busy.add(outputKey(root, record));
+      if (!this.#stopped) await this.#startJob(record, connections);
     }
     clearTimeout(this.#wakeTimer);
     if (plan.wakeAt !== undefined) {

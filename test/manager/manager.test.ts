@@ -212,8 +212,10 @@ describe("Manager", () => {
     const { dir, manager, store } = await open(2);
     const size = 1 << 20;
     const url = origin.serve("/twice.bin", { size, seed: 8, throttleBytesPerSec: 1 << 20 });
-    const a = (await manager.add(input(url))).record.id;
-    const b = (await manager.add(input(url))).record.id;
+    const a = (await manager.add(input(url, { state: "paused" }))).record.id;
+    const b = (await manager.add(input(url, { state: "paused" }))).record.id;
+    // Both queued before one plan: it must not start both.
+    await manager.resume([a, b]);
     await waitForState(manager, a, "finished");
     await waitForState(manager, b, "failed");
     expect((await manager.get(b))?.failure).toMatchObject({ kind: "output_exists", retryable: false });
