@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmod, readFile, realpath, stat, symlink } from "node:fs/promises";
 import { join } from "node:path";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { EXIT } from "../../src/exit-codes.ts";
-import { DownloadState, type WatchAllResponse } from "../../src/gen/dlm/v1/download_pb.ts";
+import { DownloadService, DownloadState, type WatchAllResponse } from "../../src/gen/dlm/v1/download_pb.ts";
 import { curl } from "../control/fixture.ts";
 import { sha256Hex, sha256Of } from "../helpers/bytes.ts";
 import { BUN_BIN, MAIN_TS, runDlm, tempDirs } from "../helpers/cli.ts";
@@ -419,6 +420,34 @@ describe("dlm serve", () => {
       return text.includes("\n") ? text.trim() : undefined;
     });
     expect(line).toBe(`${id} finished ${sha256Of(3000, 21)} ${join(await realpath(dir), "hooked.bin")}`);
+    expect(await stopServe(serve)).toBe(EXIT.OK);
+  }, 60_000);
+
+  test("WatchAll over the HTTP/1.1 listener (Connect, as browsers use it) sends the snapshot and live events", async () => {
+    const { serve } = await serveIn();
+    const auth: Interceptor = (next) => (request) => {
+      request.header.set("authorization", `Bearer ${serve.token}`);
+      return next(request);
+    };
+    const http1 = createClient(
+      DownloadService,
+      createConnectTransport({ baseUrl: serve.http, httpVersion: "1.1", interceptors: [auth] }),
+    );
+    const url = origin.serve("/h1.bin", { size: 1000 });
+    await serve.client.add({ url, startPaused: true, output: "before.bin" });
+    const stream = http1.watchAll({ sinceSeq: 0n })[Symbol.asyncIterator]();
+    const first = await stream.next();
+    expect(first.value?.event.case).toBe("snapshot");
+    expect(first.value?.event.case === "snapshot" && first.value.event.value.downloads.length).toBe(1);
+    const { download } = await serve.client.add({ url, startPaused: true, output: "after.bin" });
+    let added: bigint | undefined;
+    while (added === undefined) {
+      const next = await stream.next();
+      if (next.done === true) break;
+      if (next.value.event.case === "added") added = next.value.event.value.id;
+    }
+    expect(added).toBe(download?.id ?? -1n);
+    await stream.return?.();
     expect(await stopServe(serve)).toBe(EXIT.OK);
   }, 60_000);
 });

@@ -142,7 +142,10 @@ export const rmCommand = buildCommand({
         optional: true,
       },
     },
-    positional: targets,
+    positional: {
+      kind: "array",
+      parameter: { brief: "Download id (12 or d12)", parse: String, placeholder: "ID" },
+    },
   },
   docs: { brief: "Remove downloads from dlm serve by ID (or --all); files stay unless --delete-files" },
 });
