@@ -29,7 +29,7 @@ export interface ManagerOptions {
   /** Absolute download directory; nothing is written outside it. */
   readonly dir: string;
   readonly maxActive: number;
-  /** Connections all running downloads hold together (default 16). */
+  /** Connections all running downloads hold together (default maxActive × defaultConnections). */
   readonly connectionBudget?: number;
   /** Connections of a download that asks for none (default REQUEST_DEFAULTS.connections). */
   readonly defaultConnections?: number;
@@ -286,14 +286,15 @@ export class Manager {
     const now = this.#options.ctx.now();
     // Real paths, as placeInside and the engine's outputs use.
     const root = await realpath(this.#options.dir);
+    const defaultConnections = this.#options.defaultConnections ?? REQUEST_DEFAULTS.connections;
     const busy = new Set([...this.#jobs.values()].map((job) => outputKey(root, job.record)));
     const plan = planQueue({
       // A download that would write where a running one writes waits for it (then fails, the file being there).
       waiting: waiting.filter((record) => !this.#jobs.has(record.id) && !busy.has(outputKey(root, record))),
       running: [...this.#jobs.values()].map((job) => job.connections),
       maxActive: this.#options.maxActive,
-      connectionBudget: this.#options.connectionBudget ?? 16,
-      defaultConnections: this.#options.defaultConnections ?? REQUEST_DEFAULTS.connections,
+      connectionBudget: this.#options.connectionBudget ?? this.#options.maxActive * defaultConnections,
+      defaultConnections,
       now,
     });
     for (const { id, connections } of plan.start) {

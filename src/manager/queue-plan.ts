@@ -39,8 +39,9 @@ export interface QueuePlan {
 /**
  * Decides which downloads start: queued ones and retrying ones whose time has come, higher priority first,
  * then lower position, then lower id; while fewer than `maxActive` run and the connection budget has room.
- * A download gets the connections it asked for, or what is left of the budget if less. Order is strict: when
- * the budget is spent, nothing further down the queue jumps ahead.
+ * A download gets the connections it asked for, or less when the budget is short, keeping one connection
+ * for each further download that has a slot. Order is strict: when the budget is spent, nothing further down
+ * the queue jumps ahead.
  */
 export function planQueue(situation: QueueSituation): QueuePlan {
   const { now } = situation;
@@ -52,10 +53,13 @@ export function planQueue(situation: QueueSituation): QueuePlan {
     .filter(due)
     .sort((a, b) => b.priority - a.priority || a.position - b.position || a.id - b.id);
   const start: { id: number; connections: number }[] = [];
-  for (const download of ready) {
+  for (const [index, download] of ready.entries()) {
     if (slots <= 0 || budget <= 0) break;
     const asked = download.connections > 0 ? download.connections : situation.defaultConnections;
-    const connections = Math.min(asked, budget);
+    // Keep one connection for each further download that has a slot, so a tight budget still runs
+    // max-active downloads (with fewer connections each) instead of fewer downloads.
+    const reserve = Math.min(slots - 1, ready.length - index - 1);
+    const connections = Math.max(1, Math.min(asked, budget - reserve));
     start.push({ id: download.id, connections });
     slots--;
     budget -= connections;

@@ -71,6 +71,23 @@ describe("planQueue", () => {
       },
     ],
     [
+      "a tight budget still runs max-active downloads, with fewer connections",
+      {
+        waiting: [
+          waiting(1, { connections: 8 }),
+          waiting(2, { connections: 8 }),
+          waiting(3, { connections: 8 }),
+        ],
+      },
+      {
+        start: [
+          [1, 8],
+          [2, 7],
+          [3, 1],
+        ],
+      },
+    ],
+    [
       "a spent budget starts nothing, even with slots",
       { waiting: [waiting(1)], running: [16] },
       { start: [] },

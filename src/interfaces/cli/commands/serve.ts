@@ -106,7 +106,7 @@ export const serveCommand = buildCommand({
         ctx,
         dir,
         maxActive: flags.maxActive ?? 3,
-        connectionBudget: flags.maxConnections ?? 16,
+        ...(flags.maxConnections === undefined ? {} : { connectionBudget: flags.maxConnections }),
         globalLimit: flags.limit ?? 0,
         ...(flags.onComplete === undefined ? {} : { onEnded: completionHook(flags.onComplete, ctx.env) }),
         log: logger("control"),
@@ -170,7 +170,7 @@ export const serveCommand = buildCommand({
       maxConnections: {
         kind: "parsed",
         parse: integerIn("--max-connections", 1, 1024),
-        brief: "Connections all running downloads share, 1..1024 (default 16)",
+        brief: "Connections all running downloads share, 1..1024 (default 8 per --max-active slot)",
         optional: true,
         placeholder: "N",
       },
