@@ -85,7 +85,8 @@ describe("dlm serve", () => {
     });
     for (let i = 0; i < 50; i++) {
       const url = origin.serve(`/many/f${i}.bin`, { size, seed: 100 + i, throttleBytesPerSec: 512 * 1024 });
-      const { download, created } = await serve.client.add({ url, connections: 2, requestId: `many-${i}` });
+      // Default connections (8 each): the default budget must still let all three slots run.
+      const { download, created } = await serve.client.add({ url, requestId: `many-${i}` });
       expect(created).toBe(true);
       expect(download?.state).toBe(DownloadState.QUEUED);
     }
