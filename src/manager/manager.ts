@@ -37,6 +37,8 @@ export interface ManagerOptions {
   readonly retryBaseMs?: number;
   /** Global speed limit, bytes per second shared by all downloads (0 or absent: none). */
   readonly globalLimit?: number;
+  /** Stored events kept across restarts for WatchAll replays (default KEEP_EVENTS). */
+  readonly keepEvents?: number;
   /** Called once a download ends, finished or failed (the `--on-complete` hook); must not throw. */
   readonly onEnded?: (record: DownloadRecord) => void;
   /** The engine's own retries within one run (default DEFAULT_RETRY_OPTIONS, as `dlm get`). */
@@ -63,6 +65,12 @@ interface Job {
   verifying: boolean;
   readonly done: Promise<void>;
 }
+
+/**
+ * Stored events kept at start: a watcher may reconnect this far back. Only state changes are stored (a few
+ * per download), so this covers tens of thousands of downloads.
+ */
+export const KEEP_EVENTS = 100_000;
 
 /** How often progress and stats go to listeners, ms (at most 4 a second, as WatchAll promises). */
 const TICK_MS = 250;
@@ -102,6 +110,7 @@ export class Manager {
    * is already in place with no sidecar left had finished, and is recorded so.
    */
   static async start(options: ManagerOptions): Promise<Manager> {
+    await options.store.pruneEvents(options.keepEvents ?? KEEP_EVENTS);
     const manager = new Manager(options, await options.store.lastSeq());
     const now = options.ctx.now();
     for (const record of await options.store.list({ states: ["running", "verifying"] })) {

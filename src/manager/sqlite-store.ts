@@ -202,9 +202,27 @@ export class SqliteStore implements Store {
   }
 
   lastSeq(): Promise<number> {
+    return this.#serial(() => this.#highWater());
+  }
+
+  /** The largest seq ever given (AUTOINCREMENT's record), which pruning cannot lower. */
+  async #highWater(): Promise<number> {
+    const rows: Row[] = await this.#db`SELECT seq FROM sqlite_sequence WHERE name = 'events'`;
+    return Number(rows[0]?.["seq"] ?? 0);
+  }
+
+  firstSeq(): Promise<number> {
     return this.#serial(async () => {
-      const rows: Row[] = await this.#db`SELECT COALESCE(MAX(seq), 0) AS seq FROM events`;
-      return Number(rows[0]?.["seq"] ?? 0);
+      const rows: Row[] = await this.#db`SELECT MIN(seq) AS first FROM events`;
+      const first = rows[0]?.["first"];
+      // With every event pruned, the next one is the first a watcher could get.
+      return first === null || first === undefined ? (await this.#highWater()) + 1 : Number(first);
+    });
+  }
+
+  pruneEvents(keep: number): Promise<void> {
+    return this.#serial(async () => {
+      await this.#db`DELETE FROM events WHERE seq <= ${(await this.#highWater()) - keep}`;
     });
   }
 

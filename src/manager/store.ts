@@ -40,6 +40,10 @@ export interface Store {
   eventsAfter(seq: number, limit: number): Promise<StoredEvent[]>;
   /** The last event's seq (0 when none). */
   lastSeq(): Promise<number>;
+  /** The oldest stored event's seq (lastSeq() + 1 when none are kept). */
+  firstSeq(): Promise<number>;
+  /** Deletes all but the newest `keep` events (sequence numbers are never reused). */
+  pruneEvents(keep: number): Promise<void>;
   /** How many downloads are in each state (states with none are absent). */
   countByState(): Promise<Map<QueueState, number>>;
   close(): Promise<void>;

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { getLogger } from "@logtape/logtape";
+import { watchAll } from "../../src/interfaces/rpc/watch-all.ts";
 import type { NewDownload, QueueState } from "../../src/manager/download-record.ts";
 import { Manager } from "../../src/manager/manager.ts";
 import type { ManagerEvent } from "../../src/manager/manager-events.ts";
@@ -243,6 +245,33 @@ describe("Manager", () => {
     expect(await Bun.file(join(dir, "keep.bin.dlm", "state.json")).exists()).toBe(true);
     expect(await Bun.file(join(dir, "drop.bin.dlm", "state.json")).exists()).toBe(false);
     expect(await manager.list()).toEqual([]);
+    await manager.stop();
+    await store.close();
+  });
+
+  test("events older than keepEvents are pruned at start; WatchAll from before them is OUT_OF_RANGE", async () => {
+    const dir = await dirs.fresh();
+    const before = await SqliteStore.open(join(dir, "dlm.db"));
+    for (let i = 0; i < 5; i++) await before.add(input(`http://127.0.0.1:1/${i}`, { state: "paused" }), 1);
+    await before.close();
+    const store = await SqliteStore.open(join(dir, "dlm.db"));
+    const manager = await Manager.start({
+      store,
+      ctx: quietContext(dir),
+      dir,
+      maxActive: 1,
+      keepEvents: 2,
+      log: getLogger(["dlm", "manager"]),
+    });
+    const abort = new AbortController();
+    const stale = await watchAll(manager, 1, abort.signal)
+      .next()
+      .catch((e: unknown) => e);
+    expect((stale as ConnectError).code).toBe(Code.OutOfRange);
+    // From the oldest kept one on, the replay works.
+    const replay = await watchAll(manager, 3, abort.signal).next();
+    expect(replay.value?.seq).toBe(4n);
+    abort.abort();
     await manager.stop();
     await store.close();
   });

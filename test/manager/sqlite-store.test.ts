@@ -93,4 +93,22 @@ describe("SqliteStore", () => {
     expect(next.record.id).toBeGreaterThan(record.id);
     await store.close();
   });
+
+  test("pruning keeps the newest events; firstSeq says where replays can start", async () => {
+    const store = await SqliteStore.open(join(await dirs.fresh(), "dlm.db"));
+    expect(await store.firstSeq()).toBe(1);
+    const { record } = await store.add(input("http://x/a"), 1);
+    for (let i = 0; i < 9; i++) await store.update(record.id, { priority: i }, 2);
+    await store.pruneEvents(3);
+    expect((await store.eventsAfter(0, 100)).map((e) => e.seq)).toEqual([8, 9, 10]);
+    expect(await store.firstSeq()).toBe(8);
+    expect(await store.lastSeq()).toBe(10);
+    await store.pruneEvents(0);
+    // Nothing kept, yet the sequence does not go back.
+    expect(await store.firstSeq()).toBe(11);
+    expect(await store.lastSeq()).toBe(10);
+    await store.update(record.id, { priority: 1 }, 3);
+    expect((await store.eventsAfter(0, 100)).map((e) => e.seq)).toEqual([11]);
+    await store.close();
+  });
 });

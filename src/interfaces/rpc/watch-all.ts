@@ -74,6 +74,13 @@ export async function* watchAll(
     if (sinceSeq > head) {
       throw new ConnectError(`since_seq ${sinceSeq} is past the last event (${head})`, Code.OutOfRange);
     }
+    const first = await manager.store.firstSeq();
+    if (sinceSeq > 0 && sinceSeq < first - 1) {
+      throw new ConnectError(
+        `since_seq ${sinceSeq} is older than the events kept (from ${first}); start again with since_seq 0`,
+        Code.OutOfRange,
+      );
+    }
     if (sinceSeq === 0) {
       const downloads = (await manager.list()).map((view) => toDownload(view));
       last = head;
