@@ -37,6 +37,8 @@ export interface ManagerOptions {
   readonly retryBaseMs?: number;
   /** Global speed limit, bytes per second shared by all downloads (0 or absent: none). */
   readonly globalLimit?: number;
+  /** Retry retryable failures later (default true); false fails them once the engine's retries are spent. */
+  readonly retryLater?: boolean;
   /** Stored events kept across restarts for WatchAll replays (default KEEP_EVENTS). */
   readonly keepEvents?: number;
   /** Called once a download ends, finished or failed (the `--on-complete` hook); must not throw. */
@@ -445,9 +447,10 @@ export class Manager {
     const record = await this.#store.get(id);
     const attempts = (record?.attempts ?? 0) + 1;
     const retryAfter = error instanceof HttpStatusError ? error.retryAfter : undefined;
-    const delay = failure.retryable
-      ? retryDelayMs(attempts, retryAfter, this.#options.retryBaseMs ?? RETRY_BASE_MS)
-      : undefined;
+    const delay =
+      failure.retryable && this.#options.retryLater !== false
+        ? retryDelayMs(attempts, retryAfter, this.#options.retryBaseMs ?? RETRY_BASE_MS)
+        : undefined;
     this.#options.log.info("download {id} stopped: {message}", { id, message: failure.message, delay });
     await this.#change(
       id,
