@@ -2,7 +2,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { SQL } from "bun";
 import type { NewDownload } from "../../src/manager/download-record.ts";
+import { MemoryStore } from "../../src/manager/memory-store.ts";
 import { SCHEMA_VERSION, SqliteStore } from "../../src/manager/sqlite-store.ts";
+import type { Store } from "../../src/manager/store.ts";
 import { tempDirs } from "../helpers/cli.ts";
 
 const dirs = tempDirs("dlm-store-");
@@ -39,9 +41,16 @@ describe("SqliteStore", () => {
     expect((await again.list()).map((r) => r.url)).toEqual(["http://x/a"]);
     await again.close();
   });
+});
 
+const stores: [string, () => Promise<Store>][] = [
+  ["SqliteStore", async () => SqliteStore.open(join(await dirs.fresh(), "dlm.db"))],
+  ["MemoryStore", async () => new MemoryStore()],
+];
+
+describe.each(stores)("%s (the Store contract)", (_name, open) => {
   test("Add with a request_id already used returns the first download and stores no event", async () => {
-    const store = await SqliteStore.open(join(await dirs.fresh(), "dlm.db"));
+    const store = await open();
     const first = await store.add(input("http://x/a", { requestId: "r1", labels: ["iso"] }), 1);
     const second = await store.add(input("http://x/other", { requestId: "r1" }), 2);
     expect(first.created).toBe(true);
@@ -54,7 +63,7 @@ describe("SqliteStore", () => {
   });
 
   test("lists in priority then position order, filtered by state and label, paged", async () => {
-    const store = await SqliteStore.open(join(await dirs.fresh(), "dlm.db"));
+    const store = await open();
     const a = await store.add(input("http://x/a", { labels: ["iso"] }), 1);
     const b = await store.add(input("http://x/b", { priority: 5 }), 1);
     const c = await store.add(input("http://x/c", { labels: ["iso", "big"], state: "paused" }), 1);
@@ -72,7 +81,7 @@ describe("SqliteStore", () => {
   });
 
   test("every change stores an event with a strictly increasing seq and the record as it was", async () => {
-    const store = await SqliteStore.open(join(await dirs.fresh(), "dlm.db"));
+    const store = await open();
     const { record } = await store.add(input("http://x/a"), 1);
     const failure = { kind: "network", retryable: true, message: "refused" };
     await store.update(record.id, { state: "retrying", failure, nextTryAt: 50 }, 2);
@@ -95,7 +104,7 @@ describe("SqliteStore", () => {
   });
 
   test("pruning keeps the newest events; firstSeq says where replays can start", async () => {
-    const store = await SqliteStore.open(join(await dirs.fresh(), "dlm.db"));
+    const store = await open();
     expect(await store.firstSeq()).toBe(1);
     const { record } = await store.add(input("http://x/a"), 1);
     for (let i = 0; i < 9; i++) await store.update(record.id, { priority: i }, 2);
