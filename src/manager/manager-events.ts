@@ -12,6 +12,8 @@ export interface QueueStats {
   readonly bytesPerSecond: number;
   readonly active: number;
   readonly maxActive: number;
+  /** Speed limit all downloads share, bytes per second (0 = none). */
+  readonly globalLimit: number;
 }
 
 /**

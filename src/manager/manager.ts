@@ -248,6 +248,11 @@ export class Manager {
     return removed;
   }
 
+  /** Changes the speed limit all downloads share, at once (0 lifts it). */
+  setGlobalLimit(bytesPerSecond: number): void {
+    this.#globalBucket.setRate(bytesPerSecond, this.#options.ctx.monotonic());
+  }
+
   /** Counts per state, the summed rate, and the slots in use. */
   async stats(): Promise<QueueStats> {
     return this.#statsWith(await this.#store.countByState());
@@ -514,7 +519,13 @@ export class Manager {
   #statsWith(counts: ReadonlyMap<QueueState, number>): QueueStats {
     let bytesPerSecond = 0;
     for (const job of this.#jobs.values()) bytesPerSecond += job.controller.snapshot().bytesPerSecond;
-    return { counts, bytesPerSecond, active: this.#jobs.size, maxActive: this.#options.maxActive };
+    return {
+      counts,
+      bytesPerSecond,
+      active: this.#jobs.size,
+      maxActive: this.#options.maxActive,
+      globalLimit: this.#globalBucket.rate,
+    };
   }
 
   async #views(ids: readonly number[]): Promise<DownloadView[]> {

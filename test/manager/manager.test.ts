@@ -206,6 +206,14 @@ describe("Manager", () => {
     // 2 MiB at 512 KiB/s, less a 128 KiB burst: 3.75 s.
     expect(seconds).toBeGreaterThan(3.4);
     expect(seconds).toBeLessThan(5.5);
+    // Lifted while running, the next file comes at once.
+    const big = (await manager.add(input(origin.serve("/g3.bin", { size: 8 * size })))).record.id;
+    await waitForState(manager, big, "running");
+    const lifted = performance.now();
+    manager.setGlobalLimit(0);
+    await waitForState(manager, big, "finished");
+    expect(performance.now() - lifted).toBeLessThan(8_000);
+    expect((await manager.stats()).globalLimit).toBe(0);
     await manager.stop();
     await store.close();
   }, 60_000);

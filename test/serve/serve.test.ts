@@ -235,6 +235,11 @@ describe("dlm serve", () => {
     expect(limited.stdout).toBe(`${slowId}\t256 KiB/s\n`);
     expect((await serve.client.get({ id: BigInt(slowId) })).download?.speedLimit).toBe(256n * 1024n);
     await runDlm(["limit", String(slowId), "0"], { cwd: dir, env });
+    const global = await runDlm(["limit", "2M"], { cwd: dir, env });
+    expect(global.stdout).toBe("all\t2.00 MiB/s\n");
+    expect((await serve.client.stats({})).globalSpeedLimit).toBe(2n << 20n);
+    await runDlm(["limit", "0"], { cwd: dir, env });
+    expect((await serve.client.stats({})).globalSpeedLimit).toBe(0n);
     origin.update("/cli/slow.bin", { throttleBytesPerSec: undefined });
     const resumed = await runDlm(["resume", String(slowId)], { cwd: dir, env });
     expect(resumed.exitCode).toBe(EXIT.OK);

@@ -81,5 +81,6 @@ export function toStats(stats: QueueStats): StatsResponse {
     bytesPerSecond: stats.bytesPerSecond,
     active: stats.active,
     maxActive: stats.maxActive,
+    globalSpeedLimit: uint64(stats.globalLimit),
   });
 }

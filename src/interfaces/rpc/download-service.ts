@@ -144,6 +144,10 @@ export function downloadRoutes(manager: Manager): (router: ConnectRouter) => voi
       async stats() {
         return toStats(await manager.stats());
       },
+      async setGlobalLimit(request) {
+        manager.setGlobalLimit(Number(request.speedLimit));
+        return { stats: toStats(await manager.stats()) };
+      },
       watchAll(request, context) {
         return watchAll(manager, Number(request.sinceSeq), context.signal);
       },

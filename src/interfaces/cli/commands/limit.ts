@@ -4,32 +4,50 @@ import { EXIT } from "../../../exit-codes.ts";
 import type { CliContext } from "../cli-context.ts";
 import { downloadIdOf } from "../download-id.ts";
 import { byteSize } from "../flag-parsers.ts";
+
 import { formatRate } from "../format.ts";
 import { reportError } from "../report.ts";
 import { callServer, connectToServer } from "../service-client.ts";
 
-/** `dlm limit ID RATE`: set one download's speed limit in the running dlm serve (0 lifts it), at once. */
+/** RATE: bytes per second like 512K or 4M; 0 lifts the limit. */
+const parseRate = byteSize("RATE", 0);
+
+/** `dlm limit [ID] RATE`: a download's speed limit, or the global one, in the running dlm serve, at once. */
 export const limitCommand = buildCommand({
-  async func(this: CliContext, flags: { readonly json?: boolean }, argument: string, rate: number) {
+  async func(this: CliContext, flags: { readonly json?: boolean }, ...args: string[]) {
     const json = flags.json ?? false;
     try {
-      const id = downloadIdOf(argument, "/nonexistent");
-      if (id === undefined) {
+      if (args.length !== 1 && args.length !== 2) {
+        throw new UsageError(`limit: expected [ID] RATE, got ${args.length} arguments`, {
+          input: args.join(" "),
+        });
+      }
+      const rate = parseRate(args.at(-1) ?? "");
+      const argument = args.length === 2 ? (args[0] ?? "") : undefined;
+      const id = argument === undefined ? undefined : downloadIdOf(argument, "/nonexistent");
+      if (argument !== undefined && id === undefined) {
         throw new UsageError(`limit: expected a download id (12 or d12), got ${JSON.stringify(argument)}`, {
           input: argument,
         });
       }
       const { client, server } = await connectToServer(this.dlm);
-      await callServer(server, () =>
-        client.update({
-          id: BigInt(id),
-          download: { speedLimit: BigInt(rate) },
-          updateMask: { paths: ["speed_limit"] },
-        }),
-      );
+      if (id === undefined) {
+        await callServer(server, () => client.setGlobalLimit({ speedLimit: BigInt(rate) }));
+      } else {
+        await callServer(server, () =>
+          client.update({
+            id: BigInt(id),
+            download: { speedLimit: BigInt(rate) },
+            updateMask: { paths: ["speed_limit"] },
+          }),
+        );
+      }
       const shown = rate === 0 ? "no limit" : formatRate(rate);
+      const who = id === undefined ? "all" : String(id);
       this.dlm.stdout.write(
-        json ? `${JSON.stringify({ type: "limit", id, bytesPerSecond: rate })}\n` : `${id}\t${shown}\n`,
+        json
+          ? `${JSON.stringify({ type: "limit", id: id ?? null, bytesPerSecond: rate })}\n`
+          : `${who}\t${shown}\n`,
       );
       this.exitCode = EXIT.OK;
     } catch (error) {
@@ -39,16 +57,14 @@ export const limitCommand = buildCommand({
   parameters: {
     flags: { json: { kind: "boolean", brief: "One JSON object", optional: true } },
     positional: {
-      kind: "tuple",
-      parameters: [
-        { brief: "Download id", parse: String, placeholder: "ID" },
-        {
-          brief: "Bytes per second: 512K, 4M...; 0 lifts the limit",
-          parse: byteSize("RATE", 0),
-          placeholder: "RATE",
-        },
-      ],
+      kind: "array",
+      parameter: {
+        brief:
+          "[ID] RATE: a download id (none: the limit all share), then bytes per second (512K, 4M; 0 lifts it)",
+        parse: String,
+        placeholder: "ID|RATE",
+      },
     },
   },
-  docs: { brief: "Set a download's speed limit in the running dlm serve (applies at once)" },
+  docs: { brief: "Set a download's speed limit, or the one all share, in the running dlm serve (at once)" },
 });
