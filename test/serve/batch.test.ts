@@ -65,4 +65,15 @@ describe("dlm get with several URLs (no daemon)", () => {
     const none = await runDlm(["get"], { cwd: dir });
     expect(none.exitCode).toBe(EXIT.USAGE);
   });
+
+  test("dlm get --limit paces one download (1 MiB at 256K takes about 3.75 s)", async () => {
+    const dir = await dirs.fresh();
+    const url = origin.serve("/b/limited.bin", { size: 1 << 20, seed: 60 });
+    const run = await runDlm(["get", url, "--limit", "256K", "--quiet"], { cwd: dir });
+    expect(run.exitCode).toBe(EXIT.OK);
+    expect(sha256Hex(new Uint8Array(await readFile(join(dir, "limited.bin"))))).toBe(sha256Of(1 << 20, 60));
+    // Start-up of the CLI adds a little; without the limit this takes well under a second.
+    expect(run.elapsedMs).toBeGreaterThan(3_400);
+    expect(run.elapsedMs).toBeLessThan(8_000);
+  }, 60_000);
 });

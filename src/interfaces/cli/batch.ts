@@ -13,6 +13,8 @@ export interface BatchOptions {
   readonly jobs: number;
   /** Connections per download (0 = the default). */
   readonly connections: number;
+  /** Speed limit all downloads share, bytes per second (0 = none). */
+  readonly limit: number;
   readonly json: boolean;
 }
 
@@ -69,6 +71,7 @@ export async function runBatch(
     maxActive: options.jobs,
     ...(options.connections > 0 ? { defaultConnections: options.connections } : {}),
     retryLater: false,
+    globalLimit: options.limit,
     log: logger("control"),
   });
   let ended = 0;

@@ -1,8 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
+import { TokenBucket } from "../../../engine/rate-limiter.ts";
 import { UsageError } from "../../../errors.ts";
+import { limitedFetch } from "../../../manager/limited-fetch.ts";
 import type { CliContext } from "../cli-context.ts";
-import { integerIn } from "../flag-parsers.ts";
+import { byteSize, integerIn } from "../flag-parsers.ts";
 import { type InputEntry, parseInputFile } from "../input-file.ts";
 import { reportError } from "../report.ts";
 import type { GetFlags } from "./get.ts";
@@ -11,9 +13,10 @@ import type { GetFlags } from "./get.ts";
 export interface BatchFlags {
   readonly inputFile?: string;
   readonly jobs?: number;
+  readonly limit?: number;
 }
 
-/** `-i FILE` and `-j N` of `dlm get`. */
+/** `-i FILE`, `-j N` and `--limit RATE` of `dlm get`. */
 export const batchFlags = {
   inputFile: {
     kind: "parsed",
@@ -21,6 +24,13 @@ export const batchFlags = {
     brief: "Download every URL in FILE (aria2 format: URL line, then indented out=, dir=, checksum= lines)",
     optional: true,
     placeholder: "FILE",
+  },
+  limit: {
+    kind: "parsed",
+    parse: byteSize("--limit", 1),
+    brief: "Speed limit per second (512K, 4M...); with several URLs, shared by all",
+    optional: true,
+    placeholder: "RATE",
   },
   jobs: {
     kind: "parsed",
@@ -88,10 +98,21 @@ export async function runBatchCommand(
     const { runBatch } = await import("../batch.ts");
     cli.exitCode = await runBatch(cli, entries, {
       jobs: flags.jobs ?? 3,
+      limit: flags.limit ?? 0,
       connections: flags.connections ?? 0,
       json,
     });
   } catch (error) {
     cli.exitCode = reportError(cli, error, json);
   }
+}
+
+/**
+ * The same command context with a fetch paced to `bytesPerSecond` (`dlm get --limit`): the token bucket the
+ * manager uses, applied to every response body the engine reads. The caller copies `exitCode` back.
+ */
+export function withSpeedLimit(cli: CliContext, bytesPerSecond: number): CliContext {
+  const ctx = cli.dlm;
+  const bucket = new TokenBucket(bytesPerSecond, ctx.monotonic());
+  return { ...cli, dlm: { ...ctx, fetch: limitedFetch(ctx.fetch, () => [bucket], ctx.monotonic) } };
 }

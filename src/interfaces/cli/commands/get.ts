@@ -10,7 +10,7 @@ import { byteOffset, byteSize, durationMs, header, httpUrl, integerIn, outputPat
 import { type ListenFlags, listenAddress, listenFlags } from "../listen-address.ts";
 import { reportError } from "../report.ts";
 import { runDownloadCommand } from "../run-download.ts";
-import { type BatchFlags, batchFlags, runBatchCommand } from "./get-batch.ts";
+import { type BatchFlags, batchFlags, runBatchCommand, withSpeedLimit } from "./get-batch.ts";
 
 /** Flags of `dlm get`, after parsing. */
 export interface GetFlags {
@@ -123,11 +123,13 @@ export const getCommand = buildCommand({
       this.exitCode = reportError(this, error, flags.json ?? false);
       return;
     }
-    await runDownloadCommand(this, request, {
+    const cli = flags.limit === undefined ? this : withSpeedLimit(this, flags.limit);
+    await runDownloadCommand(cli, request, {
       json: flags.json ?? false,
       quiet: flags.quiet ?? false,
       listen,
     });
+    this.exitCode = cli.exitCode;
   },
   parameters: {
     flags: {
