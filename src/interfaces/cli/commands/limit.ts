@@ -2,7 +2,7 @@ import { buildCommand } from "@stricli/core";
 import { UsageError } from "../../../errors.ts";
 import { EXIT } from "../../../exit-codes.ts";
 import type { CliContext } from "../cli-context.ts";
-import { downloadIdOf } from "../download-id.ts";
+import { parseDownloadId } from "../download-id.ts";
 import { byteSize } from "../flag-parsers.ts";
 
 import { formatRate } from "../format.ts";
@@ -24,7 +24,7 @@ export const limitCommand = buildCommand({
       }
       const rate = parseRate(args.at(-1) ?? "");
       const argument = args.length === 2 ? (args[0] ?? "") : undefined;
-      const id = argument === undefined ? undefined : downloadIdOf(argument, "/nonexistent");
+      const id = argument === undefined ? undefined : parseDownloadId(argument);
       if (argument !== undefined && id === undefined) {
         throw new UsageError(`limit: expected a download id (12 or d12), got ${JSON.stringify(argument)}`, {
           input: argument,

@@ -6,7 +6,7 @@ import { EXIT } from "../../../exit-codes.ts";
 import { type Download, DownloadSchema } from "../../../gen/dlm/v1/download_pb.ts";
 import { stateName } from "../../rpc/download-message.ts";
 import type { CliContext } from "../cli-context.ts";
-import { downloadIdOf } from "../download-id.ts";
+import { parseDownloadId } from "../download-id.ts";
 import { formatBytes, formatRate } from "../format.ts";
 import { reportError } from "../report.ts";
 import { callServer, connectToServer } from "../service-client.ts";
@@ -67,7 +67,7 @@ export const infoCommand = buildCommand({
   async func(this: CliContext, flags: { readonly json?: boolean }, argument: string) {
     const json = flags.json ?? false;
     try {
-      const id = downloadIdOf(argument, "/nonexistent");
+      const id = parseDownloadId(argument);
       if (id === undefined)
         throw new UsageError(`info: expected a download id (12 or d12), got ${JSON.stringify(argument)}`, {
           input: argument,

@@ -5,7 +5,7 @@ import type { Download } from "../../../gen/dlm/v1/download_pb.ts";
 import { stateName } from "../../rpc/download-message.ts";
 import type { CliContext } from "../cli-context.ts";
 import { requireLiveDownload } from "../control-client.ts";
-import { downloadIdOf } from "../download-id.ts";
+import { downloadIdOf, parseDownloadId } from "../download-id.ts";
 import { outputPath } from "../flag-parsers.ts";
 import { reportError } from "../report.ts";
 import { callServer, connectToServer } from "../service-client.ts";
@@ -28,7 +28,8 @@ interface RmFlags extends QueueFlags {
  * FILE of a `dlm get --listen` process. Mixing them is a UsageError.
  */
 function idsOrFile(verb: Verb, args: readonly string[], all: boolean, cwd: string): number[] | string {
-  const ids = args.map((arg) => downloadIdOf(arg, cwd));
+  // rm has no FILE form: every argument must be an id, whatever files exist.
+  const ids = args.map((arg) => (verb === "rm" ? parseDownloadId(arg) : downloadIdOf(arg, cwd)));
   if (all) {
     if (args.length > 0) throw new UsageError(`${verb}: give ids or --all, not both`, { flag: "--all" });
     return [];
@@ -126,7 +127,7 @@ export const rmCommand = buildCommand({
   async func(this: CliContext, flags: RmFlags, ...args: string[]) {
     const json = flags.json ?? false;
     try {
-      const form = idsOrFile("rm", args, flags.all ?? false, "/nonexistent");
+      const form = idsOrFile("rm", args, flags.all ?? false, this.dlm.cwd);
       await runOnServer(this, "rm", typeof form === "string" ? [] : form, flags);
     } catch (error) {
       this.exitCode = reportError(this, error, json);
