@@ -179,7 +179,7 @@ describe("Manager", () => {
         : 0;
     // (1 MiB - a 64 KiB burst) / 256 KiB/s = 3.75 s; the probe and verification add a little.
     expect(seconds).toBeGreaterThan(3.4);
-    expect(seconds).toBeLessThan(5.5);
+    expect(seconds).toBeLessThan(8); // loose: a loaded CI machine adds start-up and scheduling time
 
     const slow = origin.serve("/lifted.bin", { size: 4 * size, seed: 4 });
     const slowId = (await manager.add(input(slow, { speedLimit: 64 * 1024 }))).record.id;
@@ -205,7 +205,7 @@ describe("Manager", () => {
     const seconds = (performance.now() - began) / 1000;
     // 2 MiB at 512 KiB/s, less a 128 KiB burst: 3.75 s.
     expect(seconds).toBeGreaterThan(3.4);
-    expect(seconds).toBeLessThan(5.5);
+    expect(seconds).toBeLessThan(8); // loose: a loaded CI machine adds start-up and scheduling time
     // Lifted while running, the next file comes at once.
     const big = (await manager.add(input(origin.serve("/g3.bin", { size: 8 * size })))).record.id;
     await waitForState(manager, big, "running");
