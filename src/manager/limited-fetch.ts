@@ -3,8 +3,11 @@ import { type TokenBucket, takeFromAll } from "../engine/rate-limiter.ts";
 /** Statuses whose Response may not carry a body (the Response constructor refuses one). */
 const NO_BODY = new Set([101, 103, 204, 205, 304]);
 
-/** Smallest piece a chunk is cut into before it is charged (bytes). */
-const MIN_PIECE = 16 * 1024;
+/**
+ * Smallest piece a chunk is cut into before it is charged (bytes). Small, so that even at a few KiB/s
+ * shared by several connections no wait comes near a stall timeout (waits add up across connections).
+ */
+const MIN_PIECE = 1024;
 
 /**
  * A fetch whose response bodies are paced by token buckets: this is how the manager applies speed limits

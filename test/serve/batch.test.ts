@@ -76,4 +76,17 @@ describe("dlm get with several URLs (no daemon)", () => {
     expect(run.elapsedMs).toBeGreaterThan(3_400);
     expect(run.elapsedMs).toBeLessThan(8_000);
   }, 60_000);
+
+  test("a low --limit never stalls a connection into a stall-timeout retry", async () => {
+    const dir = await dirs.fresh();
+    origin.resetStats();
+    const url = origin.serve("/b/trickle.bin", { size: 40 * 1024, seed: 61 });
+    // 16 KiB pass at once (the burst), the other 24 KiB at 4 KiB/s: about 6 s, with a 2 s stall timeout.
+    const run = await runDlm(["get", url, "--limit", "4K", "--stall-timeout", "2s", "--quiet"], { cwd: dir });
+    expect(run.exitCode).toBe(EXIT.OK);
+    expect(sha256Hex(new Uint8Array(await readFile(join(dir, "trickle.bin"))))).toBe(sha256Of(40 * 1024, 61));
+    expect(run.elapsedMs).toBeGreaterThan(5_500);
+    // The probe and one range request: no retry after a stall.
+    expect(origin.stats.requests.filter((r) => r.path === "/b/trickle.bin").length).toBe(2);
+  }, 60_000);
 });
