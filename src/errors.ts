@@ -147,6 +147,12 @@ export class InterruptedError extends DlmError {
   readonly exitCode = EXIT.INTERRUPTED;
 }
 
+/** A client of `dlm serve` found no daemon (no serve.json, or nothing answers there); run `dlm serve`. */
+export class NoServerError extends DlmError {
+  readonly code = "no_server";
+  readonly exitCode = EXIT.NO_SERVER;
+}
+
 /** Error code for anything dlm did not raise itself. */
 export function exitCodeOf(error: unknown): ExitCode {
   return error instanceof DlmError ? error.exitCode : EXIT.UNEXPECTED;

@@ -17,6 +17,8 @@ export const EXIT = {
   CANCELLED: 11,
   /** A control command the download's state does not allow now (pause while verifying, resume once ended). */
   REFUSED: 12,
+  /** `dlm add`, `ls`, `pause ID`... found no running `dlm serve` (start one with: dlm serve). */
+  NO_SERVER: 13,
   INTERRUPTED: 130,
 } as const;
 

@@ -15,6 +15,7 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   engine: ["interfaces", "control", "progress", "gen"],
   progress: ["interfaces", "control", "gen"],
   control: ["interfaces", "gen"],
+  manager: ["interfaces", "gen"],
 };
 
 /**

@@ -2,11 +2,14 @@ import { ArgumentParseError, buildApplication, buildRouteMap, help, text_en, ver
 import packageJson from "../../../package.json" with { type: "json" };
 import { DlmError } from "../../errors.ts";
 import type { CliContext } from "./cli-context.ts";
+import { addCommand } from "./commands/add.ts";
 import { cancelCommand } from "./commands/cancel.ts";
 import { completionRoutes } from "./commands/completion.ts";
 import { getCommand } from "./commands/get.ts";
-import { pauseCommand } from "./commands/pause.ts";
-import { resumeCommand } from "./commands/resume.ts";
+import { limitCommand } from "./commands/limit.ts";
+import { infoCommand, lsCommand } from "./commands/ls.ts";
+import { pauseEitherCommand, resumeEitherCommand, rmCommand } from "./commands/queue-control.ts";
+import { serveCommand } from "./commands/serve.ts";
 import { statusCommand } from "./commands/status.ts";
 import { watchCommand } from "./commands/watch.ts";
 
@@ -22,12 +25,18 @@ const formatting = {
 const routes = buildRouteMap({
   routes: {
     get: getCommand,
-    resume: resumeCommand,
+    resume: resumeEitherCommand,
     status: statusCommand,
-    pause: pauseCommand,
+    pause: pauseEitherCommand,
     cancel: cancelCommand,
     watch: watchCommand,
     completion: completionRoutes,
+    serve: serveCommand,
+    add: addCommand,
+    ls: lsCommand,
+    info: infoCommand,
+    rm: rmCommand,
+    limit: limitCommand,
   },
   docs: { brief: "dlm: fast, verified, resumable downloads over HTTP(S)" },
 });

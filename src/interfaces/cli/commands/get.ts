@@ -10,6 +10,7 @@ import { byteOffset, byteSize, durationMs, header, httpUrl, integerIn, outputPat
 import { type ListenFlags, listenAddress, listenFlags } from "../listen-address.ts";
 import { reportError } from "../report.ts";
 import { runDownloadCommand } from "../run-download.ts";
+import { type BatchFlags, batchFlags, runBatchCommand } from "./get-batch.ts";
 
 /** Flags of `dlm get`, after parsing. */
 export interface GetFlags {
@@ -125,7 +126,12 @@ export const downloadFlags = {
 
 /** `dlm get URL`: download a file, or a byte range of it, verified. */
 export const getCommand = buildCommand({
-  async func(this: CliContext, flags: GetFlags & ListenFlags, url: string) {
+  async func(this: CliContext, flags: GetFlags & ListenFlags & BatchFlags, ...urls: string[]) {
+    const url = urls[0];
+    if (urls.length !== 1 || flags.inputFile !== undefined || url === undefined) {
+      await runBatchCommand(this, flags, urls);
+      return;
+    }
     let request: DownloadRequest;
     let listen: ListenAddress | undefined;
     try {
@@ -135,6 +141,7 @@ export const getCommand = buildCommand({
       this.exitCode = reportError(this, error, flags.json ?? false);
       return;
     }
+    // --limit is the request's own (a token bucket in the workers' read loop, download.ts).
     await runDownloadCommand(this, request, {
       json: flags.json ?? false,
       quiet: flags.quiet ?? false,
@@ -202,12 +209,13 @@ export const getCommand = buildCommand({
         optional: true,
         placeholder: "SIZE",
       },
+      ...batchFlags,
     },
-    aliases: { o: "output", c: "connections", H: "header" },
+    aliases: { o: "output", c: "connections", H: "header", i: "inputFile", j: "jobs" },
     positional: {
-      kind: "tuple",
-      parameters: [{ brief: "http:// or https:// URL", parse: httpUrl, placeholder: "URL" }],
+      kind: "array",
+      parameter: { brief: "http:// or https:// URL (several: a batch)", parse: httpUrl, placeholder: "URL" },
     },
   },
-  docs: { brief: "Download URL over several connections to a verified file" },
+  docs: { brief: "Download URL over several connections to a verified file (or several: -i FILE -j N)" },
 });

@@ -9,12 +9,17 @@ import { type ClientFlags, clientFlags, fileParameter } from "./control-command.
  * (Connect protocol over the RPC listener): status and segment map redrawn in place on a TTY (the
  * dashboard's picture in text), plain lines otherwise, `--json` records like `dlm get`. Exits like the download:
  * 0 when it finished, its error's exit code when it failed, CANCELLED, or INTERRUPTED when the process
- * stopped while paused.
+ * stopped while paused. Without FILE it follows every download of the running dlm serve (watch-all.ts).
  */
 export const watchCommand = buildCommand({
-  async func(this: CliContext, flags: ClientFlags, file: string) {
+  async func(this: CliContext, flags: ClientFlags, file: string | undefined) {
     const json = flags.json ?? false;
     try {
+      if (file === undefined) {
+        const { watchAll } = await import("./watch-all.ts");
+        this.exitCode = await watchAll(this, json);
+        return;
+      }
       // Find the download first: it may end while the stream client loads.
       const live = await requireLiveDownload(this.dlm, file);
       const { watch } = await import("./watch-stream.ts");
@@ -23,6 +28,15 @@ export const watchCommand = buildCommand({
       this.exitCode = reportError(this, error, json);
     }
   },
-  parameters: { flags: clientFlags, positional: fileParameter },
-  docs: { brief: "Show the live progress of a download started with --listen until it ends" },
+  parameters: {
+    flags: clientFlags,
+    positional: {
+      kind: "tuple",
+      parameters: [{ ...fileParameter.parameters[0], optional: true }],
+    },
+  },
+  docs: {
+    brief:
+      "Show the live progress of a download started with --listen until it ends; without FILE, every download of dlm serve",
+  },
 });

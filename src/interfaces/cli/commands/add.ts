@@ -1,0 +1,163 @@
+import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { buildCommand } from "@stricli/core";
+import { UsageError } from "../../../errors.ts";
+import { EXIT } from "../../../exit-codes.ts";
+import type { CliContext } from "../cli-context.ts";
+import { header, httpUrl, integerIn } from "../flag-parsers.ts";
+import { type InputEntry, parseInputFile } from "../input-file.ts";
+import { reportError } from "../report.ts";
+import { callServer, connectToServer } from "../service-client.ts";
+
+/** Flags of `dlm add`. */
+interface AddFlags {
+  readonly inputFile?: string;
+  readonly output?: string;
+  readonly dir?: string;
+  readonly checksum?: string;
+  readonly header?: readonly (readonly [string, string])[];
+  readonly connections?: number;
+  readonly priority?: number;
+  readonly label?: readonly string[];
+  readonly paused?: boolean;
+  readonly json?: boolean;
+}
+
+async function entriesOf(cli: CliContext, flags: AddFlags, urls: readonly string[]): Promise<InputEntry[]> {
+  const fromArgs = urls.map((url, i) => ({
+    url,
+    out: flags.output,
+    dir: flags.dir,
+    checksum: flags.checksum,
+    headers: flags.header ?? [],
+    line: i + 1,
+  }));
+  if (flags.output !== undefined && urls.length > 1) {
+    throw new UsageError("--output: names one file, but more than one URL was given", { flag: "--output" });
+  }
+  if (flags.inputFile === undefined) return fromArgs;
+  const path = resolve(cli.dlm.cwd, flags.inputFile);
+  const text = await readFile(path, "utf8").catch((error: unknown) => {
+    throw new UsageError(`--input-file: cannot read ${path}: ${(error as Error).message}`, {
+      flag: "--input-file",
+      input: flags.inputFile,
+      cause: error,
+    });
+  });
+  const parsed = parseInputFile(text, flags.inputFile);
+  if (parsed.ignored.length > 0) {
+    cli.dlm.stderr.write(
+      `dlm: ${flags.inputFile}: ignoring options dlm does not use: ${parsed.ignored.join(", ")}\n`,
+    );
+  }
+  return [
+    ...fromArgs,
+    ...parsed.entries.map((e) => ({ ...e, headers: [...(flags.header ?? []), ...e.headers] })),
+  ];
+}
+
+/** `dlm add URL... [-i FILE]`: queue downloads in the running `dlm serve`; prints one line per download. */
+export const addCommand = buildCommand({
+  async func(this: CliContext, flags: AddFlags, ...urls: string[]) {
+    const json = flags.json ?? false;
+    try {
+      const entries = await entriesOf(this, flags, urls);
+      if (entries.length === 0) throw new UsageError("add: give URLs or --input-file FILE", { flag: "URL" });
+      const { client, server } = await connectToServer(this.dlm);
+      for (const entry of entries) {
+        const { download } = await callServer(server, () =>
+          client.add({
+            url: entry.url,
+            output: entry.out ?? "",
+            directory: entry.dir ?? "",
+            checksum: entry.checksum ?? "",
+            headers: entry.headers.map(([name, value]) => ({ name, value })),
+            connections: flags.connections ?? 0,
+            priority: flags.priority ?? 0,
+            labels: [...(flags.label ?? [])],
+            startPaused: flags.paused ?? false,
+            // A fresh key per entry: if this call is retried after a lost answer, no second download appears.
+            requestId: randomUUID(),
+          }),
+        );
+        const id = Number(download?.id ?? 0n);
+        if (json) this.dlm.stdout.write(`${JSON.stringify({ type: "added", id, url: entry.url })}\n`);
+        else this.dlm.stdout.write(`${id}\t${entry.url}\n`);
+      }
+      this.exitCode = EXIT.OK;
+    } catch (error) {
+      this.exitCode = reportError(this, error, json);
+    }
+  },
+  parameters: {
+    flags: {
+      inputFile: {
+        kind: "parsed",
+        parse: String,
+        brief: "Read URLs from FILE (aria2 format: URL line, then indented out=, dir=, checksum= lines)",
+        optional: true,
+        placeholder: "FILE",
+      },
+      output: {
+        kind: "parsed",
+        parse: String,
+        brief: "File name (one URL only)",
+        optional: true,
+        placeholder: "NAME",
+      },
+      dir: {
+        kind: "parsed",
+        parse: String,
+        brief: "Directory under the daemon's --dir",
+        optional: true,
+        placeholder: "DIR",
+      },
+      checksum: {
+        kind: "parsed",
+        parse: String,
+        brief: "Expected checksum, ALGO:HEX",
+        optional: true,
+        placeholder: "ALGO:HEX",
+      },
+      header: {
+        kind: "parsed",
+        parse: header,
+        brief: "Request header 'Name: value' (repeatable)",
+        optional: true,
+        variadic: true,
+        placeholder: "HEADER",
+      },
+      connections: {
+        kind: "parsed",
+        parse: integerIn("--connections", 1, 64),
+        brief: "Connections, 1..64 (default: the daemon's)",
+        optional: true,
+        placeholder: "N",
+      },
+      priority: {
+        kind: "parsed",
+        parse: integerIn("--priority", -1000, 1000),
+        brief: "Higher runs first (default 0)",
+        optional: true,
+        placeholder: "N",
+      },
+      label: {
+        kind: "parsed",
+        parse: String,
+        brief: "Label to filter by (repeatable)",
+        optional: true,
+        variadic: true,
+        placeholder: "LABEL",
+      },
+      paused: { kind: "boolean", brief: "Queue paused", optional: true },
+      json: { kind: "boolean", brief: "Machine output: one JSON object per download", optional: true },
+    },
+    aliases: { i: "inputFile", o: "output", c: "connections", H: "header" },
+    positional: {
+      kind: "array",
+      parameter: { brief: "URL to download", parse: httpUrl, placeholder: "URL" },
+    },
+  },
+  docs: { brief: "Queue downloads in the running dlm serve (start one with: dlm serve)" },
+});

@@ -1,0 +1,198 @@
+import { mkdir, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { buildCommand } from "@stricli/core";
+import { UsageError } from "../../../errors.ts";
+import { EXIT } from "../../../exit-codes.ts";
+import { logger } from "../../../log.ts";
+import type { DownloadRecord } from "../../../manager/download-record.ts";
+import type { CliContext } from "../cli-context.ts";
+import { byteSize, integerIn } from "../flag-parsers.ts";
+import { type ListenFlags, listenAddress, listenFlags } from "../listen-address.ts";
+import { reportError } from "../report.ts";
+import {
+  DATABASE_FILE,
+  processAlive,
+  readServeFile,
+  removeServeFile,
+  serveHome,
+  writeServeFile,
+} from "../serve-home.ts";
+
+/** Flags of `dlm serve`. */
+export interface ServeFlags extends ListenFlags {
+  readonly dir?: string;
+  readonly maxActive?: number;
+  readonly maxConnections?: number;
+  readonly limit?: number;
+  readonly onComplete?: string;
+  readonly json?: boolean;
+}
+
+/**
+ * The `--on-complete` hook: runs `program` directly (no shell, so nothing in a file name is interpreted)
+ * with the download described in its environment. Its exit status is only logged.
+ */
+function completionHook(
+  program: string,
+  env: Readonly<Record<string, string | undefined>>,
+): (record: DownloadRecord) => void {
+  const log = logger("control");
+  return (record) => {
+    try {
+      const child = Bun.spawn([program], {
+        env: {
+          ...env,
+          DLM_ID: String(record.id),
+          DLM_FILE: record.path ?? "",
+          DLM_SHA256: record.sha256 ?? "",
+          DLM_STATE: record.state,
+        },
+        stdin: "ignore",
+        stdout: "inherit",
+        stderr: "inherit",
+      });
+      void child.exited.then((code) => {
+        if (code !== 0)
+          log.warn("--on-complete {program} exited {code}", { program, code, download: record.id });
+      });
+    } catch (error) {
+      log.warn("--on-complete {program} could not start: {error}", { program, error });
+    }
+  };
+}
+
+/** Turns a taken or impossible address into a UsageError naming --listen. */
+function listenError(error: unknown): unknown {
+  const code = (error as { code?: unknown }).code;
+  if (code === "EADDRINUSE" || code === "EADDRNOTAVAIL" || code === "EACCES") {
+    return new UsageError(`--listen: cannot listen there (${String(code)})`, {
+      flag: "--listen",
+      cause: error,
+    });
+  }
+  return error;
+}
+
+/**
+ * `dlm serve`: the download manager. Opens (or creates) the queue in its home, continues every unfinished
+ * download from its sidecar, serves DownloadService, writes serve.json for clients, and runs until
+ * SIGINT/SIGTERM, when running downloads pause (state saved) and stay queued for the next start.
+ */
+export const serveCommand = buildCommand({
+  async func(this: CliContext, flags: ServeFlags) {
+    const ctx = this.dlm;
+    const json = flags.json ?? false;
+    try {
+      const listen = listenAddress(flags.listen, flags.listenAny ?? false) ?? { host: "127.0.0.1", port: 0 };
+      const dir = resolve(ctx.cwd, flags.dir ?? ".");
+      if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
+        throw new UsageError(`--dir: ${dir} is not a directory`, { flag: "--dir", input: flags.dir ?? "." });
+      }
+      const home = serveHome(ctx);
+      await mkdir(home, { recursive: true, mode: 0o700 });
+      const other = await readServeFile(home);
+      if (other !== undefined && other.pid !== process.pid && processAlive(other.pid)) {
+        throw new UsageError(`dlm serve already runs for ${home} (pid ${other.pid}, ${other.rpc})`, {
+          hint: "stop it first, or set DLM_HOME to run another",
+        });
+      }
+      // Loaded here: the servers and the database cost start-up time the other commands should not pay.
+      const { SqliteStore } = await import("../../../manager/sqlite-store.ts");
+      const { Manager } = await import("../../../manager/manager.ts");
+      const { startServePlane } = await import("../../serve-plane.ts");
+      const store = await SqliteStore.open(join(home, DATABASE_FILE));
+      const manager = await Manager.start({
+        store,
+        ctx,
+        dir,
+        maxActive: flags.maxActive ?? 3,
+        ...(flags.maxConnections === undefined ? {} : { connectionBudget: flags.maxConnections }),
+        globalLimit: flags.limit ?? 0,
+        ...(flags.onComplete === undefined ? {} : { onEnded: completionHook(flags.onComplete, ctx.env) }),
+        log: logger("control"),
+      });
+      let plane: Awaited<ReturnType<typeof startServePlane>>;
+      try {
+        plane = await startServePlane(manager, listen, logger("rpc"));
+      } catch (error) {
+        await manager.stop();
+        await store.close();
+        throw listenError(error);
+      }
+      await writeServeFile(home, {
+        http: plane.http,
+        rpc: plane.rpc,
+        token: plane.token,
+        pid: process.pid,
+        dir,
+      });
+      ctx.stderr.write(
+        `dlm: serving downloads into ${dir}; rpc ${plane.rpc}, http ${plane.http} (token in ${join(home, "serve.json")})\n`,
+      );
+      if (json) {
+        ctx.stdout.write(
+          `${JSON.stringify({ type: "serve", http: plane.http, rpc: plane.rpc, dir, home })}\n`,
+        );
+      }
+      await new Promise<void>((done) => {
+        const detach = this.onSignal(() => {
+          detach();
+          done();
+        });
+      });
+      ctx.stderr.write("dlm: stopping; running downloads pause and continue at the next dlm serve\n");
+      await plane.stop();
+      await manager.stop();
+      await store.close();
+      await removeServeFile(home, process.pid);
+      this.exitCode = EXIT.OK;
+    } catch (error) {
+      this.exitCode = reportError(this, error, json);
+    }
+  },
+  parameters: {
+    flags: {
+      dir: {
+        kind: "parsed",
+        parse: String,
+        brief: "Download directory; clients cannot place files outside it (default: the current directory)",
+        optional: true,
+        placeholder: "DIR",
+      },
+      ...listenFlags,
+      maxActive: {
+        kind: "parsed",
+        parse: integerIn("--max-active", 1, 100),
+        brief: "Downloads running at once, 1..100 (default 3)",
+        optional: true,
+        placeholder: "N",
+      },
+      maxConnections: {
+        kind: "parsed",
+        parse: integerIn("--max-connections", 1, 1024),
+        brief: "Connections all running downloads share, 1..1024 (default 8 per --max-active slot)",
+        optional: true,
+        placeholder: "N",
+      },
+      limit: {
+        kind: "parsed",
+        parse: byteSize("--limit", 1),
+        brief: "Global speed limit per second shared by all downloads (512K, 20M...; default none)",
+        optional: true,
+        placeholder: "RATE",
+      },
+      onComplete: {
+        kind: "parsed",
+        parse: String,
+        brief:
+          "Run PROGRAM (no shell) when a download ends, with DLM_ID, DLM_FILE, DLM_SHA256, DLM_STATE set",
+        optional: true,
+        placeholder: "PROGRAM",
+      },
+      json: { kind: "boolean", brief: "Machine output: a JSON line with the listeners", optional: true },
+    },
+  },
+  docs: {
+    brief: "Run the download manager: a persistent queue served as dlm.v1.DownloadService (see dlm add, ls)",
+  },
+});

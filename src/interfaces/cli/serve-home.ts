@@ -1,0 +1,104 @@
+import { chmod, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Context } from "../../context.ts";
+import { NoServerError, StateFileError } from "../../errors.ts";
+
+/** What `dlm serve` writes (mode 0600) so its clients can find and call it. */
+export interface ServeFile {
+  /** HTTP/1.1 listener (Connect JSON, gRPC-Web), e.g. `http://127.0.0.1:8080`. */
+  readonly http: string;
+  /** HTTP/2 cleartext listener (gRPC, Connect). */
+  readonly rpc: string;
+  readonly token: string;
+  readonly pid: number;
+  /** Absolute download directory. */
+  readonly dir: string;
+}
+
+/** Name of the file in the home. */
+export const SERVE_FILE = "serve.json";
+/** Name of the database in the home. */
+export const DATABASE_FILE = "dlm.db";
+
+/**
+ * The daemon's home: `$DLM_HOME`, else `$XDG_STATE_HOME/dlm`, else `~/.local/state/dlm` (the XDG Base
+ * Directory default for state), relative values resolved against the context's cwd.
+ */
+export function serveHome(ctx: Context): string {
+  const home = ctx.env["DLM_HOME"];
+  if (home !== undefined && home !== "") return resolve(ctx.cwd, home);
+  const state = ctx.env["XDG_STATE_HOME"];
+  const base =
+    state !== undefined && state !== "" ? resolve(ctx.cwd, state) : join(homedir(), ".local", "state");
+  return join(base, "dlm");
+}
+
+/** Writes serve.json readable by the owner only: temp file (0600), rename. */
+export async function writeServeFile(home: string, file: ServeFile): Promise<void> {
+  const path = join(home, SERVE_FILE);
+  const temp = `${path}.${process.pid}.tmp`;
+  await writeFile(temp, `${JSON.stringify(file)}\n`, { mode: 0o600 });
+  await chmod(temp, 0o600);
+  await rename(temp, path);
+}
+
+/** Removes serve.json if it is still this process's. */
+export async function removeServeFile(home: string, pid: number): Promise<void> {
+  const found = await readServeFile(home).catch(() => undefined);
+  if (found?.pid === pid) await rm(join(home, SERVE_FILE), { force: true });
+}
+
+/** serve.json of `home`; undefined when there is none. */
+export async function readServeFile(home: string): Promise<ServeFile | undefined> {
+  const path = join(home, SERVE_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "ENOENT") return undefined;
+    throw new StateFileError(`${path}: cannot read: ${(error as Error).message}`, {
+      file: path,
+      cause: error,
+    });
+  }
+  let value: Partial<Record<keyof ServeFile, unknown>>;
+  try {
+    value = JSON.parse(text) as Partial<Record<keyof ServeFile, unknown>>;
+  } catch (error) {
+    throw new StateFileError(`${path}: not JSON`, { file: path, cause: error });
+  }
+  const { http, rpc, token, pid, dir } = value;
+  if (
+    typeof http !== "string" ||
+    typeof rpc !== "string" ||
+    typeof token !== "string" ||
+    typeof pid !== "number" ||
+    typeof dir !== "string"
+  ) {
+    throw new StateFileError(`${path}: expected {http, rpc, token, pid, dir}`, { file: path });
+  }
+  return { http, rpc, token, pid, dir };
+}
+
+/** True when a process with this id exists (signal 0 checks without sending anything). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: unknown }).code === "EPERM";
+  }
+}
+
+/** The running daemon's serve.json, or NoServerError saying how to start one. */
+export async function requireServer(ctx: Context): Promise<ServeFile> {
+  const home = serveHome(ctx);
+  const file = await readServeFile(home);
+  if (file === undefined || !processAlive(file.pid)) {
+    throw new NoServerError(`no dlm serve is running (home ${home}); start one with: dlm serve`, {
+      file: join(home, SERVE_FILE),
+    });
+  }
+  return file;
+}

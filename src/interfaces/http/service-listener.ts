@@ -1,0 +1,107 @@
+import { type ConnectRouter, type ConnectRouterOptions, createConnectRouter } from "@connectrpc/connect";
+import { createFetchHandler } from "@connectrpc/connect/protocol";
+import type { Logger } from "@logtape/logtape";
+import { Elysia } from "elysia";
+import { type RunningListener, urlHost } from "../shared/listener.ts";
+import { NOT_LISTENING, RequestGuard, rejectionResponse } from "../shared/request-guard.ts";
+
+/** How to run an HTTP listener that serves Connect services only. */
+export interface ServiceListenerOptions {
+  readonly token: string;
+  readonly host: string;
+  /** Port to bind; 0 picks a free one. */
+  readonly port: number;
+  readonly maxBodyBytes: number;
+  /** Seconds a connection may stay silent; streams are exempt. */
+  readonly idleTimeoutSeconds: number;
+  readonly routes: (router: ConnectRouter) => void;
+  readonly rpcOptions: Partial<ConnectRouterOptions>;
+  readonly log: Logger;
+}
+
+/** How long open connections get to finish on their own at stop, ms. */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * Starts an Elysia listener serving Connect and gRPC-Web over HTTP/1.1 (curl with Connect JSON, browsers),
+ * every request checked by the same RequestGuard as `dlm get --listen`: Host, Origin, bearer token, body size.
+ */
+export function startServiceListener(options: ServiceListenerOptions): RunningListener {
+  let guard: RequestGuard | undefined;
+  const { log } = options;
+  const app = new Elysia({
+    serve: {
+      hostname: options.host,
+      idleTimeout: options.idleTimeoutSeconds,
+      maxRequestBodySize: options.maxBodyBytes * 4,
+      reusePort: false,
+    },
+  })
+    .onRequest(({ request }) => {
+      const h = request.headers;
+      const rejection =
+        guard === undefined
+          ? NOT_LISTENING
+          : guard.check({
+              host: h.get("host") ?? undefined,
+              origin: h.get("origin") ?? undefined,
+              authorization: h.get("authorization") ?? undefined,
+              contentLength: h.get("content-length") ?? undefined,
+            });
+      if (rejection === undefined) return;
+      log.info("refused {method} {path}: {reason}", {
+        method: request.method,
+        path: new URL(request.url).pathname,
+        reason: rejection.message,
+      });
+      return rejectionResponse(rejection, h.get("content-type") ?? undefined);
+    })
+    .onError(({ code, request }) => {
+      if (code === "NOT_FOUND") {
+        const path = new URL(request.url).pathname;
+        return Response.json(
+          { code: "not_found", message: `no route for ${request.method} ${path}` },
+          { status: 404 },
+        );
+      }
+      return Response.json(
+        { code: "internal", message: "internal error (see the dlm process log)" },
+        { status: 500 },
+      );
+    });
+  const router = createConnectRouter(options.rpcOptions);
+  options.routes(router);
+  for (const handler of router.handlers) {
+    const handle = createFetchHandler(handler);
+    app.post(
+      handler.requestPath,
+      ({ request, server }) => {
+        // A WatchAll stream may stay quiet longer than the idle timeout.
+        server?.timeout(request, 0);
+        return handle(request);
+      },
+      { parse: "none" },
+    );
+  }
+  app.listen({ hostname: options.host, port: options.port });
+  const port = app.server?.port;
+  if (port === undefined) throw new Error(`could not listen on ${options.host}:${options.port}`);
+  guard = new RequestGuard(options.token, { host: options.host, port }, options.maxBodyBytes);
+  return {
+    url: `http://${urlHost(options.host)}:${port}`,
+    port,
+    async stop() {
+      const server = app.server;
+      if (server === null) return;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        server.stop(false),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, CLOSE_GRACE_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      await app.stop(true);
+    },
+  };
+}

@@ -1,0 +1,562 @@
+// Over 300 lines on purpose: the manager is one state machine (queue rows, running jobs, their outcomes and
+// the event order) whose parts only make sense together; the pure decisions live in queue-plan.ts and
+// failure-info.ts.
+import { existsSync } from "node:fs";
+import { realpath, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "@logtape/logtape";
+import type { Context } from "../context.ts";
+import { Controller } from "../control/controller.ts";
+import { parseChecksum } from "../engine/checksum.ts";
+import { type DownloadRequest, REQUEST_DEFAULTS } from "../engine/download-request.ts";
+import { sidecarOf } from "../engine/prepare.ts";
+import { TokenBucket } from "../engine/rate-limiter.ts";
+import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "../engine/retry-policy.ts";
+import { HttpStatusError, OutputExistsError, UsageError } from "../errors.ts";
+import type { DownloadRecord, NewDownload, QueueState, RecordPatch, StoredEvent } from "./download-record.ts";
+import { failureInfo, RETRY_BASE_MS, retryDelayMs } from "./failure-info.ts";
+import { limitedFetch } from "./limited-fetch.ts";
+import type { DownloadView, ManagerListener, QueueStats } from "./manager-events.ts";
+import { placeInside } from "./output-place.ts";
+import { planQueue } from "./queue-plan.ts";
+import type { RecordFilter, Store } from "./store.ts";
+
+/** How a manager runs. */
+export interface ManagerOptions {
+  readonly store: Store;
+  /** The world (fetch, clocks, env); `cwd` is replaced per download by its directory. */
+  readonly ctx: Context;
+  /** Absolute download directory; nothing is written outside it. */
+  readonly dir: string;
+  readonly maxActive: number;
+  /** Connections all running downloads hold together (default maxActive × defaultConnections). */
+  readonly connectionBudget?: number;
+  /** Connections of a download that asks for none (default REQUEST_DEFAULTS.connections). */
+  readonly defaultConnections?: number;
+  /** First retry wait after a retryable failure, ms (default RETRY_BASE_MS). */
+  readonly retryBaseMs?: number;
+  /** Global speed limit, bytes per second shared by all downloads (0 or absent: none). */
+  readonly globalLimit?: number;
+  /** Retry retryable failures later (default true); false fails them once the engine's retries are spent. */
+  readonly retryLater?: boolean;
+  /** Stored events kept across restarts for WatchAll replays (default KEEP_EVENTS). */
+  readonly keepEvents?: number;
+  /** Called once a download ends, finished or failed (the `--on-complete` hook); must not throw. */
+  readonly onEnded?: (record: DownloadRecord) => void;
+  /** The engine's own retries within one run (default DEFAULT_RETRY_OPTIONS, as `dlm get`). */
+  readonly engineRetry?: RetryOptions;
+  readonly log: Logger;
+}
+
+/** Fields Update may change. */
+export type UpdatableField = "speedLimit" | "connections" | "priority" | "position" | "url" | "headers";
+
+/** Why a running job is being stopped, which decides the state it ends in. */
+type StopIntent = "pause" | "remove" | "remove-delete" | "shutdown" | "conflict";
+
+interface Job {
+  readonly controller: Controller;
+  /** The download's own speed limit (rate 0 = none), changed live by Update. */
+  readonly bucket: TokenBucket;
+  /** The row as last stored (kept for progress messages). */
+  record: DownloadRecord;
+  readonly connections: number;
+  intent: StopIntent | undefined;
+  /** Why a "conflict" stop happened. */
+  conflict: OutputExistsError | undefined;
+  verifying: boolean;
+  readonly done: Promise<void>;
+}
+
+/**
+ * Stored events kept at start: a watcher may reconnect this far back. Only state changes are stored (a few
+ * per download), so this covers tens of thousands of downloads.
+ */
+export const KEEP_EVENTS = 100_000;
+
+/** How often progress and stats go to listeners, ms (at most 4 a second, as WatchAll promises). */
+const TICK_MS = 250;
+
+/**
+ * The queue of many downloads: it keeps rows and events in the Store, runs at most `maxActive` downloads at
+ * once through the same Controller as `dlm get` (so each one's bytes and byte-level state live in its
+ * sidecar), retries retryable failures later, and tells listeners everything in seq order.
+ */
+export class Manager {
+  readonly #options: ManagerOptions;
+  readonly #store: Store;
+  readonly #jobs = new Map<number, Job>();
+  readonly #globalBucket: TokenBucket;
+  /** Output paths of running jobs, so two downloads never write one sidecar. */
+  readonly #outputs = new Map<string, number>();
+  readonly #listeners = new Set<ManagerListener>();
+  /** Stored events not yet delivered because an earlier seq is still in flight. */
+  readonly #pending = new Map<number, StoredEvent>();
+  #delivered = 0;
+  #planning: Promise<void> | undefined;
+  #replan = false;
+  #wakeTimer: ReturnType<typeof setTimeout> | undefined;
+  #ticker: ReturnType<typeof setInterval> | undefined;
+  #stopped = false;
+
+  private constructor(options: ManagerOptions, lastSeq: number) {
+    this.#options = options;
+    this.#store = options.store;
+    this.#delivered = lastSeq;
+    this.#globalBucket = new TokenBucket(options.globalLimit ?? 0, options.ctx.monotonic());
+  }
+
+  /**
+   * Opens the queue after any kind of stop, kill -9 included: a row left running or verifying had a job in
+   * a process that is gone, so it is queued again (its sidecar says which bytes are done); one whose file
+   * is already in place with no sidecar left had finished, and is recorded so.
+   */
+  static async start(options: ManagerOptions): Promise<Manager> {
+    await options.store.pruneEvents(options.keepEvents ?? KEEP_EVENTS);
+    const manager = new Manager(options, await options.store.lastSeq());
+    const now = options.ctx.now();
+    for (const record of await options.store.list({ states: ["running", "verifying"] })) {
+      const placed =
+        record.path !== undefined && existsSync(record.path) && !existsSync(sidecarOf(record.path));
+      await manager.#change(record.id, placed ? { state: "finished" } : { state: "queued" }, now);
+    }
+    manager.#ticker = setInterval(() => manager.#tick(), TICK_MS);
+    manager.#schedule();
+    return manager;
+  }
+
+  /** Adds a listener; returns its removal. */
+  subscribe(listener: ManagerListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** The store, for readers (List, event replay). */
+  get store(): Store {
+    return this.#store;
+  }
+
+  /** Queues a download (paused when asked); an output leaving the download directory is a UsageError. */
+  async add(input: NewDownload): Promise<{ record: DownloadView; created: boolean }> {
+    const url = URL.parse(input.url);
+    if (url === null || (url.protocol !== "http:" && url.protocol !== "https:")) {
+      throw new UsageError(`url: expected an http:// or https:// URL, got ${JSON.stringify(input.url)}`, {
+        flag: "url",
+        input: input.url,
+      });
+    }
+    if (input.checksum !== undefined) parseChecksum(input.checksum);
+    // Checked now so the client hears of it; checked again at each start (a link may appear later).
+    await placeInside(this.#options.dir, input.directory, input.output);
+    const outcome = await this.#store.add(input, this.#options.ctx.now());
+    if (outcome.event !== undefined) this.#deliver(outcome.event);
+    this.#schedule();
+    return { record: this.#view(outcome.record), created: outcome.created };
+  }
+
+  /** One download with live progress; undefined when unknown. */
+  async get(id: number): Promise<DownloadView | undefined> {
+    const record = await this.#store.get(id);
+    return record === undefined ? undefined : this.#view(record);
+  }
+
+  /** Downloads in queue order with live progress. */
+  async list(filter: RecordFilter = {}): Promise<DownloadView[]> {
+    return (await this.#store.list(filter)).map((record) => this.#view(record));
+  }
+
+  /**
+   * Changes settings. A speed limit applies at once; a running download takes connections, url and headers
+   * at its next start.
+   */
+  async update(id: number, patch: Pick<RecordPatch, UpdatableField>): Promise<DownloadView | undefined> {
+    if (patch.url !== undefined && URL.parse(patch.url) === null) {
+      throw new UsageError(`url: not a URL: ${JSON.stringify(patch.url)}`, { flag: "url", input: patch.url });
+    }
+    const event = await this.#change(id, patch, this.#options.ctx.now());
+    const job = this.#jobs.get(id);
+    if (job !== undefined && patch.speedLimit !== undefined) {
+      job.bucket.setRate(patch.speedLimit, this.#options.ctx.monotonic());
+    }
+    this.#schedule();
+    return event === undefined ? undefined : this.#view(event.record);
+  }
+
+  /** Pauses downloads: running ones stop (state saved), waiting ones stay put. Returns them after. */
+  async pause(ids: readonly number[]): Promise<DownloadView[]> {
+    const now = this.#options.ctx.now();
+    for (const id of ids) {
+      const job = this.#jobs.get(id);
+      if (job !== undefined) {
+        // A download being verified cannot pause: it ends as it ends.
+        if (job.controller.command("pause", "manager").ok) job.intent ??= "pause";
+        await job.done;
+        continue;
+      }
+      const record = await this.#store.get(id);
+      if (record?.state === "queued" || record?.state === "retrying") {
+        await this.#change(id, { state: "paused", nextTryAt: undefined }, now);
+      }
+    }
+    return this.#views(ids);
+  }
+
+  /** Puts paused, failed and retrying downloads back in the queue (attempts reset). */
+  async resume(ids: readonly number[]): Promise<DownloadView[]> {
+    const now = this.#options.ctx.now();
+    for (const id of ids) {
+      const record = await this.#store.get(id);
+      if (record?.state === "paused" || record?.state === "failed" || record?.state === "retrying") {
+        await this.#change(
+          id,
+          { state: "queued", failure: undefined, nextTryAt: undefined, attempts: 0 },
+          now,
+        );
+      }
+    }
+    this.#schedule();
+    return this.#views(ids);
+  }
+
+  /**
+   * Forgets downloads. A running one stops first. With `deleteFiles` the finished file or the unfinished
+   * sidecar is deleted too; without, files stay (an unfinished one can still be continued by `dlm resume`).
+   */
+  async remove(ids: readonly number[], deleteFiles: boolean): Promise<number[]> {
+    const removed: number[] = [];
+    for (const id of ids) {
+      const job = this.#jobs.get(id);
+      if (job !== undefined) {
+        if (job.controller.command(deleteFiles ? "cancel" : "pause", "manager").ok) {
+          job.intent = deleteFiles ? "remove-delete" : "remove";
+        }
+        await job.done;
+      }
+      const record = await this.#store.get(id);
+      if (record === undefined) continue;
+      if (deleteFiles && record.path !== undefined) {
+        await rm(sidecarOf(record.path), { recursive: true, force: true });
+        if (record.state === "finished") await rm(record.path, { force: true });
+      }
+      const event = await this.#store.remove(id, this.#options.ctx.now());
+      if (event !== undefined) {
+        this.#deliver(event);
+        removed.push(id);
+      }
+    }
+    this.#schedule();
+    return removed;
+  }
+
+  /** Changes the speed limit all downloads share, at once (0 lifts it). */
+  setGlobalLimit(bytesPerSecond: number): void {
+    this.#globalBucket.setRate(bytesPerSecond, this.#options.ctx.monotonic());
+  }
+
+  /** Counts per state, the summed rate, and the slots in use. */
+  async stats(): Promise<QueueStats> {
+    return this.#statsWith(await this.#store.countByState());
+  }
+
+  /** Ids picked by a selector: the ids given, or every download matching the filter. */
+  async select(ids: readonly number[], all: boolean, filter: RecordFilter): Promise<number[]> {
+    if (!all) return [...ids];
+    return (await this.#store.list(filter)).map((record) => record.id);
+  }
+
+  /**
+   * Stops: running downloads pause (their sidecars hold every fsynced byte) and go back to queued, so the
+   * next `dlm serve` continues them. Idempotent.
+   */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#ticker);
+    clearTimeout(this.#wakeTimer);
+    for (const job of this.#jobs.values()) {
+      if (job.controller.command("pause", "shutdown").ok) job.intent ??= "shutdown";
+    }
+    await Promise.all([...this.#jobs.values()].map((job) => job.done));
+    await this.#planning;
+  }
+
+  /** Plans and starts jobs; a call while planning runs plans once more after it. */
+  #schedule(): void {
+    if (this.#stopped) return;
+    if (this.#planning !== undefined) {
+      this.#replan = true;
+      return;
+    }
+    this.#planning = this.#plan()
+      .catch((error: unknown) => this.#options.log.error("queue planning failed: {error}", { error }))
+      .finally(() => {
+        this.#planning = undefined;
+        if (this.#replan) {
+          this.#replan = false;
+          this.#schedule();
+        }
+      });
+  }
+
+  async #plan(): Promise<void> {
+    const waiting = await this.#store.list({ states: ["queued", "retrying"] });
+    const now = this.#options.ctx.now();
+    // Real paths, as placeInside and the engine's outputs use.
+    const root = await realpath(this.#options.dir);
+    const defaultConnections = this.#options.defaultConnections ?? REQUEST_DEFAULTS.connections;
+    const busy = new Set([...this.#jobs.values()].map((job) => outputKey(root, job.record)));
+    const plan = planQueue({
+      // A download that would write where a running one writes waits for it (then fails, the file being there).
+      waiting: waiting.filter((record) => !this.#jobs.has(record.id) && !busy.has(outputKey(root, record))),
+      running: [...this.#jobs.values()].map((job) => job.connections),
+      maxActive: this.#options.maxActive,
+      connectionBudget: this.#options.connectionBudget ?? this.#options.maxActive * defaultConnections,
+      defaultConnections,
+      now,
+    });
+    for (const { id, connections } of plan.start) {
+      const record = waiting.find((r) => r.id === id);
+      // Two waiting downloads with one output: the first starts, the other waits for it.
+      if (record === undefined || busy.has(outputKey(root, record))) continue;
+      busy.add(outputKey(root, record));
+      if (!this.#stopped) await this.#startJob(record, connections);
+    }
+    clearTimeout(this.#wakeTimer);
+    if (plan.wakeAt !== undefined) {
+      this.#wakeTimer = setTimeout(() => this.#schedule(), Math.max(0, plan.wakeAt - now));
+    }
+  }
+
+  async #startJob(record: DownloadRecord, connections: number): Promise<void> {
+    const { ctx, log } = this.#options;
+    let cwd: string;
+    try {
+      cwd = await placeInside(this.#options.dir, record.directory, record.output);
+    } catch (error) {
+      await this.#change(record.id, { state: "failed", failure: failureInfo(error) }, ctx.now());
+      return;
+    }
+    const request: DownloadRequest = {
+      url: record.url,
+      // A known path (chosen by an earlier run) is where the sidecar is: resume there.
+      output: record.path ?? record.output,
+      connections,
+      rangeStart: undefined,
+      rangeEnd: undefined,
+      checksum: record.checksum === undefined ? undefined : parseChecksum(record.checksum),
+      headers: record.headers,
+      force: false,
+      restart: false,
+      storage: REQUEST_DEFAULTS.storage,
+      stallTimeoutMs: REQUEST_DEFAULTS.stallTimeoutMs,
+      retry: this.#options.engineRetry ?? DEFAULT_RETRY_OPTIONS,
+      minSplitBytes: REQUEST_DEFAULTS.minSplitBytes,
+      checkpointIntervalMs: REQUEST_DEFAULTS.checkpointIntervalMs,
+    };
+    const id = record.id;
+    // The path is stored before the first byte is fetched, so a restart finds the sidecar.
+    let prepared: Promise<unknown> = Promise.resolve();
+    const bucket = new TokenBucket(record.speedLimit, ctx.monotonic());
+    const fetch = limitedFetch(ctx.fetch, () => [bucket, this.#globalBucket], ctx.monotonic);
+    const controller = new Controller({ ...ctx, cwd, fetch }, request, log.with({ download: id }), {
+      onPrepared: (p) => {
+        const owner = this.#outputs.get(p.output);
+        if (owner !== undefined && owner !== id) {
+          // Same name as a running download (e.g. one URL added twice): stop before a byte is written.
+          job.intent = "conflict";
+          job.conflict = new OutputExistsError(`${p.output} is being written by download ${owner}`, {
+            file: p.output,
+          });
+          controller.command("pause", "manager");
+          return;
+        }
+        this.#outputs.set(p.output, id);
+        prepared = this.#change(id, { path: p.output, totalBytes: p.remote.totalBytes }, ctx.now());
+      },
+    });
+    let finish: () => void = () => undefined;
+    const job: Job = {
+      controller,
+      bucket,
+      record,
+      connections,
+      intent: undefined,
+      conflict: undefined,
+      verifying: false,
+      done: new Promise<void>((resolve) => {
+        finish = resolve;
+      }),
+    };
+    this.#jobs.set(id, job);
+    // run() starts at once so a pause or remove that comes while "running" is being stored reaches it;
+    // the outcome is stored only after that write.
+    const running = this.#change(
+      id,
+      { state: "running", failure: undefined, nextTryAt: undefined },
+      ctx.now(),
+    );
+    void controller
+      .run()
+      .then(
+        async (file) => {
+          await running;
+          await prepared;
+          await this.#change(
+            id,
+            {
+              state: "finished",
+              path: file.path,
+              sha256: file.sha256,
+              bytesDownloaded: file.bytes,
+              attempts: 0,
+            },
+            ctx.now(),
+          );
+        },
+        async (error: unknown) => {
+          await running;
+          await prepared;
+          await this.#ended(id, job, error);
+        },
+      )
+      .catch((error: unknown) => log.error("download {id}: bookkeeping failed: {error}", { id, error }))
+      .finally(() => {
+        this.#jobs.delete(id);
+        for (const [path, owner] of this.#outputs) if (owner === id) this.#outputs.delete(path);
+        void running.catch(() => undefined);
+        finish();
+        this.#schedule();
+      });
+  }
+
+  /** Records how a job that did not finish ended. */
+  async #ended(id: number, job: Job, error: unknown): Promise<void> {
+    const now = this.#options.ctx.now();
+    const bytes = job.controller.snapshot().bytesDownloaded;
+    switch (job.intent) {
+      case "pause":
+        await this.#change(id, { state: "paused", bytesDownloaded: bytes }, now);
+        return;
+      case "shutdown":
+        await this.#change(id, { state: "queued", bytesDownloaded: bytes }, now);
+        return;
+      case "remove":
+      case "remove-delete":
+        return; // remove() deletes the row next.
+      case "conflict":
+        await this.#change(id, { state: "failed", failure: failureInfo(job.conflict) }, now);
+        return;
+      case undefined:
+        break;
+    }
+    const failure = failureInfo(error);
+    const record = await this.#store.get(id);
+    const attempts = (record?.attempts ?? 0) + 1;
+    const retryAfter = error instanceof HttpStatusError ? error.retryAfter : undefined;
+    const delay =
+      failure.retryable && this.#options.retryLater !== false
+        ? retryDelayMs(attempts, retryAfter, this.#options.retryBaseMs ?? RETRY_BASE_MS)
+        : undefined;
+    this.#options.log.info("download {id} stopped: {message}", { id, message: failure.message, delay });
+    await this.#change(
+      id,
+      delay === undefined
+        ? { state: "failed", failure, attempts, bytesDownloaded: bytes }
+        : { state: "retrying", failure, attempts, nextTryAt: now + delay, bytesDownloaded: bytes },
+      now,
+    );
+  }
+
+  /** Stores a change and delivers its event. */
+  async #change(id: number, patch: RecordPatch, now: number): Promise<StoredEvent | undefined> {
+    const event = await this.#store.update(id, patch, now);
+    if (event !== undefined) this.#deliver(event);
+    if (event !== undefined && (patch.state === "finished" || patch.state === "failed")) {
+      this.#options.onEnded?.(event.record);
+    }
+    return event;
+  }
+
+  /** Delivers stored events strictly in seq order, holding any that overtook an earlier one. */
+  #deliver(event: StoredEvent): void {
+    this.#pending.set(event.seq, event);
+    for (
+      let next = this.#pending.get(this.#delivered + 1);
+      next !== undefined;
+      next = this.#pending.get(this.#delivered + 1)
+    ) {
+      this.#pending.delete(next.seq);
+      this.#delivered = next.seq;
+      const job = this.#jobs.get(next.downloadId);
+      if (job !== undefined) job.record = next.record;
+      const message = { kind: "stored", event: { ...next, record: this.#view(next.record) } } as const;
+      for (const listener of this.#listeners) listener(message);
+    }
+  }
+
+  /** Publishes progress (and notices a job that reached verification) every TICK_MS. */
+  #tick(): void {
+    const progress: DownloadView[] = [];
+    for (const [id, job] of this.#jobs) {
+      const state = job.controller.state;
+      if (state === "verifying" && !job.verifying) {
+        job.verifying = true;
+        void this.#change(id, { state: "verifying" }, this.#options.ctx.now());
+      }
+      progress.push(this.#view(job.record));
+    }
+    if (this.#listeners.size === 0) return;
+    void this.#store.countByState().then((counts) => {
+      const message = {
+        kind: "tick",
+        seq: this.#delivered,
+        progress,
+        stats: this.#statsWith(counts),
+      } as const;
+      for (const listener of this.#listeners) listener(message);
+    });
+  }
+
+  #statsWith(counts: ReadonlyMap<QueueState, number>): QueueStats {
+    let bytesPerSecond = 0;
+    for (const job of this.#jobs.values()) bytesPerSecond += job.controller.snapshot().bytesPerSecond;
+    return {
+      counts,
+      bytesPerSecond,
+      active: this.#jobs.size,
+      maxActive: this.#options.maxActive,
+      globalLimit: this.#globalBucket.rate,
+    };
+  }
+
+  async #views(ids: readonly number[]): Promise<DownloadView[]> {
+    const views: DownloadView[] = [];
+    for (const id of ids) {
+      const view = await this.get(id);
+      if (view !== undefined) views.push(view);
+    }
+    return views;
+  }
+
+  /** The record with live bytes and rate while its job runs. */
+  #view(record: DownloadRecord): DownloadView {
+    const job = this.#jobs.get(record.id);
+    if (job === undefined || record.state === "finished") return { ...record, bytesPerSecond: 0 };
+    const snapshot = job.controller.snapshot();
+    return {
+      ...record,
+      bytesDownloaded: snapshot.bytesDownloaded,
+      totalBytes: snapshot.totalBytes ?? record.totalBytes,
+      bytesPerSecond: snapshot.bytesPerSecond,
+    };
+  }
+}
+
+/**
+ * Where a download will write, as far as is known before it runs: its path once chosen, its directory and
+ * name when given, else its directory and URL (the server's name for one URL is the same each time).
+ */
+function outputKey(root: string, record: DownloadRecord): string {
+  if (record.path !== undefined) return `path\0${record.path}`;
+  if (record.output !== undefined) return `path\0${join(root, record.directory, record.output)}`;
+  return `url\0${join(root, record.directory)}\0${record.url}`;
+}

@@ -1,0 +1,68 @@
+import { describe, expect, test } from "bun:test";
+import { TokenBucket, takeFromAll } from "../src/engine/rate-limiter.ts";
+
+/** Simulates one reader on virtual time: chunks of the given sizes, waiting as told; returns bytes/s. */
+function simulate(buckets: TokenBucket[], chunks: () => number, seconds: number, readMs = 1): number {
+  let now = 0;
+  let bytes = 0;
+  while (now < seconds * 1000) {
+    const size = chunks();
+    bytes += size;
+    now += readMs;
+    now += takeFromAll(buckets, size, now);
+  }
+  return bytes / (now / 1000);
+}
+
+describe("TokenBucket", () => {
+  test("a burst passes at once; past it the wait is what pays the debt back", () => {
+    const bucket = new TokenBucket(1000, 0, 1000);
+    expect(bucket.take(600, 0)).toBe(0);
+    expect(bucket.take(600, 0)).toBe(200);
+    // 500 ms later 500 tokens came back: debt 200 → 300 in hand.
+    expect(bucket.take(300, 500)).toBe(0);
+  });
+
+  test("rate 0 is no limit", () => {
+    expect(new TokenBucket(0, 0).take(10_000_000, 0)).toBe(0);
+  });
+
+  test.each([
+    ["64 KiB chunks at 1 MiB/s", 1 << 20, () => 65_536],
+    ["random chunks at 300 KB/s", 300_000, () => 1 + Math.floor(Math.random() * 131_072)],
+    ["1 MiB chunks at 2 MiB/s (larger than the burst)", 2 << 20, () => 1 << 20],
+  ])("holds the rate within ±3%% over 10 s (the issue asks ±5%%): %s", (_name, rate, chunks) => {
+    // The only excess is the first burst: a quarter second's worth, 2.5% of 10 s.
+    const measured = simulate([new TokenBucket(rate, 0)], chunks, 10);
+    expect(Math.abs(measured / rate - 1)).toBeLessThan(0.03);
+  });
+
+  test("a change of rate applies from then on", () => {
+    const bucket = new TokenBucket(1000, 0, 100);
+    bucket.take(100, 0);
+    bucket.setRate(4000, 0, 100);
+    expect(bucket.take(400, 0)).toBe(100);
+    bucket.setRate(0, 100);
+    expect(bucket.take(1_000_000, 100)).toBe(0);
+  });
+
+  test("under a global and a per-download bucket the slower one rules, and both are charged", () => {
+    const global = new TokenBucket(1 << 20, 0);
+    const own = new TokenBucket(256 * 1024, 0);
+    const measured = simulate([global, own], () => 32_768, 10);
+    expect(Math.abs(measured / (256 * 1024) - 1)).toBeLessThan(0.03);
+    // Two readers sharing the global bucket split it.
+    let now = 0;
+    let bytes = 0;
+    const shared = new TokenBucket(1 << 20, 0);
+    const times = [0, 0];
+    while (Math.min(...times) < 10_000) {
+      const reader = (times[0] ?? 0) <= (times[1] ?? 0) ? 0 : 1;
+      now = (times[reader] ?? 0) + 1;
+      bytes += 65_536;
+      times[reader] = now + shared.take(65_536, now);
+    }
+    // Excess: the first burst plus the chunk the other reader has in flight (3.1% of 10 s).
+    expect(Math.abs(bytes / (Math.min(...times) / 1000) / (1 << 20) - 1)).toBeLessThan(0.04);
+  });
+});

@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { EXIT } from "../../src/exit-codes.ts";
+import { sha256Hex, sha256Of } from "../helpers/bytes.ts";
+import { runDlm, tempDirs } from "../helpers/cli.ts";
+import { type Origin, startOrigin } from "../helpers/origin.ts";
+
+const dirs = tempDirs("dlm-batch-");
+let origin: Origin;
+beforeAll(async () => {
+  origin = await startOrigin();
+});
+afterAll(async () => {
+  await origin.close();
+  await dirs.removeAll();
+});
+
+describe("dlm get with several URLs (no daemon)", () => {
+  test("URL URL URL -j 2: one result line per file, a summary, and the worst exit code", async () => {
+    const dir = await dirs.fresh();
+    const urls = [0, 1, 2].map((i) =>
+      origin.serve(`/b/f${i}.bin`, { size: 200_000 + i, seed: 40 + i, throttleBytesPerSec: 1 << 20 }),
+    );
+    const missing = origin.serve("/b/missing.bin", { size: 10, status: 404 });
+    const run = await runDlm(["get", ...urls, missing, "-j", "2"], { cwd: dir, env: { DLM_HOME: dir } });
+    expect(run.exitCode).toBe(EXIT.HTTP_STATUS);
+    const lines = run.stdout.trim().split("\n");
+    expect(lines.length).toBe(3);
+    for (let i = 0; i < 3; i++) {
+      expect(run.stdout).toContain(
+        `${join(dir, `f${i}.bin`)}  ${200_000 + i} bytes  sha256 ${sha256Of(200_000 + i, 40 + i)}`,
+      );
+      expect(sha256Hex(new Uint8Array(await readFile(join(dir, `f${i}.bin`))))).toBe(
+        sha256Of(200_000 + i, 40 + i),
+      );
+    }
+    expect(run.stderr).toContain("404");
+    expect(run.stderr).toContain("dlm: 4 files: 3 finished");
+    expect(run.stderr).toContain("1 failed");
+  }, 60_000);
+
+  test("-i FILE (aria2 format) with out= and dir=, --json records, exit 0 when all finish", async () => {
+    const dir = await dirs.fresh();
+    const a = origin.serve("/b/a.bin", { size: 3000, seed: 50 });
+    const b = origin.serve("/b/b.bin", { size: 4000, seed: 51 });
+    await Bun.write(join(dir, "list.txt"), `${a}\n  out=first.bin\n${b}\n  dir=sub\n`);
+    const run = await runDlm(["get", "-i", "list.txt", "--json"], { cwd: dir });
+    expect(run.exitCode).toBe(EXIT.OK);
+    const records = run.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records.filter((r) => r["type"] === "result").length).toBe(2);
+    expect(records.at(-1)).toEqual({ type: "summary", files: 2, finished: 2, failed: 0, bytes: 7000 });
+    expect(sha256Hex(new Uint8Array(await readFile(join(dir, "first.bin"))))).toBe(sha256Of(3000, 50));
+    expect(sha256Hex(new Uint8Array(await readFile(join(dir, "sub", "b.bin"))))).toBe(sha256Of(4000, 51));
+  }, 60_000);
+
+  test("flags for one file are refused with several URLs; no URL at all is a usage error", async () => {
+    const dir = await dirs.fresh();
+    const twoWithOutput = await runDlm(["get", origin.url("/x"), origin.url("/y"), "-o", "z"], { cwd: dir });
+    expect(twoWithOutput.exitCode).toBe(EXIT.USAGE);
+    expect(twoWithOutput.stderr).toBe("dlm: --output: applies to one URL, not to a batch\n");
+    const none = await runDlm(["get"], { cwd: dir });
+    expect(none.exitCode).toBe(EXIT.USAGE);
+  });
+
+  test("dlm get --limit paces one download (1 MiB at 256K takes about 3.75 s)", async () => {
+    const dir = await dirs.fresh();
+    const url = origin.serve("/b/limited.bin", { size: 1 << 20, seed: 60 });
+    const run = await runDlm(["get", url, "--limit", "256K", "--quiet"], { cwd: dir });
+    expect(run.exitCode).toBe(EXIT.OK);
+    expect(sha256Hex(new Uint8Array(await readFile(join(dir, "limited.bin"))))).toBe(sha256Of(1 << 20, 60));
+    // Start-up of the CLI adds a little; without the limit this takes well under a second.
+    expect(run.elapsedMs).toBeGreaterThan(3_400);
+    expect(run.elapsedMs).toBeLessThan(8_000);
+  }, 60_000);
+
+  test("a low --limit never stalls a connection into a stall-timeout retry", async () => {
+    const dir = await dirs.fresh();
+    origin.resetStats();
+    const url = origin.serve("/b/trickle.bin", { size: 40 * 1024, seed: 61 });
+    // 16 KiB pass at once (the burst), the other 24 KiB at 4 KiB/s: about 6 s, with a 2 s stall timeout.
+    const run = await runDlm(["get", url, "--limit", "4K", "--stall-timeout", "2s", "--quiet"], { cwd: dir });
+    expect(run.exitCode).toBe(EXIT.OK);
+    expect(sha256Hex(new Uint8Array(await readFile(join(dir, "trickle.bin"))))).toBe(sha256Of(40 * 1024, 61));
+    expect(run.elapsedMs).toBeGreaterThan(5_500);
+    // The probe and one range request: no retry after a stall.
+    expect(origin.stats.requests.filter((r) => r.path === "/b/trickle.bin").length).toBe(2);
+  }, 60_000);
+});

@@ -1,0 +1,459 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmod, readFile, realpath, stat, symlink } from "node:fs/promises";
+import { join } from "node:path";
+import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { EXIT } from "../../src/exit-codes.ts";
+import { DownloadService, DownloadState, type WatchAllResponse } from "../../src/gen/dlm/v1/download_pb.ts";
+import { curl } from "../control/fixture.ts";
+import { sha256Hex, sha256Of } from "../helpers/bytes.ts";
+import { BUN_BIN, MAIN_TS, runDlm, tempDirs } from "../helpers/cli.ts";
+import { type Origin, startOrigin } from "../helpers/origin.ts";
+import { type ServeProcess, startServe, stopServe } from "./serve-fixture.ts";
+
+const dirs = tempDirs("dlm-serve-");
+let origin: Origin;
+const running: ServeProcess[] = [];
+
+beforeAll(async () => {
+  origin = await startOrigin();
+});
+afterAll(async () => {
+  for (const serve of running) serve.child.kill("SIGKILL");
+  await origin.close();
+  await dirs.removeAll();
+});
+
+async function serveIn(args: readonly string[] = [], home?: string, dir?: string) {
+  const h = home ?? (await dirs.fresh());
+  const d = dir ?? (await dirs.fresh());
+  const serve = await startServe(h, d, args);
+  running.push(serve);
+  return { serve, home: h, dir: d };
+}
+
+/** Polls `check` every 50 ms (bounded) until it returns a value. */
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(50);
+  }
+}
+
+async function fileSha(path: string): Promise<string> {
+  return sha256Hex(new Uint8Array(await readFile(path)));
+}
+
+/** Reads stored events (added/changed/removed) from a WatchAll stream until `stop` says so. */
+async function collect(
+  stream: AsyncIterable<WatchAllResponse>,
+  stop: (events: WatchAllResponse[]) => boolean,
+): Promise<WatchAllResponse[]> {
+  const events: WatchAllResponse[] = [];
+  for await (const message of stream) {
+    events.push(message);
+    if (stop(events)) break;
+  }
+  return events;
+}
+
+describe("dlm serve", () => {
+  test("50 downloads added over connect-node HTTP/2 never run more than --max-active at once, and all arrive whole", async () => {
+    const { serve, dir } = await serveIn(["--max-active", "3"]);
+    const size = 96 * 1024;
+    const abort = new AbortController();
+    const watch = serve.client.watchAll({ sinceSeq: 0n }, { signal: abort.signal });
+    const active = new Set<bigint>();
+    let most = 0;
+    const finished = new Set<bigint>();
+    const watching = (async () => {
+      for await (const message of watch) {
+        const e = message.event;
+        if (e.case !== "changed") continue;
+        if (e.value.state === DownloadState.RUNNING || e.value.state === DownloadState.VERIFYING)
+          active.add(e.value.id);
+        else active.delete(e.value.id);
+        if (e.value.state === DownloadState.FINISHED) finished.add(e.value.id);
+        most = Math.max(most, active.size);
+        if (finished.size === 50) break;
+      }
+    })().catch((error: unknown) => {
+      if (!abort.signal.aborted) throw error;
+    });
+    for (let i = 0; i < 50; i++) {
+      const url = origin.serve(`/many/f${i}.bin`, { size, seed: 100 + i, throttleBytesPerSec: 512 * 1024 });
+      // Default connections (8 each): the default budget must still let all three slots run.
+      const { download, created } = await serve.client.add({ url, requestId: `many-${i}` });
+      expect(created).toBe(true);
+      expect(download?.state).toBe(DownloadState.QUEUED);
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      watching,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`only ${finished.size} of 50 finished`)), 50_000);
+      }),
+    ]);
+    clearTimeout(timer);
+    abort.abort();
+    expect(most).toBe(3);
+    const { downloads } = await serve.client.list({ states: [DownloadState.FINISHED] });
+    expect(downloads.length).toBe(50);
+    for (let i = 0; i < 50; i += 7)
+      expect(await fileSha(join(dir, `f${i}.bin`))).toBe(sha256Of(size, 100 + i));
+    const stats = await serve.client.stats({});
+    expect(stats.counts).toEqual([expect.objectContaining({ state: DownloadState.FINISHED, count: 50n })]);
+    expect(await stopServe(serve)).toBe(EXIT.OK);
+  }, 90_000);
+
+  test("Add with the same request_id twice makes one download; an output leaving --dir is INVALID_ARGUMENT", async () => {
+    const { serve, dir } = await serveIn();
+    const url = origin.serve("/idem.bin", { size: 1000 });
+    const first = await serve.client.add({ url, requestId: "same", startPaused: true });
+    const second = await serve.client.add({ url, requestId: "same", startPaused: true });
+    expect(first.created).toBe(true);
+    expect(second.created).toBe(false);
+    expect(second.download?.id).toBe(first.download?.id ?? -1n);
+    expect((await serve.client.list({})).downloads.length).toBe(1);
+
+    // Update through a field mask changes only the fields it names; List filters by label and pages.
+    const other = await serve.client.add({ url, output: "other.bin", labels: ["iso"], startPaused: true });
+    const updated = await serve.client.update({
+      id: other.download?.id ?? 0n,
+      download: { priority: 7, connections: 3, url: "http://ignored.example/" },
+      updateMask: { paths: ["priority", "connections"] },
+    });
+    expect(updated.download?.priority).toBe(7);
+    expect(updated.download?.connections).toBe(3);
+    expect(updated.download?.url).toBe(url);
+    const badMask = await serve.client
+      .update({ id: other.download?.id ?? 0n, updateMask: { paths: ["state"] } })
+      .catch((e: unknown) => e);
+    expect((badMask as ConnectError).code).toBe(Code.InvalidArgument);
+    const byLabel = await serve.client.list({ labels: ["iso"] });
+    expect(byLabel.downloads.map((d) => d.id)).toEqual([other.download?.id ?? 0n]);
+    const page1 = await serve.client.list({ pageSize: 1 });
+    // Priority 7 sorts first.
+    expect(page1.downloads.map((d) => d.id)).toEqual([other.download?.id ?? 0n]);
+    const page2 = await serve.client.list({ pageSize: 1, pageToken: page1.nextPageToken });
+    expect(page2.downloads.map((d) => d.id)).toEqual([first.download?.id ?? 0n]);
+    expect(page2.nextPageToken).toBe("");
+    await serve.client.remove({ selector: { ids: [other.download?.id ?? 0n] } });
+
+    const outside = await dirs.fresh();
+    await symlink(outside, join(dir, "link"));
+    for (const bad of [
+      { output: "../escape.bin" },
+      { output: "/etc/passwd" },
+      { directory: "link" },
+      { directory: "a/../../b" },
+    ]) {
+      const error = await serve.client.add({ url, ...bad }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConnectError);
+      expect((error as ConnectError).code).toBe(Code.InvalidArgument);
+    }
+    expect((await serve.client.list({})).downloads.length).toBe(1);
+    // A subdirectory inside --dir is fine.
+    await serve.client.add({ url, directory: "sub", output: "in.bin" });
+    await until("sub/in.bin", async () =>
+      (await stat(join(dir, "sub", "in.bin")).catch(() => undefined)) ? true : undefined,
+    );
+    expect(await stopServe(serve)).toBe(EXIT.OK);
+  }, 60_000);
+
+  test("CLI: dlm add -i (aria2 list), ls --json, pause ID, limit, resume ID, rm --delete-files; curl with Connect JSON", async () => {
+    const { serve, home, dir } = await serveIn();
+    const size = 3 * 1024 * 1024;
+    const slow = origin.serve("/cli/slow.bin", { size, seed: 5, throttleBytesPerSec: 512 * 1024 });
+    const quick = origin.serve("/cli/quick.bin", { size: 5000, seed: 6 });
+    const listFile = join(dir, "list.txt");
+    await Bun.write(listFile, `${slow}\n  out=renamed.bin\n${quick}\n  dir=q\n  split=4\n`);
+    const env = { DLM_HOME: home };
+    const added = await runDlm(["add", "-i", listFile, "--json"], { cwd: dir, env });
+    expect(added.exitCode).toBe(EXIT.OK);
+    expect(added.stderr).toContain("ignoring options dlm does not use: split");
+    const ids = added.stdout
+      .trim()
+      .split("\n")
+      .map((l) => (JSON.parse(l) as { id: number }).id);
+    expect(ids.length).toBe(2);
+    const [slowId, quickId] = ids as [number, number];
+    await until("quick finished", async () => {
+      const { download } = await serve.client.get({ id: BigInt(quickId) });
+      return download?.state === DownloadState.FINISHED ? true : undefined;
+    });
+    expect(await fileSha(join(dir, "q", "quick.bin"))).toBe(sha256Of(5000, 6));
+
+    await until("slow has bytes", async () => {
+      const { download } = await serve.client.get({ id: BigInt(slowId) });
+      return (download?.bytesDownloaded ?? 0n) > 0n ? true : undefined;
+    });
+    const paused = await runDlm(["pause", `d${slowId}`], { cwd: dir, env });
+    expect(paused.exitCode).toBe(EXIT.OK);
+    expect(paused.stdout).toBe(`${slowId}\tpaused\n`);
+    expect(await stat(join(dir, "renamed.bin.dlm", "state.json"))).toBeTruthy();
+    const ls = await runDlm(["ls", "--json"], { cwd: dir, env });
+    const rows = ls.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { id: string; state: string });
+    expect(rows.map((r) => [r.id, r.state])).toEqual([
+      [String(slowId), "DOWNLOAD_STATE_PAUSED"],
+      [String(quickId), "DOWNLOAD_STATE_FINISHED"],
+    ]);
+
+    // curl over HTTP/1.1 with Connect JSON, as the README shows.
+    const auth = `Authorization: Bearer ${serve.token}`;
+    const listed = await curl([
+      "-H",
+      "Content-Type: application/json",
+      "-H",
+      auth,
+      "--data",
+      "{}",
+      `${serve.http}/dlm.v1.DownloadService/List`,
+    ]);
+    expect(listed.code).toBe(0);
+    expect((JSON.parse(listed.stdout) as { downloads: unknown[] }).downloads.length).toBe(2);
+    const denied = await curl([
+      "-H",
+      "Content-Type: application/json",
+      "--data",
+      "{}",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code}",
+      `${serve.http}/dlm.v1.DownloadService/List`,
+    ]);
+    expect(denied.stdout).toBe("401");
+
+    const limited = await runDlm(["limit", String(slowId), "256K"], { cwd: dir, env });
+    expect(limited.stdout).toBe(`${slowId}\t256 KiB/s\n`);
+    expect((await serve.client.get({ id: BigInt(slowId) })).download?.speedLimit).toBe(256n * 1024n);
+    await runDlm(["limit", String(slowId), "0"], { cwd: dir, env });
+    const global = await runDlm(["limit", "2M"], { cwd: dir, env });
+    expect(global.stdout).toBe("all\t2.00 MiB/s\n");
+    expect((await serve.client.stats({})).globalSpeedLimit).toBe(2n << 20n);
+    await runDlm(["limit", "0"], { cwd: dir, env });
+    expect((await serve.client.stats({})).globalSpeedLimit).toBe(0n);
+    origin.update("/cli/slow.bin", { throttleBytesPerSec: undefined });
+    const resumed = await runDlm(["resume", String(slowId)], { cwd: dir, env });
+    expect(resumed.exitCode).toBe(EXIT.OK);
+    await until("slow finished", async () => {
+      const { download } = await serve.client.get({ id: BigInt(slowId) });
+      return download?.state === DownloadState.FINISHED ? true : undefined;
+    });
+    expect(await fileSha(join(dir, "renamed.bin"))).toBe(sha256Of(size, 5));
+
+    const removed = await runDlm(["rm", String(quickId), "--delete-files"], { cwd: dir, env });
+    expect(removed.stdout).toBe(`${quickId}\tremoved\n`);
+    expect(await stat(join(dir, "q", "quick.bin")).catch(() => undefined)).toBeUndefined();
+    const info = await runDlm(["info", String(quickId)], { cwd: dir, env });
+    expect(info.exitCode).toBe(EXIT.USAGE);
+    expect(await stopServe(serve)).toBe(EXIT.OK);
+    const none = await runDlm(["ls"], { cwd: dir, env });
+    expect(none.exitCode).toBe(EXIT.NO_SERVER);
+    expect(none.stderr).toContain("start one with: dlm serve");
+  }, 90_000);
+
+  test("kill -9 mid-download, then dlm serve again: it goes on from the sidecar, one download, right SHA-256, ≤1.1x bytes", async () => {
+    const home = await dirs.fresh();
+    const dir = await dirs.fresh();
+    const size = 8 * 1024 * 1024;
+    const url = origin.serve("/kill/big.bin", { size, seed: 9, throttleBytesPerSec: 512 * 1024 });
+    origin.resetStats();
+    const first = (await serveIn([], home, dir)).serve;
+    const { download } = await first.client.add({ url, connections: 1, requestId: "big" });
+    const id = download?.id ?? 0n;
+    await until("1.5 MiB on disk", async () => {
+      const got = await first.client.get({ id });
+      return (got.download?.bytesDownloaded ?? 0n) >= 1536n * 1024n ? true : undefined;
+    });
+    first.child.kill("SIGKILL");
+    await first.child.exited;
+    origin.update("/kill/big.bin", { throttleBytesPerSec: undefined });
+    const second = (await serveIn([], home, dir)).serve;
+    const done = await until("finished after restart", async () => {
+      const got = await second.client.get({ id });
+      return got.download?.state === DownloadState.FINISHED ? got.download : undefined;
+    });
+    expect(done.sha256).toBe(sha256Of(size, 9));
+    expect(await fileSha(join(dir, "big.bin"))).toBe(sha256Of(size, 9));
+    expect((await second.client.list({})).downloads.length).toBe(1);
+    expect(origin.stats.bytesServed).toBeLessThanOrEqual(size * 1.1);
+    // The same request_id after the restart still finds it.
+    expect((await second.client.add({ url, requestId: "big" })).created).toBe(false);
+    expect(await stopServe(second)).toBe(EXIT.OK);
+  }, 90_000);
+
+  test("WatchAll: a watcher that reconnects with its last seq gets every stored event it missed, none twice", async () => {
+    const { serve } = await serveIn();
+    const url = origin.serve("/watch.bin", { size: 2000 });
+    const firstWatch = serve.client.watchAll({ sinceSeq: 0n });
+    const firstAdd = serve.client.add({ url, output: "w0.bin", startPaused: true });
+    const before = await collect(firstWatch, (events) => events.some((e) => e.event.case === "added"));
+    expect(before[0]?.event.case).toBe("snapshot");
+    await firstAdd;
+    const last = before.at(-1)?.seq ?? 0n;
+    // While nobody watches: three adds, a resume, a removal.
+    const ids: bigint[] = [];
+    for (let i = 1; i <= 3; i++) {
+      ids.push((await serve.client.add({ url, output: `w${i}.bin`, startPaused: true })).download?.id ?? 0n);
+    }
+    await serve.client.remove({ selector: { ids: [ids[0] ?? 0n] } });
+    await serve.client.pause({ selector: { all: true } });
+    // The head seq, from a fresh watcher's snapshot.
+    const head = (await collect(serve.client.watchAll({ sinceSeq: 0n }), () => true))[0]?.seq ?? 0n;
+    expect(head).toBeGreaterThan(last + 3n);
+    const replay = await collect(
+      serve.client.watchAll({ sinceSeq: last }),
+      (events) => (events.at(-1)?.seq ?? 0n) >= head,
+    );
+    const stored = replay.filter((e) => ["added", "changed", "removed"].includes(e.event.case ?? ""));
+    expect(stored.map((e) => e.seq)).toEqual(
+      Array.from({ length: Number(head - last) }, (_, i) => last + 1n + BigInt(i)),
+    );
+    expect(stored.filter((e) => e.event.case === "added").length).toBe(3);
+    expect(stored.find((e) => e.event.case === "removed")?.event.value).toBe(ids[0] ?? -1n);
+    const future = await collect(serve.client.watchAll({ sinceSeq: head + 100n }), () => true).catch(
+      (e: unknown) => e,
+    );
+    expect((future as ConnectError).code).toBe(Code.OutOfRange);
+    expect(await stopServe(serve)).toBe(EXIT.OK);
+  }, 60_000);
+
+  test("a grpc-js client (Node) adds idempotently, lists and watches over h2c", async () => {
+    const { serve } = await serveIn();
+    const url = origin.serve("/grpc.bin", { size: 1000 });
+    const child = Bun.spawn(
+      ["node", join(import.meta.dir, "grpc-download.mjs"), new URL(serve.rpc).host, serve.token, url],
+      {
+        stdout: "pipe",
+        stderr: "pipe",
+      },
+    );
+    const [stdout, stderr] = await Promise.all([
+      new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+      child.exited,
+    ]);
+    const result = JSON.parse(stdout || `{"stderr": ${JSON.stringify(stderr)}}`) as Record<string, unknown>;
+    expect(result).toEqual({
+      first: { id: "1", created: true, state: "DOWNLOAD_STATE_PAUSED" },
+      second: { id: "1", created: false },
+      listed: ["1"],
+      watch: { event: "snapshot", seq: "1", count: 1 },
+    });
+    expect(await stopServe(serve)).toBe(EXIT.OK);
+  }, 60_000);
+
+  test("dlm watch without FILE follows every download of dlm serve: a line per change, Ctrl+C exits 0", async () => {
+    const { serve, home, dir } = await serveIn();
+    const env: Record<string, string | undefined> = { ...process.env, DLM_HOME: home };
+    delete env["DLM_LOG"];
+    const url = origin.serve("/watched.bin", { size: 4000 });
+    // A paused download first: its line in the snapshot shows the stream is open.
+    const parked =
+      (await serve.client.add({ url, output: "parked.bin", startPaused: true })).download?.id ?? 0n;
+    const child = Bun.spawn([BUN_BIN, MAIN_TS, "watch"], {
+      cwd: dir,
+      env,
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const reader = (child.stdout as ReadableStream<Uint8Array>).getReader();
+    let out = "";
+    const readUntil = async (pattern: RegExp) => {
+      const deadline = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      while (!pattern.test(out)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += new TextDecoder().decode(value);
+      }
+      clearTimeout(deadline);
+      expect(out).toMatch(pattern);
+    };
+    await readUntil(new RegExp(`${parked}\\tpaused\\t`));
+    const id = (await serve.client.add({ url })).download?.id ?? 0n;
+    await readUntil(new RegExp(`${id}\tfinished\t`));
+    expect(out).toMatch(new RegExp(`${id}\tqueued\t`));
+    child.kill("SIGINT");
+    expect(await child.exited).toBe(EXIT.OK);
+    expect(await stopServe(serve)).toBe(EXIT.OK);
+  }, 60_000);
+
+  test("SIGTERM pauses running downloads and leaves them queued; the next dlm serve finishes them", async () => {
+    const home = await dirs.fresh();
+    const dir = await dirs.fresh();
+    const size = 4 << 20;
+    const url = origin.serve("/term/t.bin", { size, seed: 12, throttleBytesPerSec: 1 << 20 });
+    const first = (await serveIn([], home, dir)).serve;
+    const id = (await first.client.add({ url, connections: 2 })).download?.id ?? 0n;
+    await until("bytes on disk", async () => {
+      const got = await first.client.get({ id });
+      return (got.download?.bytesDownloaded ?? 0n) > 0n ? true : undefined;
+    });
+    expect(await stopServe(first)).toBe(EXIT.OK);
+    expect(await stat(join(dir, "t.bin.dlm", "state.json"))).toBeTruthy();
+    origin.update("/term/t.bin", { throttleBytesPerSec: undefined });
+    const second = (await serveIn([], home, dir)).serve;
+    const done = await until("finished", async () => {
+      const got = await second.client.get({ id });
+      return got.download?.state === DownloadState.FINISHED ? got.download : undefined;
+    });
+    expect(done.sha256).toBe(sha256Of(size, 12));
+    expect(await stopServe(second)).toBe(EXIT.OK);
+  }, 60_000);
+
+  test("--on-complete runs the program (no shell) with the download's id, file, SHA-256 and state", async () => {
+    const dir = await dirs.fresh();
+    const hook = join(dir, "hook.sh");
+    const record = join(dir, "hook.out");
+    await Bun.write(hook, `#!/bin/sh\necho "$DLM_ID $DLM_STATE $DLM_SHA256 $DLM_FILE" >> ${record}\n`);
+    await chmod(hook, 0o755);
+    const { serve } = await serveIn(["--on-complete", hook], undefined, dir);
+    const url = origin.serve("/hooked.bin", { size: 3000, seed: 21 });
+    const id = (await serve.client.add({ url })).download?.id ?? 0n;
+    const line = await until("the hook ran", async () => {
+      const text = await Bun.file(record)
+        .text()
+        .catch(() => "");
+      return text.includes("\n") ? text.trim() : undefined;
+    });
+    expect(line).toBe(`${id} finished ${sha256Of(3000, 21)} ${join(await realpath(dir), "hooked.bin")}`);
+    expect(await stopServe(serve)).toBe(EXIT.OK);
+  }, 60_000);
+
+  test("WatchAll over the HTTP/1.1 listener (Connect, as browsers use it) sends the snapshot and live events", async () => {
+    const { serve } = await serveIn();
+    const auth: Interceptor = (next) => (request) => {
+      request.header.set("authorization", `Bearer ${serve.token}`);
+      return next(request);
+    };
+    const http1 = createClient(
+      DownloadService,
+      createConnectTransport({ baseUrl: serve.http, httpVersion: "1.1", interceptors: [auth] }),
+    );
+    const url = origin.serve("/h1.bin", { size: 1000 });
+    await serve.client.add({ url, startPaused: true, output: "before.bin" });
+    const stream = http1.watchAll({ sinceSeq: 0n })[Symbol.asyncIterator]();
+    const first = await stream.next();
+    expect(first.value?.event.case).toBe("snapshot");
+    expect(first.value?.event.case === "snapshot" && first.value.event.value.downloads.length).toBe(1);
+    const { download } = await serve.client.add({ url, startPaused: true, output: "after.bin" });
+    let added: bigint | undefined;
+    while (added === undefined) {
+      const next = await stream.next();
+      if (next.done === true) break;
+      if (next.value.event.case === "added") added = next.value.event.value.id;
+    }
+    expect(added).toBe(download?.id ?? -1n);
+    await stream.return?.();
+    expect(await stopServe(serve)).toBe(EXIT.OK);
+  }, 60_000);
+});
