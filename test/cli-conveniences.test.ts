@@ -47,7 +47,25 @@ describe("help", () => {
 describe("completion", () => {
   const context = {} as CliContext;
   test.each([
-    [["dlm", ""], {}, ["get", "resume", "status", "pause", "cancel", "watch", "completion"]],
+    [
+      ["dlm", ""],
+      {},
+      [
+        "get",
+        "resume",
+        "status",
+        "pause",
+        "cancel",
+        "watch",
+        "completion",
+        "serve",
+        "add",
+        "ls",
+        "info",
+        "rm",
+        "limit",
+      ],
+    ],
     [["dlm", "re"], {}, ["resume"]],
     [["dlm", "get", "--con"], {}, ["--connections"]],
     [["dlm", "completion", "z"], {}, ["zsh"]],

@@ -115,6 +115,7 @@ export class DownloadRun {
       },
       this.#startedAt,
     );
+    this.#scheduler.setPaced(this.#ownLimit.rate !== undefined);
     this.#sink = createSink(
       prepared.state.storage,
       prepared.sidecar,
@@ -125,6 +126,7 @@ export class DownloadRun {
   /** Changes the download's speed limit while it runs (bytes/s; undefined lifts it). */
   setLimit(bytesPerSecond: number | undefined): void {
     this.#ownLimit.setRate(bytesPerSecond, this.#ctx.monotonic());
+    this.#scheduler.setPaced(this.#limits.some((bucket) => bucket.rate !== undefined));
   }
 
   /** A cheap view for progress; the arrays are live, do not mutate them. */

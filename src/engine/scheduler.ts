@@ -83,6 +83,8 @@ export class Scheduler {
   #ttfbMs: number | undefined;
 
   /** `segments` tile the output (from a plan or a resumed state); the scheduler adds to it and splits them. */
+  #paced = false;
+
   constructor(segments: Segment[], options: SchedulerOptions, now: number) {
     this.#options = options;
     this.#policy = options.slowPolicy ?? DEFAULT_SLOW_POLICY;
@@ -93,6 +95,15 @@ export class Scheduler {
     this.#nextId = Math.max(-1, ...segments.map((s) => s.id)) + 1;
     this.#doneAtStart = segments.reduce((sum, s) => sum + s.done, 0);
     this.#startedAt = now;
+  }
+
+  /**
+   * Under a speed limit every connection is slow on purpose and their shares of the bucket are arbitrary:
+   * rates then say nothing about a connection's path, so no connection is restarted or robbed for being
+   * slow (a stall is still a stall).
+   */
+  setPaced(paced: boolean): void {
+    this.#paced = paced;
   }
 
   /** The live segment list (do not mutate). */
@@ -148,7 +159,7 @@ export class Scheduler {
     // dead connection; then one sample is enough to call a connection slow (policy.graceMs, 0 by default).
     const minIntervalMs = Math.max(TICK_MS * 0.75, 4 * (this.#ttfbMs ?? 0));
     const stalled = this.#workers.sample(now, sample, minIntervalMs, this.#options.stallTimeoutMs);
-    const slow = this.#workers.slowToRestart(now, this.#policy);
+    const slow = this.#paced ? [] : this.#workers.slowToRestart(now, this.#policy);
     return [
       ...stalled.map((worker): Decision => ({ kind: "stalled", worker })),
       ...slow.map((worker): Decision => ({ kind: "slow", worker })),
@@ -193,7 +204,7 @@ export class Scheduler {
       // when even that would outlast all the work left at the current rates: it would end the download last.
       const own = this.#workers.rateOf(worker);
       const median = this.#workers.median();
-      if (own !== undefined && median > 0 && own < median) {
+      if (!this.#paced && own !== undefined && median > 0 && own < median) {
         size = Math.max(minSplitBytes, Math.round((size * own) / median));
         const slow = this.#workers.isSlow(worker, median, this.#policy);
         if (slow && size / Math.max(own, 1) > this.#secondsLeft(own)) return undefined;
@@ -266,7 +277,7 @@ export class Scheduler {
    * that no reconnect cures holds its whole segment, and at the end the whole download.
    */
   #stealFromSlow(thief: number): Work | undefined {
-    if (this.#options.mode !== "range") return undefined;
+    if (this.#options.mode !== "range" || this.#paced) return undefined;
     // The thief counts among the peers: with two connections, the other one is all there is to compare.
     const own = this.#workers.rateOf(thief);
     const rates = this.#workers.rates("smoothed").map((r) => r.bytesPerSecond);

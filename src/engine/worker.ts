@@ -173,6 +173,16 @@ async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<Attemp
   const activity = job.activity;
   // In stream mode a retry starts at byte 0: skip what is already stored.
   let skip = job.mode === "stream" ? segment.done : 0;
+  /** Hands the bytes of `chunk` that the segment still wants (its end may have moved) to storage. */
+  const store = (chunk: Uint8Array): Promise<void> | undefined => {
+    const room = segment.end - nextOffsetOf(segment) + 1;
+    const wanted = chunk.length > room ? chunk.subarray(0, Math.max(0, room)) : chunk;
+    if (wanted.length === 0) return undefined;
+    const pending = job.writer.write(wanted);
+    segment.done += wanted.length;
+    job.onBytes(wanted.length);
+    return pending;
+  };
   const onChunk = (value: Uint8Array): ChunkVerdict => {
     const now = job.ctx.monotonic();
     activity.lastByteAt = now;
@@ -183,28 +193,23 @@ async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<Attemp
       skip -= dropped;
       chunk = chunk.subarray(dropped);
     }
-    const room = segment.end - nextOffsetOf(segment) + 1;
-    if (chunk.length > room) chunk = chunk.subarray(0, Math.max(0, room));
-    let pending: Promise<void> | undefined;
-    if (chunk.length > 0) {
-      pending = job.writer.write(chunk);
-      segment.done += chunk.length;
-      job.onBytes(chunk.length);
-    }
-    // A speed limit holds the next read back; the socket buffers fill and TCP slows the sender. The stall
+    // A speed limit holds the chunk until it is paid for, then stores it, and only then reads on: the socket
+    // buffers fill and TCP slows the sender. Storing after the wait keeps the download's own pace honest
+    // (fetch reads a few hundred KiB ahead per connection, which would otherwise land at once). The stall
     // clock starts after the wait: a throttled connection is not a stalled one.
     const wait = job.limits.length === 0 ? 0 : takeFromAll(job.limits, value.length, now);
     if (wait > 0) {
       activity.lastByteAt = now + wait;
-      const waited = sleep(wait, signal);
-      return pending === undefined ? waited : pending.then(() => waited);
+      return sleep(wait, signal).then(() => store(chunk));
     }
+    const pending = store(chunk);
     // The whole answer arrived: let the body end by itself, so the connection can be reused. A steal that
     // moved the end means the rest of this response is not wanted: drop it (after this write settles).
     if (pending !== undefined) return pending;
     const unwanted = job.mode === "range" && remainingOf(segment) === 0 && segment.end !== asked.end;
     return unwanted ? "stop" : "more";
   };
+
   if ((await readBody(response, onChunk, signal)) === "stopped") return { kind: "none" };
   if (job.mode === "stream") {
     if (job.remote.totalBytes === undefined) {

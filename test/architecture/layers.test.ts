@@ -19,15 +19,17 @@ const FORBIDDEN: Record<string, readonly string[]> = {
 };
 
 /**
- * Inside interfaces/: what each part may import. control-plane.ts is the one module that wires the two
- * listeners together; the CLI starts it (`--listen`) and nothing else does.
+ * Inside interfaces/: what each part may import. control-plane.ts (one download, `get --listen`) and
+ * serve-plane.ts (`dlm serve`) are the modules that wire the two listeners together; the CLI starts them
+ * and nothing else does.
  */
 const INTERFACE_IMPORTS: Record<string, readonly string[]> = {
-  cli: ["cli", "shared", "control-plane"],
+  cli: ["cli", "shared", "control-plane", "serve-plane"],
   http: ["http", "shared"],
   rpc: ["rpc", "shared"],
   shared: ["shared"],
   "control-plane": ["http", "rpc", "shared"],
+  "serve-plane": ["http", "rpc", "shared"],
 };
 
 function sourceFiles(): string[] {

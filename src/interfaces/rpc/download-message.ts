@@ -3,34 +3,13 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   type Download,
   DownloadSchema,
-  DownloadState,
   type StatsResponse,
   StatsResponseSchema,
 } from "../../gen/dlm/v1/download_pb.ts";
-import type { QueueState } from "../../manager/download-record.ts";
 import type { DownloadView, QueueStats } from "../../manager/manager-events.ts";
+import { WIRE_STATES } from "../shared/download-states.ts";
 
-/** Queue states on the wire. */
-export const WIRE_STATES: Readonly<Record<QueueState, DownloadState>> = {
-  queued: DownloadState.QUEUED,
-  running: DownloadState.RUNNING,
-  paused: DownloadState.PAUSED,
-  retrying: DownloadState.RETRYING,
-  verifying: DownloadState.VERIFYING,
-  finished: DownloadState.FINISHED,
-  failed: DownloadState.FAILED,
-};
-
-/** Wire states back to queue states (REMOVED and UNSPECIFIED have none). */
-export function queueStateOf(state: DownloadState): QueueState | undefined {
-  for (const [name, wire] of Object.entries(WIRE_STATES)) if (wire === state) return name as QueueState;
-  return undefined;
-}
-
-/** The lower-case name clients print: "queued", "running"... ("removed" for REMOVED). */
-export function stateName(state: DownloadState): string {
-  return state === DownloadState.REMOVED ? "removed" : (queueStateOf(state) ?? "unknown");
-}
+export { queueStateOf, stateName, WIRE_STATES } from "../shared/download-states.ts";
 
 function uint64(value: number): bigint {
   return BigInt(Math.max(0, Math.round(value)));

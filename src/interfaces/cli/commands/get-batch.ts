@@ -19,7 +19,8 @@ export const batchFlags = {
   inputFile: {
     kind: "parsed",
     parse: String,
-    brief: "Download every URL in FILE (aria2 format: URL line, then indented out=, dir=, checksum= lines)",
+    brief:
+      "Download every URL in FILE: aria2 format, a URL line then indented out=, dir=, checksum= lines (default: none)",
     optional: true,
     placeholder: "FILE",
   },

@@ -4,7 +4,7 @@ import { buildCommand } from "@stricli/core";
 import { UsageError } from "../../../errors.ts";
 import { EXIT } from "../../../exit-codes.ts";
 import { type Download, DownloadSchema } from "../../../gen/dlm/v1/download_pb.ts";
-import { stateName } from "../../rpc/download-message.ts";
+import { stateName } from "../../shared/download-states.ts";
 import { formatBytes, formatRate } from "../../shared/format.ts";
 import type { CliContext } from "../cli-context.ts";
 import { parseDownloadId } from "../download-id.ts";

@@ -2,7 +2,7 @@ import { buildCommand } from "@stricli/core";
 import { UsageError } from "../../../errors.ts";
 import { EXIT } from "../../../exit-codes.ts";
 import type { Download } from "../../../gen/dlm/v1/download_pb.ts";
-import { stateName } from "../../rpc/download-message.ts";
+import { stateName } from "../../shared/download-states.ts";
 import type { CliContext } from "../cli-context.ts";
 import { requireLiveDownload } from "../control-client.ts";
 import { downloadIdOf, parseDownloadId } from "../download-id.ts";
@@ -67,7 +67,7 @@ async function runOnServer(cli: CliContext, verb: Verb, ids: number[], flags: Rm
 
 const allFlag = {
   kind: "boolean",
-  brief: "Every download of the running dlm serve",
+  brief: "Every download of the running dlm serve (default off)",
   optional: true,
 } as const;
 

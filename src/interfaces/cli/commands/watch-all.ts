@@ -6,7 +6,7 @@ import { toJson } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { EXIT, type ExitCode } from "../../../exit-codes.ts";
 import { type Download, DownloadState, WatchAllResponseSchema } from "../../../gen/dlm/v1/download_pb.ts";
-import { stateName } from "../../rpc/download-message.ts";
+import { stateName } from "../../shared/download-states.ts";
 import type { CliContext } from "../cli-context.ts";
 import { callServer, connectToServer } from "../service-client.ts";
 import { lsLine } from "./ls.ts";
