@@ -4,6 +4,7 @@ import type { Context } from "../context.ts";
 import { DownloadRun, PauseRequest } from "../engine/download.ts";
 import type { DownloadRequest } from "../engine/download-request.ts";
 import { type PreparedDownload, prepareDownload, sidecarOf } from "../engine/prepare.ts";
+import type { TokenBucket } from "../engine/rate-limiter.ts";
 import type { VerifiedFile } from "../engine/verify.ts";
 import { CancelledError, DlmError, InterruptedError } from "../errors.ts";
 import { logger } from "../log.ts";
@@ -19,6 +20,11 @@ const CONTROL_LOG = logger("control");
 
 /** Hooks the interface that started the download uses to talk to its user. */
 export interface ControllerEvents {
+  /**
+   * Speed limits the download is charged to besides its own `--limit` (dlm serve's global and per-download
+   * buckets, a batch's shared one); their owner may change their rates at any time.
+   */
+  readonly sharedLimits?: readonly TokenBucket[];
   /** The server was probed and the plan is known (before the first byte is fetched). */
   readonly onPrepared?: (prepared: PreparedDownload) => void;
 }
@@ -183,10 +189,16 @@ export class Controller {
         { file: this.#prepared.output },
       );
     }
-    this.#run = new DownloadRun(this.#ctx, this.#prepared, this.#log, (phase) => {
-      // Synchronous: from this call on, a pause or cancel is refused (the engine no longer listens).
-      if (phase === "verifying") this.#setState("verifying");
-    });
+    this.#run = new DownloadRun(
+      this.#ctx,
+      this.#prepared,
+      this.#log,
+      (phase) => {
+        // Synchronous: from this call on, a pause or cancel is refused (the engine no longer listens).
+        if (phase === "verifying") this.#setState("verifying");
+      },
+      this.#events.sharedLimits,
+    );
     this.#meter.reset();
     this.#setState("running");
     return await this.#run.run(signal);

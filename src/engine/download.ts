@@ -7,12 +7,12 @@ import { CheckpointPacer, checkpointPace } from "./checkpoint-pacer.ts";
 import { finalizeDownload } from "./finalize.ts";
 import { PrefixHasher } from "./prefix-hasher.ts";
 import { credentialOriginOf, type PreparedDownload } from "./prepare.ts";
+import { TokenBucket } from "./rate-limiter.ts";
 import { type Decision, Scheduler, TICK_MS } from "./scheduler.ts";
 import { isComplete, type Segment } from "./segment.ts";
 import { writeStateFile } from "./state-file.ts";
 import { createSink } from "./storage/create-sink.ts";
 import type { SegmentWriter, Sink } from "./storage/sink.ts";
-import { TokenBucket } from "./token-bucket.ts";
 import { algorithmsFor, type VerifiedFile } from "./verify.ts";
 import { fetchSegment, SlowRestart, StallAbort, type WorkerActivity } from "./worker.ts";
 import { Writeback } from "./writeback.ts";
@@ -90,19 +90,24 @@ export class DownloadRun {
   /** Hash on arrival; told at every tick and whenever a segment ends that more of the prefix is readable. */
   #prefix: PrefixHasher | undefined;
 
-  /** `onPhase` hears each phase change synchronously, as it happens (the Controller holds the state). */
+  /**
+   * `onPhase` hears each phase change synchronously, as it happens (the Controller holds the state).
+   * `sharedLimits`: speed limits this download shares with others (dlm serve's global one, a batch's), or
+   * that its owner changes from outside (dlm serve's per-download one); charged besides its own.
+   */
   constructor(
     ctx: Context,
     prepared: PreparedDownload,
     log: Logger,
     onPhase: (phase: EnginePhase) => void = () => {},
+    sharedLimits: readonly TokenBucket[] = [],
   ) {
     this.#ctx = ctx;
     this.#onPhase = onPhase;
     this.#prepared = prepared;
     this.#log = log;
-    this.#ownLimit = new TokenBucket(prepared.request.limitBytesPerSec);
-    this.#limits = [this.#ownLimit];
+    this.#ownLimit = new TokenBucket(prepared.request.limitBytesPerSec ?? 0, ctx.monotonic());
+    this.#limits = [this.#ownLimit, ...sharedLimits];
     this.#segments = prepared.segments;
     this.#startedAt = ctx.monotonic();
     this.#scheduler = new Scheduler(
@@ -115,7 +120,7 @@ export class DownloadRun {
       },
       this.#startedAt,
     );
-    this.#scheduler.setPaced(this.#ownLimit.rate !== undefined);
+    this.#scheduler.setPaced(this.#paced());
     this.#sink = createSink(
       prepared.state.storage,
       prepared.sidecar,
@@ -125,8 +130,8 @@ export class DownloadRun {
 
   /** Changes the download's speed limit while it runs (bytes/s; undefined lifts it). */
   setLimit(bytesPerSecond: number | undefined): void {
-    this.#ownLimit.setRate(bytesPerSecond, this.#ctx.monotonic());
-    this.#scheduler.setPaced(this.#limits.some((bucket) => bucket.rate !== undefined));
+    this.#ownLimit.setRate(bytesPerSecond ?? 0, this.#ctx.monotonic());
+    this.#scheduler.setPaced(this.#paced());
   }
 
   /** A cheap view for progress; the arrays are live, do not mutate them. */
@@ -350,6 +355,11 @@ export class DownloadRun {
     });
   }
 
+  /** True while any speed limit applies (the shared ones can change from outside: checked every tick). */
+  #paced(): boolean {
+    return this.#limits.some((bucket) => bucket.rate > 0);
+  }
+
   #setPhase(phase: EnginePhase): void {
     this.#phase = phase;
     this.#onPhase(phase);
@@ -358,6 +368,7 @@ export class DownloadRun {
   /** Every tick: the scheduler's stall watchdog and slow-connection restart, carried out; hash on arrival. */
   #tick(prefix: PrefixHasher): void {
     const now = this.#ctx.monotonic();
+    this.#scheduler.setPaced(this.#paced());
     const byWorker = new Map(this.#activity.map((a) => [a.worker, a]));
     const decisions = this.#scheduler.tick(now, (worker) => {
       const a = byWorker.get(worker);

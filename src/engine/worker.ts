@@ -8,6 +8,7 @@ import {
   RemoteChangedError,
 } from "../errors.ts";
 import { type ChunkVerdict, discardBody, httpGet, readBody } from "./http.ts";
+import { type TokenBucket, takeFromAll } from "./rate-limiter.ts";
 import type { RemoteFile } from "./remote-file.ts";
 import { checkRangeResponse, isStrongEtag, type RangeCheckFailure } from "./response-check.ts";
 import {
@@ -19,7 +20,6 @@ import {
 } from "./retry-policy.ts";
 import { nextOffsetOf, remainingOf, type Segment } from "./segment.ts";
 import type { SegmentWriter } from "./storage/sink.ts";
-import { type TokenBucket, takeFromAll } from "./token-bucket.ts";
 
 /** Abort reason of one attempt whose connection delivered nothing for the stall timeout. */
 export class StallAbort extends Error {

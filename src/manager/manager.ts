@@ -15,7 +15,6 @@ import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "../engine/retry-policy
 import { HttpStatusError, OutputExistsError, UsageError } from "../errors.ts";
 import type { DownloadRecord, NewDownload, QueueState, RecordPatch, StoredEvent } from "./download-record.ts";
 import { failureInfo, RETRY_BASE_MS, retryDelayMs } from "./failure-info.ts";
-import { limitedFetch } from "./limited-fetch.ts";
 import type { DownloadView, ManagerListener, QueueStats } from "./manager-events.ts";
 import { placeInside } from "./output-place.ts";
 import { planQueue } from "./queue-plan.ts";
@@ -355,9 +354,10 @@ export class Manager {
     const id = record.id;
     // The path is stored before the first byte is fetched, so a restart finds the sidecar.
     let prepared: Promise<unknown> = Promise.resolve();
+    // Both limits are charged in the workers' read loop (engine/download.ts); Update changes `bucket`.
     const bucket = new TokenBucket(record.speedLimit, ctx.monotonic());
-    const fetch = limitedFetch(ctx.fetch, () => [bucket, this.#globalBucket], ctx.monotonic);
-    const controller = new Controller({ ...ctx, cwd, fetch }, request, log.with({ download: id }), {
+    const controller = new Controller({ ...ctx, cwd }, request, log.with({ download: id }), {
+      sharedLimits: [bucket, this.#globalBucket],
       onPrepared: (p) => {
         const owner = this.#outputs.get(p.output);
         if (owner !== undefined && owner !== id) {
