@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { resolve } from "node:path";
 import { buildCommand } from "@stricli/core";
 import { UsageError } from "../../../errors.ts";
 import { EXIT } from "../../../exit-codes.ts";
 import type { CliContext } from "../cli-context.ts";
 import { header, httpUrl, integerIn } from "../flag-parsers.ts";
-import { type InputEntry, parseInputFile } from "../input-file.ts";
+import type { InputEntry } from "../input-file.ts";
+import { readInputFileEntries } from "../read-input-file.ts";
 import { reportError } from "../report.ts";
 import { callServer, connectToServer } from "../service-client.ts";
 
@@ -37,24 +36,7 @@ async function entriesOf(cli: CliContext, flags: AddFlags, urls: readonly string
     throw new UsageError("--output: names one file, but more than one URL was given", { flag: "--output" });
   }
   if (flags.inputFile === undefined) return fromArgs;
-  const path = resolve(cli.dlm.cwd, flags.inputFile);
-  const text = await readFile(path, "utf8").catch((error: unknown) => {
-    throw new UsageError(`--input-file: cannot read ${path}: ${(error as Error).message}`, {
-      flag: "--input-file",
-      input: flags.inputFile,
-      cause: error,
-    });
-  });
-  const parsed = parseInputFile(text, flags.inputFile);
-  if (parsed.ignored.length > 0) {
-    cli.dlm.stderr.write(
-      `dlm: ${flags.inputFile}: ignoring options dlm does not use: ${parsed.ignored.join(", ")}\n`,
-    );
-  }
-  return [
-    ...fromArgs,
-    ...parsed.entries.map((e) => ({ ...e, headers: [...(flags.header ?? []), ...e.headers] })),
-  ];
+  return [...fromArgs, ...(await readInputFileEntries(cli, flags.inputFile, flags.header ?? []))];
 }
 
 /** `dlm add URL... [-i FILE]`: queue downloads in the running `dlm serve`; prints one line per download. */

@@ -1,9 +1,8 @@
-import { readFile } from "node:fs/promises";
-import { resolve } from "node:path";
 import { UsageError } from "../../../errors.ts";
 import type { CliContext } from "../cli-context.ts";
 import { integerIn } from "../flag-parsers.ts";
-import { type InputEntry, parseInputFile } from "../input-file.ts";
+import type { InputEntry } from "../input-file.ts";
+import { readInputFileEntries } from "../read-input-file.ts";
 import { reportError } from "../report.ts";
 import type { GetFlags } from "./get.ts";
 
@@ -68,24 +67,8 @@ export async function runBatchCommand(
       headers: flags.header ?? [],
       line: i + 1,
     }));
-    if (flags.inputFile !== undefined) {
-      const path = resolve(cli.dlm.cwd, flags.inputFile);
-      const text = await readFile(path, "utf8").catch((error: unknown) => {
-        throw new UsageError(`--input-file: cannot read ${path}: ${(error as Error).message}`, {
-          flag: "--input-file",
-          input: flags.inputFile,
-          cause: error,
-        });
-      });
-      const parsed = parseInputFile(text, flags.inputFile);
-      if (parsed.ignored.length > 0) {
-        cli.dlm.stderr.write(
-          `dlm: ${flags.inputFile}: ignoring options dlm does not use: ${parsed.ignored.join(", ")}\n`,
-        );
-      }
-      for (const e of parsed.entries)
-        entries.push({ ...e, headers: [...(flags.header ?? []), ...e.headers] });
-    }
+    if (flags.inputFile !== undefined)
+      entries.push(...(await readInputFileEntries(cli, flags.inputFile, flags.header ?? [])));
     if (entries.length === 0) throw new UsageError("get: give a URL, or --input-file FILE", { flag: "URL" });
     const { runBatch } = await import("../batch.ts");
     cli.exitCode = await runBatch(cli, entries, {
