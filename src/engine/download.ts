@@ -5,7 +5,7 @@ import { InterruptedError, StorageError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { CheckpointPacer, checkpointPace } from "./checkpoint-pacer.ts";
 import { finalizeDownload } from "./finalize.ts";
-import { PrefixHasher } from "./prefix-hasher.ts";
+import { INLINE_HASH_MAX_BYTES, PrefixHasher } from "./prefix-hasher.ts";
 import { credentialOriginOf, type PreparedDownload } from "./prepare.ts";
 import { TokenBucket } from "./rate-limiter.ts";
 import { type Decision, Scheduler, TICK_MS } from "./scheduler.ts";
@@ -162,6 +162,7 @@ export class DownloadRun {
       () => [...this.#segments].sort((a, b) => a.start - b.start),
       (segment) => this.#writers.get(segment.id)?.readableBytes ?? segment.done,
       prepared.mode === "range" ? prepared.first : 0,
+      prepared.last !== undefined && prepared.last - prepared.first + 1 <= INLINE_HASH_MAX_BYTES,
     );
     this.#prefix = prefix;
     const firstCheckpointAt = this.#ctx.monotonic();

@@ -1,79 +1,18 @@
 /**
- * Worker thread that hashes the output's completed prefix as it grows (hash on arrival). It reads ranges
- * from storage with positional reads into one reusable buffer and feeds every hasher, so the download
- * thread never spends its time on SHA-256: on a 2-core machine that is the difference between hashing
- * being free and hashing halving the throughput.
- *
- * Protocol (messages in order): init { algorithms } → range { path, position, length }* → finish;
- * replies: progress { hashedBytes } after each range, digests { hex, hashedBytes } after finish, or
- * error { message }.
+ * Worker thread that hashes the output's completed prefix as it grows (hash on arrival; the session and
+ * its protocol are in hash-session.ts), so the download thread never spends its time on SHA-256 of a large
+ * file: on a 2-core machine that is the difference between hashing being free and hashing halving the
+ * throughput.
  */
-import { closeSync, openSync, readSync } from "node:fs";
 import { parentPort } from "node:worker_threads";
-import { type ChecksumAlgorithm, createHasher, type IncrementalHasher } from "./checksum.ts";
-import { OPEN } from "./storage/no-follow.ts";
+import { type HashWorkerReply, hashSession } from "./hash-session.ts";
 
-/** Messages the download thread sends. */
-export type HashWorkerRequest =
-  | { readonly type: "init"; readonly algorithms: readonly ChecksumAlgorithm[] }
-  | { readonly type: "range"; readonly path: string; readonly position: number; readonly length: number }
-  | { readonly type: "finish" };
-
-/** Messages the worker answers with. */
-export type HashWorkerReply =
-  | { readonly type: "progress"; readonly hashedBytes: number }
-  | { readonly type: "digests"; readonly hex: Readonly<Record<string, string>>; readonly hashedBytes: number }
-  | { readonly type: "error"; readonly message: string };
+export type { HashWorkerReply, HashWorkerRequest } from "./hash-session.ts";
 
 const BUFFER_BYTES = 4 << 20;
 
 if (parentPort !== null) {
   const port = parentPort;
-  const buffer = new Uint8Array(BUFFER_BYTES);
-  let hashers: Map<ChecksumAlgorithm, IncrementalHasher> | undefined;
-  let ready: Promise<void> = Promise.resolve();
-  let hashedBytes = 0;
-  let failed = false;
-  const reply = (message: HashWorkerReply) => port.postMessage(message);
-
-  const hashRange = (path: string, position: number, length: number) => {
-    const fd = openSync(path, OPEN.read);
-    try {
-      let done = 0;
-      while (done < length) {
-        const n = readSync(fd, buffer, 0, Math.min(BUFFER_BYTES, length - done), position + done);
-        if (n === 0)
-          throw new Error(`${path} ends at ${position + done}, expected ${length - done} more bytes`);
-        const view = buffer.subarray(0, n);
-        for (const hasher of hashers?.values() ?? []) hasher.update(view);
-        done += n;
-      }
-      hashedBytes += length;
-    } finally {
-      closeSync(fd);
-    }
-  };
-
-  port.on("message", (message: HashWorkerRequest) => {
-    // Messages are handled strictly in order; init is async (wasm), so everything queues behind it.
-    ready = ready.then(async () => {
-      if (failed) return;
-      try {
-        if (message.type === "init") {
-          hashers = new Map();
-          for (const algorithm of message.algorithms) hashers.set(algorithm, await createHasher(algorithm));
-        } else if (message.type === "range") {
-          hashRange(message.path, message.position, message.length);
-          reply({ type: "progress", hashedBytes });
-        } else {
-          const hex: Record<string, string> = {};
-          for (const [algorithm, hasher] of hashers ?? []) hex[algorithm] = hasher.digestHex();
-          reply({ type: "digests", hex, hashedBytes });
-        }
-      } catch (error) {
-        failed = true;
-        reply({ type: "error", message: error instanceof Error ? error.message : String(error) });
-      }
-    });
-  });
+  const handle = hashSession((message: HashWorkerReply) => port.postMessage(message), BUFFER_BYTES);
+  port.on("message", handle);
 }

@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
 import type { ChecksumAlgorithm } from "./checksum.ts";
-import type { HashWorkerReply, HashWorkerRequest } from "./hash-worker.ts";
+import { type HashWorkerReply, type HashWorkerRequest, hashSession } from "./hash-session.ts";
 import type { Segment } from "./segment.ts";
 import type { Sink } from "./storage/sink.ts";
 
@@ -20,12 +20,21 @@ const HASH_WORKER = Bun.isStandaloneExecutable
   : new URL("./hash-worker.ts", import.meta.url);
 
 /**
+ * Outputs up to this size are hashed on the download thread: a thread's start and teardown (~0.05 CPU-s
+ * and 68 ms of the main thread to terminate) cost more than hashing 16 MiB (~16 ms), and a batch of many
+ * small files paid it per file.
+ */
+export const INLINE_HASH_MAX_BYTES = 16 << 20;
+
+/**
  * Hash on arrival: hands the worker thread (hash-worker.ts) each stretch of the output's contiguous prefix
  * as soon as it is readable from storage, while later bytes still arrive, so the check after the last byte
- * covers only the tail. `pump()` is synchronous and cheap: it only posts messages.
+ * covers only the tail. `pump()` is synchronous and cheap: it only posts messages. With `inline`, the same
+ * session runs on this thread instead (small outputs, see INLINE_HASH_MAX_BYTES).
  */
 export class PrefixHasher {
-  readonly #worker: Worker;
+  readonly #worker: Worker | undefined;
+  readonly #inline: ((message: HashWorkerRequest) => void) | undefined;
   readonly #sink: Sink;
   readonly #segments: () => readonly Segment[];
   readonly #readable: (segment: Segment) => number;
@@ -45,15 +54,21 @@ export class PrefixHasher {
     segments: () => readonly Segment[],
     readable: (segment: Segment) => number,
     first: number,
+    inline = false,
   ) {
     this.#sink = sink;
     this.#segments = segments;
     this.#readable = readable;
     this.#queuedUpTo = first;
-    this.#worker = new Worker(HASH_WORKER);
-    this.#worker.unref();
-    this.#worker.on("message", (reply: HashWorkerReply) => this.#receive(reply));
-    this.#worker.on("error", (error: Error) => this.#fail(error));
+    if (inline) {
+      this.#inline = hashSession((reply) => this.#receive(reply), 1 << 20);
+    } else {
+      const worker = new Worker(HASH_WORKER);
+      worker.unref();
+      worker.on("message", (reply: HashWorkerReply) => this.#receive(reply));
+      worker.on("error", (error: Error) => this.#fail(error));
+      this.#worker = worker;
+    }
     this.#post({ type: "init", algorithms });
   }
 
@@ -93,11 +108,13 @@ export class PrefixHasher {
     // terminate() holds the calling thread for tens of ms (68 ms in a profile of a 128 MiB run) while the
     // worker's isolate is torn down: off the path to the result line. The timer does not keep the process
     // alive; a process that exits first takes the thread with it, a long-lived one (dlm serve) frees it.
-    setTimeout(() => void this.#worker.terminate(), 0).unref();
+    const worker = this.#worker;
+    if (worker !== undefined) setTimeout(() => void worker.terminate(), 0).unref();
   }
 
   #post(message: HashWorkerRequest): void {
-    this.#worker.postMessage(message);
+    if (this.#inline !== undefined) this.#inline(message);
+    else this.#worker?.postMessage(message);
   }
 
   #receive(reply: HashWorkerReply): void {
