@@ -57,9 +57,10 @@ export const BATCH_TOOLS: readonly BatchTool[] = [
       await writeFile(list, aria2List(files));
       return [bun, join(repo, "src/main.ts"), "get", "-i", list, "-j", J, "-c", "1", "--quiet"];
     },
+    // One `PATH  BYTES bytes  sha256 HEX` line per finished file (batch.ts); anything after the digest is ignored.
     reportedSha256: (stdout) => {
       const digests = new Map<string, string>();
-      for (const m of stdout.matchAll(/^(.+?) {2}\d+ bytes {2}sha256 ([0-9a-f]{64})$/gm)) {
+      for (const m of stdout.matchAll(/^(.+?) {2}\d+ bytes {2}sha256 ([0-9a-f]{64})\b/gm)) {
         digests.set(basename(m[1] ?? ""), m[2] ?? "");
       }
       return digests;
