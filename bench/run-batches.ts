@@ -41,7 +41,13 @@ function batchTimeoutMs(count: number, size: number, latencyMs: number): number 
  */
 export async function runBatches(ctx: BatchContext): Promise<BatchResult[]> {
   const wanted = ctx.tools === undefined ? BATCH_TOOLS : BATCH_TOOLS.filter((t) => ctx.tools?.includes(t.id));
-  if (ctx.scenarios.length === 0 || wanted.length === 0) return [];
+  if (ctx.scenarios.length === 0) return [];
+  if (wanted.length === 0) {
+    ctx.say(
+      `bench: batch scenarios skipped: --tools names none of ${BATCH_TOOLS.map((t) => t.id).join(",")}`,
+    );
+    return [];
+  }
   ctx.say(`bench: preparing ${ctx.count} files of ${ctx.size} bytes in ${ctx.cacheDir}`);
   const set = await ensureBatchSet(ctx.cacheDir, ctx.count, ctx.size);
   await symlink(set.dir, join(ctx.root, "batch"));
