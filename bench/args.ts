@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
-import { SCENARIO_IDS, type ScenarioId } from "./scenarios.ts";
+import { BATCH_TOOLS } from "./batch-tools.ts";
+import { BATCH_SCENARIO_IDS, type BatchScenarioId, SCENARIO_IDS, type ScenarioId } from "./scenarios.ts";
 import { TOOLS } from "./tools.ts";
 
 /** Parsed command line of bench/run.ts. */
@@ -9,6 +10,11 @@ export interface BenchOptions {
   readonly sizes: readonly number[];
   readonly reps: number;
   readonly scenarios: readonly ScenarioId[];
+  /** Batch scenarios to run (after the single-file ones), each once with the batch file set. */
+  readonly batchScenarios: readonly BatchScenarioId[];
+  /** Number of files in a batch and the size of each, bytes. */
+  readonly batchFiles: number;
+  readonly batchSize: number;
   /** Tool ids given with --tools (then they run in every scenario), or undefined for the default set. */
   readonly tools: readonly string[] | undefined;
   /** Per-connection cap of the capped scenarios, bytes/s. */
@@ -26,8 +32,12 @@ export const USAGE = `usage: bun bench/run.ts [--smoke] [--size 128M,1G] [--reps
   --smoke       one repetition of 1 MiB and 4 MiB files (unless --size/--reps say otherwise); no speed checks
   --size        file sizes, comma-separated: bytes or K/M/G (binary: 1G = 1 GiB); default 128M,1G
   --reps        repetitions per tool and scenario (tool order alternates); default 3
-  --scenarios   subset of ${SCENARIO_IDS.join(",")}
+                        [--batch-files 200] [--batch-size 1M]
+  --scenarios   subset of ${[...SCENARIO_IDS, ...BATCH_SCENARIO_IDS].join(",")}
   --tools       subset of ${TOOLS.map((t) => t.id).join(",")}; listed tools run in every scenario
+                and, for the batch scenarios, of ${BATCH_TOOLS.map((t) => t.id).join(",")}
+  --batch-files files in a batch scenario; default 200 (--smoke: 10)
+  --batch-size  size of each batch file (K/M/G binary); default 1M (--smoke: 64K)
   --rate        per-connection cap in bytes/s (K/M/G binary); default 16M
   --latency     ms added before each response in the latency scenario; default 50
   --timeout     seconds one tool run may take before it is killed and reported FAIL
@@ -86,6 +96,11 @@ export function parseSizes(flag: string, input: string): number[] {
 /** Sizes run when --size is not given: the issue's short and long downloads, or two tiny files for --smoke. */
 const DEFAULT_SIZES = "128M,1G";
 const SMOKE_SIZES = "1M,4M";
+/** Batch defaults: the issue's 200 files of 1 MiB, or 10 of 64 KiB for --smoke. */
+const BATCH_FILES = 200;
+const SMOKE_BATCH_FILES = 10;
+const BATCH_SIZE = "1M";
+const SMOKE_BATCH_SIZE = "64K";
 
 /** Parses argv (without the runtime and script); undefined means --help was asked. */
 export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
@@ -99,23 +114,30 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
   const smoke = values.smoke ?? false;
   const reps = positiveInt("--reps", values.reps, smoke ? 1 : 3);
   if (reps < 1) throw new BenchUsageError("--reps: expected at least 1");
+  const allScenarios = [...SCENARIO_IDS, ...BATCH_SCENARIO_IDS];
+  const picked =
+    values.scenarios === undefined ? allScenarios : subset("--scenarios", values.scenarios, allScenarios);
+  const batchFiles = positiveInt(
+    "--batch-files",
+    values["batch-files"],
+    smoke ? SMOKE_BATCH_FILES : BATCH_FILES,
+  );
+  if (batchFiles < 1) throw new BenchUsageError("--batch-files: expected at least 1");
   const timeout = values.timeout === undefined ? undefined : positiveInt("--timeout", values.timeout, 0);
   return {
     smoke,
     sizes: parseSizes("--size", values.size ?? (smoke ? SMOKE_SIZES : DEFAULT_SIZES)),
     reps,
-    scenarios:
-      values.scenarios === undefined
-        ? [...SCENARIO_IDS]
-        : subset("--scenarios", values.scenarios, SCENARIO_IDS),
+    scenarios: picked.filter((id): id is ScenarioId => (SCENARIO_IDS as readonly string[]).includes(id)),
+    batchScenarios: picked.filter((id): id is BatchScenarioId =>
+      (BATCH_SCENARIO_IDS as readonly string[]).includes(id),
+    ),
+    batchFiles,
+    batchSize: parseBytes("--batch-size", values["batch-size"] ?? (smoke ? SMOKE_BATCH_SIZE : BATCH_SIZE)),
     tools:
       values.tools === undefined
         ? undefined
-        : subset(
-            "--tools",
-            values.tools,
-            TOOLS.map((t) => t.id),
-          ),
+        : subset("--tools", values.tools, [...TOOLS.map((t) => t.id), ...BATCH_TOOLS.map((t) => t.id)]),
     rateBytesPerSec: parseBytes("--rate", values.rate ?? "16M"),
     latencyMs: positiveInt("--latency", values.latency, 50),
     timeoutMs: timeout === undefined || timeout === 0 ? undefined : timeout * 1000,
@@ -138,6 +160,8 @@ function parse(argv: string[]) {
       latency: { type: "string" },
       timeout: { type: "string" },
       results: { type: "string" },
+      "batch-files": { type: "string" },
+      "batch-size": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });

@@ -1,5 +1,6 @@
 import { cpus } from "node:os";
 import type { BenchOptions } from "./args.ts";
+import { BATCH_JOBS } from "./batch-tools.ts";
 import { gnuTimeAvailable } from "./measure.ts";
 import { median, sizeLabel } from "./report.ts";
 
@@ -43,7 +44,14 @@ export function header(options: BenchOptions, started: Date, bunStartSeconds: nu
     `# dlm bench ${started.toISOString()}${options.smoke ? " (smoke)" : ""}`,
     "",
     `- command: \`bun bench/run.ts ${process.argv.slice(2).join(" ")}\``,
-    `- files: ${sizes}; ${options.reps} repetition(s), tool order alternating`,
+    options.scenarios.length === 0
+      ? `- ${options.reps} repetition(s), tool order alternating`
+      : `- files: ${sizes}; ${options.reps} repetition(s), tool order alternating`,
+    ...(options.batchScenarios.length === 0
+      ? []
+      : [
+          `- batches: ${options.batchFiles} files of ${sizeLabel(options.batchSize)}, ${BATCH_JOBS} at once (${options.batchScenarios.join(", ")})`,
+        ]),
     `- link: cap ${(options.rateBytesPerSec / 2 ** 20).toFixed(1)} MiB/s per connection where capped, latency ${options.latencyMs} ms in the latency scenario`,
     `- machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), ${process.platform}; nginx and the pacer share it`,
     `- Bun start-up: \`bun -e 0\` takes ${bunStartSeconds.toFixed(3)} s (median of ${BUN_STARTS}, spawn to exit); dlm's first byte s includes it`,

@@ -37,10 +37,11 @@ function fixed(value: number | undefined, digits: number): string {
   return value === undefined ? "—" : value.toFixed(digits);
 }
 
-/** Readable size for headings: `128 MiB`, `1 GiB`, else bytes. */
+/** Readable size for headings: `128 MiB`, `1 GiB`, `64 KiB`, else bytes. */
 export function sizeLabel(bytes: number): string {
   if (bytes % GIB === 0) return `${bytes / GIB} GiB`;
   if (bytes % MIB === 0) return `${bytes / MIB} MiB`;
+  if (bytes % 1024 === 0) return `${bytes / 1024} KiB`;
   return `${bytes} B`;
 }
 

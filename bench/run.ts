@@ -7,12 +7,14 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startNginx } from "../test/helpers/nginx.ts";
 import { type BenchOptions, BenchUsageError, parseBenchArgs, USAGE } from "./args.ts";
+import { BATCH_LEGEND, batchAllOk, batchTable, batchTargets } from "./batch-report.ts";
 import { type BenchFile, ensureFile } from "./files.ts";
 import { bunStartup, header } from "./header.ts";
 import { ACCESS_LOG_FORMAT, findAccessLog } from "./nginx-log.ts";
 import { startPacer } from "./pacer.ts";
 import { defaultTimeoutMs, pickTools, planFor } from "./plan.ts";
 import { allOk, LEGEND, type ScenarioResult, scenarioTable, sizeLabel, type ToolRuns } from "./report.ts";
+import { runBatches } from "./run-batches.ts";
 import { runOnce } from "./run-once.ts";
 import { scenarios } from "./scenarios.ts";
 import { targetsTable } from "./targets.ts";
@@ -28,7 +30,8 @@ async function main(options: BenchOptions): Promise<number> {
   const started = new Date();
   const say = (line: string) => process.stderr.write(`${line}\n`);
   const files: BenchFile[] = [];
-  for (const size of options.sizes) {
+  // Only batch scenarios asked for: no single file to generate (the default 1 GiB takes a while).
+  for (const size of options.scenarios.length === 0 ? [] : options.sizes) {
     say(`bench: preparing a ${size}-byte file in ${FILE_CACHE}`);
     files.push(await ensureFile(FILE_CACHE, size));
   }
@@ -91,12 +94,42 @@ async function main(options: BenchOptions): Promise<number> {
         process.stdout.write(`\n${scenarioTable(result)}\n`);
       }
     }
+    const batches = await runBatches({
+      scenarios: options.batchScenarios,
+      count: options.batchFiles,
+      size: options.batchSize,
+      reps: options.reps,
+      tools: options.tools,
+      latencyMs: options.latencyMs,
+      timeoutMs: options.timeoutMs,
+      cacheDir: FILE_CACHE,
+      root,
+      work,
+      repo: REPO,
+      nginxUrl: (path) => nginx.url(path),
+      pacer,
+      accessLog,
+      say,
+    });
     const targets = targetsTable(results);
+    const batchTarget = batchTargets(batches);
     const sections = files.map((file) => [
       `## ${sizeLabel(file.size)}`,
       ...results.filter((r) => r.sizeBytes === file.size).map(scenarioTable),
     ]);
-    const report = [header(options, started, bunStartSeconds), ...sections.flat(), targets ?? [], LEGEND]
+    const batchSection =
+      batches.length === 0
+        ? []
+        : [`## batch: ${options.batchFiles} × ${sizeLabel(options.batchSize)}`, ...batches.map(batchTable)];
+    const legends = [results.length === 0 ? [] : LEGEND, batches.length === 0 ? [] : BATCH_LEGEND].flat();
+    const report = [
+      header(options, started, bunStartSeconds),
+      ...sections.flat(),
+      batchSection,
+      targets ?? [],
+      batchTarget ?? [],
+      legends,
+    ]
       .flat()
       .join("\n\n");
     const dir = resolve(options.resultsDir ?? join(REPO, "bench", "results"));
@@ -109,13 +142,16 @@ async function main(options: BenchOptions): Promise<number> {
         .replace(/\.\d+Z$/, "Z")}.md`,
     );
     await writeFile(path, `${report}\n`);
-    if (targets !== undefined) process.stdout.write(`\n${targets}\n`);
-    process.stdout.write(`\n${LEGEND}\n\nbench: report written to ${path}\n`);
-    const failed = results.filter((r) => !allOk(r)).map((r) => `${r.scenario.id} ${sizeLabel(r.sizeBytes)}`);
+    for (const table of [targets, batchTarget]) if (table !== undefined) process.stdout.write(`\n${table}\n`);
+    process.stdout.write(`\n${legends.join("\n\n")}\n\nbench: report written to ${path}\n`);
+    const failed = [
+      ...results.filter((r) => !allOk(r)).map((r) => `${r.scenario.id} ${sizeLabel(r.sizeBytes)}`),
+      ...batches.filter((r) => !batchAllOk(r)).map((r) => r.scenario.id),
+    ];
     if (failed.length > 0) say(`bench: wrong or missing outputs in: ${failed.join(", ")}`);
     // Only dlm's own failures fail the run: another tool's crash (axel 2.17.11 segfaults now and then,
     // axel#410) says nothing about dlm and must not turn CI red. Its FAIL row stays in the report.
-    const dlmFailed = results.some((r) =>
+    const dlmFailed = [...results, ...batches].some((r) =>
       r.rows.some((row) => row.tool.id.startsWith("dlm") && !row.runs.every((x) => x.ok)),
     );
     return dlmFailed ? 1 : 0;

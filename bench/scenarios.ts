@@ -69,3 +69,31 @@ export function scenarios(link: LinkParams): Record<ScenarioId, Scenario> {
 export function isCapped(scenario: Scenario): boolean {
   return scenario.mode.rateBytesPerSec !== undefined;
 }
+
+/** Batch scenario ids (many small files, a fixed number at once), in run order. */
+export const BATCH_SCENARIO_IDS = ["batch", "batch-latency"] as const;
+export type BatchScenarioId = (typeof BATCH_SCENARIO_IDS)[number];
+
+/** A link for the batch rows: like Scenario, for a list of files rather than one. */
+export interface BatchScenario {
+  readonly id: BatchScenarioId;
+  readonly description: string;
+  readonly via: "nginx" | "pacer";
+  readonly mode: PacerMode;
+}
+
+/**
+ * The batch links: straight to nginx, and through the pacer with `latencyMs` before every response and no
+ * cap, where a tool's per-file round trips (a probe, a HEAD) show as time.
+ */
+export function batchScenarios(latencyMs: number): Record<BatchScenarioId, BatchScenario> {
+  return {
+    batch: { id: "batch", description: "straight to nginx on loopback, no pacing", via: "nginx", mode: {} },
+    "batch-latency": {
+      id: "batch-latency",
+      description: `through the pacer, uncapped, ${latencyMs} ms added before every response`,
+      via: "pacer",
+      mode: { latencyMs },
+    },
+  };
+}

@@ -1,9 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { copyFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type BenchOptions, parseBenchArgs, parseBytes, parseSizes } from "../bench/args.ts";
+import { ensureBatchSet } from "../bench/batch-files.ts";
+import { type BatchResult, batchTable, batchTargets } from "../bench/batch-report.ts";
+import { type BatchRunResult, type BatchSetup, runBatchOnce } from "../bench/batch-run.ts";
+import { aria2List, BATCH_TOOLS, type BatchTool } from "../bench/batch-tools.ts";
 import { type BenchFile, ensureFile } from "../bench/files.ts";
 import { idealOf } from "../bench/ideal.ts";
 import { gnuTimeAvailable, measure } from "../bench/measure.ts";
@@ -12,7 +16,7 @@ import { type PacedConnection, type Pacer, startPacer } from "../bench/pacer.ts"
 import { pickTools, planFor } from "../bench/plan.ts";
 import { allOk, type ScenarioResult, scenarioTable, sizeLabel } from "../bench/report.ts";
 import { type RunResult, type RunSetup, runOnce } from "../bench/run-once.ts";
-import { SCENARIO_IDS, type ScenarioId, scenarios } from "../bench/scenarios.ts";
+import { batchScenarios, SCENARIO_IDS, type ScenarioId, scenarios } from "../bench/scenarios.ts";
 import { targetsTable } from "../bench/targets.ts";
 import { TOOLS, type Tool, toolInstalled } from "../bench/tools.ts";
 import { bytesOf, sha256Of } from "./helpers/bytes.ts";
@@ -508,4 +512,153 @@ describe.skipIf(!nginxAvailable() || Bun.which("curl") === null)("bench/run.ts e
       await rm(results, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe("batch", () => {
+  test("command line: 200 x 1 MiB by default, 10 x 64 KiB with --smoke; --scenarios splits the two kinds", () => {
+    expect(parseBenchArgs([])).toMatchObject({
+      batchScenarios: ["batch", "batch-latency"],
+      batchFiles: 200,
+      batchSize: MIB,
+    });
+    expect(parseBenchArgs(["--smoke"])).toMatchObject({ batchFiles: 10, batchSize: 64 * 1024 });
+    expect(parseBenchArgs(["--scenarios", "batch-latency,throttled"])).toMatchObject({
+      scenarios: ["throttled"],
+      batchScenarios: ["batch-latency"],
+    });
+    expect(parseBenchArgs(["--tools", "dlm-batch,curl"])?.tools).toEqual(["dlm-batch", "curl"]);
+    expect(() => parseBenchArgs(["--batch-files", "0"])).toThrow("--batch-files");
+    expect(() => parseBenchArgs(["--scenarios", "batches"])).toThrow('--scenarios: unknown "batches"');
+  });
+
+  test("dlm and aria2c read the same list: a URL line, then an indented out=NAME", async () => {
+    const files = [
+      { url: "http://127.0.0.1:1/batch/f-000.bin", name: "f-000.bin" },
+      { url: "http://127.0.0.1:1/batch/f-001.bin", name: "f-001.bin" },
+    ];
+    expect(aria2List(files)).toBe(
+      "http://127.0.0.1:1/batch/f-000.bin\n  out=f-000.bin\nhttp://127.0.0.1:1/batch/f-001.bin\n  out=f-001.bin\n",
+    );
+    const listDir = await mkdtemp(join(tmpdir(), "dlm-bench-lists-"));
+    try {
+      const input = { files, dir: "/out", listDir, bun: "bun", repo: "/repo" };
+      const argvOf = async (id: string) => BATCH_TOOLS.find((t) => t.id === id)?.prepare(input);
+      expect(await argvOf("dlm-batch")).toEqual([
+        "bun",
+        "/repo/src/main.ts",
+        "get",
+        "-i",
+        join(listDir, "dlm.list"),
+        "-j",
+        "8",
+        "-c",
+        "1",
+        "--quiet",
+      ]);
+      expect(await readFile(join(listDir, "dlm.list"), "utf8")).toBe(aria2List(files));
+      expect(await argvOf("aria2c-batch")).toContain("-j8");
+      expect(await argvOf("wget2-batch")).toContain("--max-threads=8");
+      expect(await readFile(join(listDir, "wget2.list"), "utf8")).toBe(
+        `${files[0]?.url}\n${files[1]?.url}\n`,
+      );
+      expect(await argvOf("curl-batch")).toEqual(
+        expect.arrayContaining(["-Z", "--parallel-max", "8", files[1]?.url]),
+      );
+    } finally {
+      await rm(listDir, { recursive: true, force: true });
+    }
+    const dlm = BATCH_TOOLS.find((t) => t.id === "dlm-batch");
+    const line = `/out/f-001.bin  1048576 bytes  sha256 ${"ab".repeat(32)}  0.07s  14.3 MiB/s`;
+    expect(dlm?.reportedSha256?.(`${line}\n`)).toEqual(new Map([["f-001.bin", "ab".repeat(32)]]));
+  });
+
+  describe("runBatchOnce and the batch report", () => {
+    let cache: string;
+    let work: string;
+    let origin: Origin;
+    let pacer: Pacer;
+    let setup: BatchSetup;
+    beforeAll(async () => {
+      cache = await mkdtemp(join(tmpdir(), "dlm-bench-batch-"));
+      work = await mkdtemp(join(tmpdir(), "dlm-bench-batch-out-"));
+      origin = await startOrigin();
+      pacer = await startPacer(`http://127.0.0.1:${origin.port}`);
+      const set = await ensureBatchSet(cache, 3, 4096);
+      setup = {
+        scenario: batchScenarios(0)["batch-latency"],
+        set,
+        baseUrl: pacer.url("batch/"),
+        dir: join(work, "out"),
+        listDir: work,
+        repo: REPO,
+        pacer,
+        accessLog: undefined,
+        timeoutMs: 10_000,
+      };
+    });
+    afterAll(async () => {
+      await pacer.close();
+      await origin.close();
+      await rm(cache, { recursive: true, force: true });
+      await rm(work, { recursive: true, force: true });
+    });
+    // A "downloader" that copies the served files into the output directory, optionally spoiling one.
+    const copier = (id: string, spoil?: string): BatchTool => ({
+      id,
+      label: id,
+      bin: undefined,
+      selfVerifies: false,
+      prepare: async ({ files, dir }) => {
+        for (const f of files) await copyFile(join(setup.set.dir, f.name), join(dir, f.name));
+        if (spoil !== undefined) await writeFile(join(dir, spoil), new Uint8Array(4096));
+        return ["true"];
+      },
+    });
+
+    test("the set: file i has the content of seed i, and a second call reuses it", async () => {
+      const { set } = setup;
+      expect(set.members.map((m) => m.name)).toEqual(["f-000.bin", "f-001.bin", "f-002.bin"]);
+      expect(set.members.map((m) => m.sha256)).toEqual([0, 1, 2].map((seed) => sha256Of(4096, seed)));
+      const before = (await stat(join(set.dir, "f-000.bin"))).mtimeMs;
+      expect(await ensureBatchSet(cache, 3, 4096)).toEqual(set);
+      expect((await stat(join(set.dir, "f-000.bin"))).mtimeMs).toBe(before);
+    });
+
+    test("every file right is a time; one wrong or missing file is a FAIL, and dlm's race is judged", async () => {
+      const good = await runBatchOnce(copier("copy"), setup);
+      expect(good.ok).toBe(true);
+      if (good.ok) expect(good.verifiedSeconds).toBeCloseTo(good.wallSeconds + good.hashSeconds, 9);
+      const spoiled = await runBatchOnce(copier("spoil", "f-001.bin"), setup);
+      expect(spoiled).toEqual({ ok: false, failure: "1 of 3 files wrong (f-001.bin: sha256 mismatch)" });
+      const none = await runBatchOnce({ ...copier("none"), prepare: async () => ["true"] }, setup);
+      expect(none).toEqual({ ok: false, failure: "3 of 3 files wrong (f-000.bin: missing)" });
+      expect(await readdir(work)).not.toContain("out"); // emptied after each run
+
+      const tool = (id: string) => BATCH_TOOLS.find((t) => t.id === id) as BatchTool;
+      const timed = (wall: number): BatchRunResult => (good.ok ? { ...good, wallSeconds: wall } : good);
+      const result = (walls: Record<string, number | "FAIL">): BatchResult => ({
+        scenario: setup.scenario,
+        count: 3,
+        size: 4096,
+        rows: Object.entries(walls).map(([id, wall]) => ({
+          tool: tool(id),
+          runs: [wall === "FAIL" ? spoiled : timed(wall)],
+        })),
+        notes: [],
+      });
+      const table = batchTable(result({ "dlm-batch": 2, "aria2c-batch": "FAIL", "curl-batch": 1 }));
+      expect(table).toStartWith("### batch-latency, 3 × 4 KiB: ");
+      expect(table).toContain("| dlm get -i LIST -j 8 -c 1 | 2.00 | 2 | 0 | 2.00 |");
+      expect(table).toContain("| aria2c -j 8 -x1 -i LIST | **FAIL** (1/1): 1 of 3 files wrong");
+      const verdict = (walls: Record<string, number | "FAIL">) =>
+        batchTargets([result(walls)])
+          ?.split("\n")[4]
+          ?.split(" | ")
+          .at(-1);
+      expect(verdict({ "dlm-batch": 2, "wget2-batch": 1, "curl-batch": 4 })).toBe("✗ 2.00 |");
+      expect(verdict({ "dlm-batch": 1, "wget2-batch": 2, "curl-batch": 4 })).toBe("✓ 0.50 |");
+      expect(verdict({ "dlm-batch": 1, "aria2c-batch": "FAIL", "curl-batch": 4 })).toBe("— |");
+      expect(verdict({ "dlm-batch": "FAIL", "curl-batch": 4 })).toBe("✗ FAIL |");
+    }, 30_000);
+  });
 });
