@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { blake3 } from "hash-wasm";
 import { EXIT } from "../src/exit-codes.ts";
@@ -208,6 +208,10 @@ describe("dlm get: whole files", () => {
       });
       expect(sha256Hex(await readFile(join(cwd, path.slice(1))))).toBe(sha256Of(size, 9));
       expect(await listDir(cwd)).toEqual([path.slice(1)]);
+      // The output's mode is 0666 less the umask, as curl and wget leave a download (the sidecar, 0700,
+      // is what keeps it private while it downloads).
+      const umask = process.umask();
+      expect((await stat(join(cwd, path.slice(1)))).mode & 0o777).toBe(0o666 & ~umask);
     },
   );
 });

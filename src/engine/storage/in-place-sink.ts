@@ -35,7 +35,9 @@ export class InPlaceSink implements Sink {
     );
     await guardStorage(this.#path, "open", () => {
       // Never through a link (ELOOP), and a new file only where nothing is (EEXIST): see no-follow.ts.
-      this.#fd = openSync(this.#path, existed ? OPEN.readWrite : OPEN.createReadWrite, 0o600);
+      // 0o666 less the umask, as curl and wget leave a download: this file becomes the output. The sidecar
+      // directory (0700) keeps it private until then.
+      this.#fd = openSync(this.#path, existed ? OPEN.readWrite : OPEN.createReadWrite, 0o666);
       // ftruncate makes a sparse file of the final size; the blocks are claimed as bytes arrive.
       if (outputBytes !== undefined && fstatSync(this.#fd).size !== outputBytes) {
         ftruncateSync(this.#fd, outputBytes);

@@ -96,12 +96,12 @@ export class PartsSink implements Sink {
     const [first, ...rest] = ordered;
     // The first part becomes the assembled file by rename: one part less to copy.
     if (first === undefined) {
-      await guardStorage(assembled, "create", () => closeSync(openSync(assembled, OPEN.createWrite, 0o600)));
+      await guardStorage(assembled, "create", () => closeSync(openSync(assembled, OPEN.createWrite, 0o666)));
     } else {
       await guardStorage(assembled, "create", () => rename(this.partPath(first.id), assembled));
     }
     await guardStorage(assembled, "assemble", async () => {
-      const fd = openSync(assembled, OPEN.append, 0o600);
+      const fd = openSync(assembled, OPEN.append, 0o666);
       try {
         const out = Bun.file(fd).writer({ highWaterMark: FLUSH_EVERY_BYTES });
         for (const segment of rest) {
@@ -138,7 +138,7 @@ class PartWriter implements SegmentWriter {
 
   constructor(path: string, alreadyDone: number, onClose: () => void) {
     this.#path = path;
-    this.#fd = openSync(path, OPEN.append, 0o600);
+    this.#fd = openSync(path, OPEN.append, 0o666);
     this.#sink = Bun.file(this.#fd).writer({ highWaterMark: FLUSH_EVERY_BYTES });
     this.#written = alreadyDone;
     this.#readable = alreadyDone;
