@@ -5,22 +5,15 @@
  */
 import { type Progress, State } from "../../../gen/dlm/v1/progress_pb.ts";
 import { formatBytes, formatDuration, formatRate } from "../../shared/format.ts";
-import { SEGMENT_STATES } from "../../shared/proto-states.ts";
+import { DOWNLOAD_STATES, SEGMENT_STATES } from "../../shared/proto-states.ts";
 import { SegmentOwners } from "../../shared/segment-map.ts";
 import { type ConnectionInfo, connectionsOf, type RateSegment } from "./connection-rates.ts";
 import { chartShape, type RateSample, trimSamples } from "./rate-chart.ts";
 
-/** Names shown for each state. */
-export const STATE_NAMES: Readonly<Record<State, string>> = {
-  [State.UNSPECIFIED]: "unknown",
-  [State.PROBING]: "probing",
-  [State.RUNNING]: "running",
-  [State.PAUSED]: "paused",
-  [State.VERIFYING]: "verifying",
-  [State.FINISHED]: "finished",
-  [State.FAILED]: "failed",
-  [State.CANCELLED]: "cancelled",
-};
+/** The name shown for a state: dlm's own, as the stream's other clients map it ("unknown" if unset). */
+export function stateLabel(state: State): string {
+  return state === State.UNSPECIFIED ? "unknown" : DOWNLOAD_STATES[state];
+}
 
 /** States after which nothing changes. */
 export const ENDED: ReadonlySet<State> = new Set([State.FINISHED, State.FAILED, State.CANCELLED]);
@@ -92,10 +85,10 @@ export class DashboardView {
   }
 
   /** Shows `state` in the header pill and enables the buttons that make sense in it. */
-  showState(state: State, label = STATE_NAMES[state]): void {
+  showState(state: State, label = stateLabel(state)): void {
     const pill = $("state");
     pill.textContent = label;
-    pill.dataset["state"] = STATE_NAMES[state];
+    pill.dataset["state"] = stateLabel(state);
     button("pause").disabled = state !== State.RUNNING && state !== State.PROBING;
     button("resume").disabled = state !== State.PAUSED;
     // While verifying the download refuses pause and cancel: it ends on its own in a moment.
