@@ -6,27 +6,17 @@ import { hashFile } from "./files.ts";
 import { measure } from "./measure.ts";
 import type { AccessLog } from "./nginx-log.ts";
 import type { Pacer } from "./pacer.ts";
+import type { MeasuredRun } from "./run-once.ts";
 import type { BatchScenario } from "./scenarios.ts";
 
 /** The outcome of one batch run. A run with any wrong or missing file carries no times. */
 export type BatchRunResult =
   | { readonly ok: false; readonly failure: string }
-  | {
-      readonly ok: true;
-      /** Spawn to exit, seconds. */
-      readonly wallSeconds: number;
-      /** The harness's SHA-256 of every output, seconds. */
-      readonly hashSeconds: number;
-      /** wall for tools that verify themselves, else wall + hash. */
-      readonly verifiedSeconds: number;
-      readonly cpuSeconds: number;
-      readonly peakRssBytes: number;
-      /** Body bytes the server side sent, or undefined when not counted. */
-      readonly servedBytes: number | undefined;
+  | (MeasuredRun & {
       /** Connections the tool opened and requests it made (pacer scenarios only). */
       readonly connections: number | undefined;
       readonly requests: number | undefined;
-    };
+    });
 
 /** Everything one batch run needs besides the tool. */
 export interface BatchSetup {

@@ -8,21 +8,25 @@ import type { Pacer } from "./pacer.ts";
 import type { Scenario } from "./scenarios.ts";
 import { leftovers, type Tool } from "./tools.ts";
 
+/** What every measured run reports, single file or batch. */
+export interface MeasuredRun {
+  readonly ok: true;
+  /** Spawn to exit, seconds. */
+  readonly wallSeconds: number;
+  /** Separate SHA-256 of the output(s) by the harness, seconds. */
+  readonly hashSeconds: number;
+  /** wall for tools that verify themselves, else wall + hash. */
+  readonly verifiedSeconds: number;
+  readonly cpuSeconds: number;
+  readonly peakRssBytes: number;
+  /** Body bytes the server side sent, or undefined when not counted. */
+  readonly servedBytes: number | undefined;
+}
+
 /** The outcome of one tool run. A failed run carries no times: a wrong output is never a time. */
 export type RunResult =
   | { readonly ok: false; readonly failure: string }
-  | {
-      readonly ok: true;
-      /** Spawn to exit, seconds. */
-      readonly wallSeconds: number;
-      /** Separate SHA-256 of the output by the harness, seconds. */
-      readonly hashSeconds: number;
-      /** wall for tools that verify themselves, else wall + hash. */
-      readonly verifiedSeconds: number;
-      readonly cpuSeconds: number;
-      readonly peakRssBytes: number;
-      /** Body bytes the server side sent, or undefined when not counted. */
-      readonly servedBytes: number | undefined;
+  | (MeasuredRun & {
       /** Capped scenarios only. */
       readonly ideal: Ideal | undefined;
       /**
@@ -33,7 +37,7 @@ export type RunResult =
       readonly firstByteSeconds: number | undefined;
       /** Last body byte leaving the pacer → verified file (exit, plus the hash when the tool has none). */
       readonly lastByteToVerifiedSeconds: number | undefined;
-    };
+    });
 
 /** Everything one run needs besides the tool. */
 export interface RunSetup {
