@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Context } from "../../context.ts";
 import type { Command } from "../../control/transitions.ts";
@@ -14,6 +13,7 @@ import {
 import { logger } from "../../log.ts";
 import type { CommandBody, StatusBody } from "../shared/api-bodies.ts";
 import { CONTROL_FILE, type ControlFile } from "../shared/control-file.ts";
+import { readJsonFields } from "./read-json-file.ts";
 
 export type { CommandBody, StatusBody };
 
@@ -37,23 +37,8 @@ export interface LiveDownload {
 export async function findLiveDownload(ctx: Context, file: string): Promise<LiveDownload | undefined> {
   const output = resolve(ctx.cwd, file);
   const path = join(sidecarOf(output), CONTROL_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    if ((error as { code?: unknown }).code === "ENOENT") return undefined;
-    throw new StateFileError(`${path}: cannot read: ${(error as Error).message}`, {
-      file: path,
-      cause: error,
-    });
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new StateFileError(`${path}: not JSON`, { file: path, cause: error });
-  }
-  const v = value as Partial<Record<keyof ControlFile, unknown>>;
+  const v = await readJsonFields<ControlFile>(path);
+  if (v === undefined) return undefined;
   if (typeof v.http !== "string" || typeof v.rpc !== "string" || typeof v.token !== "string") {
     throw new StateFileError(`${path}: expected {http, rpc, token, pid}`, { file: path });
   }

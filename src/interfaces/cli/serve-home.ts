@@ -1,8 +1,9 @@
-import { chmod, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, rename, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Context } from "../../context.ts";
 import { NoServerError, StateFileError } from "../../errors.ts";
+import { readJsonFields } from "./read-json-file.ts";
 
 /** What `dlm serve` writes (mode 0600) so its clients can find and call it. */
 export interface ServeFile {
@@ -52,22 +53,8 @@ export async function removeServeFile(home: string, pid: number): Promise<void> 
 /** serve.json of `home`; undefined when there is none. */
 export async function readServeFile(home: string): Promise<ServeFile | undefined> {
   const path = join(home, SERVE_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    if ((error as { code?: unknown }).code === "ENOENT") return undefined;
-    throw new StateFileError(`${path}: cannot read: ${(error as Error).message}`, {
-      file: path,
-      cause: error,
-    });
-  }
-  let value: Partial<Record<keyof ServeFile, unknown>>;
-  try {
-    value = JSON.parse(text) as Partial<Record<keyof ServeFile, unknown>>;
-  } catch (error) {
-    throw new StateFileError(`${path}: not JSON`, { file: path, cause: error });
-  }
+  const value = await readJsonFields<ServeFile>(path);
+  if (value === undefined) return undefined;
   const { http, rpc, token, pid, dir } = value;
   if (
     typeof http !== "string" ||
