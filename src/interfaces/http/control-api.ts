@@ -1,11 +1,11 @@
-import { type ConnectRouter, type ConnectRouterOptions, createConnectRouter } from "@connectrpc/connect";
-import { createFetchHandler } from "@connectrpc/connect/protocol";
+import type { ConnectRouter, ConnectRouterOptions } from "@connectrpc/connect";
 import type { Logger } from "@logtape/logtape";
 import { Elysia } from "elysia";
 import type { Command } from "../../control/transitions.ts";
 import type { ControlTarget } from "../shared/control-target.ts";
 import { type RunningListener, urlHost } from "../shared/listener.ts";
 import { NOT_LISTENING, RequestGuard, rejectionResponse } from "../shared/request-guard.ts";
+import { connectRoutes } from "./connect-routes.ts";
 import { DASHBOARD_FILES, dashboardResponse, isDashboardFile } from "./dashboard/serve-dashboard.ts";
 import { commandSchema, errorSchema, statusBody, statusSchema } from "./status-body.ts";
 
@@ -105,20 +105,8 @@ export function buildControlApi(options: HttpListenerOptions, guard: () => Reque
     .post("/resume", () => runCommand("resume"), commandRoute)
     .post("/cancel", () => runCommand("cancel"), commandRoute);
   for (const path of Object.keys(DASHBOARD_FILES)) app.get(path, () => dashboardResponse(path));
-  const router = createConnectRouter(options.rpcOptions);
-  options.rpcRoutes(router);
-  for (const handler of router.handlers) {
-    const handle = createFetchHandler(handler);
-    // A progress stream may stay quiet longer than the idle timeout (nothing published): exempt it.
-    app.post(
-      handler.requestPath,
-      ({ request, server }) => {
-        server?.timeout(request, 0);
-        return handle(request);
-      },
-      { parse: "none" },
-    );
-  }
+  for (const route of connectRoutes(options.rpcRoutes, options.rpcOptions))
+    app.post(route.path, route.handle, { parse: "none" });
   return app;
 }
 

@@ -1,9 +1,9 @@
-import { type ConnectRouter, type ConnectRouterOptions, createConnectRouter } from "@connectrpc/connect";
-import { createFetchHandler } from "@connectrpc/connect/protocol";
+import type { ConnectRouter, ConnectRouterOptions } from "@connectrpc/connect";
 import type { Logger } from "@logtape/logtape";
 import { Elysia } from "elysia";
 import { type RunningListener, urlHost } from "../shared/listener.ts";
 import { NOT_LISTENING, RequestGuard, rejectionResponse } from "../shared/request-guard.ts";
+import { connectRoutes } from "./connect-routes.ts";
 
 /** How to run an HTTP listener that serves Connect services only. */
 export interface ServiceListenerOptions {
@@ -69,20 +69,8 @@ export function startServiceListener(options: ServiceListenerOptions): RunningLi
         { status: 500 },
       );
     });
-  const router = createConnectRouter(options.rpcOptions);
-  options.routes(router);
-  for (const handler of router.handlers) {
-    const handle = createFetchHandler(handler);
-    app.post(
-      handler.requestPath,
-      ({ request, server }) => {
-        // A WatchAll stream may stay quiet longer than the idle timeout.
-        server?.timeout(request, 0);
-        return handle(request);
-      },
-      { parse: "none" },
-    );
-  }
+  for (const route of connectRoutes(options.routes, options.rpcOptions))
+    app.post(route.path, route.handle, { parse: "none" });
   app.listen({ hostname: options.host, port: options.port });
   const port = app.server?.port;
   if (port === undefined) throw new Error(`could not listen on ${options.host}:${options.port}`);
