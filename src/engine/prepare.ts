@@ -203,6 +203,7 @@ async function planFresh(
   // One pending range: workers carve segments off its front in file order (see nextSegmentBytes); when the
   // probe's answer carries the first bytes, they are segment 0 and the pending range starts after them.
   const head = mode === "range" && !sliced ? probed.headResponse : undefined;
+  if (head === undefined && probed.headResponse !== undefined) void discardBody(probed.headResponse.response);
   const segments =
     mode === "range" && last !== undefined
       ? head === undefined
