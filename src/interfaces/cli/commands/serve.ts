@@ -5,6 +5,7 @@ import { UsageError } from "../../../errors.ts";
 import { EXIT } from "../../../exit-codes.ts";
 import { logger } from "../../../log.ts";
 import type { DownloadRecord } from "../../../manager/download-record.ts";
+import { dashboardUrl } from "../../shared/listener.ts";
 import type { CliContext } from "../cli-context.ts";
 import { byteSize, integerIn } from "../flag-parsers.ts";
 import { type ListenFlags, listenAddress, listenFlags } from "../listen-address.ts";
@@ -126,12 +127,15 @@ export const serveCommand = buildCommand({
         pid: process.pid,
         dir,
       });
+      // The dashboard link carries the token in its fragment: printed for the user, never logged.
+      const dashboard = dashboardUrl(plane.http, plane.token);
       ctx.stderr.write(
-        `dlm: serving downloads into ${dir}; rpc ${plane.rpc}, http ${plane.http} (token in ${join(home, "serve.json")})\n`,
+        `dlm: serving downloads into ${dir}; rpc ${plane.rpc}, http ${plane.http} (token in ${join(home, "serve.json")})\n` +
+          `dlm: dashboard ${dashboard}\n`,
       );
       if (json) {
         ctx.stdout.write(
-          `${JSON.stringify({ type: "serve", http: plane.http, rpc: plane.rpc, dir, home })}\n`,
+          `${JSON.stringify({ type: "serve", http: plane.http, rpc: plane.rpc, dashboard, dir, home })}\n`,
         );
       }
       await new Promise<void>((done) => {
