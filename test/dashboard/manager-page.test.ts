@@ -196,7 +196,16 @@ describe.skipIf(!HAVE_CHROMIUM)(SUITE, () => {
     await page.waitForFunction(() => document.querySelectorAll("#connections li").length === 2);
     expect(await page.$eval("#detail-name", (e) => e.textContent)).toBe("big.bin");
 
-    // Screenshots with a live download, two failures and the detail open: light, dark, phone.
+    // Screenshots with a live download, two failures and the detail open: light, dark, phone. First the
+    // connections' rates and a few seconds of chart.
+    await page.waitForFunction(
+      () =>
+        document.getElementById("detail-rate")?.textContent !== "0 B/s" &&
+        !document.getElementById("connections")?.textContent?.includes("measuring") &&
+        (document.getElementById("chart-line")?.getAttribute("points")?.split(" ").length ?? 0) > 8,
+      undefined,
+      { timeout: 15_000 },
+    );
     await page.screenshot({ path: join(ARTIFACTS, "manager-dashboard-light.png"), fullPage: true });
     await page.emulateMedia({ colorScheme: "dark" });
     await page.screenshot({ path: join(ARTIFACTS, "manager-dashboard-dark.png"), fullPage: true });
@@ -273,6 +282,49 @@ describe.skipIf(!HAVE_CHROMIUM)(SUITE, () => {
     await page.close();
     await stopServe(s);
   }, 120_000);
+
+  test("a retrying download says why and counts down to its next try; Retry now runs it at once", async () => {
+    const flaky = origin.serve("/flaky.bin", { size: 1024, status: 503 });
+    // No retries within a run: the first 503 sends it to the queue's retry-later at once.
+    const { serve: s } = await serve(["--retries", "0"]);
+    const problems: string[] = [];
+    const page = await openDashboard(s, problems);
+    await page.click("#add-panel summary");
+    await page.fill("#add-urls", flaky);
+    await page.click("#add-submit");
+    await rowState(page, "flaky.bin", "retrying", 30_000);
+    const [row] = await rows(page);
+    expect(row?.problem).toMatch(
+      /^http_status · HTTP 503 · .* — next try (in [\d.]+s|now) \(\d\d:\d\d:\d\d, attempt 2\)$/,
+    );
+    expect(row?.toggle).toBe("Retry now");
+    const next = (await s.client.get({ id: 1n })).download?.nextTryTime;
+    expect(next).toBeDefined();
+    // The countdown is drawn from next_try_time by the page's own clock: it changes without a message.
+    const seq = await page.evaluate(() => document.body.dataset["seq"]);
+    const before = row?.problem ?? "";
+    await page.waitForFunction(
+      (b) => document.querySelector("#rows tr .problem")?.textContent !== b,
+      before,
+      { timeout: 5_000 },
+    );
+    expect(await page.evaluate(() => document.body.dataset["seq"])).toBe(seq);
+    // After the next failed try it waits longer (attempt 3); Retry now resets the count and runs it at once.
+    await page.waitForFunction(
+      () => document.querySelector("#rows tr .problem")?.textContent?.includes("attempt 3"),
+      undefined,
+      { timeout: 15_000 },
+    );
+    await rowButton(page, "flaky.bin", "toggle").click();
+    await page.waitForFunction(
+      () => document.querySelector("#rows tr .problem")?.textContent?.includes("attempt 2"),
+      undefined,
+      { timeout: 10_000 },
+    );
+    expect(problems).toEqual([]);
+    await page.close();
+    await stopServe(s);
+  }, 60_000);
 
   test("1,000 downloads: one page of 50 rows in the DOM, pages and filters by state and label", async () => {
     const { serve: s } = await serve(["--max-active", "1"]);

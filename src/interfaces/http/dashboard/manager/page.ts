@@ -3,8 +3,9 @@
  * arrives over one Connect-Web server stream, `DownloadService.WatchAll` (binary protobuf), resumed with
  * `since_seq` after a drop or a reload (the list is kept in this tab's sessionStorage on the way out), so
  * nothing is missed and nothing is polled; every button is a DownloadService call. The token handling is the
- * download page's (token.ts). Over 200 lines on purpose: this is the page's wiring (streams, forms, buttons),
- * the parts with logic live beside it (queue-model, row-text, queue-table, detail-panel).
+ * download page's (token.ts). Over 300 lines on purpose: this is the page's wiring (the stream, the buttons,
+ * the limits, the filters); the parts with logic live beside it (queue-model, row-text, queue-table,
+ * detail-panel, add-form, remove-dialog).
  */
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
@@ -14,9 +15,11 @@ import { formatRate } from "../../../shared/format.ts";
 import { ChartView } from "../chart-view.ts";
 import { $ } from "../segments-view.ts";
 import { bearer, notice, TOKEN_KEY, takeToken } from "../token.ts";
+import { wireAddForm } from "./add-form.ts";
 import { DetailPanel } from "./detail-panel.ts";
 import { FILTER_STATES, type QueueFilter, QueueModel } from "./queue-model.ts";
 import { QueueTable } from "./queue-table.ts";
+import { askRemove } from "./remove-dialog.ts";
 import { displayName, parseRate, rateInput } from "./row-text.ts";
 
 /** sessionStorage key of the list kept across a reload. */
@@ -36,8 +39,6 @@ const chart = new ChartView({ line: $("global-line"), area: $("global-area"), ca
 const selected = new Set<bigint>();
 let filter: QueueFilter = { state: undefined, label: undefined, page: 0, pageSize: PAGE_SIZE };
 let drawPending = false;
-/** Request ids of URLs not yet added, so submitting the form again never adds one twice. */
-const requestIds = new Map<string, string>();
 
 const input = (id: string) => $(id) as HTMLInputElement;
 const button = (id: string) => $(id) as HTMLButtonElement;
@@ -231,78 +232,6 @@ async function move(id: bigint, direction: -1 | 1): Promise<void> {
   });
 }
 
-/** Asks, then removes: deleting files is its own button, never the default. */
-async function askRemove(ids: readonly bigint[]): Promise<void> {
-  if (ids.length === 0) return;
-  const dialog = $("remove-dialog") as HTMLDialogElement;
-  const one = ids.length === 1 ? model.get(ids[0] ?? 0n) : undefined;
-  $("remove-text").textContent =
-    `${one === undefined ? `Remove ${ids.length} downloads` : `Remove ${displayName(one)}`} from the queue? ` +
-    "“Remove and delete files” also deletes finished files and unfinished data; “keep files” leaves them on disk.";
-  dialog.returnValue = "";
-  const closed = new Promise<string>((resolve) =>
-    dialog.addEventListener("close", () => resolve(dialog.returnValue), { once: true }),
-  );
-  dialog.showModal();
-  const choice = await closed;
-  if (choice !== "delete" && choice !== "keep") return;
-  const removed = await call("remove", () =>
-    client.remove({ selector: { ids: [...ids] }, deleteFiles: choice === "delete" }),
-  );
-  for (const id of removed?.ids ?? []) selected.delete(id);
-  schedule();
-}
-
-async function submitAdd(event: SubmitEvent): Promise<void> {
-  event.preventDefault();
-  const urls = input("add-urls")
-    .value.split(/\s+/)
-    .filter((u) => u !== "");
-  const checksum = input("add-checksum").value.trim();
-  const connections = input("add-connections").value.trim();
-  const limit = parseRate(input("add-limit").value);
-  const result = $("add-result");
-  if (checksum !== "" && urls.length > 1)
-    return notice("Checksum: one checksum fits one URL; add the others without it, or one at a time.");
-  if (limit === undefined)
-    return notice(
-      `Speed limit: expected a rate like 512K or 2M, got ${JSON.stringify(input("add-limit").value)}`,
-    );
-  const labels = input("add-labels")
-    .value.split(",")
-    .map((l) => l.trim())
-    .filter((l) => l !== "");
-  const failed: string[] = [];
-  let added = 0;
-  for (const url of urls) {
-    let requestId = requestIds.get(url);
-    if (requestId === undefined) {
-      requestId = crypto.randomUUID();
-      requestIds.set(url, requestId);
-    }
-    try {
-      await client.add({
-        url,
-        directory: input("add-dir").value.trim(),
-        checksum,
-        connections: connections === "" ? 0 : Number(connections),
-        speedLimit: BigInt(limit),
-        labels,
-        startPaused: input("add-paused").checked,
-        requestId,
-      });
-      requestIds.delete(url);
-      added++;
-    } catch (error) {
-      failed.push(url);
-      notice(`Could not add ${url}: ${ConnectError.from(error).rawMessage}`);
-    }
-  }
-  input("add-urls").value = failed.join("\n");
-  result.textContent = `${added} added${failed.length === 0 ? "" : `, ${failed.length} refused (kept above)`}`;
-  if (failed.length === 0) notice(undefined);
-}
-
 async function setGlobalLimit(event: SubmitEvent): Promise<void> {
   event.preventDefault();
   const value = input("global-limit").value;
@@ -355,9 +284,21 @@ function onRowClick(event: MouseEvent): void {
       void move(key, target.dataset["action"] === "up" ? -1 : 1);
       return;
     case "remove":
-      void askRemove([key]);
+      void removeAsked([key]);
       return;
   }
+}
+
+/** Asks (remove-dialog.ts), then removes and forgets the removed ids' selection. */
+async function removeAsked(ids: readonly bigint[]): Promise<void> {
+  const one = ids.length === 1 ? model.get(ids[0] ?? 0n) : undefined;
+  const choice = await askRemove(ids.length, one === undefined ? undefined : displayName(one));
+  if (choice === undefined) return;
+  const removed = await call("remove", () =>
+    client.remove({ selector: { ids: [...ids] }, deleteFiles: choice === "delete" }),
+  );
+  for (const id of removed?.ids ?? []) selected.delete(id);
+  schedule();
 }
 
 function selectedIds(): bigint[] {
@@ -366,7 +307,7 @@ function selectedIds(): bigint[] {
 
 function wire(): void {
   $("rows").addEventListener("click", onRowClick);
-  $("add-form").addEventListener("submit", (e) => void submitAdd(e as SubmitEvent));
+  wireAddForm(client);
   $("global-limit-form").addEventListener("submit", (e) => void setGlobalLimit(e as SubmitEvent));
   $("detail-limit-form").addEventListener("submit", (e) => void setDownloadLimit(e as SubmitEvent));
   $("detail-close").addEventListener("click", () => detail.close());
@@ -377,7 +318,7 @@ function wire(): void {
   });
   button("bulk-pause").addEventListener("click", () => void command("pause", selectedIds()));
   button("bulk-resume").addEventListener("click", () => void command("resume", selectedIds()));
-  button("bulk-remove").addEventListener("click", () => void askRemove(selectedIds()));
+  button("bulk-remove").addEventListener("click", () => void removeAsked(selectedIds()));
   input("select-page").addEventListener("change", () => {
     const rows = model.view(filter).rows;
     const all = input("select-page").checked;

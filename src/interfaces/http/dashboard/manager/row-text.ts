@@ -70,10 +70,12 @@ export function rowText(d: Download, nowMs: number): RowText {
   if (d.state === DownloadState.RETRYING && d.nextTryTime !== undefined) {
     const at = timestampMs(d.nextTryTime);
     const wait = Math.max(0, (at - nowMs) / 1000);
+    // The viewer's local time, 24-hour (no AM/PM to misread).
     const clock = new Date(at).toLocaleTimeString([], {
       hour: "2-digit",
       minute: "2-digit",
       second: "2-digit",
+      hourCycle: "h23",
     });
     retry = `next try ${wait < 1 ? "now" : `in ${formatDuration(wait)}`} (${clock}, attempt ${d.attempts + 1})`;
   }
