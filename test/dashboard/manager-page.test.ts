@@ -240,8 +240,18 @@ describe.skipIf(!HAVE_CHROMIUM)(SUITE, () => {
     // The global limit round-trips through the daemon's counters.
     await page.fill("#global-limit", "4M");
     await page.press("#global-limit", "Enter");
-    await page.waitForFunction(async () => true);
+    // Cleared, then written back from the daemon's next stats message.
+    await page.evaluate(() => {
+      (document.getElementById("global-limit") as HTMLInputElement).value = "";
+    });
+    await page.waitForFunction(
+      () => (document.getElementById("global-limit") as HTMLInputElement).value === "4M",
+    );
     expect((await s.client.stats({})).globalSpeedLimit).toBe(4n * 1024n * 1024n);
+    // Escape closes the detail and puts the focus back on the row it was opened from.
+    await page.keyboard.press("Escape");
+    await page.waitForSelector("#detail", { state: "hidden" });
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("big.bin");
 
     // Reload mid-way: the page leaves, the queue changes meanwhile, and the page resumes from its last
     // event (since_seq) without a snapshot and without missing the change.

@@ -301,6 +301,13 @@ async function removeAsked(ids: readonly bigint[]): Promise<void> {
   schedule();
 }
 
+/** Closes the detail and gives the focus back to its row's name (keyboard users land where they were). */
+function closeDetail(): void {
+  const id = detail.id;
+  detail.close();
+  $("rows").querySelector<HTMLElement>(`.qrow[data-id="${id}"] [data-action="open"]`)?.focus();
+}
+
 function selectedIds(): bigint[] {
   return [...selected].filter((id) => model.get(id) !== undefined);
 }
@@ -310,10 +317,10 @@ function wire(): void {
   wireAddForm(client);
   $("global-limit-form").addEventListener("submit", (e) => void setGlobalLimit(e as SubmitEvent));
   $("detail-limit-form").addEventListener("submit", (e) => void setDownloadLimit(e as SubmitEvent));
-  $("detail-close").addEventListener("click", () => detail.close());
+  $("detail-close").addEventListener("click", closeDetail);
   document.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && detail.id !== undefined && !($("remove-dialog") as HTMLDialogElement).open) {
-      detail.close();
+      closeDetail();
     }
   });
   button("bulk-pause").addEventListener("click", () => void command("pause", selectedIds()));
