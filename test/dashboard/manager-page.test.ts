@@ -112,6 +112,9 @@ function parseRate(text: string): number {
   return Number(m[1]) * { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 }[m[2] as "B"];
 }
 
+const HAVE_SS = Bun.which("ss") !== null;
+const DROP_TEST = `a dropped stream reconnects with since_seq and catches up on what happened meanwhile${HAVE_SS ? "" : ": skipped, ss (iproute2) is absent"}`;
+
 const SUITE = HAVE_CHROMIUM
   ? "manager dashboard in chromium"
   : `manager dashboard in chromium: skipped, ${CHROMIUM} is absent (apt-get install chromium)`;
@@ -335,6 +338,43 @@ describe.skipIf(!HAVE_CHROMIUM)(SUITE, () => {
     await page.close();
     await stopServe(s);
   }, 60_000);
+
+  test.skipIf(!HAVE_SS)(
+    DROP_TEST,
+    async () => {
+      const { serve: s } = await serve();
+      const problems: string[] = [];
+      const page = await openDashboard(s, problems);
+      const url = origin.serve("/drop.bin", { size: 1024 });
+      await s.client.add({ url, output: "before.bin", startPaused: true });
+      await rowState(page, "before.bin", "paused");
+      const seq = BigInt(await page.evaluate(() => document.body.dataset["seq"] ?? "0"));
+      const watchRequests: bigint[] = [];
+      page.on("request", (r) => {
+        const body = r.postDataBuffer();
+        if (r.url().endsWith("/WatchAll") && body !== null) {
+          watchRequests.push(fromBinary(WatchAllRequestSchema, body.subarray(5)).sinceSeq);
+        }
+      });
+      // Cut the browser's connections to the listener (ss -K: the kernel aborts the sockets, as a network
+      // drop would); then, while the page waits to reconnect, the queue changes.
+      const port = new URL(s.http).port;
+      const killed = Bun.spawnSync(["ss", "-K", "dst", "127.0.0.1", "dport", "=", `:${port}`]);
+      expect(killed.exitCode).toBe(0);
+      await page.waitForFunction(() => document.getElementById("link")?.textContent === "reconnecting");
+      expect(await page.$eval("#notice", (e) => e.textContent)).toStartWith("Lost contact with dlm");
+      await s.client.add({ url, output: "during.bin", startPaused: true });
+      await s.client.resume({ selector: { ids: [1n] } });
+      await rowState(page, "during.bin", "paused");
+      await rowState(page, "before.bin", "finished");
+      await page.waitForFunction(() => document.getElementById("link")?.textContent === "live");
+      expect(watchRequests.at(-1)).toBe(seq);
+      expect(await page.$eval("#notice", (e) => (e as HTMLElement).hidden)).toBe(true);
+      await page.close();
+      await stopServe(s);
+    },
+    60_000,
+  );
 
   test("1,000 downloads: one page of 50 rows in the DOM, pages and filters by state and label", async () => {
     const { serve: s } = await serve(["--max-active", "1"]);
