@@ -22,7 +22,10 @@ import { QueueTable } from "./queue-table.ts";
 import { askRemove } from "./remove-dialog.ts";
 import { displayName, parseRate, rateInput } from "./row-text.ts";
 
-/** sessionStorage key of the list kept across a reload. */
+/**
+ * sessionStorage key of the list kept across a reload: one per token, since each `dlm serve` run has its own
+ * (a list saved for another run, on the same port, must not be replayed onto this one's events).
+ */
 const LIST_KEY = "dlm-queue";
 /** Rows per page: a page, not the whole queue, is in the DOM. */
 const PAGE_SIZE = 50;
@@ -355,7 +358,7 @@ function wire(): void {
   });
   // The list goes with the tab's session on the way out, so a reload resumes from its last event.
   addEventListener("pagehide", () => {
-    if (token !== "") sessionStorage.setItem(LIST_KEY, model.save());
+    if (token !== "") sessionStorage.setItem(LIST_KEY, `${token} ${model.save()}`);
   });
   // A retrying row counts down to its next try: a local clock, no request.
   setInterval(() => {
@@ -365,5 +368,8 @@ function wire(): void {
 
 wire();
 const saved = sessionStorage.getItem(LIST_KEY);
-if (saved !== null && model.restore(saved)) draw();
+sessionStorage.removeItem(LIST_KEY);
+if (token !== "" && saved?.startsWith(`${token} `) === true && model.restore(saved.slice(token.length + 1))) {
+  draw();
+}
 void watchQueue();
