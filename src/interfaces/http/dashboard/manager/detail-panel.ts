@@ -3,6 +3,11 @@
  * download page's {@link SegmentsView}), fed by `DownloadService.WatchDownload`, a second server stream that
  * is open only while the panel is. The header figures come from the list's own WatchAll data, so the panel
  * and its row never disagree.
+ *
+ * Why a second stream rather than detail inside WatchAll: WatchAll's request is fixed for the life of the
+ * stream (choosing another download would mean reconnecting the list), every watcher of the list would
+ * decode segments it does not show, and a page with no detail open should cost the daemon nothing for it.
+ * WatchDownload sends the `Progress` message of `ProgressService.Watch`, so the drawing code is shared as is.
  */
 import type { Client } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";

@@ -107,34 +107,46 @@ function draw(): void {
 }
 
 let countsDrawn = "";
+let filtersDrawn = "";
 function drawCounts(): void {
   const counts = model.counts();
-  const labels = model.labels();
-  const key = `${[...counts].join()}|${labels.join()}`;
-  if (key === countsDrawn) return;
-  countsDrawn = key;
-  const items = FILTER_STATES.map((state) => {
-    const div = document.createElement("div");
-    div.dataset["state"] = stateName(state);
-    const dt = document.createElement("dt");
-    dt.textContent = stateName(state);
-    const dd = document.createElement("dd");
-    dd.textContent = String(counts.get(state) ?? 0);
-    div.append(dt, dd);
-    return div;
-  });
-  $("counts").replaceChildren(...items);
+  const countsKey = [...counts].join();
+  if (countsKey !== countsDrawn) {
+    countsDrawn = countsKey;
+    const items = FILTER_STATES.map((state) => {
+      const div = document.createElement("div");
+      div.dataset["state"] = stateName(state);
+      const dt = document.createElement("dt");
+      dt.textContent = stateName(state);
+      const dd = document.createElement("dd");
+      dd.textContent = String(counts.get(state) ?? 0);
+      div.append(dt, dd);
+      return div;
+    });
+    $("counts").replaceChildren(...items);
+  }
   const stateSelect = $("filter-state") as HTMLSelectElement;
+  const labelSelect = $("filter-label") as HTMLSelectElement;
+  // Not while one is open or focused: replacing its options would close it under the user (redrawn on blur).
+  if (document.activeElement === stateSelect || document.activeElement === labelSelect) return;
+  const labels = model.labels();
+  const filtersKey = `${countsKey}|${labels.join()}`;
+  if (filtersKey === filtersDrawn) return;
+  filtersDrawn = filtersKey;
   const stateValue = stateSelect.value;
   stateSelect.replaceChildren(
     new Option(`all (${model.size})`, ""),
     ...FILTER_STATES.map((s) => new Option(`${stateName(s)} (${counts.get(s) ?? 0})`, String(s))),
   );
   stateSelect.value = stateValue;
-  const labelSelect = $("filter-label") as HTMLSelectElement;
   const labelValue = labelSelect.value;
   labelSelect.replaceChildren(new Option("all", ""), ...labels.map((l) => new Option(l, l)));
   labelSelect.value = labels.includes(labelValue) ? labelValue : "";
+  if (filter.label !== undefined && !labels.includes(filter.label)) {
+    // The label is gone from the queue: show everything again rather than an empty list named "all".
+    filter = { ...filter, label: undefined };
+    schedule();
+  }
 }
 
 function drawStats(): void {
@@ -343,6 +355,7 @@ function wire(): void {
     filter = { ...filter, state: value === "" ? undefined : (Number(value) as DownloadState), page: 0 };
     schedule();
   });
+  for (const id of ["filter-state", "filter-label"]) $(id).addEventListener("blur", schedule);
   $("filter-label").addEventListener("change", () => {
     const value = ($("filter-label") as HTMLSelectElement).value;
     filter = { ...filter, label: value === "" ? undefined : value, page: 0 };
