@@ -16,8 +16,8 @@ import { type ServeProcess, startServe, stopServe } from "../serve/serve-fixture
 const CHROMIUM = "/usr/bin/chromium";
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const ARTIFACTS = join(REPO_ROOT, "test-artifacts");
-const BIG = 24 * 1024 * 1024;
-/** Per connection; two connections make the big download last ~12 s unlimited. */
+const BIG = 64 * 1024 * 1024;
+/** Per connection; two connections make the big download last ~32 s unlimited (longer than the test needs). */
 const RATE = 1024 * 1024;
 const KiB = 1024;
 
@@ -147,7 +147,6 @@ describe.skipIf(!HAVE_CHROMIUM)(SUITE, () => {
     await page.click("#add-submit");
     await page.waitForFunction(() => document.querySelectorAll("#rows tr").length === 3);
     expect((await rows(page)).map((r) => r.name)).toEqual(["big.bin", "missing.bin", "summed.bin"]);
-
     // The two failures, explained: kind, HTTP status, message; both offer Retry.
     await rowState(page, "missing.bin", "failed");
     await rowState(page, "summed.bin", "failed");
@@ -220,6 +219,12 @@ describe.skipIf(!HAVE_CHROMIUM)(SUITE, () => {
     await phone.waitForFunction(() => document.querySelectorAll("#rows tr").length === 3);
     const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
+    // A few seconds of its own rate chart (a page draws only while it is the visible tab).
+    await phone.waitForFunction(
+      () => (document.getElementById("global-line")?.getAttribute("points")?.split(" ").length ?? 0) > 8,
+      undefined,
+      { timeout: 15_000 },
+    );
     await phone.screenshot({ path: join(ARTIFACTS, "manager-dashboard-phone.png"), fullPage: true });
     await phone.close();
 

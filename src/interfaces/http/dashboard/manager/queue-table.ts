@@ -171,6 +171,7 @@ export class QueueTable {
     row.name.title = d.url;
     row.problem.textContent = [t.problem, t.retry].filter((s) => s !== "").join(" — ");
     row.problem.hidden = row.problem.textContent === "";
+    row.problem.title = row.problem.textContent;
     row.state.textContent = t.state;
     row.state.dataset["state"] = t.state;
     row.fill.style.width = `${t.percent ?? 0}%`;
