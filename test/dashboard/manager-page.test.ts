@@ -10,6 +10,7 @@ import { REPO_ROOT, tempDirs } from "../helpers/cli.ts";
 import { type Origin, startOrigin } from "../helpers/origin.ts";
 import { type ServeProcess, startServe, stopServe } from "../serve/serve-fixture.ts";
 
+// Over 300 lines on purpose: one real `dlm serve` and browser per scenario, each a user's whole session.
 // The manager's dashboard in a real browser: Debian's chromium driven by playwright-core against a real
 // `dlm serve` (spawned as users run it) fetching from the test origin. Every action goes through the page;
 // what the daemon did is checked over connect-node (its own client) and on disk.
