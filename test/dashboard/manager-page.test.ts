@@ -408,6 +408,17 @@ describe.skipIf(!HAVE_CHROMIUM)(SUITE, () => {
     await page.selectOption("#filter-state", "");
     await page.check("#select-page");
     expect(await page.$eval("#selected-count", (e) => e.textContent)).toBe("50 selected");
+    const firstPage = (await s.client.list({ pageSize: 50 })).downloads.map((d) => d.id);
+    // Bulk remove, keeping the files: the dialog names the count; the 50 leave the page and the daemon.
+    await page.click("#bulk-remove");
+    await page.waitForSelector("#remove-dialog[open]");
+    expect(await page.$eval("#remove-text", (e) => e.textContent)).toStartWith("Remove 50 downloads");
+    await page.click("#remove-keep");
+    await page.waitForFunction(() => document.getElementById("page-info")?.textContent === "1–50 of 950");
+    expect(await page.$eval("#selected-count", (e) => e.textContent)).toBe("0 selected");
+    const left = (await s.client.list({})).downloads.map((d) => d.id);
+    expect(left.length).toBe(950);
+    expect(left.filter((id) => firstPage.includes(id))).toEqual([]);
     expect(problems).toEqual([]);
     await page.close();
     await stopServe(s);
