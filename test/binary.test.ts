@@ -127,6 +127,39 @@ test("the dashboard is inside: served by a binary started with --listen", async 
   expect((await script.text()).length).toBeGreaterThan(10_000);
 });
 
+test("the manager's dashboard is inside: served at / by the binary's dlm serve", async () => {
+  const home = await dirs.fresh();
+  const child = Bun.spawn([binary, "serve", "--json"], {
+    cwd: work,
+    env: { ...process.env, DLM_HOME: home },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: 30_000,
+  });
+  const stderr = new Response(child.stderr).text();
+  let serve: { http: string; dashboard: string } | undefined;
+  const decoder = new TextDecoder();
+  let buffered = "";
+  for await (const chunk of child.stdout) {
+    buffered += decoder.decode(chunk, { stream: true });
+    const line = buffered.split("\n").find((l) => l.includes('"type":"serve"'));
+    if (line !== undefined) {
+      serve = JSON.parse(line) as { http: string; dashboard: string };
+      break;
+    }
+  }
+  if (serve === undefined) throw new Error(`no serve line; stderr: ${await stderr}`);
+  const page = await (await fetch(`${serve.http}/`)).text();
+  const script = await fetch(`${serve.http}/dashboard.js`);
+  child.kill("SIGTERM");
+  expect(await child.exited).toBe(EXIT.OK);
+  expect(serve.dashboard).toStartWith(`${serve.http}/#token=`);
+  expect(page).toContain('<table id="queue"');
+  expect(script.status).toBe(200);
+  expect((await script.text()).length).toBeGreaterThan(10_000);
+});
+
 test("completion: the bash script completes through the binary", async () => {
   const bin = await dirs.fresh();
   await writeFile(join(bin, "dlm"), `#!/bin/sh\nexec ${JSON.stringify(binary)} "$@"\n`, { mode: 0o755 });

@@ -9,7 +9,7 @@ import type { ListenAddress, RunningListener } from "./shared/listener.ts";
 
 /** The two listeners of `dlm serve`. */
 export interface ServePlane {
-  /** Base URL of the HTTP/1.1 listener (Connect JSON, gRPC-Web). */
+  /** Base URL of the HTTP/1.1 listener (Connect JSON, gRPC-Web, the dashboard at `/`). */
   readonly http: string;
   /** Base URL of the HTTP/2 cleartext listener (gRPC, Connect, gRPC-Web). */
   readonly rpc: string;
@@ -47,6 +47,7 @@ export async function startServePlane(
     idleTimeoutSeconds: 30,
     routes,
     rpcOptions,
+    dashboard: "manager",
     log,
   });
   let rpc: RunningListener;

@@ -4,6 +4,8 @@ import type { DownloadRecord, QueueState, StoredEvent } from "./download-record.
 export interface DownloadView extends DownloadRecord {
   /** Current rate, bytes per second (0 unless running). */
   readonly bytesPerSecond: number;
+  /** Connections fetching now (absent unless running). */
+  readonly activeConnections?: number;
 }
 
 /** The queue's counters. */

@@ -14,6 +14,7 @@ import { TokenBucket } from "../engine/rate-limiter.ts";
 import { renewSidecarUrl } from "../engine/renew-url.ts";
 import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "../engine/retry-policy.ts";
 import { HttpStatusError, OutputExistsError, UsageError } from "../errors.ts";
+import type { ProgressSnapshot } from "../progress/snapshot.ts";
 import type { DownloadRecord, NewDownload, QueueState, RecordPatch, StoredEvent } from "./download-record.ts";
 import { failureInfo, RETRY_BASE_MS, retryDelayMs } from "./failure-info.ts";
 import type { DownloadView, ManagerListener, QueueStats } from "./manager-events.ts";
@@ -164,6 +165,14 @@ export class Manager {
   async get(id: number): Promise<DownloadView | undefined> {
     const record = await this.#store.get(id);
     return record === undefined ? undefined : this.#view(record);
+  }
+
+  /**
+   * The live progress of a running download (its segments and connections, as `dlm get` publishes them);
+   * undefined when it does not run in this process.
+   */
+  progress(id: number): ProgressSnapshot | undefined {
+    return this.#jobs.get(id)?.controller.snapshot();
   }
 
   /** Downloads in queue order with live progress. */
@@ -602,6 +611,7 @@ export class Manager {
       bytesDownloaded: snapshot.bytesDownloaded,
       totalBytes: snapshot.totalBytes ?? record.totalBytes,
       bytesPerSecond: snapshot.bytesPerSecond,
+      activeConnections: snapshot.activeConnections,
     };
   }
 }

@@ -4,6 +4,8 @@ import { Elysia } from "elysia";
 import { type RunningListener, urlHost } from "../shared/listener.ts";
 import { NOT_LISTENING, RequestGuard, rejectionResponse } from "../shared/request-guard.ts";
 import { connectRoutes } from "./connect-routes.ts";
+import type { DashboardKind } from "./dashboard/build-dashboard.ts";
+import { DASHBOARD_FILES, dashboardResponse, isDashboardFile } from "./dashboard/serve-dashboard.ts";
 
 /** How to run an HTTP listener that serves Connect services only. */
 export interface ServiceListenerOptions {
@@ -16,6 +18,8 @@ export interface ServiceListenerOptions {
   readonly idleTimeoutSeconds: number;
   readonly routes: (router: ConnectRouter) => void;
   readonly rpcOptions: Partial<ConnectRouterOptions>;
+  /** A dashboard to serve at `GET /` (its static files are the only requests served without the token). */
+  readonly dashboard?: DashboardKind;
   readonly log: Logger;
 }
 
@@ -23,8 +27,9 @@ export interface ServiceListenerOptions {
 const CLOSE_GRACE_MS = 1000;
 
 /**
- * Starts an Elysia listener serving Connect and gRPC-Web over HTTP/1.1 (curl with Connect JSON, browsers),
- * every request checked by the same RequestGuard as `dlm get --listen`: Host, Origin, bearer token, body size.
+ * Starts an Elysia listener serving Connect and gRPC-Web over HTTP/1.1 (curl with Connect JSON, browsers)
+ * and, when asked, a dashboard; every request checked by the same RequestGuard as `dlm get --listen`: Host,
+ * Origin, bearer token (not for the dashboard's static files), body size.
  */
 export function startServiceListener(options: ServiceListenerOptions): RunningListener {
   let guard: RequestGuard | undefined;
@@ -39,19 +44,23 @@ export function startServiceListener(options: ServiceListenerOptions): RunningLi
   })
     .onRequest(({ request }) => {
       const h = request.headers;
+      const path = new URL(request.url).pathname;
       const rejection =
         guard === undefined
           ? NOT_LISTENING
-          : guard.check({
-              host: h.get("host") ?? undefined,
-              origin: h.get("origin") ?? undefined,
-              authorization: h.get("authorization") ?? undefined,
-              contentLength: h.get("content-length") ?? undefined,
-            });
+          : guard.check(
+              {
+                host: h.get("host") ?? undefined,
+                origin: h.get("origin") ?? undefined,
+                authorization: h.get("authorization") ?? undefined,
+                contentLength: h.get("content-length") ?? undefined,
+              },
+              options.dashboard === undefined || !isDashboardFile(request.method, path),
+            );
       if (rejection === undefined) return;
       log.info("refused {method} {path}: {reason}", {
         method: request.method,
-        path: new URL(request.url).pathname,
+        path,
         reason: rejection.message,
       });
       return rejectionResponse(rejection, h.get("content-type") ?? undefined);
@@ -69,6 +78,10 @@ export function startServiceListener(options: ServiceListenerOptions): RunningLi
         { status: 500 },
       );
     });
+  const kind = options.dashboard;
+  if (kind !== undefined) {
+    for (const path of Object.keys(DASHBOARD_FILES)) app.get(path, () => dashboardResponse(path, kind));
+  }
   for (const route of connectRoutes(options.routes, options.rpcOptions))
     app.post(route.path, route.handle, { parse: "none" });
   app.listen({ hostname: options.host, port: options.port });

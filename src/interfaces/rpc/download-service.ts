@@ -6,6 +6,7 @@ import type { Manager, UpdatableField } from "../../manager/manager.ts";
 import type { RecordFilter } from "../../manager/store.ts";
 import { queueStateOf, toDownload, toStats } from "./download-message.ts";
 import { watchAll } from "./watch-all.ts";
+import { watchDownload } from "./watch-download.ts";
 
 /** Largest List page. */
 const MAX_PAGE = 1000;
@@ -150,6 +151,9 @@ export function downloadRoutes(manager: Manager): (router: ConnectRouter) => voi
       },
       watchAll(request, context) {
         return watchAll(manager, Number(request.sinceSeq), context.signal);
+      },
+      watchDownload(request, context) {
+        return watchDownload(manager, idOf(request.id), context.signal);
       },
     });
   };

@@ -1,10 +1,12 @@
 import { mkdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { buildCommand } from "@stricli/core";
+import { DEFAULT_RETRY_OPTIONS } from "../../../engine/retry-policy.ts";
 import { UsageError } from "../../../errors.ts";
 import { EXIT } from "../../../exit-codes.ts";
 import { logger } from "../../../log.ts";
 import type { DownloadRecord } from "../../../manager/download-record.ts";
+import { dashboardUrl } from "../../shared/listener.ts";
 import type { CliContext } from "../cli-context.ts";
 import { byteSize, integerIn } from "../flag-parsers.ts";
 import { type ListenFlags, listenAddress, listenFlags } from "../listen-address.ts";
@@ -24,6 +26,7 @@ export interface ServeFlags extends ListenFlags {
   readonly maxActive?: number;
   readonly maxConnections?: number;
   readonly limit?: number;
+  readonly retries?: number;
   readonly onComplete?: string;
   readonly json?: boolean;
 }
@@ -108,6 +111,9 @@ export const serveCommand = buildCommand({
         maxActive: flags.maxActive ?? 3,
         ...(flags.maxConnections === undefined ? {} : { connectionBudget: flags.maxConnections }),
         globalLimit: flags.limit ?? 0,
+        ...(flags.retries === undefined
+          ? {}
+          : { engineRetry: { ...DEFAULT_RETRY_OPTIONS, maxAttempts: flags.retries + 1 } }),
         ...(flags.onComplete === undefined ? {} : { onEnded: completionHook(flags.onComplete, ctx.env) }),
         log: logger("control"),
       });
@@ -126,12 +132,15 @@ export const serveCommand = buildCommand({
         pid: process.pid,
         dir,
       });
+      // The dashboard link carries the token in its fragment: printed for the user, never logged.
+      const dashboard = dashboardUrl(plane.http, plane.token);
       ctx.stderr.write(
-        `dlm: serving downloads into ${dir}; rpc ${plane.rpc}, http ${plane.http} (token in ${join(home, "serve.json")})\n`,
+        `dlm: serving downloads into ${dir}; rpc ${plane.rpc}, http ${plane.http} (token in ${join(home, "serve.json")})\n` +
+          `dlm: dashboard ${dashboard}\n`,
       );
       if (json) {
         ctx.stdout.write(
-          `${JSON.stringify({ type: "serve", http: plane.http, rpc: plane.rpc, dir, home })}\n`,
+          `${JSON.stringify({ type: "serve", http: plane.http, rpc: plane.rpc, dashboard, dir, home })}\n`,
         );
       }
       await new Promise<void>((done) => {
@@ -180,6 +189,13 @@ export const serveCommand = buildCommand({
         brief: "Global speed limit per second shared by all downloads (512K, 20M...; default none)",
         optional: true,
         placeholder: "RATE",
+      },
+      retries: {
+        kind: "parsed",
+        parse: integerIn("--retries", 0, 1000),
+        brief: `Retries per segment within one run, as dlm get (default ${DEFAULT_RETRY_OPTIONS.maxAttempts - 1}); then a retryable failure waits and the download is tried again later`,
+        optional: true,
+        placeholder: "N",
       },
       onComplete: {
         kind: "parsed",

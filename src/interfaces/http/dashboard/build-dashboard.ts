@@ -1,5 +1,8 @@
 import { join } from "node:path";
 
+/** Which page: one download's (`dlm get --listen`) or the manager's queue (`dlm serve`). */
+export type DashboardKind = "download" | "manager";
+
 /** The dashboard's files, ready to serve. */
 export interface DashboardAssets {
   readonly html: string;
@@ -9,27 +12,47 @@ export interface DashboardAssets {
   readonly icon: string;
 }
 
-let built: Promise<DashboardAssets> | undefined;
+/** Sources of each page, relative to this folder. The manager's page reuses the download page's style. */
+const SOURCES: Readonly<Record<DashboardKind, { script: string; html: string; styles: readonly string[] }>> =
+  {
+    download: { script: "page.ts", html: "page.html", styles: ["page.css"] },
+    manager: {
+      script: join("manager", "page.ts"),
+      html: join("manager", "page.html"),
+      styles: ["page.css", join("manager", "page.css")],
+    },
+  };
+
+/** Every kind, for the build script. */
+export const DASHBOARD_KINDS: readonly DashboardKind[] = ["download", "manager"];
+
+const built = new Map<DashboardKind, Promise<DashboardAssets>>();
 
 /**
- * The dashboard's files, bundled on first use and kept in memory (~60 ms once per process). The compiled
- * binary never runs this: `bun run build` (scripts/build.ts) bundles the dashboard once and compiles in, in
- * place of this module, one that returns that bundle (a binary has neither the sources nor node_modules).
+ * A dashboard's files, bundled on first use and kept in memory (~60 ms once per process and page). The
+ * compiled binary never runs this: `bun run build` (scripts/build.ts) bundles both pages once and compiles
+ * in, in place of this module, one that returns those bundles (a binary has neither the sources nor
+ * node_modules).
  */
-export function dashboardAssets(): Promise<DashboardAssets> {
-  built ??= bundleDashboard();
-  return built;
+export function dashboardAssets(kind: DashboardKind = "download"): Promise<DashboardAssets> {
+  let assets = built.get(kind);
+  if (assets === undefined) {
+    assets = bundleDashboard(kind);
+    built.set(kind, assets);
+  }
+  return assets;
 }
 
 /**
- * Bundles the dashboard with Bun (no CDN, no network: everything comes from node_modules). Minified it is
- * about 133 KB of JavaScript, ~38 KB gzipped, most of it the protobuf runtime; serve.test.ts keeps it under
- * 150 KB.
+ * Bundles a dashboard with Bun (no CDN, no network: everything comes from node_modules). Minified, the
+ * download page is about 133 KB of JavaScript and the manager's about 150 KB, most of it the protobuf and
+ * Connect runtime; test/dashboard/serve.test.ts and manager-page.test.ts keep them under their budgets.
  */
-export async function bundleDashboard(): Promise<DashboardAssets> {
+export async function bundleDashboard(kind: DashboardKind = "download"): Promise<DashboardAssets> {
   const dir = import.meta.dir;
+  const source = SOURCES[kind];
   const result = await Bun.build({
-    entrypoints: [join(dir, "page.ts")],
+    entrypoints: [join(dir, source.script)],
     target: "browser",
     format: "esm",
     minify: true,
@@ -39,9 +62,10 @@ export async function bundleDashboard(): Promise<DashboardAssets> {
   if (!result.success || output === undefined) {
     throw new Error(`dashboard bundle failed: ${result.logs.map((l) => l.message).join("; ")}`);
   }
+  const styles = await Promise.all(source.styles.map((file) => Bun.file(join(dir, file)).text()));
   return {
-    html: await Bun.file(join(dir, "page.html")).text(),
-    css: await Bun.file(join(dir, "page.css")).text(),
+    html: await Bun.file(join(dir, source.html)).text(),
+    css: styles.join("\n"),
     js: await output.text(),
     icon: await Bun.file(join(dir, "favicon.svg")).text(),
   };

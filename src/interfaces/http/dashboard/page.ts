@@ -5,12 +5,12 @@
  * URL fragment, which browsers never send in a request line; the page then drops it from the address bar
  * and keeps it in this tab's sessionStorage, so a reload still works.
  */
-import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { type Progress, ProgressService, State } from "../../../gen/dlm/v1/progress_pb.ts";
+import { bearer, notice, TOKEN_KEY, takeToken } from "./token.ts";
 import { $, DashboardView, ENDED } from "./view.ts";
 
-const TOKEN_KEY = "dlm-token";
 const token = takeToken();
 const view = new DashboardView();
 /** State names of the REST answers, for the buttons' immediate feedback. */
@@ -21,32 +21,10 @@ const REST_STATES: Readonly<Record<string, State>> = {
   finished: State.FINISHED,
 };
 
-function takeToken(): string {
-  const fromUrl = new URLSearchParams(location.hash.slice(1)).get("token");
-  if (fromUrl !== null) {
-    sessionStorage.setItem(TOKEN_KEY, fromUrl);
-    history.replaceState(null, "", location.pathname);
-    return fromUrl;
-  }
-  return sessionStorage.getItem(TOKEN_KEY) ?? "";
-}
-
-const auth: Interceptor = (next) => (req) => {
-  req.header.set("Authorization", `Bearer ${token}`);
-  return next(req);
-};
 const client = createClient(
   ProgressService,
-  createConnectTransport({ baseUrl: location.origin, useBinaryFormat: true, interceptors: [auth] }),
+  createConnectTransport({ baseUrl: location.origin, useBinaryFormat: true, interceptors: [bearer(token)] }),
 );
-
-/** Shows `text` in the banner (`kind` picks its colour), or hides it. */
-function notice(text: string | undefined, kind: "error" | "info" | "ok" = "error"): void {
-  const el = $("notice");
-  el.hidden = text === undefined;
-  el.className = kind;
-  el.textContent = text ?? "";
-}
 
 function refused(message: string, label: string): void {
   notice(message);

@@ -1,4 +1,4 @@
-import { type DashboardAssets, dashboardAssets } from "./build-dashboard.ts";
+import { type DashboardAssets, type DashboardKind, dashboardAssets } from "./build-dashboard.ts";
 
 /**
  * The dashboard's static files by request path. They carry no data (everything live comes over the
@@ -32,10 +32,13 @@ export const DASHBOARD_HEADERS: Readonly<Record<string, string>> = {
   "x-frame-options": "DENY",
 };
 
-/** The response for a dashboard path (see {@link DASHBOARD_FILES}); the bundle is built on first use. */
-export async function dashboardResponse(path: string): Promise<Response> {
+/**
+ * The response for a path of the `kind` page (see {@link DASHBOARD_FILES}: both pages use the same paths);
+ * the bundle is built on first use.
+ */
+export async function dashboardResponse(path: string, kind: DashboardKind = "download"): Promise<Response> {
   const file = DASHBOARD_FILES[path];
   if (file === undefined) return new Response("not found", { status: 404 });
-  const assets = await dashboardAssets();
+  const assets = await dashboardAssets(kind);
   return new Response(assets[file.key], { headers: { ...DASHBOARD_HEADERS, "content-type": file.type } });
 }

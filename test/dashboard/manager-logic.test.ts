@@ -1,0 +1,211 @@
+import { describe, expect, test } from "bun:test";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import {
+  type Download,
+  DownloadSchema,
+  DownloadState,
+  type WatchAllResponse,
+  WatchAllResponseSchema,
+} from "../../src/gen/dlm/v1/download_pb.ts";
+import { QueueModel } from "../../src/interfaces/http/dashboard/manager/queue-model.ts";
+import {
+  displayName,
+  parseRate,
+  rateInput,
+  rowText,
+} from "../../src/interfaces/http/dashboard/manager/row-text.ts";
+
+// The manager page's bookkeeping and words, without a browser: what it keeps of WatchAll, where it resumes,
+// how it orders, filters and pages, and what a row says.
+
+function download(id: number, fields: MessageInitShape<typeof DownloadSchema> = {}): Download {
+  return create(DownloadSchema, {
+    id: BigInt(id),
+    url: `http://127.0.0.1:1/f${id}.bin`,
+    position: BigInt(id),
+    state: DownloadState.QUEUED,
+    ...fields,
+  });
+}
+
+function message(
+  seq: number,
+  event: NonNullable<MessageInitShape<typeof WatchAllResponseSchema>["event"]>,
+): WatchAllResponse {
+  return create(WatchAllResponseSchema, { seq: BigInt(seq), event });
+}
+
+describe("QueueModel", () => {
+  test("a snapshot, then stored events move seq; progress and stats never do", () => {
+    const model = new QueueModel();
+    model.apply(message(7, { case: "snapshot", value: { downloads: [download(1), download(2)] } }));
+    expect([model.size, model.seq]).toEqual([2, 7n]);
+    model.apply(message(8, { case: "added", value: download(3) }));
+    model.apply(message(9, { case: "changed", value: download(1, { state: DownloadState.RUNNING }) }));
+    model.apply(message(10, { case: "removed", value: 2n }));
+    expect(model.seq).toBe(10n);
+    expect(model.ordered().map((d) => d.id)).toEqual([1n, 3n]);
+    model.apply(
+      message(10, {
+        case: "progress",
+        value: download(1, { state: DownloadState.RUNNING, bytesDownloaded: 5n }),
+      }),
+    );
+    model.apply(message(10, { case: "stats", value: { bytesPerSecond: 42 } }));
+    expect(model.get(1n)?.bytesDownloaded).toBe(5n);
+    expect(model.stats?.bytesPerSecond).toBe(42);
+    expect(model.seq).toBe(10n);
+  });
+
+  test("a progress message that trails a state change does not undo it", () => {
+    const model = new QueueModel();
+    model.apply(message(1, { case: "added", value: download(1, { state: DownloadState.RUNNING }) }));
+    model.apply(message(2, { case: "changed", value: download(1, { state: DownloadState.PAUSED }) }));
+    model.apply(message(2, { case: "progress", value: download(1, { state: DownloadState.RUNNING }) }));
+    expect(model.get(1n)?.state).toBe(DownloadState.PAUSED);
+  });
+
+  test("queue order: priority first, then position; neighbours for move up and down", () => {
+    const model = new QueueModel();
+    model.apply(
+      message(1, {
+        case: "snapshot",
+        value: {
+          downloads: [
+            download(1, { position: 3n }),
+            download(2, { position: 1n }),
+            download(3, { priority: 5, position: 9n }),
+          ],
+        },
+      }),
+    );
+    expect(model.ordered().map((d) => d.id)).toEqual([3n, 2n, 1n]);
+    expect(model.neighbour(2n, -1)?.id).toBe(3n);
+    expect(model.neighbour(2n, 1)?.id).toBe(1n);
+    expect(model.neighbour(3n, -1)).toBeUndefined();
+    expect(model.neighbour(1n, 1)).toBeUndefined();
+  });
+
+  test("filters by state and label, pages of a fixed size, clamps the page, counts per state", () => {
+    const model = new QueueModel();
+    const downloads = Array.from({ length: 120 }, (_, i) =>
+      download(i + 1, {
+        state: i % 3 === 0 ? DownloadState.FAILED : DownloadState.QUEUED,
+        labels: i % 2 === 0 ? ["even"] : [],
+      }),
+    );
+    model.apply(message(1, { case: "snapshot", value: { downloads } }));
+    const all = model.view({ state: undefined, label: undefined, page: 2, pageSize: 50 });
+    expect([all.rows.length, all.matching, all.page, all.pages]).toEqual([20, 120, 2, 3]);
+    expect(all.rows[0]?.id).toBe(101n);
+    const failedEven = model.view({ state: DownloadState.FAILED, label: "even", page: 9, pageSize: 50 });
+    expect([failedEven.matching, failedEven.page]).toEqual([20, 0]);
+    expect(model.counts().get(DownloadState.FAILED)).toBe(40);
+    expect(model.labels()).toEqual(["even"]);
+  });
+
+  test("save and restore round-trip the list and seq (1,000 downloads: no argument-limit overflow)", () => {
+    const model = new QueueModel();
+    const downloads = Array.from({ length: 1000 }, (_, i) =>
+      download(i + 1, { labels: ["x"], bytesDownloaded: 123n }),
+    );
+    model.apply(message(4242, { case: "snapshot", value: { downloads } }));
+    const saved = model.save();
+    const back = new QueueModel();
+    expect(back.restore(saved)).toBe(true);
+    expect([back.size, back.seq]).toEqual([1000, 4242n]);
+    expect(back.get(500n)?.bytesDownloaded).toBe(123n);
+    expect(back.restore("not a saved list")).toBe(false);
+    expect(back.restore("12:@@@")).toBe(false);
+    expect(back.size).toBe(1000);
+  });
+
+  test("clear forgets the list and asks for a snapshot next (seq 0)", () => {
+    const model = new QueueModel();
+    model.apply(message(5, { case: "added", value: download(1) }));
+    model.clear();
+    expect([model.size, model.seq]).toEqual([0, 0n]);
+  });
+});
+
+describe("row text", () => {
+  test("a running download: percent, size, rate, ETA, connections", () => {
+    const d = download(1, {
+      state: DownloadState.RUNNING,
+      bytesDownloaded: 25n * 1024n * 1024n,
+      totalBytes: 100n * 1024n * 1024n,
+      bytesPerSecond: 5 * 1024 * 1024,
+      activeConnections: 4,
+      output: "model.bin",
+    });
+    const t = rowText(d, 0);
+    expect(t).toMatchObject({
+      name: "model.bin",
+      state: "running",
+      percent: 25,
+      size: "25.0 MiB of 100 MiB",
+      rate: "5.00 MiB/s",
+      eta: "15s",
+      connections: "4",
+      problem: "",
+      retry: "",
+    });
+  });
+
+  test("a failure names its kind, HTTP status and message; a retrying one when it tries next", () => {
+    const failed = download(1, {
+      state: DownloadState.FAILED,
+      failure: {
+        kind: "http_status",
+        httpStatus: 404,
+        message: "HTTP 404 Not Found for http://x/f",
+        retryable: false,
+      },
+    });
+    expect(rowText(failed, 0).problem).toBe("http_status · HTTP 404 · HTTP 404 Not Found for http://x/f");
+    const integrity = download(2, {
+      state: DownloadState.FAILED,
+      failure: { kind: "integrity", httpStatus: 0, message: "sha256 mismatch", retryable: false },
+    });
+    expect(rowText(integrity, 0).problem).toBe("integrity · sha256 mismatch");
+    const now = Date.UTC(2026, 0, 1, 12, 0, 0);
+    const retrying = download(3, {
+      state: DownloadState.RETRYING,
+      attempts: 2,
+      nextTryTime: timestampFromMs(now + 42_000),
+      failure: { kind: "network", httpStatus: 0, message: "connection refused", retryable: true },
+    });
+    expect(rowText(retrying, now).retry).toMatch(/^next try in 42s \(\d\d:\d\d:\d\d, attempt 3\)$/);
+    expect(rowText(retrying, now + 60_000).retry).toStartWith("next try now");
+  });
+
+  test("names: the output, else the URL's last segment (decoded), else the URL", () => {
+    expect(displayName(download(1, { path: "/d/a.iso" }))).toBe("a.iso");
+    expect(displayName(download(1, { url: "http://h/dir/b%20c.iso" }))).toBe("b c.iso");
+    expect(displayName(download(1, { url: "http://h/" }))).toBe("http://h/");
+  });
+
+  test.each([
+    ["", 0],
+    ["0", 0],
+    ["512K", 512 * 1024],
+    ["2M", 2 * 1024 * 1024],
+    ["1.5m", 1.5 * 1024 * 1024],
+    ["2MiB/s", 2 * 1024 * 1024],
+    ["1048576", 1048576],
+    ["fast", undefined],
+    ["-1K", undefined],
+  ] as const)("parseRate(%p) = %p", (input, expected) => {
+    expect(parseRate(input)).toBe(expected);
+  });
+
+  test("rateInput writes limits back as people type them", () => {
+    expect([rateInput(0n), rateInput(262144n), rateInput(3 * 1024 * 1024), rateInput(1000)]).toEqual([
+      "",
+      "256K",
+      "3M",
+      "1000",
+    ]);
+  });
+});
