@@ -301,11 +301,13 @@ export class PostgresStore implements Store {
     return rows.length > 0;
   }
 
-  async onChange(wake: () => void): Promise<() => Promise<void>> {
+  async onChange(wake: (what: "events" | "requests") => void): Promise<() => Promise<void>> {
     // The third argument runs after every (re)subscription: notifications sent while Bun reconnected
-    // are lost, so the manager catches up by polling once.
-    const events = await this.#db.listen("dlm_events", wake, wake);
-    const requests = await this.#db.listen("dlm_requests", wake, wake);
+    // are lost, so the manager catches up at once.
+    const onEvents = () => wake("events");
+    const onRequests = () => wake("requests");
+    const events = await this.#db.listen("dlm_events", onEvents, onEvents);
+    const requests = await this.#db.listen("dlm_requests", onRequests, onRequests);
     return async () => {
       await events.unlisten();
       await requests.unlisten();

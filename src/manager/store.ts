@@ -88,6 +88,6 @@ export interface Store {
    * Calls `wake` soon after another process stores an event or asks for a pause (PostgreSQL LISTEN); the
    * returned function stops it. Stores that only this process writes never call it.
    */
-  onChange(wake: () => void): Promise<() => Promise<void>>;
+  onChange(wake: (what: "events" | "requests") => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
