@@ -452,9 +452,10 @@ export class Manager {
       await this.#change(record.id, { state: "failed", failure: failureInfo(error) }, ctx.now(), true);
       return;
     }
+    // A path another node chose (shared store) is used only if it lies in this node's download directory.
     const root = await realpath(this.#options.dir);
-    // A path another node chose is used only if it lies in this node's download directory.
-    const known = record.path !== undefined && record.path.startsWith(root + sep) ? record.path : undefined;
+    const known =
+      !this.#store.shared || record.path?.startsWith(root + sep) === true ? record.path : undefined;
     if (known !== undefined && existsSync(known) && !existsSync(sidecarOf(known))) {
       // Its file was placed by a node that stopped before recording it.
       await this.#change(record.id, { state: "finished" }, ctx.now(), true);

@@ -50,6 +50,7 @@ export function toDownload(view: DownloadView, state = WIRE_STATES[view.state]):
     createTime: timestampFromMs(view.createdAt),
     updateTime: timestampFromMs(view.updatedAt),
     sha256: view.sha256 ?? "",
+    node: view.node ?? "",
   });
 }
 
