@@ -206,4 +206,42 @@ describe.skipIf(noPostgres !== undefined)("dlm serve nodes sharing one PostgreSQ
     expect(origin.stats.bytesServed).toBe(served);
     await Promise.all([a, b].map((serve) => stopServe(serve)));
   }, 60_000);
+
+  test("a node whose lease was taken over stops that download at once and leaves its row alone", async () => {
+    const store = await pg.createDatabase("stolen");
+    const dir = await dirs.fresh();
+    const a = await node("a", store, dir);
+    const path = "/stolen/slow.bin";
+    const url = origin.serve(path, { size: 64 * 1024 * 1024, throttleBytesPerSec: 1024 * 1024 });
+    const id = (await a.client.add({ url, output: "slow.bin", connections: 1 })).download!.id;
+    for (let i = 0; i < 100; i++) {
+      const found = (await a.client.get({ id })).download;
+      if (found?.node === "a" && found.bytesDownloaded > 0n) break;
+      await Bun.sleep(50);
+    }
+    // As if "a" had been cut off long enough for another node to reclaim it and start it.
+    const db = new SQL({ url: store, max: 1 });
+    await db`UPDATE dlm_downloads SET node = 'thief', lease_until = now() + interval '1 hour' WHERE id = ${Number(id)}`;
+    const stolenAt = performance.now();
+    // "a" notices at its next heartbeat (every second) and stops: the origin stops sending.
+    let last = origin.stats.bytesServed;
+    let quietSince = performance.now();
+    while (performance.now() - quietSince < 400) {
+      if (performance.now() - stolenAt > 5_000)
+        throw new Error("node a kept downloading after losing its lease");
+      await Bun.sleep(50);
+      if (origin.stats.bytesServed !== last) {
+        last = origin.stats.bytesServed;
+        quietSince = performance.now();
+      }
+    }
+    const stoppedAfter = quietSince - stolenAt;
+    console.log(`fleet: a node stopped a download ${stoppedAfter.toFixed(0)} ms after losing its lease`);
+    expect(stoppedAfter).toBeLessThan(1_500);
+    const [row] = await db`SELECT state, node FROM dlm_downloads WHERE id = ${Number(id)}`;
+    expect(row).toEqual({ state: "running", node: "thief" });
+    await db.close();
+    expect(a.stderr()).not.toContain("bookkeeping failed");
+    await stopServe(a);
+  }, 60_000);
 });
