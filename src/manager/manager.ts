@@ -403,6 +403,12 @@ export class Manager {
     const root = await realpath(this.#options.dir);
     const defaultConnections = this.#options.defaultConnections ?? REQUEST_DEFAULTS.connections;
     const busy = new Set([...this.#jobs.values()].map((job) => outputKey(root, job.record)));
+    if (this.#store.shared) {
+      // Outputs other nodes are writing are busy too (the download directory is shared).
+      for (const record of await this.#store.list({ states: ["running", "verifying"] })) {
+        busy.add(outputKey(root, record));
+      }
+    }
     const plan = planQueue({
       // A download that would write where a running one writes waits for it (then fails, the file being there).
       waiting: waiting.filter((record) => !this.#jobs.has(record.id) && !busy.has(outputKey(root, record))),
@@ -629,7 +635,13 @@ export class Manager {
       this.#pending.delete(next.seq);
       this.#delivered = next.seq;
       const job = this.#jobs.get(next.downloadId);
-      if (job !== undefined) job.record = next.record;
+      if (job !== undefined) {
+        job.record = next.record;
+        // An Update of the speed limit made on another node reaches the job through the feed.
+        if (job.bucket.rate !== next.record.speedLimit) {
+          job.bucket.setRate(next.record.speedLimit, this.#options.ctx.monotonic());
+        }
+      }
       const message = { kind: "stored", event: { ...next, record: this.#view(next.record) } } as const;
       for (const listener of this.#listeners) listener(message);
     }
@@ -661,6 +673,10 @@ export class Manager {
    */
   async #heartbeat(): Promise<void> {
     const sent = performance.now();
+    if (sent - this.#beatOk > this.#leaseMs * 0.8) {
+      // Not renewed for most of a lease (a stalled process or store): another node may soon take them.
+      for (const [id, job] of this.#jobs) this.#loseLease(id, job, "its lease could not be renewed in time");
+    }
     const progress = new Map<number, number>();
     for (const [id, job] of this.#jobs) progress.set(id, job.controller.snapshot().bytesDownloaded);
     let beat: Awaited<ReturnType<Store["heartbeat"]>>;

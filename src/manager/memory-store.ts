@@ -103,11 +103,11 @@ export class MemoryStore implements Store {
   ): Promise<Heartbeat> {
     const owned = new Set<number>();
     const pauseRequested = new Set<number>();
-    for (const [id, lease] of this.#leases) {
+    for (const [id, bytes] of progress) {
+      const lease = this.#leases.get(id);
       const record = this.#rows.get(id);
-      if (record?.node !== node) continue;
-      const bytes = progress.get(id);
-      if (bytes !== undefined) this.#rows.set(id, { ...record, bytesDownloaded: bytes });
+      if (lease === undefined || record?.node !== node) continue;
+      this.#rows.set(id, { ...record, bytesDownloaded: bytes });
       this.#leases.set(id, { until: now + leaseMs, pauseRequested: lease.pauseRequested });
       owned.add(id);
       if (lease.pauseRequested) pauseRequested.add(id);

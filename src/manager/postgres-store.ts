@@ -264,14 +264,13 @@ export class PostgresStore implements Store {
   ): Promise<Heartbeat> {
     const ids = [...progress.keys()];
     const bytes = [...progress.values()];
+    if (ids.length === 0) return { owned: new Set(), pauseRequested: new Set() };
     // One statement per node and beat, whatever the number of downloads it runs.
     const rows: Row[] = await this
       .#db`UPDATE dlm_downloads AS d SET lease_until = ${leaseEnd(this.#db, leaseMs)},
-        bytes_downloaded = COALESCE(p.bytes, d.bytes_downloaded)
-      FROM (SELECT d2.id, b.bytes FROM dlm_downloads AS d2
-              LEFT JOIN unnest(${ids}::bigint[], ${bytes}::bigint[]) AS b(id, bytes) ON b.id = d2.id
-            WHERE d2.node = ${node} AND d2.state IN ('running', 'verifying')) AS p
-      WHERE d.id = p.id
+        bytes_downloaded = p.bytes
+      FROM unnest(${ids}::bigint[], ${bytes}::bigint[]) AS p(id, bytes)
+      WHERE d.id = p.id AND d.node = ${node} AND d.state IN ('running', 'verifying')
       RETURNING d.id, d.requested`;
     return heartbeatOf(rows);
   }

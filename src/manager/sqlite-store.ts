@@ -218,11 +218,13 @@ export class SqliteStore implements Store {
   ): Promise<Heartbeat> {
     return this.#serial(() =>
       this.#db.begin(async (tx) => {
+        const rows: Row[] = [];
         for (const [id, bytes] of progress) {
-          await tx`UPDATE downloads SET bytes_downloaded = ${bytes} WHERE id = ${id} AND node = ${node}`;
+          const held: Row[] = await tx`UPDATE downloads SET bytes_downloaded = ${bytes},
+              lease_until = ${now + leaseMs}
+            WHERE id = ${id} AND node = ${node} AND state IN ('running', 'verifying') RETURNING id, requested`;
+          rows.push(...held);
         }
-        const rows: Row[] = await tx`UPDATE downloads SET lease_until = ${now + leaseMs}
-          WHERE node = ${node} AND state IN ('running', 'verifying') RETURNING id, requested`;
         return heartbeatOf(rows);
       }),
     );

@@ -70,9 +70,10 @@ export interface Store {
    */
   claim(ids: readonly number[], node: string, leaseMs: number, now: number): Promise<StoredEvent[]>;
   /**
-   * Renews for `leaseMs` the leases `node` holds and records the bytes each of its downloads has
-   * (`progress`: id → bytes; no event, it is progress). Says which leases it still holds and which of its
-   * downloads were asked to pause.
+   * Renews for `leaseMs` the leases `node` holds on the downloads it runs (`progress`: id → bytes, stored
+   * without an event: it is progress) and says which of them it still holds and which were asked to
+   * pause. A lease of the node on a download it no longer runs is not renewed: it expires and any node
+   * (this one too) can take the download again.
    */
   heartbeat(
     node: string,

@@ -189,7 +189,11 @@ describe.each(stores)("%s (the Store contract)", (name, open) => {
     expect((await store.get(b.id))?.bytesDownloaded).toBe(0);
     expect(await store.requestPause(b.id)).toBe(false);
     expect(await store.requestPause(a.id)).toBe(true);
-    expect([...(await store.heartbeat("n1", new Map(), 60_000, t + 20)).pauseRequested]).toEqual([a.id]);
+    expect([
+      ...(await store.heartbeat("n1", new Map([[a.id, 8192]]), 60_000, t + 20)).pauseRequested,
+    ]).toEqual([a.id]);
+    // A node renews only the leases of downloads it says it runs.
+    expect((await store.heartbeat("n1", new Map(), 60_000, t + 30)).owned.size).toBe(0);
     await store.close();
   });
 });
