@@ -120,7 +120,8 @@ export class MemoryStore implements Store {
     for (const [id, lease] of this.#leases) {
       const record = this.#rows.get(id);
       if (record === undefined || lease.until >= now) continue;
-      const queued = { ...record, state: "queued", node: undefined, updatedAt: now } as const;
+      const state = lease.pauseRequested ? "paused" : "queued";
+      const queued = { ...record, state, node: undefined, updatedAt: now } as const;
       this.#rows.set(id, queued);
       this.#leases.delete(id);
       events.push(this.#event("changed", queued));

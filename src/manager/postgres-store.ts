@@ -281,8 +281,10 @@ export class PostgresStore implements Store {
         WHERE state IN ('running', 'verifying') AND (lease_until IS NULL OR lease_until < now())
         FOR UPDATE SKIP LOCKED`;
       if (expired.length === 0) return [];
-      const rows: Row[] = await tx`UPDATE dlm_downloads SET state = 'queued', node = NULL, lease_until = NULL,
-          requested = NULL, updated_at = ${now}
+      // A pause asked of the dead node still holds.
+      const rows: Row[] = await tx`UPDATE dlm_downloads
+        SET state = CASE WHEN requested = 'pause' THEN 'paused' ELSE 'queued' END, node = NULL,
+          lease_until = NULL, requested = NULL, updated_at = ${now}
         WHERE id = ANY(${expired.map((row) => Number(row["id"]))}::bigint[])
         RETURNING *`;
       const events: StoredEvent[] = [];

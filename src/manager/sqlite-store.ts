@@ -233,8 +233,9 @@ export class SqliteStore implements Store {
   reclaimExpired(now: number): Promise<StoredEvent[]> {
     return this.#serial(() =>
       this.#db.begin(async (tx) => {
-        const rows: Row[] = await tx`UPDATE downloads SET state = 'queued', node = NULL, lease_until = NULL,
-            requested = NULL, updated_at = ${now}
+        const rows: Row[] = await tx`UPDATE downloads
+          SET state = CASE WHEN requested = 'pause' THEN 'paused' ELSE 'queued' END, node = NULL,
+            lease_until = NULL, requested = NULL, updated_at = ${now}
           WHERE state IN ('running', 'verifying') AND COALESCE(lease_until, 0) < ${now} RETURNING *`;
         const events: StoredEvent[] = [];
         for (const row of rows) events.push(await appendEvent(tx, "changed", toRecord(row), now));

@@ -81,7 +81,10 @@ export interface Store {
     leaseMs: number,
     now: number,
   ): Promise<Heartbeat>;
-  /** Puts running or verifying downloads whose lease expired back in the queue; returns their events. */
+  /**
+   * Puts running or verifying downloads whose lease expired back in the queue (paused instead when a
+   * pause was asked of their node); returns their events.
+   */
   reclaimExpired(now: number): Promise<StoredEvent[]>;
   /** Asks the node that runs download `id` to pause it; false when it is not running or verifying. */
   requestPause(id: number): Promise<boolean>;

@@ -196,6 +196,17 @@ describe.each(stores)("%s (the Store contract)", (name, open) => {
     expect((await store.heartbeat("n1", new Map(), 60_000, t + 30)).owned.size).toBe(0);
     await store.close();
   });
+
+  test("a pause asked of a node that then died holds when its download is reclaimed", async () => {
+    const store = await open();
+    const { record } = await store.add(input("http://x/a"), 1);
+    await store.claim([record.id], "dead", 0, Date.now());
+    expect(await store.requestPause(record.id)).toBe(true);
+    await Bun.sleep(5);
+    const reclaimed = await store.reclaimExpired(Date.now() + 1);
+    expect(reclaimed.map((e) => [e.record.state, e.record.node])).toEqual([["paused", undefined]]);
+    await store.close();
+  });
 });
 
 describe.skipIf(noPostgres !== undefined)("PostgresStore with several writers", () => {
