@@ -698,9 +698,10 @@ export class Manager {
     }
     const reclaimed = await this.#store.reclaimExpired(this.#options.ctx.now());
     for (const event of reclaimed) {
-      this.#options.log.warn("download {id}: node {node} stopped renewing its lease; queued again", {
+      this.#options.log.warn("download {id}: {why}; {state} again", {
         id: event.downloadId,
-        node: event.record.node,
+        why: event.record.failure?.message,
+        state: event.record.state,
       });
       this.#deliver(event);
     }

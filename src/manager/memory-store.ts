@@ -121,7 +121,12 @@ export class MemoryStore implements Store {
       const record = this.#rows.get(id);
       if (record === undefined || lease.until >= now) continue;
       const state = lease.pauseRequested ? "paused" : "queued";
-      const queued = { ...record, state, node: undefined, updatedAt: now } as const;
+      const failure = {
+        kind: "lease_expired",
+        retryable: true,
+        message: `node ${record.node ?? "?"} stopped renewing its lease`,
+      };
+      const queued = { ...record, state, node: undefined, failure, updatedAt: now } as const;
       this.#rows.set(id, queued);
       this.#leases.delete(id);
       events.push(this.#event("changed", queued));

@@ -284,7 +284,9 @@ export class PostgresStore implements Store {
       // A pause asked of the dead node still holds.
       const rows: Row[] = await tx`UPDATE dlm_downloads
         SET state = CASE WHEN requested = 'pause' THEN 'paused' ELSE 'queued' END, node = NULL,
-          lease_until = NULL, requested = NULL, updated_at = ${now}
+          lease_until = NULL, requested = NULL, updated_at = ${now},
+          failure = json_build_object('kind', 'lease_expired', 'retryable', true,
+            'message', 'node ' || COALESCE(node, '?') || ' stopped renewing its lease')::text
         WHERE id = ANY(${expired.map((row) => Number(row["id"]))}::bigint[])
         RETURNING *`;
       const events: StoredEvent[] = [];

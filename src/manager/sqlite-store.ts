@@ -235,7 +235,9 @@ export class SqliteStore implements Store {
       this.#db.begin(async (tx) => {
         const rows: Row[] = await tx`UPDATE downloads
           SET state = CASE WHEN requested = 'pause' THEN 'paused' ELSE 'queued' END, node = NULL,
-            lease_until = NULL, requested = NULL, updated_at = ${now}
+            lease_until = NULL, requested = NULL, updated_at = ${now},
+            failure = json_object('kind', 'lease_expired', 'retryable', json('true'),
+              'message', 'node ' || COALESCE(node, '?') || ' stopped renewing its lease')
           WHERE state IN ('running', 'verifying') AND COALESCE(lease_until, 0) < ${now} RETURNING *`;
         const events: StoredEvent[] = [];
         for (const row of rows) events.push(await appendEvent(tx, "changed", toRecord(row), now));

@@ -83,7 +83,8 @@ export interface Store {
   ): Promise<Heartbeat>;
   /**
    * Puts running or verifying downloads whose lease expired back in the queue (paused instead when a
-   * pause was asked of their node); returns their events.
+   * pause was asked of their node), with a failure of kind "lease_expired" naming the node; returns
+   * their events.
    */
   reclaimExpired(now: number): Promise<StoredEvent[]>;
   /** Asks the node that runs download `id` to pause it; false when it is not running or verifying. */

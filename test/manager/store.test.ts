@@ -184,6 +184,11 @@ describe.each(stores)("%s (the Store contract)", (name, open) => {
     expect(reclaimed.map((e) => [e.downloadId, e.record.state, e.record.node])).toEqual([
       [b.id, "queued", undefined],
     ]);
+    expect(reclaimed[0]?.record.failure).toEqual({
+      kind: "lease_expired",
+      retryable: true,
+      message: "node n2 stopped renewing its lease",
+    });
     // n2's heartbeat now finds it holds nothing: it must stop its job.
     expect([...(await store.heartbeat("n2", new Map([[b.id, 1]]), 60_000, t + 10)).owned]).toEqual([]);
     expect((await store.get(b.id))?.bytesDownloaded).toBe(0);

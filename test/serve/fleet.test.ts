@@ -244,4 +244,24 @@ describe.skipIf(noPostgres !== undefined)("dlm serve nodes sharing one PostgreSQ
     expect(a.stderr()).not.toContain("bookkeeping failed");
     await stopServe(a);
   }, 60_000);
+
+  test("a download taken over where its sidecar cannot be seen starts over, saying so", async () => {
+    const store = await pg.createDatabase("unshared");
+    const dir = await dirs.fresh();
+    const b = await node("b", store, dir);
+    const size = 256 * 1024;
+    const url = origin.serve("/unshared/u.bin", { size, seed: 300 });
+    const id = (await b.client.add({ url, output: "u.bin", startPaused: true })).download!.id;
+    // As a node with its own (unshared) directory would leave it when it dies mid-download.
+    const elsewhere = join(await dirs.fresh(), "u.bin");
+    const db = new SQL({ url: store, max: 1 });
+    await db`UPDATE dlm_downloads SET state = 'running', node = 'gone', path = ${elsewhere},
+      bytes_downloaded = 4096, lease_until = now() - interval '1 second' WHERE id = ${Number(id)}`;
+    await db.close();
+    await watchUntil(b, finished(1), 20_000);
+    expect(await fileSha(join(dir, "u.bin"))).toBe(sha256Of(size, 300));
+    expect(b.stderr()).toContain("node gone stopped renewing its lease");
+    expect(b.stderr()).toContain("starting over");
+    await stopServe(b);
+  }, 60_000);
 });
