@@ -120,7 +120,7 @@ describe.skipIf(noPostgres !== undefined)("dlm serve nodes sharing one PostgreSQ
     // Paced so that no node can take everything: each runs at most 3 at a time.
     for (let i = 0; i < 60; i++) {
       const name = `f${String(i).padStart(2, "0")}.bin`;
-      const url = origin.serve(`/sixty/${name}`, { size, seed: 100 + i, throttleBytesPerSec: 1024 * 1024 });
+      const url = origin.serve(`/sixty/${name}`, { size, seed: 100 + i, throttleBytesPerSec: 512 * 1024 });
       expected.set(name, sha256Of(size, 100 + i));
       // Added through all three nodes: one queue whichever node is asked.
       await nodes[i % 3]!.client.add({ url, output: name, connections: 1 });
@@ -146,11 +146,15 @@ describe.skipIf(noPostgres !== undefined)("dlm serve nodes sharing one PostgreSQ
     const dir = await dirs.fresh();
     // The victim starts alone so that it claims all three.
     const victim = await node("victim", store, dir);
-    const size = 6 * 1024 * 1024;
+    const size = 8 * 1024 * 1024;
     origin.resetStats();
     const ids: bigint[] = [];
     for (let i = 0; i < 3; i++) {
-      const url = origin.serve(`/killed/k${i}.bin`, { size, seed: 200 + i, throttleBytesPerSec: 384 * 1024 });
+      const url = origin.serve(`/killed/k${i}.bin`, {
+        size,
+        seed: 200 + i,
+        throttleBytesPerSec: 512 * 1024,
+      });
       ids.push((await victim.client.add({ url, output: `k${i}.bin`, connections: 2 })).download!.id);
     }
     const others = await Promise.all(["s1", "s2"].map((name) => node(name, store, dir)));
@@ -183,7 +187,7 @@ describe.skipIf(noPostgres !== undefined)("dlm serve nodes sharing one PostgreSQ
     const store = await pg.createDatabase("pause");
     const dir = await dirs.fresh();
     const [a, b] = await Promise.all([node("a", store, dir), node("b", store, dir)]);
-    const url = origin.serve("/pause/slow.bin", { size: 64 * 1024 * 1024, throttleBytesPerSec: 1024 * 1024 });
+    const url = origin.serve("/pause/slow.bin", { size: 64 * 1024 * 1024, throttleBytesPerSec: 512 * 1024 });
     const { download } = await a.client.add({ url, output: "slow.bin", connections: 1 });
     const id = download!.id;
     let owner = "";
@@ -212,7 +216,7 @@ describe.skipIf(noPostgres !== undefined)("dlm serve nodes sharing one PostgreSQ
     const dir = await dirs.fresh();
     const a = await node("a", store, dir);
     const path = "/stolen/slow.bin";
-    const url = origin.serve(path, { size: 64 * 1024 * 1024, throttleBytesPerSec: 1024 * 1024 });
+    const url = origin.serve(path, { size: 64 * 1024 * 1024, throttleBytesPerSec: 512 * 1024 });
     const id = (await a.client.add({ url, output: "slow.bin", connections: 1 })).download!.id;
     for (let i = 0; i < 100; i++) {
       const found = (await a.client.get({ id })).download;
