@@ -27,6 +27,8 @@ export interface ControllerEvents {
   readonly sharedLimits?: readonly TokenBucket[];
   /** The server was probed and the plan is known (before the first byte is fetched). */
   readonly onPrepared?: (prepared: PreparedDownload) => void;
+  /** Every byte is in: verifying and placing the file (no connection is used from here on). */
+  readonly onVerifying?: () => void;
 }
 
 /**
@@ -195,7 +197,10 @@ export class Controller {
       this.#log,
       (phase) => {
         // Synchronous: from this call on, a pause or cancel is refused (the engine no longer listens).
-        if (phase === "verifying") this.#setState("verifying");
+        if (phase === "verifying") {
+          this.#setState("verifying");
+          this.#events.onVerifying?.();
+        }
       },
       this.#events.sharedLimits,
     );

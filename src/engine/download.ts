@@ -5,6 +5,7 @@ import { InterruptedError, StorageError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { CheckpointPacer, checkpointPace } from "./checkpoint-pacer.ts";
 import { finalizeDownload } from "./finalize.ts";
+import { discardBody } from "./http.ts";
 import { INLINE_HASH_MAX_BYTES, PrefixHasher } from "./prefix-hasher.ts";
 import { credentialOriginOf, type PreparedDownload } from "./prepare.ts";
 import { TokenBucket } from "./rate-limiter.ts";
@@ -53,6 +54,13 @@ class AllSegmentsDone extends Error {
     this.name = "AllSegmentsDone";
   }
 }
+
+/**
+ * `start`: a fresh download's first state, written without fsync (it vouches for no bytes); `periodic`:
+ * data and state fsynced, not the directory (see writeStateFile); `final` (a pause, a failure, a resumed
+ * run's first state): all of it.
+ */
+type CheckpointKind = "start" | "periodic" | "final";
 
 /** Dirty bytes that start a background flush (see writeback.ts). */
 const WRITEBACK_BYTES = 16 << 20;
@@ -166,7 +174,10 @@ export class DownloadRun {
     );
     this.#prefix = prefix;
     const firstCheckpointAt = this.#ctx.monotonic();
-    await this.#checkpoint();
+    // A fresh download's first state vouches for no bytes: it is written without the three fsyncs a batch of
+    // small files would pay for each file (a crash may lose it; a sidecar without a state starts over). A
+    // resumed one rewrites a state that vouches for bytes: durably.
+    await this.#checkpoint(prepared.resumed ? "final" : "start");
     const stop = new AbortController();
     const combined = AbortSignal.any([signal, stop.signal, this.#allDone.signal]);
     const writeback = new Writeback({
@@ -188,7 +199,7 @@ export class DownloadRun {
     const checkpointer = setInterval(() => {
       if (this.#checkpointBusy || !pacer.due(this.#ctx.monotonic())) return;
       pacer.start(this.#ctx.monotonic());
-      this.#checkpoint(true).then(
+      this.#checkpoint("periodic").then(
         () => {
           pacer.finish(this.#ctx.monotonic());
           this.#log.debug("checkpoint cost {cost_ms} ms", { cost_ms: pacer.costMs });
@@ -275,6 +286,13 @@ export class DownloadRun {
   }
 
   async #workerLoop(worker: number, signal: AbortSignal): Promise<void> {
+    // The probe's answer carries segment 0: worker 0 reads it before anything else.
+    const head = worker === 0 ? takeHeadResponse(this.#prepared) : undefined;
+    if (head !== undefined) {
+      const work = this.#scheduler.take(worker, 0, this.#ctx.monotonic());
+      if (work === undefined) void discardBody(head);
+      else await this.#fetch(worker, work.segment, signal, head);
+    }
     for (;;) {
       if (signal.aborted) throw signal.reason;
       const work = this.#scheduler.next(worker, this.#ctx.monotonic());
@@ -297,7 +315,13 @@ export class DownloadRun {
     }
   }
 
-  async #fetch(worker: number, segment: Segment, signal: AbortSignal): Promise<void> {
+  /** `opening`: an answer already received for this segment's range, read before any new request. */
+  async #fetch(
+    worker: number,
+    segment: Segment,
+    signal: AbortSignal,
+    opening: Response | undefined = undefined,
+  ): Promise<void> {
     const prepared = this.#prepared;
     const activity: WorkerActivity = {
       worker,
@@ -330,9 +354,10 @@ export class DownloadRun {
         retry: prepared.request.retry,
         random: Math.random,
         signal,
-        firstResponse: takeFirstResponse(prepared),
-        onBytes: (bytes) => {
-          this.#bytesThisRun += bytes;
+        firstResponse: opening ?? takeFirstResponse(prepared),
+        onBytes: (chunk, offset) => {
+          this.#bytesThisRun += chunk.length;
+          this.#prefix?.offer(offset, chunk);
         },
         onFirstByte: (ms) => this.#scheduler.firstByte(worker, ms),
         log: WORKER_LOG.with({ download: prepared.output }),
@@ -401,10 +426,10 @@ export class DownloadRun {
    * Checkpoints never overlap (they share the temp file): a call while one runs waits for it and then
    * runs once more, so the final checkpoint after a pause always reflects the final counts.
    */
-  #checkpoint(periodic = false): Promise<void> {
+  #checkpoint(kind: CheckpointKind = "final"): Promise<void> {
     const next = (this.#checkpointing ?? Promise.resolve())
       .catch(() => undefined)
-      .then(() => this.#writeCheckpoint(periodic));
+      .then(() => this.#writeCheckpoint(kind));
     this.#checkpointing = next;
     return next;
   }
@@ -414,12 +439,12 @@ export class DownloadRun {
     return this.#checkpointPending;
   }
 
-  /** `periodic`: skip the directory fsync (see writeStateFile), which only a pause or an end needs. */
-  async #writeCheckpoint(periodic: boolean): Promise<void> {
+  /** See CheckpointKind for what each kind makes durable. */
+  async #writeCheckpoint(kind: CheckpointKind): Promise<void> {
     this.#checkpointPending = true;
     try {
       const captured = this.#segments.map((s) => ({ id: s.id, start: s.start, end: s.end, done: s.done }));
-      await this.#sink.sync();
+      if (kind !== "start") await this.#sink.sync();
       await writeStateFile(
         this.#prepared.sidecar,
         {
@@ -427,12 +452,18 @@ export class DownloadRun {
           segments: captured,
           updatedAt: new Date(this.#ctx.now()).toISOString(),
         },
-        { syncDirectory: !periodic },
+        { syncDirectory: kind === "final", syncFile: kind !== "start" },
       );
     } finally {
       this.#checkpointPending = false;
     }
   }
+}
+
+function takeHeadResponse(prepared: PreparedDownload): Response | undefined {
+  const response = prepared.headResponse;
+  prepared.headResponse = undefined;
+  return response;
 }
 
 function takeFirstResponse(prepared: PreparedDownload): Response | undefined {

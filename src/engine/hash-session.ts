@@ -3,7 +3,8 @@
  * downloads, or on the download thread for small ones (prefix-hasher.ts), where starting a thread would
  * cost more than the hashing.
  *
- * Protocol (messages in order): init { algorithms } → range { path, position, length }* → finish;
+ * Protocol (messages in order): init { algorithms } → (range { path, position, length } | bytes { data })*
+ * → finish;
  * replies: progress { hashedBytes } after each range, digests { hex, hashedBytes } after finish, or
  * error { message }.
  */
@@ -15,6 +16,8 @@ import { OPEN } from "./storage/no-follow.ts";
 export type HashWorkerRequest =
   | { readonly type: "init"; readonly algorithms: readonly ChecksumAlgorithm[] }
   | { readonly type: "range"; readonly path: string; readonly position: number; readonly length: number }
+  /** Bytes in hand, hashed as they are (only on the download thread: posting them would copy them). */
+  | { readonly type: "bytes"; readonly data: Uint8Array }
   | { readonly type: "finish" };
 
 /** Messages the session answers with. */
@@ -65,6 +68,10 @@ export function hashSession(
           for (const algorithm of message.algorithms) hashers.set(algorithm, await createHasher(algorithm));
         } else if (message.type === "range") {
           hashRange(message.path, message.position, message.length);
+          reply({ type: "progress", hashedBytes });
+        } else if (message.type === "bytes") {
+          for (const hasher of hashers?.values() ?? []) hasher.update(message.data);
+          hashedBytes += message.data.length;
           reply({ type: "progress", hashedBytes });
         } else {
           const hex: Record<string, string> = {};

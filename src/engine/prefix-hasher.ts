@@ -77,6 +77,16 @@ export class PrefixHasher {
     return this.#hashedBytes;
   }
 
+  /**
+   * Bytes just handed to storage at `offset`: hashed from memory when they extend the prefix and the
+   * session runs on this thread (no read back); otherwise `pump` reads them from storage later.
+   */
+  offer(offset: number, chunk: Uint8Array): void {
+    if (this.#inline === undefined || offset !== this.#queuedUpTo || chunk.length === 0) return;
+    this.#inline({ type: "bytes", data: chunk });
+    this.#queuedUpTo += chunk.length;
+  }
+
   /** Queues every newly readable stretch of the prefix. Never blocks. */
   pump(): void {
     for (;;) {

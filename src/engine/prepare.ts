@@ -41,7 +41,16 @@ export interface PreparedDownload {
   readonly state: DownloadStateFile;
   /** The probe's 200 response, reusable as the stream body. */
   fullResponse: Response | undefined;
+  /** The probe's 206 response carrying segment 0 (see `ProbeResult.headResponse`), taken by worker 0. */
+  headResponse: Response | undefined;
 }
+
+/**
+ * Bytes the probe asks for when several connections may follow: a file this small arrives in the probe's
+ * answer (one request in all), a larger one gets its first segment from it. With one connection the probe
+ * asks for the whole file (`bytes=0-`): its answer is the download.
+ */
+export const PROBE_FIRST_BYTES = 1 << 20;
 
 /** The origin the user's credentials (`-H Authorization/Cookie`, URL userinfo) were given for. */
 export function credentialOriginOf(request: DownloadRequest): string {
@@ -50,6 +59,16 @@ export function credentialOriginOf(request: DownloadRequest): string {
 
 function dropBody(probed: ProbeResult): void {
   if (probed.fullResponse !== undefined) void discardBody(probed.fullResponse);
+  if (probed.headResponse !== undefined) void discardBody(probed.headResponse.response);
+}
+
+/**
+ * What the probe asks for: one byte when its answer cannot be the download's first bytes (a known
+ * sidecar is continued, or a slice starts elsewhere), else see PROBE_FIRST_BYTES.
+ */
+function probeFirstBytes(request: DownloadRequest, resuming: boolean): number | "all" {
+  if (resuming || request.rangeStart !== undefined || request.rangeEnd !== undefined) return 1;
+  return request.connections <= 1 ? "all" : PROBE_FIRST_BYTES;
 }
 
 /** Sidecar directory of an output path. */
@@ -79,6 +98,7 @@ export async function prepareDownload(
       credentialOrigin: credentialOriginOf(request),
       headTimeoutMs: request.stallTimeoutMs,
       signal,
+      firstBytes: probeFirstBytes(request, saved !== undefined && !request.restart),
     }),
   );
   if (output === undefined) {
@@ -94,9 +114,15 @@ export async function prepareDownload(
     dropBody(probed);
     throw outputExists(output);
   }
-  if (saved !== undefined && !request.restart)
-    return await continueSaved(ctx, request, output, saved, probed);
-  return planFresh(ctx, request, output, probed);
+  try {
+    if (saved !== undefined && !request.restart)
+      return await continueSaved(ctx, request, output, saved, probed);
+    return await planFresh(ctx, request, output, probed);
+  } catch (error) {
+    // An open body of the probe must not hold its connection until it is collected.
+    dropBody(probed);
+    throw error;
+  }
 }
 
 /** The sidecar belongs to another URL: resuming it would fetch the wrong thing, restarting would lose it. */
@@ -174,10 +200,17 @@ async function planFresh(
       input: String(first),
     });
   }
-  // One pending range: workers carve pieces off its front in file order (see nextPieceBytes).
+  // One pending range: workers carve segments off its front in file order (see nextSegmentBytes); when the
+  // probe's answer carries the first bytes, they are segment 0 and the pending range starts after them.
+  const head = mode === "range" && !sliced ? probed.headResponse : undefined;
   const segments =
     mode === "range" && last !== undefined
-      ? planSegments(first, last, 1, request.minSplitBytes)
+      ? head === undefined
+        ? planSegments(first, last, 1, request.minSplitBytes)
+        : [
+            { id: 0, start: 0, end: head.last, done: 0 },
+            ...planSegments(head.last + 1, last, 1, request.minSplitBytes).map((s) => ({ ...s, id: 1 })),
+          ]
       : [{ id: 0, start: 0, end: total === undefined ? Number.MAX_SAFE_INTEGER - 1 : total - 1, done: 0 }];
   const sidecar = sidecarOf(output);
   // rm removes a link itself, never what it points to; what it frees counts as free below.
@@ -225,6 +258,7 @@ async function planFresh(
     segments,
     state,
     fullResponse: probed.fullResponse,
+    headResponse: head?.response,
   };
 }
 
@@ -270,6 +304,7 @@ async function continueSaved(
     });
   }
   if (mode === "range") dropBody(probed);
+  else if (probed.headResponse !== undefined) void discardBody(probed.headResponse.response);
   return {
     request: { ...request, storage: saved.storage },
     output,
@@ -282,6 +317,7 @@ async function continueSaved(
     segments,
     state,
     fullResponse: mode === "stream" ? probed.fullResponse : undefined,
+    headResponse: undefined,
   };
 }
 

@@ -3,16 +3,22 @@ import { HttpStatusError } from "../errors.ts";
 import { dispositionFileName } from "./content-disposition-name.ts";
 import { discardBody, httpGet } from "./http.ts";
 import type { RemoteFile } from "./remote-file.ts";
-import { parseContentRange } from "./response-check.ts";
+import { type ContentRange, parseContentRange } from "./response-check.ts";
 
-/** What a probe returns: the facts, and the open 200 body when the server ignored Range. */
+/** What a probe returns: the facts, and an open body that the download can consume as its first bytes. */
 export interface ProbeResult {
   readonly remote: RemoteFile;
   /**
-   * The whole-file response of a server that ignored `Range: bytes=0-0`. Its body is the download itself,
+   * The whole-file response of a server that ignored the Range header. Its body is the download itself,
    * so a single-stream download consumes it instead of asking a second time.
    */
   readonly fullResponse: Response | undefined;
+  /**
+   * The 206 answer carrying bytes [0, `last`] of the file, when more than one byte was asked for and the
+   * server sent exactly the range asked (or the whole file, when it is shorter): the download's first
+   * segment, so a small file costs one request instead of a probe and a fetch.
+   */
+  readonly headResponse: { readonly response: Response; readonly last: number } | undefined;
 }
 
 /** What the probe sends and how long it waits. */
@@ -23,16 +29,23 @@ export interface ProbeOptions {
   /** Longest wait (ms) for the response head: the stall timeout. */
   readonly headTimeoutMs: number;
   readonly signal: AbortSignal;
+  /**
+   * How many of the file's first bytes to ask for: 1 (a pure probe), a count whose answer becomes the first
+   * segment, or "all" (`Range: bytes=0-`, the whole file over one connection). Default 1.
+   */
+  readonly firstBytes?: number | "all";
 }
 
 /**
- * Probes with `GET` + `Range: bytes=0-0` (HEAD is unreliable on real servers): size from Content-Range,
+ * Probes with `GET` + `Range: bytes=0-N` (HEAD is unreliable on real servers): size from Content-Range,
  * Range support from the 206, validators, the final URL after redirects and a Content-Disposition name.
  * Statuses >= 400 become `HttpStatusError` naming status and URL.
  */
 export async function probe(ctx: Context, url: string, options: ProbeOptions): Promise<ProbeResult> {
+  const firstBytes = options.firstBytes ?? 1;
+  const askedEnd = firstBytes === "all" ? undefined : Math.max(1, firstBytes) - 1;
   const response = await httpGet(ctx, url, {
-    range: { start: 0, end: 0 },
+    range: { start: 0, end: askedEnd },
     headers: options.headers,
     credentialOrigin: options.credentialOrigin,
     headTimeoutMs: options.headTimeoutMs,
@@ -46,8 +59,6 @@ export async function probe(ctx: Context, url: string, options: ProbeOptions): P
     dispositionName: dispositionFileName(response.headers.get("content-disposition")),
   };
   if (response.status === 206) {
-    // Only the headers matter here.
-    await discardBody(response);
     const contentRange = response.headers.get("content-range");
     const range = parseContentRange(contentRange);
     // A total past 2^53 fails to parse; pass it on as the (inexact) number so prepare refuses it clearly
@@ -59,9 +70,13 @@ export async function probe(ctx: Context, url: string, options: ProbeOptions): P
         : huge !== undefined && !Number.isSafeInteger(Number(huge))
           ? Number(huge)
           : undefined;
+    const head = firstSegment(range, total, askedEnd);
+    // Only the headers matter when the body is not the first segment.
+    if (head === undefined) await discardBody(response);
     return {
       remote: { ...common, totalBytes: total, acceptsRanges: total !== undefined },
       fullResponse: undefined,
+      headResponse: head === undefined ? undefined : { response, last: head },
     };
   }
   if (response.status === 416) {
@@ -69,13 +84,21 @@ export async function probe(ctx: Context, url: string, options: ProbeOptions): P
     await discardBody(response);
     const range = parseContentRange(response.headers.get("content-range"));
     if (range !== undefined && "unsatisfiedTotal" in range && range.unsatisfiedTotal === 0) {
-      return { remote: { ...common, totalBytes: 0, acceptsRanges: true }, fullResponse: undefined };
+      return {
+        remote: { ...common, totalBytes: 0, acceptsRanges: true },
+        fullResponse: undefined,
+        headResponse: undefined,
+      };
     }
   }
   if (response.status === 200) {
     const length = response.headers.get("content-length");
     const total = length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
-    return { remote: { ...common, totalBytes: total, acceptsRanges: false }, fullResponse: response };
+    return {
+      remote: { ...common, totalBytes: total, acceptsRanges: false },
+      fullResponse: response,
+      headResponse: undefined,
+    };
   }
   await discardBody(response);
   throw new HttpStatusError(
@@ -87,4 +110,19 @@ export async function probe(ctx: Context, url: string, options: ProbeOptions): P
       retryAfter: response.headers.get("retry-after") ?? undefined,
     },
   );
+}
+
+/**
+ * The last byte of the first segment a 206 answer to the probe carries, or undefined when its body is not
+ * worth keeping: only one byte was asked for, the size is unknown, or the server sent another range than
+ * the one asked (a range the download did not ask for is never trusted as its data).
+ */
+function firstSegment(
+  range: ContentRange | undefined,
+  total: number | undefined,
+  askedEnd: number | undefined,
+): number | undefined {
+  if (askedEnd === 0 || total === undefined || range === undefined || !("start" in range)) return undefined;
+  const expectedEnd = Math.min(askedEnd ?? total - 1, total - 1);
+  return range.start === 0 && range.end === expectedEnd && range.total === total ? expectedEnd : undefined;
 }

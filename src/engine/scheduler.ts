@@ -139,6 +139,21 @@ export class Scheduler {
     return work;
   }
 
+  /**
+   * Hands `worker` the pending segment `id` whole (the probe's answer already carries its bytes: see
+   * PreparedDownload.headResponse); undefined when it is not pending.
+   */
+  take(worker: number, id: number, now: number): Work | undefined {
+    const index = this.#pending.findIndex((s) => s.id === id);
+    const segment = this.#pending[index];
+    if (segment === undefined) return undefined;
+    this.#pending.splice(index, 1);
+    this.#workers.release(worker);
+    this.#workers.meter(worker, now);
+    this.#workers.assign(worker, segment, now);
+    return { segment, kind: "resumed", victim: undefined };
+  }
+
   /** A request of `worker` got its response head `ms` after it was sent. */
   firstByte(_worker: number, ms: number): void {
     this.#ttfbMs = this.#ttfbMs === undefined ? ms : this.#ttfbMs * 0.8 + ms * 0.2;

@@ -78,10 +78,13 @@ export interface SegmentJob {
   readonly random: () => number;
   /** Download-wide signal: pause, cancel, or another worker's fatal error. */
   readonly signal: AbortSignal;
-  /** A 200 answer to the probe, to be consumed instead of a new request (stream mode, first attempt). */
+  /** The probe's answer for this segment (a 200 in stream mode, a 206 for segment 0), read instead of a first request. */
   firstResponse: Response | undefined;
-  /** Called after each chunk is stored, with its length; must not block. */
-  readonly onBytes: (bytes: number) => void;
+  /**
+   * Called with each chunk handed to storage and its offset in the file; must not block, and must not keep
+   * or change the chunk beyond reading it (hash on arrival reads it).
+   */
+  readonly onBytes: (chunk: Uint8Array, offset: number) => void;
   /** Called with the time (ms) from sending a request to its response headers. */
   readonly onFirstByte: (ms: number) => void;
   readonly log: Logger;
@@ -178,9 +181,10 @@ async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<Attemp
     const room = segment.end - nextOffsetOf(segment) + 1;
     const wanted = chunk.length > room ? chunk.subarray(0, Math.max(0, room)) : chunk;
     if (wanted.length === 0) return undefined;
+    const offset = nextOffsetOf(segment);
     const pending = job.writer.write(wanted);
     segment.done += wanted.length;
-    job.onBytes(wanted.length);
+    job.onBytes(wanted, offset);
     return pending;
   };
   const onChunk = (value: Uint8Array): ChunkVerdict => {

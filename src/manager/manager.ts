@@ -11,6 +11,7 @@ import { parseChecksum } from "../engine/checksum.ts";
 import { type DownloadRequest, REQUEST_DEFAULTS } from "../engine/download-request.ts";
 import { sidecarOf } from "../engine/prepare.ts";
 import { TokenBucket } from "../engine/rate-limiter.ts";
+import { renewSidecarUrl } from "../engine/renew-url.ts";
 import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "../engine/retry-policy.ts";
 import { HttpStatusError, OutputExistsError, UsageError } from "../errors.ts";
 import {
@@ -64,8 +65,11 @@ export interface ManagerOptions {
 /** Fields Update may change. */
 export type UpdatableField = "speedLimit" | "connections" | "priority" | "position" | "url" | "headers";
 
-/** Why a running job is being stopped, which decides the state it ends in. */
-type StopIntent = "pause" | "remove" | "remove-delete" | "shutdown" | "conflict" | "lost";
+/**
+ * Why the manager stopped a job: "requeue" (its URL changed) and "shutdown" put it back in the queue;
+ * "lost" (its lease is gone) writes nothing.
+ */
+type StopIntent = "pause" | "remove" | "remove-delete" | "shutdown" | "requeue" | "conflict" | "lost";
 
 interface Job {
   readonly controller: Controller;
@@ -77,9 +81,12 @@ interface Job {
   intent: StopIntent | undefined;
   /** Why a "conflict" stop happened. */
   conflict: OutputExistsError | undefined;
+  /** Set once every byte is in: the job holds no slot and no connection from then on. */
   verifying: boolean;
   /** performance.now() when its claim committed (a heartbeat sent before it cannot know the lease). */
   readonly claimedAt: number;
+  /** The write of the "verifying" state, which the outcome's write waits for. */
+  verifyingStored: Promise<unknown>;
   readonly done: Promise<void>;
 }
 
@@ -122,6 +129,8 @@ export class Manager {
   readonly #pending = new Map<number, StoredEvent>();
   #delivered = 0;
   #planning: Promise<void> | undefined;
+  /** Downloads that must not start now (their URL is being replaced). */
+  readonly #held = new Set<number>();
   #replan = false;
   #wakeTimer: ReturnType<typeof setTimeout> | undefined;
   #ticker: ReturnType<typeof setInterval> | undefined;
@@ -230,13 +239,56 @@ export class Manager {
     if (patch.url !== undefined && URL.parse(patch.url) === null) {
       throw new UsageError(`url: not a URL: ${JSON.stringify(patch.url)}`, { flag: "url", input: patch.url });
     }
-    const event = await this.#change(id, patch, this.#options.ctx.now());
+    const before = await this.#store.get(id);
+    if (before === undefined) return undefined;
+    const renewing = patch.url !== undefined && patch.url !== before.url;
+    // Held out of planning until the new URL is stored: it must not start again with the old one.
+    if (renewing) this.#held.add(id);
+    try {
+      return await this.#applyUpdate(id, patch, before, renewing);
+    } finally {
+      this.#held.delete(id);
+      this.#schedule();
+    }
+  }
+
+  async #applyUpdate(
+    id: number,
+    patch: Pick<RecordPatch, UpdatableField>,
+    before: DownloadRecord,
+    renewing: boolean,
+  ): Promise<DownloadView | undefined> {
+    if (renewing) await this.#stopForNewUrl(id);
+    // Another node running it pauses it first (through the store); it goes back to the queue below.
+    const stoppedElsewhere = renewing && this.#runsElsewhere(before);
+    if (stoppedElsewhere) await this.#stopElsewhere(id);
+    const record = (await this.#store.get(id)) ?? before;
+    if (renewing && record.path !== undefined && patch.url !== undefined) {
+      // The bytes already fetched stay: the next run continues them from the new URL if it serves the same
+      // file (checked against the sidecar's size and validator), else it fails as "remote changed".
+      await renewSidecarUrl(sidecarOf(record.path), patch.url);
+    }
+    // A fresh URL for a download waiting to retry (an expired link) is worth trying now.
+    const retryNow =
+      renewing && (record.state === "retrying" || (stoppedElsewhere && record.state === "paused"));
+    const event = await this.#change(
+      id,
+      retryNow ? { ...patch, state: "queued", nextTryAt: undefined, attempts: 0 } : patch,
+      this.#options.ctx.now(),
+    );
     const job = this.#jobs.get(id);
     if (job !== undefined && patch.speedLimit !== undefined) {
       job.bucket.setRate(patch.speedLimit, this.#options.ctx.monotonic());
     }
-    this.#schedule();
     return event === undefined ? undefined : this.#view(event.record);
+  }
+
+  /** Stops a running download whose URL is being replaced; it goes back to the queue, its bytes kept. */
+  async #stopForNewUrl(id: number): Promise<void> {
+    const job = this.#jobs.get(id);
+    if (job === undefined) return;
+    if (job.controller.command("pause", "manager").ok) job.intent ??= "requeue";
+    await job.done;
   }
 
   /** Pauses downloads: running ones stop (state saved), waiting ones stay put. Returns them after. */
@@ -411,8 +463,13 @@ export class Manager {
     }
     const plan = planQueue({
       // A download that would write where a running one writes waits for it (then fails, the file being there).
-      waiting: waiting.filter((record) => !this.#jobs.has(record.id) && !busy.has(outputKey(root, record))),
-      running: [...this.#jobs.values()].map((job) => job.connections),
+      waiting: waiting.filter(
+        (record) =>
+          !this.#jobs.has(record.id) && !this.#held.has(record.id) && !busy.has(outputKey(root, record)),
+      ),
+      // A job verifying its file uses no connection: its slot goes to the next download at once, so a batch
+      // of small files keeps its connections busy while each file's hash and fsync finish.
+      running: [...this.#jobs.values()].filter((job) => !job.verifying).map((job) => job.connections),
       maxActive: this.#options.maxActive,
       connectionBudget: this.#options.connectionBudget ?? this.#options.maxActive * defaultConnections,
       defaultConnections,
@@ -511,6 +568,13 @@ export class Manager {
         this.#outputs.set(p.output, id);
         prepared = this.#change(id, { path: p.output, totalBytes: p.remote.totalBytes }, ctx.now(), true);
       },
+      onVerifying: () => {
+        job.verifying = true;
+        job.verifyingStored = Promise.all([running, prepared]).then(() =>
+          this.#change(id, { state: "verifying" }, ctx.now(), true),
+        );
+        this.#schedule();
+      },
     });
     let finish: () => void = () => undefined;
     const job: Job = {
@@ -522,6 +586,7 @@ export class Manager {
       conflict: undefined,
       verifying: false,
       claimedAt: performance.now(),
+      verifyingStored: Promise.resolve(),
       done: new Promise<void>((resolve) => {
         finish = resolve;
       }),
@@ -535,6 +600,7 @@ export class Manager {
         async (file) => {
           await running;
           await prepared;
+          await job.verifyingStored;
           await this.#change(
             id,
             {
@@ -551,6 +617,7 @@ export class Manager {
         async (error: unknown) => {
           await running;
           await prepared;
+          await job.verifyingStored;
           await this.#ended(id, job, error);
         },
       )
@@ -573,6 +640,7 @@ export class Manager {
         await this.#change(id, { state: "paused", bytesDownloaded: bytes }, now, true);
         return;
       case "shutdown":
+      case "requeue":
         await this.#change(id, { state: "queued", bytesDownloaded: bytes }, now, true);
         return;
       case "remove":
@@ -751,17 +819,10 @@ export class Manager {
       });
   }
 
-  /** Publishes progress (and notices a job that reached verification) every TICK_MS. */
+  /** Publishes progress every TICK_MS. */
   #tick(): void {
     const progress: DownloadView[] = [];
-    for (const [id, job] of this.#jobs) {
-      const state = job.controller.state;
-      if (state === "verifying" && !job.verifying) {
-        job.verifying = true;
-        void this.#change(id, { state: "verifying" }, this.#options.ctx.now(), true);
-      }
-      progress.push(this.#view(job.record));
-    }
+    for (const job of this.#jobs.values()) progress.push(this.#view(job.record));
     if (this.#listeners.size === 0) return;
     void (async () => {
       const counts = await this.#store.countByState();
@@ -787,7 +848,7 @@ export class Manager {
     return {
       counts,
       bytesPerSecond,
-      active: this.#jobs.size,
+      active: [...this.#jobs.values()].filter((job) => !job.verifying).length,
       maxActive: this.#options.maxActive,
       globalLimit: this.#globalBucket.rate,
     };

@@ -94,7 +94,7 @@ describe("faults end in the right file", () => {
     await expectComplete(out, size);
     const ranges = segmentRequests(path).map((r) => r.range);
     // A stall sends what it sends, so each retry starts exactly where the silence began.
-    expect(ranges).toEqual([`bytes=0-${size - 1}`, `bytes=200000-${size - 1}`, `bytes=400000-${size - 1}`]);
+    expect(ranges).toEqual(["bytes=0-", `bytes=200000-${size - 1}`, `bytes=400000-${size - 1}`]);
     expect(run.ms).toBeGreaterThan(2 * 500);
     expect(origin.stats.bytesServed).toBeLessThan(1.1 * size);
   });
@@ -213,12 +213,13 @@ describe("faults that end in an error keep a state that resumes", () => {
 
   test("200 instead of 206 mid-way never writes wrong bytes: RANGE_NOT_SUPPORTED, state intact", async () => {
     const size = 2 * MiB;
-    // The probe and the first segment request get 206 (cut after 512 KiB); every later one the whole file.
+    // The probe, whose answer is the first segment (-c 1: the whole file), gets 206 cut after 512 KiB;
+    // every later request gets the whole file.
     const { path, url, out } = fresh({
       size,
       dropAfterBytes: 512 * KiB,
       dropTimes: 1,
-      rangeIgnoredAfterRequests: 2,
+      rangeIgnoredAfterRequests: 1,
     });
     const run = await runDlm(["get", url, "-o", out, "-c", "1", "--retries", "2", ...FAST], dir);
     expect(origin.stats.requests.some((r) => r.path === path && r.status === 200)).toBe(true);

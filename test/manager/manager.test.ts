@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Code, type ConnectError } from "@connectrpc/connect";
@@ -58,6 +59,15 @@ async function open(maxActive: number, home?: string, globalLimit = 0) {
   return { dir, store, manager, events };
 }
 
+/** Waits (bounded) until `check` holds. */
+async function until(check: () => Promise<boolean>, timeoutMs = 20_000) {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error("timed out");
+    await Bun.sleep(20);
+  }
+}
+
 async function waitForState(manager: Manager, id: number, state: QueueState, timeoutMs = 20_000) {
   let current: QueueState | undefined;
   const deadline = performance.now() + timeoutMs;
@@ -87,7 +97,8 @@ describe("Manager", () => {
     for (const e of events) {
       if (e.kind !== "stored") continue;
       const { downloadId, record } = e.event;
-      if (record.state === "running" || record.state === "verifying") {
+      // A verifying download holds no slot (its bytes are in), so only "running" counts.
+      if (record.state === "running") {
         if (!active.has(downloadId)) startOrder.push(downloadId);
         active.add(downloadId);
       } else active.delete(downloadId);
@@ -122,6 +133,46 @@ describe("Manager", () => {
       httpStatus: 404,
       retryable: false,
     });
+    await manager.stop();
+    await store.close();
+  });
+
+  test("an Update of the URL (an expired link renewed) continues the bytes already fetched from the new URL", async () => {
+    const { dir, manager, store } = await open(3);
+    const file = { size: 2 * 1024 * 1024, seed: 77, throttleBytesPerSec: 1024 * 1024 };
+    const expiring = origin.serve("/expiring.bin", file);
+    // The same file (same size, ETag and Last-Modified) under another URL.
+    const renewed = origin.serve("/renewed.bin", { ...file, throttleBytesPerSec: undefined });
+    origin.resetStats();
+    const id = (await manager.add(input(expiring, { output: "big.bin" }))).record.id;
+    await until(async () => ((await manager.get(id))?.bytesDownloaded ?? 0) > 512 * 1024);
+    origin.update("/expiring.bin", { status: 403 });
+    const updated = await manager.update(id, { url: renewed });
+    expect(updated?.url).toBe(renewed);
+    await waitForState(manager, id, "finished");
+    expect(sha256Hex(new Uint8Array(await readFile(join(dir, "big.bin"))))).toBe(sha256Of(file.size, 77));
+    // Starting over would have served the first 512 KiB twice (> 1.25x); continuing serves each byte once
+    // (plus what was in flight when the old run stopped).
+    expect(origin.stats.bytesServed).toBeLessThanOrEqual(1.1 * file.size);
+    expect(origin.stats.requests.some((r) => r.path === "/renewed.bin" && r.range !== "bytes=0-0")).toBe(
+      true,
+    );
+    await manager.stop();
+    await store.close();
+  });
+
+  test("an Update of the URL to another file fails the download as remote changed; its bytes stay", async () => {
+    const { dir, manager, store } = await open(3);
+    const file = { size: 2 * 1024 * 1024, seed: 80, throttleBytesPerSec: 1024 * 1024 };
+    const first = origin.serve("/first.bin", file);
+    const other = origin.serve("/other.bin", { ...file, seed: 81 });
+    const id = (await manager.add(input(first, { output: "mixed.bin" }))).record.id;
+    await until(async () => ((await manager.get(id))?.bytesDownloaded ?? 0) > 256 * 1024);
+    await manager.update(id, { url: other });
+    await waitForState(manager, id, "failed");
+    expect((await manager.get(id))?.failure).toMatchObject({ kind: "remote_changed", retryable: false });
+    expect(existsSync(join(dir, "mixed.bin"))).toBe(false);
+    expect(existsSync(join(dir, "mixed.bin.dlm", "state.json"))).toBe(true);
     await manager.stop();
     await store.close();
   });

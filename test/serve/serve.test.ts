@@ -73,8 +73,8 @@ describe("dlm serve", () => {
       for await (const message of watch) {
         const e = message.event;
         if (e.case !== "changed") continue;
-        if (e.value.state === DownloadState.RUNNING || e.value.state === DownloadState.VERIFYING)
-          active.add(e.value.id);
+        // A verifying download holds no slot (its bytes are in), so only RUNNING counts.
+        if (e.value.state === DownloadState.RUNNING) active.add(e.value.id);
         else active.delete(e.value.id);
         if (e.value.state === DownloadState.FINISHED) finished.add(e.value.id);
         most = Math.max(most, active.size);

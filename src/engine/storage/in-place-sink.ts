@@ -1,4 +1,4 @@
-import { closeSync, fdatasync, fstatSync, fsync, ftruncateSync, openSync, writeSync } from "node:fs";
+import { closeSync, fdatasync, fstat, fsync, ftruncate, open, writeSync } from "node:fs";
 import { lstat } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -9,6 +9,11 @@ import { guardStorage, toStorageError } from "./storage-error.ts";
 
 const fsyncFd = promisify(fsync);
 const fdatasyncFd = promisify(fdatasync);
+// Opening and sizing run on the thread pool: on a filesystem busy committing other files' fsyncs they can
+// wait milliseconds, and a batch runs many downloads on this one thread.
+const openFd = promisify(open);
+const fstatFd = promisify(fstat);
+const ftruncateFd = promisify(ftruncate);
 
 /**
  * `in-place` storage: one file `DIR/data` sized to the whole download up front, each segment written at its
@@ -33,19 +38,20 @@ export class InPlaceSink implements Sink {
       () => true,
       () => false,
     );
-    await guardStorage(this.#path, "open", () => {
+    await guardStorage(this.#path, "open", async () => {
       // Never through a link (ELOOP), and a new file only where nothing is (EEXIST): see no-follow.ts.
       // 0o666 less the umask, as curl and wget leave a download: this file becomes the output. The sidecar
       // directory (0700) keeps it private until then.
-      this.#fd = openSync(this.#path, existed ? OPEN.readWrite : OPEN.createReadWrite, 0o666);
+      const fd = await openFd(this.#path, existed ? OPEN.readWrite : OPEN.createReadWrite, 0o666);
+      this.#fd = fd;
       // ftruncate makes a sparse file of the final size; the blocks are claimed as bytes arrive.
-      if (outputBytes !== undefined && fstatSync(this.#fd).size !== outputBytes) {
-        ftruncateSync(this.#fd, outputBytes);
+      if (outputBytes !== undefined && (await fstatFd(fd)).size !== outputBytes) {
+        await ftruncateFd(fd, outputBytes);
       }
       // A stream of unknown length: drop whatever an earlier run wrote past the bytes the state vouches for.
       if (outputBytes === undefined) {
         const trusted = existed ? Math.max(0, ...segments.map((s) => s.start + s.done - this.#base)) : 0;
-        ftruncateSync(this.#fd, trusted);
+        await ftruncateFd(fd, trusted);
       }
     });
     // A missing data file vouches for nothing, whatever the state file says.
