@@ -2,8 +2,8 @@
 // - claim latency: from a download's "added" event to the event of the node that claims it, when the node
 //   it was added on is full and another one is idle (so the claim travels through LISTEN/NOTIFY), and
 //   when the node it was added on is idle itself;
-// - database load: transactions per second (pg_stat_database xact_commit + xact_rollback) of idle nodes,
-//   and per active download with 9 downloads running on 3 nodes.
+// - database load: statements per second (from the server's statement log) of idle nodes, and per active
+//   download with 7 downloads running on 3 nodes.
 // It starts its own throwaway PostgreSQL cluster (test/helpers/postgres.ts) and origin on 127.0.0.1.
 import { SQL } from "bun";
 import { tempDirs } from "../test/helpers/cli.ts";
@@ -52,19 +52,33 @@ async function claimLatency(id: bigint): Promise<{ ms: number; node: string }> {
   return { ms: Number(claimed.at) - Number(added.at), node: claimed.node ?? "" };
 }
 
-async function transactions(): Promise<number> {
-  const rows: { n: string }[] = await db`SELECT xact_commit + xact_rollback AS n FROM pg_stat_database
-    WHERE datname = 'fleet'`;
-  return Number(rows[0]?.n ?? 0);
-}
-
-/** Transactions per second over `seconds` (the stats are flushed by backends about once a second). */
-async function load(seconds: number): Promise<number> {
-  await db`SELECT pg_stat_clear_snapshot()`;
-  const before = await transactions();
+/**
+ * Statements per second the nodes send over `seconds`, by kind: the server logs every statement
+ * (log_statement = all) for the window, and BEGIN/COMMIT and this script's own statements are left out.
+ */
+async function load(seconds: number): Promise<{ perSecond: number; top: string }> {
+  const from = Bun.file(pg.logFile).size;
+  await db`ALTER SYSTEM SET log_statement = 'all'`;
+  await db`SELECT pg_reload_conf()`;
   await Bun.sleep(seconds * 1000);
-  await db`SELECT pg_stat_clear_snapshot()`;
-  return ((await transactions()) - before) / seconds;
+  await db`ALTER SYSTEM SET log_statement = 'none'`;
+  await db`SELECT pg_reload_conf()`;
+  const text = await Bun.file(pg.logFile).slice(from).text();
+  const kinds = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    const statement = /LOG: {2}(?:statement|execute [^:]*): (.*)$/.exec(line)?.[1]?.trim();
+    if (statement === undefined || /^(BEGIN|COMMIT|ALTER SYSTEM|SELECT pg_reload_conf)/.test(statement))
+      continue;
+    const kind = statement.replace(/\s+/g, " ").slice(0, 48);
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  }
+  const total = [...kinds.values()].reduce((sum, n) => sum + n, 0);
+  const top = [...kinds]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 4)
+    .map(([kind, n]) => `${(n / seconds).toFixed(1)}/s ${kind}`)
+    .join("; ");
+  return { perSecond: total / seconds, top };
 }
 
 function summary(values: number[]): string {
@@ -112,9 +126,7 @@ try {
   await full.client.pause({ selector: { all: true } });
   await node("third", 3);
   const idleLoad = await load(10);
-  console.log(
-    `idle: ${idleLoad.toFixed(1)} transactions/s for 3 nodes (${(idleLoad / 3).toFixed(1)} per node)`,
-  );
+  console.log(`idle: ${idleLoad.perSecond.toFixed(1)} statements/s for 3 nodes (${idleLoad.top})`);
 
   // Three nodes at --max-active 3 (full runs 1): 7 downloads, each paced so they stay running.
   for (let i = 0; i < 7; i++) {
@@ -127,9 +139,9 @@ try {
   });
   const busyLoad = await load(10);
   console.log(
-    `7 active downloads on 3 nodes: ${busyLoad.toFixed(1)} transactions/s, ` +
-      `${((busyLoad - idleLoad) / 7).toFixed(2)} per active download above the idle nodes' ` +
-      `(${(busyLoad / 7).toFixed(2)} per active download in all)`,
+    `7 active downloads on 3 nodes: ${busyLoad.perSecond.toFixed(1)} statements/s, ` +
+      `${((busyLoad.perSecond - idleLoad.perSecond) / 7).toFixed(2)} per active download above the idle nodes' ` +
+      `(${busyLoad.top})`,
   );
 } catch (error) {
   for (const serve of nodes) console.error(serve.stderr());

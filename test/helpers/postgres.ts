@@ -25,6 +25,8 @@ export function postgresMissing(): string | undefined {
 /** A throwaway PostgreSQL cluster on 127.0.0.1. */
 export interface Postgres {
   readonly port: number;
+  /** The server's log file (statements appear there when `log_statement` is set). */
+  readonly logFile: string;
   /** A connection URL for `database` (created by `createDatabase`). */
   url(database: string): string;
   /** Creates an empty database and returns its URL. */
@@ -121,6 +123,7 @@ export async function startPostgres(): Promise<Postgres> {
   let stopped: Promise<void> | undefined;
   return {
     port,
+    logFile: join(dir, "server.log"),
     url,
     async createDatabase(name) {
       const admin = new SQL({ url: url("postgres"), max: 1 });
