@@ -519,8 +519,8 @@ export class Manager {
     const root = await realpath(this.#options.dir);
     const known =
       !this.#store.shared || record.path?.startsWith(root + sep) === true ? record.path : undefined;
-    if (known !== undefined && existsSync(known) && !existsSync(sidecarOf(known))) {
-      // Its file was placed by a node that stopped before recording it.
+    if (this.#store.shared && known !== undefined && existsSync(known) && !existsSync(sidecarOf(known))) {
+      // Its file was placed by a node that stopped before recording it (one node checks this at start).
       await this.#change(record.id, { state: "finished" }, ctx.now(), true);
       return;
     }
