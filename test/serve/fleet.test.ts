@@ -1,11 +1,13 @@
 // Several `dlm serve` nodes sharing one PostgreSQL queue and one download directory (issue 16's "done when").
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { SQL } from "bun";
+import { EXIT } from "../../src/exit-codes.ts";
 import { DownloadState, type WatchAllResponse } from "../../src/gen/dlm/v1/download_pb.ts";
+import { homeNodeName } from "../../src/interfaces/cli/serve-home.ts";
 import { sha256Hex, sha256Of } from "../helpers/bytes.ts";
-import { tempDirs } from "../helpers/cli.ts";
+import { runDlm, tempDirs } from "../helpers/cli.ts";
 import { type Origin, startOrigin } from "../helpers/origin.ts";
 import { type Postgres, postgresMissing, startPostgres } from "../helpers/postgres.ts";
 import { type ServeProcess, startServe, stopServe } from "./serve-fixture.ts";
@@ -108,6 +110,40 @@ async function claims(store: string): Promise<Map<number, string[]>> {
 async function fileSha(path: string): Promise<string> {
   return sha256Hex(new Uint8Array(await readFile(path)));
 }
+
+describe("node names", () => {
+  test("a home makes its node name once and keeps it (0600), so a restarted node is the same node", async () => {
+    const home = await dirs.fresh();
+    const first = await homeNodeName(home);
+    expect(first).toMatch(/^[A-Za-z0-9.-]+-[0-9a-f]{6}$/);
+    expect(await homeNodeName(home)).toBe(first);
+    expect((await stat(join(home, "node"))).mode & 0o777).toBe(0o600);
+    expect(await homeNodeName(await dirs.fresh())).not.toBe(first);
+  });
+});
+
+describe("dlm serve --store and --node: bad input", () => {
+  test("a store that is not a postgres:// URL, or a bad node name, is a usage error before any I/O", async () => {
+    const home = await dirs.fresh();
+    const bad = await runDlm(["serve", "--store", "mysql://db/x"], { cwd: home, env: { DLM_HOME: home } });
+    expect(bad.exitCode).toBe(EXIT.USAGE);
+    expect(bad.stderr).toContain("--store: expected a postgres://");
+    const name = await runDlm(["serve", "--node", "a b"], { cwd: home, env: { DLM_HOME: home } });
+    expect(name.exitCode).toBe(EXIT.USAGE);
+    expect(name.stderr).toContain("--node: expected 1..63 letters");
+  });
+
+  test("a database that cannot be reached is a network error naming the store, password left out", async () => {
+    const home = await dirs.fresh();
+    const run = await runDlm(["serve", "--store", "postgres://dlm:hunter2@127.0.0.1:1/dlm"], {
+      cwd: home,
+      env: { DLM_HOME: home },
+    });
+    expect(run.exitCode).toBe(EXIT.NETWORK);
+    expect(run.stderr).toContain("--store: cannot open the queue in postgres://dlm:***@127.0.0.1:1/dlm");
+    expect(run.stderr).not.toContain("hunter2");
+  });
+});
 
 describe.skipIf(noPostgres !== undefined)("dlm serve nodes sharing one PostgreSQL queue", () => {
   test("three nodes finish 60 queued downloads exactly once each, SHA-256 right; List on any node shows them all", async () => {
