@@ -107,6 +107,25 @@ async function claims(store: string): Promise<Map<number, string[]>> {
   }
 }
 
+/** The seqs WatchAll replays after `since` on `serve`, up to the last stored one (bounded: 10 s). */
+async function storedSeqs(serve: ServeProcess, since: bigint): Promise<bigint[]> {
+  const seqs: bigint[] = [];
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), 10_000);
+  try {
+    for await (const message of serve.client.watchAll({ sinceSeq: since }, { signal: abort.signal })) {
+      const kind = message.event.case;
+      // progress and stats repeat the last stored seq: the replay is over when they come.
+      if (kind === "progress" || kind === "stats") break;
+      seqs.push(message.seq);
+    }
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
+  }
+  return seqs;
+}
+
 async function fileSha(path: string): Promise<string> {
   return sha256Hex(new Uint8Array(await readFile(path)));
 }
@@ -174,6 +193,12 @@ describe.skipIf(noPostgres !== undefined)("dlm serve nodes sharing one PostgreSQ
       const { downloads } = await serve.client.list({});
       expect(downloads.filter((d) => d.state === DownloadState.FINISHED).length).toBe(60);
     }
+    // One event sequence: a watcher replaying from seq 10 gets the same gap-free events from any node.
+    const replays = await Promise.all(nodes.map((serve) => storedSeqs(serve, 10n)));
+    const last = replays[0]!.at(-1)!;
+    expect(replays[0]).toEqual(Array.from({ length: Number(last - 10n) }, (_, i) => 11n + BigInt(i)));
+    expect(replays[1]).toEqual(replays[0]!);
+    expect(replays[2]).toEqual(replays[0]!);
     await Promise.all(nodes.map((serve) => stopServe(serve)));
   }, 120_000);
 
@@ -303,5 +328,32 @@ describe.skipIf(noPostgres !== undefined)("dlm serve nodes sharing one PostgreSQ
     expect(b.stderr()).toContain("node gone stopped renewing its lease");
     expect(b.stderr()).toContain("starting over");
     await stopServe(b);
+  }, 60_000);
+
+  test("a node restarted under its name after kill -9 takes its downloads back at once, not after the lease", async () => {
+    const store = await pg.createDatabase("restarted");
+    const dir = await dirs.fresh();
+    const home = await dirs.fresh();
+    // The default lease (15 s): only the restart itself can explain a quick takeover.
+    const args = ["--store", store, "--node", "r1"];
+    const first = await startServe(home, dir, args);
+    started.push(first);
+    const size = 4 * 1024 * 1024;
+    const url = origin.serve("/restarted/r.bin", { size, seed: 400, throttleBytesPerSec: 2 * 1024 * 1024 });
+    const id = (await first.client.add({ url, output: "r.bin", connections: 1 })).download!.id;
+    for (let i = 0; i < 100; i++) {
+      if (((await first.client.get({ id })).download?.bytesDownloaded ?? 0n) > 256n * 1024n) break;
+      await Bun.sleep(50);
+    }
+    first.child.kill("SIGKILL");
+    await first.child.exited;
+    const began = performance.now();
+    const again = await startServe(home, dir, args);
+    started.push(again);
+    await watchUntil(again, finished(1), 10_000);
+    expect(performance.now() - began).toBeLessThan(10_000);
+    expect(await fileSha(join(dir, "r.bin"))).toBe(sha256Of(size, 400));
+    expect((await claims(store)).get(Number(id))).toEqual(["r1", "r1"]);
+    await stopServe(again);
   }, 60_000);
 });
