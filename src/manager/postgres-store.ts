@@ -91,7 +91,7 @@ const MIGRATION_LOCK = 0x646c6d;
 /** Connections per node: a transaction or two at a time, plus the LISTEN connection Bun opens itself. */
 const POOL_SIZE = 4;
 
-/** A statement that sets a lease's end from the database's clock, so nodes' clocks need not agree. */
+/** A lease's end as an SQL fragment on the database's clock, so the nodes' clocks need not agree. */
 function leaseEnd(db: SQL, leaseMs: number) {
   return db`now() + ${leaseMs} * interval '1 millisecond'`;
 }
