@@ -170,7 +170,9 @@ export class Manager {
       if (options.store.shared && record.node !== undefined && record.node !== manager.#node) continue;
       const placed =
         record.path !== undefined && existsSync(record.path) && !existsSync(sidecarOf(record.path));
-      await manager.#change(record.id, placed ? { state: "finished" } : { state: "queued" }, now);
+      // On a shared store only while still ours: another node may have reclaimed it meanwhile.
+      const patch = placed ? { state: "finished" as const } : { state: "queued" as const };
+      await manager.#change(record.id, patch, now, options.store.shared);
     }
     if (options.store.shared) {
       manager.#unlisten = await options.store.onChange((what) =>
