@@ -56,11 +56,10 @@ class AllSegmentsDone extends Error {
 }
 
 /**
- * `start`: a fresh download's first state, written without fsync (it vouches for no bytes); `periodic`:
- * data and state fsynced, not the directory (see writeStateFile); `final` (a pause, a failure, a resumed
- * run's first state): all of it.
+ * `periodic`: data and state fsynced, not the directory (see writeStateFile); `final` (a pause, a failure, a
+ * resumed run's first state): all of it.
  */
-type CheckpointKind = "start" | "periodic" | "final";
+type CheckpointKind = "periodic" | "final";
 
 /** Dirty bytes that start a background flush (see writeback.ts). */
 const WRITEBACK_BYTES = 16 << 20;
@@ -174,10 +173,11 @@ export class DownloadRun {
     );
     this.#prefix = prefix;
     const firstCheckpointAt = this.#ctx.monotonic();
-    // A fresh download's first state vouches for no bytes: it is written without the three fsyncs a batch of
-    // small files would pay for each file (a crash may lose it; a sidecar without a state starts over). A
-    // resumed one rewrites a state that vouches for bytes: durably.
-    await this.#checkpoint(prepared.resumed ? "final" : "start");
+    // A fresh download has nothing to vouch for yet: its first state comes with the first periodic checkpoint
+    // (or a pause, or a failure). A sidecar without a state starts over, which is all a crash before then
+    // could need, and a batch of small files saves a state write and its fsyncs per file. A resumed run
+    // records its state (a --checksum given now, say) at once.
+    if (prepared.resumed) await this.#checkpoint();
     const stop = new AbortController();
     const combined = AbortSignal.any([signal, stop.signal, this.#allDone.signal]);
     const writeback = new Writeback({
@@ -444,7 +444,7 @@ export class DownloadRun {
     this.#checkpointPending = true;
     try {
       const captured = this.#segments.map((s) => ({ id: s.id, start: s.start, end: s.end, done: s.done }));
-      if (kind !== "start") await this.#sink.sync();
+      await this.#sink.sync();
       await writeStateFile(
         this.#prepared.sidecar,
         {
@@ -452,7 +452,7 @@ export class DownloadRun {
           segments: captured,
           updatedAt: new Date(this.#ctx.now()).toISOString(),
         },
-        { syncDirectory: kind === "final", syncFile: kind !== "start" },
+        { syncDirectory: kind === "final" },
       );
     } finally {
       this.#checkpointPending = false;

@@ -35,13 +35,16 @@ export function hashSession(
   reply: (message: HashWorkerReply) => void,
   bufferBytes: number,
 ): (message: HashWorkerRequest) => void {
-  const buffer = new Uint8Array(bufferBytes);
+  // Made on the first range read: a small download hashed from memory never reads back, and zeroing a
+  // buffer per download cost a batch of small files more than their hashing.
+  let buffer: Uint8Array | undefined;
   let hashers: Map<ChecksumAlgorithm, IncrementalHasher> | undefined;
   let ready: Promise<void> = Promise.resolve();
   let hashedBytes = 0;
   let failed = false;
 
   const hashRange = (path: string, position: number, length: number) => {
+    buffer ??= new Uint8Array(bufferBytes);
     const fd = openSync(path, OPEN.read);
     try {
       let done = 0;

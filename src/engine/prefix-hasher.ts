@@ -1,4 +1,4 @@
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import type { ChecksumAlgorithm } from "./checksum.ts";
 import { type HashWorkerReply, type HashWorkerRequest, hashSession } from "./hash-session.ts";
 import type { Segment } from "./segment.ts";
@@ -63,7 +63,9 @@ export class PrefixHasher {
     if (inline) {
       this.#inline = hashSession((reply) => this.#receive(reply), 1 << 20);
     } else {
-      const worker = new Worker(HASH_WORKER);
+      // Loaded on first use: most runs that need no thread (small files, batches) skip its start-up cost.
+      const { Worker: WorkerThread } = require("node:worker_threads") as typeof import("node:worker_threads");
+      const worker = new WorkerThread(HASH_WORKER);
       worker.unref();
       worker.on("message", (reply: HashWorkerReply) => this.#receive(reply));
       worker.on("error", (error: Error) => this.#fail(error));

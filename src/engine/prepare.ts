@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { lstat, mkdir, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { Logger } from "@logtape/logtape";
@@ -87,8 +86,9 @@ export async function prepareDownload(
   log: Logger,
 ): Promise<PreparedDownload> {
   let output = request.output === undefined ? undefined : resolve(ctx.cwd, request.output);
-  // A named output that exists fails before any network I/O.
-  if (output !== undefined && existsSync(output) && !request.force) throw outputExists(output);
+  // A named output that exists fails before any network I/O. (Asked off this thread: a batch runs many
+  // downloads on it, and a lookup in a directory busy with other files' fsyncs and renames can wait.)
+  if (output !== undefined && !request.force && (await lexists(output))) throw outputExists(output);
   let saved = output === undefined ? undefined : await existingState(output, request.restart);
   if (saved !== undefined && saved.url !== request.url)
     throw foreignSidecar(output ?? "", saved.url, request.url);
@@ -110,7 +110,7 @@ export async function prepareDownload(
     if (saved !== undefined && saved.url !== request.url)
       throw foreignSidecar(output, saved.url, request.url);
   }
-  if (existsSync(output) && !request.force) {
+  if (!request.force && (await lexists(output))) {
     dropBody(probed);
     throw outputExists(output);
   }
@@ -203,6 +203,7 @@ async function planFresh(
   // One pending range: workers carve segments off its front in file order (see nextSegmentBytes); when the
   // probe's answer carries the first bytes, they are segment 0 and the pending range starts after them.
   const head = mode === "range" && !sliced ? probed.headResponse : undefined;
+  if (head === undefined && probed.headResponse !== undefined) void discardBody(probed.headResponse.response);
   const segments =
     mode === "range" && last !== undefined
       ? head === undefined

@@ -53,13 +53,12 @@ const queued = new Map<string, Promise<void>>();
 export async function writeStateFile(
   sidecar: string,
   state: DownloadStateFile,
-  options: StateWriteOptions = {},
+  options: { readonly syncDirectory?: boolean } = {},
 ): Promise<void> {
   const target = statePath(sidecar);
   const text = `${JSON.stringify(state, undefined, 2)}\n`;
-  const syncFile = options.syncFile ?? true;
   const write = (queued.get(target) ?? Promise.resolve()).then(() =>
-    writeNow(target, text, syncFile, syncFile && (options.syncDirectory ?? true)),
+    writeNow(target, text, options.syncDirectory ?? true),
   );
   const settled = write.then(
     () => undefined,
@@ -73,24 +72,7 @@ export async function writeStateFile(
   }
 }
 
-/** How durable a state write is (both default to true). */
-export interface StateWriteOptions {
-  /** fsync the directory after the rename (see writeStateFile). */
-  readonly syncDirectory?: boolean;
-  /**
-   * fsync the new state before the rename. Without (and then without the directory fsync either), a crash
-   * may lose the write, leaving the previous state or none; only for a state that vouches for nothing new,
-   * such as the one a download writes as it starts (a sidecar without a state starts over).
-   */
-  readonly syncFile?: boolean;
-}
-
-async function writeNow(
-  target: string,
-  text: string,
-  syncFile: boolean,
-  syncDirectory: boolean,
-): Promise<void> {
+async function writeNow(target: string, text: string, syncDirectory: boolean): Promise<void> {
   const temp = `${target}.tmp`;
   await guardStorage(temp, "write", async () => {
     // Created exclusively and without following links: a file or link already at the temp name (left by a
@@ -101,7 +83,7 @@ async function writeNow(
     const file = await open(temp, OPEN.createWrite, 0o600);
     try {
       await file.writeFile(text);
-      if (syncFile) await file.sync();
+      await file.sync();
     } finally {
       await file.close();
     }

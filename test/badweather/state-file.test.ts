@@ -1,7 +1,7 @@
 // A state file cut short, edited or from another version: `dlm resume` (and `dlm get -o`) exit STATE_FILE
 // naming the field, and leave every file of the sidecar byte for byte as it was.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EXIT } from "../../src/exit-codes.ts";
@@ -143,5 +143,22 @@ describe("a broken state file is refused and nothing is touched", () => {
     const run = await runDlm(["resume", out, "--quiet"], dir);
     expect(run.code).toBe(EXIT.OK);
     expect(await sha256File(out)).toBe(sha256Of(SIZE));
+  });
+});
+
+describe("a sidecar stopped before its first checkpoint", () => {
+  // A fresh download writes no state until its first checkpoint (nothing is vouched for before): a kill -9
+  // in that window leaves FILE.dlm/ without state.json.
+  test("resume says to start again; get -o starts over and finishes", async () => {
+    const early = join(dir, "early.bin");
+    await mkdir(`${early}.dlm`, { mode: 0o700 });
+    await writeFile(join(`${early}.dlm`, "data"), "partial");
+    const resumed = await runDlm(["resume", early, "--quiet"], dir);
+    expect(resumed.code).toBe(EXIT.STATE_FILE);
+    expect(resumed.stderr).toContain("no saved state yet");
+    expect(resumed.stderr).toContain(`dlm get URL -o ${early}`);
+    const again = await runDlm(["get", url, "-o", early, "--quiet"], dir);
+    expect(again.code).toBe(EXIT.OK);
+    expect(await sha256File(early)).toBe(sha256Of(SIZE));
   });
 });

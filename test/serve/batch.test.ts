@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { EXIT } from "../../src/exit-codes.ts";
 import { sha256Hex, sha256Of } from "../helpers/bytes.ts";
-import { runDlm, tempDirs } from "../helpers/cli.ts";
+import { BUN_BIN, MAIN_TS, runDlm, tempDirs } from "../helpers/cli.ts";
 import { type Origin, startOrigin } from "../helpers/origin.ts";
 
 const dirs = tempDirs("dlm-batch-");
@@ -38,6 +38,38 @@ describe("dlm get with several URLs (no daemon)", () => {
     expect(run.stderr).toContain("404");
     expect(run.stderr).toContain("dlm: 4 files: 3 finished");
     expect(run.stderr).toContain("1 failed");
+  }, 60_000);
+
+  test("on a terminal a status line is redrawn in place and cleared before each result line", async () => {
+    const dir = await dirs.fresh();
+    const urls = [0, 1, 2].map((i) =>
+      origin.serve(`/tty/f${i}.bin`, { size: 600_000, seed: 70 + i, throttleBytesPerSec: 512 * 1024 }),
+    );
+    // script(1) gives the child a real pseudo-terminal (stdout and stderr both on it).
+    const command = [BUN_BIN, MAIN_TS, "get", ...urls, "-j", "2"].map((a) => `'${a}'`).join(" ");
+    const child = Bun.spawn(["script", "-qefc", command, "/dev/null"], {
+      cwd: dir,
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    const [output, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+    clearTimeout(timer);
+    expect(code).toBe(EXIT.OK);
+    // At 512 KiB/s each file takes over a second: several redraws of "N/3 done".
+    const clear = "\r\x1b[K";
+    expect(output).toContain(`${clear}dlm: 0/3 done, 2 running`);
+    // Each result line starts at the start of a line: right after a clear or a previous line, never after
+    // a half-drawn status line.
+    for (let i = 0; i < 3; i++) {
+      const line = `${join(dir, `f${i}.bin`)}  600000 bytes  sha256 ${sha256Of(600_000, 70 + i)}`;
+      const at = output.indexOf(line);
+      expect(at).toBeGreaterThan(0);
+      const before = output.slice(0, at);
+      expect(before.endsWith(clear) || before.endsWith("\n")).toBe(true);
+    }
+    expect(output).toContain("dlm: 3 files: 3 finished");
   }, 60_000);
 
   test("-i FILE (aria2 format) with out= and dir=, --json records, exit 0 when all finish", async () => {

@@ -260,6 +260,42 @@ describe("dlm serve", () => {
     expect(none.stderr).toContain("start one with: dlm serve");
   }, 90_000);
 
+  test("an expired link renewed with Update (curl, Connect JSON, field mask url) keeps the bytes already fetched", async () => {
+    const { serve, dir } = await serveIn();
+    const file = { size: 8 * 1024 * 1024, seed: 31, throttleBytesPerSec: 512 * 1024 };
+    const signed = origin.serve("/renew/signed-1.bin", file);
+    const fresh = origin.serve("/renew/signed-2.bin", { ...file, throttleBytesPerSec: undefined });
+    origin.resetStats();
+    const added = await serve.client.add({ url: signed, output: "weights.bin" });
+    const id = added.download?.id ?? 0n;
+    await until("bytes", async () => {
+      const { download } = await serve.client.get({ id });
+      return (download?.bytesDownloaded ?? 0n) > 1024n * 1024n ? true : undefined;
+    });
+    // The link expires: the server now refuses it.
+    origin.update("/renew/signed-1.bin", { status: 403 });
+    const renewed = await curl([
+      "-H",
+      "Content-Type: application/json",
+      "-H",
+      `Authorization: Bearer ${serve.token}`,
+      "--data",
+      JSON.stringify({ id: String(id), download: { url: fresh }, updateMask: "url" }),
+      `${serve.http}/dlm.v1.DownloadService/Update`,
+    ]);
+    expect(renewed.code).toBe(0);
+    expect((JSON.parse(renewed.stdout) as { download: { url: string } }).download.url).toBe(fresh);
+    await until("finished", async () => {
+      const { download } = await serve.client.get({ id });
+      return download?.state === DownloadState.FINISHED ? true : undefined;
+    });
+    expect(await fileSha(join(dir, "weights.bin"))).toBe(sha256Of(file.size, 31));
+    // Continued, not started over (which would serve the first MiB again, 1.125x): only what was in flight
+    // when the old run stopped is served twice.
+    expect(origin.stats.bytesServed).toBeLessThanOrEqual(1.1 * file.size);
+    expect(await stopServe(serve)).toBe(EXIT.OK);
+  }, 60_000);
+
   test("kill -9 mid-download, then dlm serve again: it goes on from the sidecar, one download, right SHA-256, ≤1.1x bytes", async () => {
     const home = await dirs.fresh();
     const dir = await dirs.fresh();

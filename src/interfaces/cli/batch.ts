@@ -4,6 +4,7 @@ import type { DownloadRecord } from "../../manager/download-record.ts";
 import { Manager } from "../../manager/manager.ts";
 import { MemoryStore } from "../../manager/memory-store.ts";
 import { formatBytes } from "../shared/format.ts";
+import { BatchStatus } from "./batch-status.ts";
 import type { CliContext } from "./cli-context.ts";
 import type { InputEntry } from "./input-file.ts";
 
@@ -16,6 +17,8 @@ export interface BatchOptions {
   /** Speed limit all downloads share, bytes per second (0 = none). */
   readonly limit: number;
   readonly json: boolean;
+  /** No status line (result lines and the summary are still written). */
+  readonly quiet: boolean;
 }
 
 /** Exit code of each failure kind (DlmError.code), for the batch's worst code. */
@@ -87,10 +90,17 @@ export async function runBatch(
     interrupted = true;
     allDone();
   });
+  const status =
+    !options.json && !options.quiet && ctx.stderr.isTTY
+      ? new BatchStatus(ctx.stderr, entries.length)
+      : undefined;
   manager.subscribe((event) => {
+    status?.onEvent(event);
     if (event.kind !== "stored" || event.event.kind !== "changed") return;
     const record = event.event.record;
     if (record.state !== "finished" && record.state !== "failed") return;
+    status?.clear();
+    status?.ended(record.bytesDownloaded);
     const out = record.state === "finished" || options.json ? ctx.stdout : ctx.stderr;
     out.write(`${resultLine(record, options.json)}\n`);
     if (options.json && record.state === "failed") ctx.stderr.write(`${resultLine(record, false)}\n`);
@@ -130,6 +140,7 @@ export async function runBatch(
   } finally {
     detach();
     await manager.stop();
+    status?.clear();
   }
   const failed = ended - finished;
   const summary = `dlm: ${entries.length} files: ${finished} finished (${formatBytes(bytes)}), ${failed} failed`;

@@ -76,6 +76,7 @@ export async function runBatchCommand(
       limit: flags.limit ?? 0,
       connections: flags.connections ?? 0,
       json,
+      quiet: flags.quiet ?? false,
     });
   } catch (error) {
     cli.exitCode = reportError(cli, error, json);

@@ -1,58 +1,8 @@
 import { buildCommand } from "@stricli/core";
-import { UsageError } from "../../../errors.ts";
-import { EXIT } from "../../../exit-codes.ts";
-import { formatRate } from "../../shared/format.ts";
-import type { CliContext } from "../cli-context.ts";
-import { parseDownloadId } from "../download-id.ts";
-import { byteSize } from "../flag-parsers.ts";
-import { reportError } from "../report.ts";
-import { callServer, connectToServer } from "../service-client.ts";
-
-/** RATE: bytes per second like 512K or 4M; 0 lifts the limit. */
-const parseRate = byteSize("RATE", 0);
 
 /** `dlm limit [ID] RATE`: a download's speed limit, or the global one, in the running dlm serve, at once. */
 export const limitCommand = buildCommand({
-  async func(this: CliContext, flags: { readonly json?: boolean }, ...args: string[]) {
-    const json = flags.json ?? false;
-    try {
-      if (args.length !== 1 && args.length !== 2) {
-        throw new UsageError(`limit: expected [ID] RATE, got ${args.length} arguments`, {
-          input: args.join(" "),
-        });
-      }
-      const rate = parseRate(args.at(-1) ?? "");
-      const argument = args.length === 2 ? (args[0] ?? "") : undefined;
-      const id = argument === undefined ? undefined : parseDownloadId(argument);
-      if (argument !== undefined && id === undefined) {
-        throw new UsageError(`limit: expected a download id (12 or d12), got ${JSON.stringify(argument)}`, {
-          input: argument,
-        });
-      }
-      const { client, server } = await connectToServer(this.dlm);
-      if (id === undefined) {
-        await callServer(server, () => client.setGlobalLimit({ speedLimit: BigInt(rate) }));
-      } else {
-        await callServer(server, () =>
-          client.update({
-            id: BigInt(id),
-            download: { speedLimit: BigInt(rate) },
-            updateMask: { paths: ["speed_limit"] },
-          }),
-        );
-      }
-      const shown = rate === 0 ? "no limit" : formatRate(rate);
-      const who = id === undefined ? "all" : String(id);
-      this.dlm.stdout.write(
-        json
-          ? `${JSON.stringify({ type: "limit", id: id ?? null, bytesPerSecond: rate })}\n`
-          : `${who}\t${shown}\n`,
-      );
-      this.exitCode = EXIT.OK;
-    } catch (error) {
-      this.exitCode = reportError(this, error, json);
-    }
-  },
+  loader: async () => (await import("./limit-run.ts")).runLimit,
   parameters: {
     flags: { json: { kind: "boolean", brief: "One JSON object", optional: true } },
     positional: {

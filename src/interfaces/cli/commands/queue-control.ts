@@ -2,7 +2,6 @@ import { buildCommand } from "@stricli/core";
 import { UsageError } from "../../../errors.ts";
 import { EXIT } from "../../../exit-codes.ts";
 import type { Download } from "../../../gen/dlm/v1/download_pb.ts";
-import { stateName } from "../../shared/download-states.ts";
 import type { CliContext } from "../cli-context.ts";
 import { requireLiveDownload } from "../control-client.ts";
 import { downloadIdOf, parseDownloadId } from "../download-id.ts";
@@ -45,6 +44,8 @@ function idsOrFile(verb: Verb, args: readonly string[], all: boolean, cwd: strin
 
 async function runOnServer(cli: CliContext, verb: Verb, ids: number[], flags: RmFlags): Promise<void> {
   const { client, server } = await connectToServer(cli.dlm);
+  // With the client: the generated enum is heavy to load (see service-client.ts).
+  const { stateName } = await import("../../shared/download-states.ts");
   const selector = { ids: ids.map(BigInt), all: flags.all ?? false };
   const print = (line: string, record: Record<string, unknown>) =>
     cli.dlm.stdout.write(flags.json ? `${JSON.stringify(record)}\n` : `${line}\n`);

@@ -1,6 +1,8 @@
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { sidecarOf } from "../../../engine/prepare.ts";
-import { readStateFile } from "../../../engine/state-file.ts";
+import { readStateFile, statePath } from "../../../engine/state-file.ts";
+import { StateFileError } from "../../../errors.ts";
 import type { CliContext } from "../cli-context.ts";
 import { type ListenFlags, listenAddress, listenFlags } from "../listen-address.ts";
 import { reportError } from "../report.ts";
@@ -40,7 +42,15 @@ export async function resumeFile(cli: CliContext, flags: ResumeFlags, file: stri
     const listen = listenAddress(flags.listen, flags.listenAny ?? false);
     if (await resumeLive(cli, file, json)) return;
     const output = resolve(cli.dlm.cwd, file);
-    const state = await readStateFile(sidecarOf(output));
+    const sidecar = sidecarOf(output);
+    if (existsSync(sidecar) && !existsSync(statePath(sidecar))) {
+      // Stopped (a crash, kill -9) before its first checkpoint: nothing was vouched for, so nothing is lost.
+      throw new StateFileError(
+        `${sidecar} has no saved state yet (the download stopped before its first checkpoint): start it again with dlm get URL -o ${file}`,
+        { file: statePath(sidecar) },
+      );
+    }
+    const state = await readStateFile(sidecar);
     const request = requestFromFlags(state.url, {
       ...flags,
       output,

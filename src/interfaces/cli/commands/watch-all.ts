@@ -9,7 +9,7 @@ import { type Download, DownloadState, WatchAllResponseSchema } from "../../../g
 import { stateName } from "../../shared/download-states.ts";
 import type { CliContext } from "../cli-context.ts";
 import { callServer, connectToServer } from "../service-client.ts";
-import { lsLine } from "./ls.ts";
+import { lsLine } from "./ls-run.ts";
 
 /** Shortest time between two redraws of the table on a terminal, ms. */
 const REDRAW_MS = 250;
