@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { chmod, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { homedir, hostname } from "node:os";
 import { join, resolve } from "node:path";
@@ -38,7 +37,10 @@ export async function homeNodeName(home: string): Promise<string> {
     hostname()
       .replace(/[^A-Za-z0-9.-]/g, "-")
       .slice(0, 48) || "node";
-  const name = `${host}-${randomBytes(3).toString("hex")}`;
+  // The global Web Crypto: node:crypto would cost every client command its load time (serve-home.ts is
+  // imported by all of them).
+  const suffix = [...crypto.getRandomValues(new Uint8Array(3))].map((b) => b.toString(16).padStart(2, "0"));
+  const name = `${host}-${suffix.join("")}`;
   await writeFile(path, `${name}\n`, { mode: 0o600 });
   return name;
 }
