@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { buildCommand } from "@stricli/core";
 import { UsageError } from "../../../errors.ts";
 import { EXIT } from "../../../exit-codes.ts";
@@ -60,7 +59,7 @@ export const addCommand = buildCommand({
             labels: [...(flags.label ?? [])],
             startPaused: flags.paused ?? false,
             // A fresh key per entry: if this call is retried after a lost answer, no second download appears.
-            requestId: randomUUID(),
+            requestId: crypto.randomUUID(),
           }),
         );
         const id = Number(download?.id ?? 0n);
