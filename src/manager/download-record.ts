@@ -63,6 +63,11 @@ export interface DownloadRecord {
   /** SHA-256 (hex) of the finished file. */
   readonly sha256: string | undefined;
   readonly requestId: string | undefined;
+  /**
+   * The node (`dlm serve` process) that holds the download's lease while it is running or verifying;
+   * undefined otherwise. Several nodes share one queue on PostgreSQL.
+   */
+  readonly node: string | undefined;
   /** Wall-clock ms. */
   readonly createdAt: number;
   readonly updatedAt: number;

@@ -3,7 +3,7 @@
 // failure-info.ts.
 import { existsSync } from "node:fs";
 import { realpath, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { join, sep } from "node:path";
 import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
 import { Controller } from "../control/controller.ts";
@@ -15,7 +15,14 @@ import { renewSidecarUrl } from "../engine/renew-url.ts";
 import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "../engine/retry-policy.ts";
 import { HttpStatusError, OutputExistsError, UsageError } from "../errors.ts";
 import type { ProgressSnapshot } from "../progress/snapshot.ts";
-import type { DownloadRecord, NewDownload, QueueState, RecordPatch, StoredEvent } from "./download-record.ts";
+import {
+  ACTIVE_STATES,
+  type DownloadRecord,
+  type NewDownload,
+  type QueueState,
+  type RecordPatch,
+  type StoredEvent,
+} from "./download-record.ts";
 import { failureInfo, RETRY_BASE_MS, retryDelayMs } from "./failure-info.ts";
 import type { DownloadView, ManagerListener, QueueStats } from "./manager-events.ts";
 import { placeInside } from "./output-place.ts";
@@ -46,15 +53,24 @@ export interface ManagerOptions {
   readonly onEnded?: (record: DownloadRecord) => void;
   /** The engine's own retries within one run (default DEFAULT_RETRY_OPTIONS, as `dlm get`). */
   readonly engineRetry?: RetryOptions;
+  /** This process's name among the nodes sharing the store (default "local"). */
+  readonly node?: string;
+  /**
+   * How long a claimed download stays leased without a heartbeat, ms (default LEASE_MS). Another node
+   * takes it over after that; this node stops it before that if it cannot renew the lease.
+   */
+  readonly leaseMs?: number;
   readonly log: Logger;
 }
 
 /** Fields Update may change. */
 export type UpdatableField = "speedLimit" | "connections" | "priority" | "position" | "url" | "headers";
 
-/** Why a running job is being stopped, which decides the state it ends in. */
-/** Why the manager stopped a job: "requeue" (its URL changed) and "shutdown" put it back in the queue. */
-type StopIntent = "pause" | "remove" | "remove-delete" | "shutdown" | "requeue" | "conflict";
+/**
+ * Why the manager stopped a job: "requeue" (its URL changed) and "shutdown" put it back in the queue;
+ * "lost" (its lease is gone) writes nothing.
+ */
+type StopIntent = "pause" | "remove" | "remove-delete" | "shutdown" | "requeue" | "conflict" | "lost";
 
 interface Job {
   readonly controller: Controller;
@@ -68,6 +84,8 @@ interface Job {
   conflict: OutputExistsError | undefined;
   /** Set once every byte is in: the job holds no slot and no connection from then on. */
   verifying: boolean;
+  /** performance.now() when its claim committed (a heartbeat sent before it cannot know the lease). */
+  readonly claimedAt: number;
   /** The write of the "verifying" state, which the outcome's write waits for. */
   verifyingStored: Promise<unknown>;
   readonly done: Promise<void>;
@@ -81,6 +99,19 @@ export const KEEP_EVENTS = 100_000;
 
 /** How often progress and stats go to listeners, ms (at most 4 a second, as WatchAll promises). */
 const TICK_MS = 250;
+
+/** Default lease of a claimed download without a heartbeat, ms. */
+export const LEASE_MS = 15_000;
+
+/**
+ * Heartbeat period, ms: leases are renewed, expired ones reclaimed and (on a shared store) the event feed
+ * read this often, so a pause asked on another node is acted on within a second even if its
+ * notification is lost.
+ */
+const HEARTBEAT_MS = 1_000;
+
+/** How long Pause and Remove wait for another node to stop a download it runs, ms. */
+const REMOTE_STOP_WAIT_MS = 10_000;
 
 /**
  * The queue of many downloads: it keeps rows and events in the Store, runs at most `maxActive` downloads at
@@ -104,32 +135,63 @@ export class Manager {
   #replan = false;
   #wakeTimer: ReturnType<typeof setTimeout> | undefined;
   #ticker: ReturnType<typeof setInterval> | undefined;
+  #heart: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
+  readonly #node: string;
+  readonly #leaseMs: number;
+  /** performance.now() when the last heartbeat that succeeded was sent. */
+  #beatOk = performance.now();
+  #beating: Promise<void> | undefined;
+  #rebeat = false;
+  #pulling: Promise<void> | undefined;
+  #repull = false;
+  #unlisten: (() => Promise<void>) | undefined;
 
   private constructor(options: ManagerOptions, lastSeq: number) {
     this.#options = options;
     this.#store = options.store;
+    this.#node = options.node ?? "local";
+    this.#leaseMs = options.leaseMs ?? LEASE_MS;
     this.#delivered = lastSeq;
     this.#globalBucket = new TokenBucket(options.globalLimit ?? 0, options.ctx.monotonic());
   }
 
   /**
-   * Opens the queue after any kind of stop, kill -9 included: a row left running or verifying had a job in
-   * a process that is gone, so it is queued again (its sidecar says which bytes are done); one whose file
-   * is already in place with no sidecar left had finished, and is recorded so.
+   * Opens the queue after any kind of stop, kill -9 included: a row left running or verifying by this
+   * node (any row, on a store no one else shares) had a job in a process that is gone, so it is queued
+   * again (its sidecar says which bytes are done); one whose file is already in place with no sidecar left
+   * had finished, and is recorded so. Rows of other live nodes are theirs; those of dead nodes come back
+   * when their leases expire.
    */
   static async start(options: ManagerOptions): Promise<Manager> {
     await options.store.pruneEvents(options.keepEvents ?? KEEP_EVENTS);
     const manager = new Manager(options, await options.store.lastSeq());
     const now = options.ctx.now();
     for (const record of await options.store.list({ states: ["running", "verifying"] })) {
+      if (options.store.shared && record.node !== undefined && record.node !== manager.#node) continue;
       const placed =
         record.path !== undefined && existsSync(record.path) && !existsSync(sidecarOf(record.path));
-      await manager.#change(record.id, placed ? { state: "finished" } : { state: "queued" }, now);
+      // On a shared store only while still ours: another node may have reclaimed it meanwhile.
+      const patch = placed ? { state: "finished" as const } : { state: "queued" as const };
+      await manager.#change(record.id, patch, now, options.store.shared);
+    }
+    if (options.store.shared) {
+      manager.#unlisten = await options.store.onChange((what) =>
+        what === "events" ? manager.#pull() : manager.#beat(),
+      );
     }
     manager.#ticker = setInterval(() => manager.#tick(), TICK_MS);
+    manager.#heart = setInterval(() => {
+      manager.#beat();
+      if (options.store.shared) manager.#pull();
+    }, HEARTBEAT_MS);
     manager.#schedule();
     return manager;
+  }
+
+  /** This process's node name. */
+  get node(): string {
+    return this.#node;
   }
 
   /** Adds a listener; returns its removal. */
@@ -208,6 +270,9 @@ export class Manager {
     renewing: boolean,
   ): Promise<DownloadView | undefined> {
     if (renewing) await this.#stopForNewUrl(id);
+    // Another node running it pauses it first (through the store); it goes back to the queue below.
+    const stoppedElsewhere = renewing && this.#runsElsewhere(before);
+    if (stoppedElsewhere) await this.#stopElsewhere(id);
     const record = (await this.#store.get(id)) ?? before;
     if (renewing && record.path !== undefined && patch.url !== undefined) {
       // The bytes already fetched stay: the next run continues them from the new URL if it serves the same
@@ -215,7 +280,8 @@ export class Manager {
       await renewSidecarUrl(sidecarOf(record.path), patch.url);
     }
     // A fresh URL for a download waiting to retry (an expired link) is worth trying now.
-    const retryNow = renewing && record.state === "retrying";
+    const retryNow =
+      renewing && (record.state === "retrying" || (stoppedElsewhere && record.state === "paused"));
     const event = await this.#change(
       id,
       retryNow ? { ...patch, state: "queued", nextTryAt: undefined, attempts: 0 } : patch,
@@ -250,9 +316,41 @@ export class Manager {
       const record = await this.#store.get(id);
       if (record?.state === "queued" || record?.state === "retrying") {
         await this.#change(id, { state: "paused", nextTryAt: undefined }, now);
+      } else if (record !== undefined && this.#runsElsewhere(record)) {
+        await this.#stopElsewhere(id);
       }
     }
     return this.#views(ids);
+  }
+
+  /** True when another node holds the download's lease. */
+  #runsElsewhere(record: DownloadRecord): boolean {
+    return ACTIVE_STATES.has(record.state) && record.node !== undefined && record.node !== this.#node;
+  }
+
+  /**
+   * Asks the node that runs `id` to pause it (through the store) and waits, at most REMOTE_STOP_WAIT_MS,
+   * for the stored event that says it stopped.
+   */
+  async #stopElsewhere(id: number): Promise<void> {
+    let settle: () => void = () => undefined;
+    const stopped = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    const unsubscribe = this.subscribe((message) => {
+      if (message.kind !== "stored" || message.event.downloadId !== id) return;
+      if (message.event.kind === "removed" || !ACTIVE_STATES.has(message.event.record.state)) settle();
+    });
+    const timer = setTimeout(settle, REMOTE_STOP_WAIT_MS);
+    try {
+      if (!(await this.#store.requestPause(id))) return;
+      const now = await this.#store.get(id);
+      if (now === undefined || !this.#runsElsewhere(now)) return;
+      await stopped;
+    } finally {
+      clearTimeout(timer);
+      unsubscribe();
+    }
   }
 
   /** Puts paused, failed and retrying downloads back in the queue (attempts reset). */
@@ -286,7 +384,12 @@ export class Manager {
         }
         await job.done;
       }
-      const record = await this.#store.get(id);
+      let record = await this.#store.get(id);
+      if (record !== undefined && this.#runsElsewhere(record)) {
+        // Its node pauses it first (sidecar saved), so the files below are not being written.
+        await this.#stopElsewhere(id);
+        record = await this.#store.get(id);
+      }
       if (record === undefined) continue;
       if (deleteFiles && record.path !== undefined) {
         await rm(sidecarOf(record.path), { recursive: true, force: true });
@@ -325,12 +428,17 @@ export class Manager {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#ticker);
+    clearInterval(this.#heart);
     clearTimeout(this.#wakeTimer);
+    await this.#unlisten?.();
+    this.#unlisten = undefined;
     for (const job of this.#jobs.values()) {
       if (job.controller.command("pause", "shutdown").ok) job.intent ??= "shutdown";
     }
     await Promise.all([...this.#jobs.values()].map((job) => job.done));
     await this.#planning;
+    await this.#beating;
+    await this.#pulling;
   }
 
   /** Plans and starts jobs; a call while planning runs plans once more after it. */
@@ -358,6 +466,12 @@ export class Manager {
     const root = await realpath(this.#options.dir);
     const defaultConnections = this.#options.defaultConnections ?? REQUEST_DEFAULTS.connections;
     const busy = new Set([...this.#jobs.values()].map((job) => outputKey(root, job.record)));
+    if (this.#store.shared) {
+      // Outputs other nodes are writing are busy too (the download directory is shared).
+      for (const record of await this.#store.list({ states: ["running", "verifying"] })) {
+        busy.add(outputKey(root, record));
+      }
+    }
     const plan = planQueue({
       // A download that would write where a running one writes waits for it (then fails, the file being there).
       waiting: waiting.filter(
@@ -372,12 +486,29 @@ export class Manager {
       defaultConnections,
       now,
     });
+    const starts: { record: DownloadRecord; connections: number }[] = [];
     for (const { id, connections } of plan.start) {
       const record = waiting.find((r) => r.id === id);
       // Two waiting downloads with one output: the first starts, the other waits for it.
       if (record === undefined || busy.has(outputKey(root, record))) continue;
       busy.add(outputKey(root, record));
-      if (!this.#stopped) await this.#startJob(record, connections);
+      starts.push({ record, connections });
+    }
+    if (starts.length > 0 && !this.#stopped) {
+      // Claiming is what makes a download this node's: another node may have taken some meanwhile.
+      const claimed = await this.#store.claim(
+        starts.map((start) => start.record.id),
+        this.#node,
+        this.#leaseMs,
+        now,
+      );
+      for (const event of claimed) this.#deliver(event);
+      for (const { record, connections } of starts) {
+        const event = claimed.find((e) => e.downloadId === record.id);
+        if (event !== undefined && !this.#stopped) await this.#startJob(event.record, connections);
+      }
+      // Those taken by others leave room for the next ones in the queue.
+      if (claimed.length < starts.length && this.#store.shared) this.#replan = true;
     }
     clearTimeout(this.#wakeTimer);
     if (plan.wakeAt !== undefined) {
@@ -385,19 +516,35 @@ export class Manager {
     }
   }
 
+  /** Runs a claimed download (its row already says running, leased to this node). */
   async #startJob(record: DownloadRecord, connections: number): Promise<void> {
     const { ctx, log } = this.#options;
     let cwd: string;
     try {
       cwd = await placeInside(this.#options.dir, record.directory, record.output);
     } catch (error) {
-      await this.#change(record.id, { state: "failed", failure: failureInfo(error) }, ctx.now());
+      await this.#change(record.id, { state: "failed", failure: failureInfo(error) }, ctx.now(), true);
       return;
+    }
+    // A path another node chose (shared store) is used only if it lies in this node's download directory.
+    const root = await realpath(this.#options.dir);
+    const known =
+      !this.#store.shared || record.path?.startsWith(root + sep) === true ? record.path : undefined;
+    if (this.#store.shared && known !== undefined && existsSync(known) && !existsSync(sidecarOf(known))) {
+      // Its file was placed by a node that stopped before recording it (one node checks this at start).
+      await this.#change(record.id, { state: "finished" }, ctx.now(), true);
+      return;
+    }
+    if (record.bytesDownloaded > 0 && (known === undefined || !existsSync(sidecarOf(known)))) {
+      log.warn("download {id}: no sidecar of its earlier run here ({path}); starting over", {
+        id: record.id,
+        path: record.path,
+      });
     }
     const request: DownloadRequest = {
       url: record.url,
       // A known path (chosen by an earlier run) is where the sidecar is: resume there.
-      output: record.path ?? record.output,
+      output: known ?? record.output,
       connections,
       rangeStart: undefined,
       rangeEnd: undefined,
@@ -430,12 +577,12 @@ export class Manager {
           return;
         }
         this.#outputs.set(p.output, id);
-        prepared = this.#change(id, { path: p.output, totalBytes: p.remote.totalBytes }, ctx.now());
+        prepared = this.#change(id, { path: p.output, totalBytes: p.remote.totalBytes }, ctx.now(), true);
       },
       onVerifying: () => {
         job.verifying = true;
         job.verifyingStored = Promise.all([running, prepared]).then(() =>
-          this.#change(id, { state: "verifying" }, ctx.now()),
+          this.#change(id, { state: "verifying" }, ctx.now(), true),
         );
         this.#schedule();
       },
@@ -449,19 +596,15 @@ export class Manager {
       intent: undefined,
       conflict: undefined,
       verifying: false,
+      claimedAt: performance.now(),
       verifyingStored: Promise.resolve(),
       done: new Promise<void>((resolve) => {
         finish = resolve;
       }),
     };
     this.#jobs.set(id, job);
-    // run() starts at once so a pause or remove that comes while "running" is being stored reaches it;
-    // the outcome is stored only after that write.
-    const running = this.#change(
-      id,
-      { state: "running", failure: undefined, nextTryAt: undefined },
-      ctx.now(),
-    );
+    // The claim stored "running"; the outcome is stored after the path (onPrepared) is.
+    const running = Promise.resolve();
     void controller
       .run()
       .then(
@@ -479,6 +622,7 @@ export class Manager {
               attempts: 0,
             },
             ctx.now(),
+            true,
           );
         },
         async (error: unknown) => {
@@ -504,17 +648,19 @@ export class Manager {
     const bytes = job.controller.snapshot().bytesDownloaded;
     switch (job.intent) {
       case "pause":
-        await this.#change(id, { state: "paused", bytesDownloaded: bytes }, now);
+        await this.#change(id, { state: "paused", bytesDownloaded: bytes }, now, true);
         return;
       case "shutdown":
       case "requeue":
-        await this.#change(id, { state: "queued", bytesDownloaded: bytes }, now);
+        await this.#change(id, { state: "queued", bytesDownloaded: bytes }, now, true);
         return;
       case "remove":
       case "remove-delete":
         return; // remove() deletes the row next.
+      case "lost":
+        return; // Another node may hold the row now: it is not ours to write.
       case "conflict":
-        await this.#change(id, { state: "failed", failure: failureInfo(job.conflict) }, now);
+        await this.#change(id, { state: "failed", failure: failureInfo(job.conflict) }, now, true);
         return;
       case undefined:
         break;
@@ -534,12 +680,21 @@ export class Manager {
         ? { state: "failed", failure, attempts, bytesDownloaded: bytes }
         : { state: "retrying", failure, attempts, nextTryAt: now + delay, bytesDownloaded: bytes },
       now,
+      true,
     );
   }
 
-  /** Stores a change and delivers its event. */
-  async #change(id: number, patch: RecordPatch, now: number): Promise<StoredEvent | undefined> {
-    const event = await this.#store.update(id, patch, now);
+  /**
+   * Stores a change and delivers its event. A job's own change (`leased`) is stored only while this node
+   * holds the download's lease.
+   */
+  async #change(
+    id: number,
+    patch: RecordPatch,
+    now: number,
+    leased = false,
+  ): Promise<StoredEvent | undefined> {
+    const event = await this.#store.update(id, patch, now, leased ? this.#node : undefined);
     if (event !== undefined) this.#deliver(event);
     if (event !== undefined && (patch.state === "finished" || patch.state === "failed")) {
       this.#options.onEnded?.(event.record);
@@ -549,6 +704,7 @@ export class Manager {
 
   /** Delivers stored events strictly in seq order, holding any that overtook an earlier one. */
   #deliver(event: StoredEvent): void {
+    if (event.seq <= this.#delivered) return;
     this.#pending.set(event.seq, event);
     for (
       let next = this.#pending.get(this.#delivered + 1);
@@ -558,10 +714,120 @@ export class Manager {
       this.#pending.delete(next.seq);
       this.#delivered = next.seq;
       const job = this.#jobs.get(next.downloadId);
-      if (job !== undefined) job.record = next.record;
+      if (job !== undefined) {
+        job.record = next.record;
+        // An Update of the speed limit made on another node reaches the job through the feed.
+        if (job.bucket.rate !== next.record.speedLimit) {
+          job.bucket.setRate(next.record.speedLimit, this.#options.ctx.monotonic());
+        }
+      }
       const message = { kind: "stored", event: { ...next, record: this.#view(next.record) } } as const;
       for (const listener of this.#listeners) listener(message);
     }
+  }
+
+  /** Runs a heartbeat now, or once more after the one in flight. */
+  #beat(): void {
+    if (this.#stopped) return;
+    if (this.#beating !== undefined) {
+      this.#rebeat = true;
+      return;
+    }
+    this.#beating = this.#heartbeat()
+      .catch((error: unknown) => this.#options.log.warn("heartbeat failed: {error}", { error }))
+      .finally(() => {
+        this.#beating = undefined;
+        if (this.#rebeat) {
+          this.#rebeat = false;
+          this.#beat();
+        }
+      });
+  }
+
+  /**
+   * Renews this node's leases (with each job's bytes, so every node lists them), stops at once any job
+   * whose lease another node has taken or that was asked to pause, and puts downloads of nodes that
+   * stopped heartbeating back in the queue. When the store cannot be reached for most of a lease, every
+   * job stops: another node may take them over once the leases expire.
+   */
+  async #heartbeat(): Promise<void> {
+    const sent = performance.now();
+    if (sent - this.#beatOk > this.#leaseMs * 0.8) {
+      // Not renewed for most of a lease (a stalled process or store): another node may soon take them.
+      for (const [id, job] of this.#jobs) this.#loseLease(id, job, "its lease could not be renewed in time");
+    }
+    const progress = new Map<number, number>();
+    for (const [id, job] of this.#jobs) progress.set(id, job.controller.snapshot().bytesDownloaded);
+    let beat: Awaited<ReturnType<Store["heartbeat"]>>;
+    try {
+      beat = await this.#store.heartbeat(this.#node, progress, this.#leaseMs, this.#options.ctx.now());
+    } catch (error) {
+      if (performance.now() - this.#beatOk > this.#leaseMs * 0.8) {
+        for (const [id, job] of this.#jobs) this.#loseLease(id, job, "the store cannot be reached");
+      }
+      throw error;
+    }
+    this.#beatOk = sent;
+    for (const [id, job] of this.#jobs) {
+      if (job.claimedAt > sent) continue;
+      if (!beat.owned.has(id)) this.#loseLease(id, job, "its lease was taken over");
+      else if (beat.pauseRequested.has(id) && job.controller.command("pause", "manager").ok) {
+        job.intent ??= "pause";
+      }
+    }
+    const reclaimed = await this.#store.reclaimExpired(this.#options.ctx.now());
+    for (const event of reclaimed) {
+      this.#options.log.warn("download {id}: {why}; {state} again", {
+        id: event.downloadId,
+        why: event.record.failure?.message,
+        state: event.record.state,
+      });
+      this.#deliver(event);
+    }
+    if (reclaimed.length > 0) this.#schedule();
+  }
+
+  /** Stops a job at once without writing its row (it may be another node's now). */
+  #loseLease(id: number, job: Job, why: string): void {
+    if (job.intent === "lost") return;
+    this.#options.log.warn("download {id}: stopping, {why}", { id, why });
+    job.intent = "lost";
+    job.controller.command("pause", "manager");
+  }
+
+  /** Reads the events other nodes stored (shared stores), then plans: they may have queued work. */
+  #pull(): void {
+    if (this.#stopped) return;
+    if (this.#pulling !== undefined) {
+      this.#repull = true;
+      return;
+    }
+    this.#pulling = (async () => {
+      const before = this.#delivered;
+      for (;;) {
+        const page = await this.#store.eventsAfter(this.#delivered, 500);
+        const first = page[0];
+        if (first !== undefined && first.seq > this.#delivered + 1) {
+          // Pruned before this node read them (it was far behind): go on from what is kept.
+          this.#options.log.warn("events {from}..{to} were pruned before this node read them", {
+            from: this.#delivered + 1,
+            to: first.seq - 1,
+          });
+          this.#delivered = first.seq - 1;
+        }
+        for (const event of page) this.#deliver(event);
+        if (page.length < 500) break;
+      }
+      if (this.#delivered !== before) this.#schedule();
+    })()
+      .catch((error: unknown) => this.#options.log.warn("reading the event feed failed: {error}", { error }))
+      .finally(() => {
+        this.#pulling = undefined;
+        if (this.#repull) {
+          this.#repull = false;
+          this.#pull();
+        }
+      });
   }
 
   /** Publishes progress every TICK_MS. */
@@ -569,7 +835,14 @@ export class Manager {
     const progress: DownloadView[] = [];
     for (const job of this.#jobs.values()) progress.push(this.#view(job.record));
     if (this.#listeners.size === 0) return;
-    void this.#store.countByState().then((counts) => {
+    void (async () => {
+      const counts = await this.#store.countByState();
+      if (this.#store.shared) {
+        // Downloads other nodes run, with the bytes their last heartbeat stored: one view of the fleet.
+        for (const record of await this.#store.list({ states: ["running", "verifying"] })) {
+          if (!this.#jobs.has(record.id)) progress.push(this.#view(record));
+        }
+      }
       const message = {
         kind: "tick",
         seq: this.#delivered,
@@ -577,7 +850,7 @@ export class Manager {
         stats: this.#statsWith(counts),
       } as const;
       for (const listener of this.#listeners) listener(message);
-    });
+    })().catch((error: unknown) => this.#options.log.warn("progress tick failed: {error}", { error }));
   }
 
   #statsWith(counts: ReadonlyMap<QueueState, number>): QueueStats {

@@ -1,13 +1,21 @@
 import type { DownloadRecord, NewDownload, QueueState, RecordPatch, StoredEvent } from "./download-record.ts";
-import type { AddOutcome, RecordFilter, Store } from "./store.ts";
+import type { AddOutcome, Heartbeat, RecordFilter, Store } from "./store.ts";
+import { withLeaseRule } from "./store-rows.ts";
+
+interface Lease {
+  readonly until: number;
+  pauseRequested: boolean;
+}
 
 /**
  * The Store in memory, for batches without a daemon (`dlm get URL URL...`): the same manager, nothing kept
  * after the process. Each download's bytes still live in its sidecar, so `dlm resume FILE` continues one.
  */
 export class MemoryStore implements Store {
+  readonly shared = false;
   readonly #rows = new Map<number, DownloadRecord>();
   readonly #events: StoredEvent[] = [];
+  readonly #leases = new Map<number, Lease>();
   #nextId = 1;
   #seq = 0;
 
@@ -29,6 +37,7 @@ export class MemoryStore implements Store {
       bytesDownloaded: 0,
       totalBytes: undefined,
       sha256: undefined,
+      node: undefined,
       createdAt: now,
       updatedAt: now,
     };
@@ -51,18 +60,96 @@ export class MemoryStore implements Store {
     return rows.slice(offset, filter.limit === undefined ? undefined : offset + filter.limit);
   }
 
-  async update(id: number, patch: RecordPatch, now: number): Promise<StoredEvent | undefined> {
+  async update(
+    id: number,
+    patch: RecordPatch,
+    now: number,
+    owner?: string,
+  ): Promise<StoredEvent | undefined> {
     const found = this.#rows.get(id);
-    if (found === undefined) return undefined;
-    const record = { ...found, ...patch, updatedAt: now };
+    if (found === undefined || (owner !== undefined && found.node !== owner)) return undefined;
+    const record = withLeaseRule({ ...found, ...patch, updatedAt: now });
+    if (record.node === undefined) this.#leases.delete(id);
     this.#rows.set(id, record);
     return this.#event("changed", record);
+  }
+
+  async claim(ids: readonly number[], node: string, leaseMs: number, now: number): Promise<StoredEvent[]> {
+    const events: StoredEvent[] = [];
+    for (const id of ids) {
+      const found = this.#rows.get(id);
+      const due = found?.state === "queued" || (found?.state === "retrying" && (found.nextTryAt ?? 0) <= now);
+      if (found === undefined || !due) continue;
+      const record = {
+        ...found,
+        state: "running",
+        node,
+        failure: undefined,
+        nextTryAt: undefined,
+        updatedAt: now,
+      } as const;
+      this.#rows.set(id, record);
+      this.#leases.set(id, { until: now + leaseMs, pauseRequested: false });
+      events.push(this.#event("changed", record));
+    }
+    return events;
+  }
+
+  async heartbeat(
+    node: string,
+    progress: ReadonlyMap<number, number>,
+    leaseMs: number,
+    now: number,
+  ): Promise<Heartbeat> {
+    const owned = new Set<number>();
+    const pauseRequested = new Set<number>();
+    for (const [id, bytes] of progress) {
+      const lease = this.#leases.get(id);
+      const record = this.#rows.get(id);
+      if (lease === undefined || record?.node !== node) continue;
+      this.#rows.set(id, { ...record, bytesDownloaded: bytes });
+      this.#leases.set(id, { until: now + leaseMs, pauseRequested: lease.pauseRequested });
+      owned.add(id);
+      if (lease.pauseRequested) pauseRequested.add(id);
+    }
+    return { owned, pauseRequested };
+  }
+
+  async reclaimExpired(now: number): Promise<StoredEvent[]> {
+    const events: StoredEvent[] = [];
+    for (const [id, lease] of this.#leases) {
+      const record = this.#rows.get(id);
+      if (record === undefined || lease.until >= now) continue;
+      const state = lease.pauseRequested ? "paused" : "queued";
+      const failure = {
+        kind: "lease_expired",
+        retryable: true,
+        message: `node ${record.node ?? "?"} stopped renewing its lease`,
+      };
+      const queued = { ...record, state, node: undefined, failure, updatedAt: now } as const;
+      this.#rows.set(id, queued);
+      this.#leases.delete(id);
+      events.push(this.#event("changed", queued));
+    }
+    return events;
+  }
+
+  async requestPause(id: number): Promise<boolean> {
+    const lease = this.#leases.get(id);
+    if (lease === undefined) return false;
+    lease.pauseRequested = true;
+    return true;
+  }
+
+  async onChange(): Promise<() => Promise<void>> {
+    return async () => undefined;
   }
 
   async remove(id: number): Promise<StoredEvent | undefined> {
     const found = this.#rows.get(id);
     if (found === undefined) return undefined;
     this.#rows.delete(id);
+    this.#leases.delete(id);
     return this.#event("removed", found);
   }
 

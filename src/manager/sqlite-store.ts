@@ -1,15 +1,23 @@
 import { SQL } from "bun";
-import {
-  type DownloadRecord,
-  type EventKind,
-  type FailureInfo,
-  type NewDownload,
-  QUEUE_STATES,
-  type QueueState,
-  type RecordPatch,
-  type StoredEvent,
+import type {
+  DownloadRecord,
+  EventKind,
+  NewDownload,
+  QueueState,
+  RecordPatch,
+  StoredEvent,
 } from "./download-record.ts";
-import type { AddOutcome, RecordFilter, Store } from "./store.ts";
+import type { AddOutcome, Heartbeat, RecordFilter, Store } from "./store.ts";
+import {
+  asState,
+  heartbeatOf,
+  mustRow,
+  type Row,
+  recordColumns,
+  toEvent,
+  toRecord,
+  withLeaseRule,
+} from "./store-rows.ts";
 
 /**
  * Schema migrations, in order; migration N (1-based) brings schema_version from N-1 to N. Never edit a
@@ -50,12 +58,16 @@ const MIGRATIONS: readonly (readonly string[])[] = [
       at INTEGER NOT NULL
     )`,
   ],
+  [
+    // Leases (see Store): which node runs a download, until when, and a pause asked of it.
+    "ALTER TABLE downloads ADD COLUMN node TEXT",
+    "ALTER TABLE downloads ADD COLUMN lease_until INTEGER",
+    "ALTER TABLE downloads ADD COLUMN requested TEXT",
+  ],
 ];
 
 /** The schema version this code reads and writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
-
-type Row = Record<string, unknown>;
 
 /**
  * The Store on SQLite through Bun's built-in SQL client. One connection; every call runs in turn (a
@@ -63,6 +75,8 @@ type Row = Record<string, unknown>;
  * commit survives the process being killed (kill -9), which is the failure the manager must ride out.
  */
 export class SqliteStore implements Store {
+  /** One process owns the file (serve.json guards the home), so nobody else changes the queue. */
+  readonly shared = false;
   readonly #db: SQL;
   #turn: Promise<unknown> = Promise.resolve();
 
@@ -161,26 +175,87 @@ export class SqliteStore implements Store {
     });
   }
 
-  update(id: number, patch: RecordPatch, now: number): Promise<StoredEvent | undefined> {
+  update(id: number, patch: RecordPatch, now: number, owner?: string): Promise<StoredEvent | undefined> {
     return this.#serial(() =>
       this.#db.begin(async (tx) => {
         const found: Row[] = await tx`SELECT * FROM downloads WHERE id = ${id}`;
         if (found[0] === undefined) return undefined;
-        const record: DownloadRecord = { ...toRecord(found[0]), ...patch, updatedAt: now };
-        await tx`UPDATE downloads SET
-            url = ${record.url}, output = ${record.output ?? null}, directory = ${record.directory},
-            path = ${record.path ?? null}, headers = ${JSON.stringify(record.headers)},
-            checksum = ${record.checksum ?? null}, connections = ${record.connections},
-            speed_limit = ${record.speedLimit}, priority = ${record.priority}, position = ${record.position},
-            labels = ${JSON.stringify(record.labels)}, state = ${record.state},
-            failure = ${record.failure === undefined ? null : JSON.stringify(record.failure)},
-            next_try_at = ${record.nextTryAt ?? null}, attempts = ${record.attempts},
-            bytes_downloaded = ${record.bytesDownloaded}, total_bytes = ${record.totalBytes ?? null},
-            sha256 = ${record.sha256 ?? null}, updated_at = ${now}
+        const before = toRecord(found[0]);
+        if (owner !== undefined && before.node !== owner) return undefined;
+        const record = withLeaseRule({ ...before, ...patch, updatedAt: now });
+        const leased = record.node !== undefined;
+        await tx`UPDATE downloads SET ${tx(recordColumns(record))},
+            lease_until = CASE WHEN ${leased} THEN lease_until END,
+            requested = CASE WHEN ${leased} THEN requested END
           WHERE id = ${id}`;
         return appendEvent(tx, "changed", record, now);
       }),
     );
+  }
+
+  claim(ids: readonly number[], node: string, leaseMs: number, now: number): Promise<StoredEvent[]> {
+    return this.#serial(() =>
+      this.#db.begin(async (tx) => {
+        const events: StoredEvent[] = [];
+        for (const id of ids) {
+          const rows: Row[] = await tx`UPDATE downloads SET state = 'running', node = ${node},
+              lease_until = ${now + leaseMs}, requested = NULL, failure = NULL, next_try_at = NULL,
+              updated_at = ${now}
+            WHERE id = ${id} AND (state = 'queued' OR (state = 'retrying' AND COALESCE(next_try_at, 0) <= ${now}))
+            RETURNING *`;
+          if (rows[0] !== undefined) events.push(await appendEvent(tx, "changed", toRecord(rows[0]), now));
+        }
+        return events;
+      }),
+    );
+  }
+
+  heartbeat(
+    node: string,
+    progress: ReadonlyMap<number, number>,
+    leaseMs: number,
+    now: number,
+  ): Promise<Heartbeat> {
+    return this.#serial(() =>
+      this.#db.begin(async (tx) => {
+        const rows: Row[] = [];
+        for (const [id, bytes] of progress) {
+          const held: Row[] = await tx`UPDATE downloads SET bytes_downloaded = ${bytes},
+              lease_until = ${now + leaseMs}
+            WHERE id = ${id} AND node = ${node} AND state IN ('running', 'verifying') RETURNING id, requested`;
+          rows.push(...held);
+        }
+        return heartbeatOf(rows);
+      }),
+    );
+  }
+
+  reclaimExpired(now: number): Promise<StoredEvent[]> {
+    return this.#serial(() =>
+      this.#db.begin(async (tx) => {
+        const rows: Row[] = await tx`UPDATE downloads
+          SET state = CASE WHEN requested = 'pause' THEN 'paused' ELSE 'queued' END, node = NULL,
+            lease_until = NULL, requested = NULL, updated_at = ${now},
+            failure = json_object('kind', 'lease_expired', 'retryable', json('true'),
+              'message', 'node ' || COALESCE(node, '?') || ' stopped renewing its lease')
+          WHERE state IN ('running', 'verifying') AND COALESCE(lease_until, 0) < ${now} RETURNING *`;
+        const events: StoredEvent[] = [];
+        for (const row of rows) events.push(await appendEvent(tx, "changed", toRecord(row), now));
+        return events;
+      }),
+    );
+  }
+
+  requestPause(id: number): Promise<boolean> {
+    return this.#serial(async () => {
+      const rows: Row[] = await this.#db`UPDATE downloads SET requested = 'pause'
+        WHERE id = ${id} AND state IN ('running', 'verifying') AND node IS NOT NULL RETURNING id`;
+      return rows.length > 0;
+    });
+  }
+
+  async onChange(): Promise<() => Promise<void>> {
+    return async () => undefined;
   }
 
   remove(id: number, now: number): Promise<StoredEvent | undefined> {
@@ -247,65 +322,4 @@ async function appendEvent(
   const rows: Row[] = await tx`INSERT INTO events (download_id, kind, payload, at)
     VALUES (${record.id}, ${kind}, ${JSON.stringify(record)}, ${now}) RETURNING seq`;
   return { seq: Number(mustRow(rows)["seq"]), downloadId: record.id, kind, record };
-}
-
-function mustRow(rows: Row[]): Row {
-  const row = rows[0];
-  if (row === undefined) throw new Error("the database returned no row");
-  return row;
-}
-
-function asState(value: unknown): QueueState {
-  const state = QUEUE_STATES.find((s) => s === value);
-  if (state === undefined) throw new Error(`database: unknown download state ${JSON.stringify(value)}`);
-  return state;
-}
-
-function optionalText(value: unknown): string | undefined {
-  return typeof value === "string" ? value : undefined;
-}
-
-function optionalNumber(value: unknown): number | undefined {
-  return value === null || value === undefined ? undefined : Number(value);
-}
-
-function toRecord(row: Row): DownloadRecord {
-  const failure = optionalText(row["failure"]);
-  return {
-    id: Number(row["id"]),
-    url: String(row["url"]),
-    output: optionalText(row["output"]),
-    directory: String(row["directory"] ?? ""),
-    path: optionalText(row["path"]),
-    headers: JSON.parse(String(row["headers"])) as [string, string][],
-    checksum: optionalText(row["checksum"]),
-    connections: Number(row["connections"]),
-    speedLimit: Number(row["speed_limit"]),
-    priority: Number(row["priority"]),
-    position: Number(row["position"]),
-    labels: JSON.parse(String(row["labels"])) as string[],
-    state: asState(row["state"]),
-    failure: failure === undefined ? undefined : (JSON.parse(failure) as FailureInfo),
-    nextTryAt: optionalNumber(row["next_try_at"]),
-    attempts: Number(row["attempts"]),
-    bytesDownloaded: Number(row["bytes_downloaded"]),
-    totalBytes: optionalNumber(row["total_bytes"]),
-    sha256: optionalText(row["sha256"]),
-    requestId: optionalText(row["request_id"]),
-    createdAt: Number(row["created_at"]),
-    updatedAt: Number(row["updated_at"]),
-  };
-}
-
-function toEvent(row: Row): StoredEvent {
-  const kind = String(row["kind"]);
-  if (kind !== "added" && kind !== "changed" && kind !== "removed") {
-    throw new Error(`database: unknown event kind ${JSON.stringify(kind)}`);
-  }
-  return {
-    seq: Number(row["seq"]),
-    downloadId: Number(row["download_id"]),
-    kind,
-    record: JSON.parse(String(row["payload"])) as DownloadRecord,
-  };
 }

@@ -21,19 +21,36 @@ export interface AddOutcome {
   readonly event: StoredEvent | undefined;
 }
 
+/** What a heartbeat found out. */
+export interface Heartbeat {
+  /** Ids still leased to the node (running or verifying under its name); any other job lost its lease. */
+  readonly owned: ReadonlySet<number>;
+  /** Ids of its downloads that another node asked to pause. */
+  readonly pauseRequested: ReadonlySet<number>;
+}
+
 /**
- * The manager's persistent queue. One interface so the SQLite store (one machine) can be joined by a
- * PostgreSQL one (several machines) later. Every change writes its row and its event in one transaction,
- * so the event sequence is exactly the history of the rows.
+ * The manager's persistent queue: SQLite for one machine, memory for batches, PostgreSQL for several
+ * machines (nodes) sharing one queue. Every change writes its row and its event in one transaction, so the
+ * event sequence is exactly the history of the rows, gap-free and in commit order.
+ *
+ * Leases: a node starts a download only by `claim`ing it (queued or due retrying → running, leased to the
+ * node); it renews its leases with `heartbeat`; `reclaimExpired` puts downloads of a node that stopped
+ * heartbeating back in the queue. A row leaving running/verifying releases its lease.
  */
 export interface Store {
+  /** True when other processes change the queue too (PostgreSQL): the manager then follows the event feed. */
+  readonly shared: boolean;
   /** Adds a download, or returns the one with the same `requestId`. */
   add(input: NewDownload, now: number): Promise<AddOutcome>;
   get(id: number): Promise<DownloadRecord | undefined>;
   /** Downloads in queue order: priority (higher first), position, id. */
   list(filter?: RecordFilter): Promise<DownloadRecord[]>;
-  /** Applies `patch` and stores a "changed" event; undefined when the id is unknown. */
-  update(id: number, patch: RecordPatch, now: number): Promise<StoredEvent | undefined>;
+  /**
+   * Applies `patch` and stores a "changed" event; undefined when the id is unknown, or when `owner` is
+   * given and the download is not leased to that node (a node that lost a lease must not write its row).
+   */
+  update(id: number, patch: RecordPatch, now: number, owner?: string): Promise<StoredEvent | undefined>;
   /** Deletes the row and stores a "removed" event; undefined when the id is unknown. */
   remove(id: number, now: number): Promise<StoredEvent | undefined>;
   /** Stored events with seq > `seq`, oldest first, at most `limit`. */
@@ -46,5 +63,36 @@ export interface Store {
   pruneEvents(keep: number): Promise<void>;
   /** How many downloads are in each state (states with none are absent). */
   countByState(): Promise<Map<QueueState, number>>;
+  /**
+   * Claims those of `ids` that can start (queued, or retrying and due at `now`) for `node`: running, leased
+   * for `leaseMs`. Rows another node is claiming at the same moment are skipped, not waited for. Returns
+   * the "changed" events of the rows claimed.
+   */
+  claim(ids: readonly number[], node: string, leaseMs: number, now: number): Promise<StoredEvent[]>;
+  /**
+   * Renews for `leaseMs` the leases `node` holds on the downloads it runs (`progress`: id → bytes, stored
+   * without an event: it is progress) and says which of them it still holds and which were asked to
+   * pause. A lease of the node on a download it no longer runs is not renewed: it expires and any node
+   * (this one too) can take the download again.
+   */
+  heartbeat(
+    node: string,
+    progress: ReadonlyMap<number, number>,
+    leaseMs: number,
+    now: number,
+  ): Promise<Heartbeat>;
+  /**
+   * Puts running or verifying downloads whose lease expired back in the queue (paused instead when a
+   * pause was asked of their node), with a failure of kind "lease_expired" naming the node; returns
+   * their events.
+   */
+  reclaimExpired(now: number): Promise<StoredEvent[]>;
+  /** Asks the node that runs download `id` to pause it; false when it is not running or verifying. */
+  requestPause(id: number): Promise<boolean>;
+  /**
+   * Calls `wake` soon after another process stores an event or asks for a pause (PostgreSQL LISTEN); the
+   * returned function stops it. Stores that only this process writes never call it.
+   */
+  onChange(wake: (what: "events" | "requests") => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }

@@ -1,14 +1,32 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, test as bunTest, describe, expect } from "bun:test";
 import { join } from "node:path";
 import { SQL } from "bun";
 import type { NewDownload } from "../../src/manager/download-record.ts";
 import { MemoryStore } from "../../src/manager/memory-store.ts";
+import { PostgresStore } from "../../src/manager/postgres-store.ts";
 import { SCHEMA_VERSION, SqliteStore } from "../../src/manager/sqlite-store.ts";
 import type { Store } from "../../src/manager/store.ts";
 import { tempDirs } from "../helpers/cli.ts";
+import { type Postgres, postgresMissing, startPostgres } from "../helpers/postgres.ts";
 
 const dirs = tempDirs("dlm-store-");
-afterAll(() => dirs.removeAll());
+const noPostgres = postgresMissing();
+let pg: Postgres | undefined;
+let databases = 0;
+beforeAll(async () => {
+  if (noPostgres === undefined) pg = await startPostgres();
+});
+afterAll(async () => {
+  await pg?.stop();
+  await dirs.removeAll();
+});
+if (noPostgres !== undefined) console.warn(`skipping PostgresStore tests: ${noPostgres}`);
+
+/** A PostgresStore on a fresh database of the test cluster. */
+async function openPostgres(): Promise<PostgresStore> {
+  if (pg === undefined) throw new Error("no PostgreSQL cluster");
+  return PostgresStore.open(await pg.createDatabase(`store${++databases}`));
+}
 
 function input(url: string, extra: Partial<NewDownload> = {}): NewDownload {
   return {
@@ -26,6 +44,8 @@ function input(url: string, extra: Partial<NewDownload> = {}): NewDownload {
     ...extra,
   };
 }
+
+const test = bunTest;
 
 describe("SqliteStore", () => {
   test("migrates a new database to the current schema version, and reopening keeps the rows", async () => {
@@ -46,9 +66,12 @@ describe("SqliteStore", () => {
 const stores: [string, () => Promise<Store>][] = [
   ["SqliteStore", async () => SqliteStore.open(join(await dirs.fresh(), "dlm.db"))],
   ["MemoryStore", async () => new MemoryStore()],
+  ["PostgresStore", openPostgres],
 ];
 
-describe.each(stores)("%s (the Store contract)", (_name, open) => {
+describe.each(stores)("%s (the Store contract)", (name, open) => {
+  // Skipped only where PostgreSQL is not installed (.ci/run installs it).
+  const test = name === "PostgresStore" && noPostgres !== undefined ? bunTest.skip : bunTest;
   test("Add with a request_id already used returns the first download and stores no event", async () => {
     const store = await open();
     const first = await store.add(input("http://x/a", { requestId: "r1", labels: ["iso"] }), 1);
@@ -119,5 +142,153 @@ describe.each(stores)("%s (the Store contract)", (_name, open) => {
     await store.update(record.id, { priority: 1 }, 3);
     expect((await store.eventsAfter(0, 100)).map((e) => e.seq)).toEqual([11]);
     await store.close();
+  });
+
+  test("claim takes only startable downloads, leases them, and a lease-holder's write is guarded", async () => {
+    const store = await open();
+    const a = (await store.add(input("http://x/a"), 1)).record;
+    const b = (await store.add(input("http://x/b", { state: "paused" }), 1)).record;
+    const c = (await store.add(input("http://x/c"), 1)).record;
+    await store.update(c.id, { state: "retrying", nextTryAt: 1_000 }, 1);
+    const claimed = await store.claim([a.id, b.id, c.id], "n1", 60_000, 10);
+    // b is paused and c is not due yet: only a starts.
+    expect(claimed.map((e) => [e.downloadId, e.record.state, e.record.node])).toEqual([
+      [a.id, "running", "n1"],
+    ]);
+    expect(await store.claim([a.id], "n2", 60_000, 10)).toEqual([]);
+    expect((await store.claim([c.id], "n2", 60_000, 2_000)).map((e) => e.record.node)).toEqual(["n2"]);
+    // Another node cannot write a row leased to n1; n1 can, and leaving running releases the lease.
+    expect(await store.update(a.id, { state: "finished" }, 11, "n2")).toBeUndefined();
+    const done = await store.update(a.id, { state: "finished" }, 12, "n1");
+    expect(done?.record.node).toBeUndefined();
+    expect((await store.get(a.id))?.node).toBeUndefined();
+    expect(await store.update(a.id, { state: "failed" }, 13, "n1")).toBeUndefined();
+    await store.close();
+  });
+
+  test("heartbeat renews leases and stores progress; expired leases go back to the queue", async () => {
+    const store = await open();
+    const a = (await store.add(input("http://x/a"), 1)).record;
+    const b = (await store.add(input("http://x/b"), 1)).record;
+    // Wall-clock times: PostgreSQL keeps leases on its own clock, the others on the one passed in.
+    const t = Date.now();
+    await store.claim([a.id], "n1", 60_000, t);
+    // A lease of 0 ms has lapsed by the time anyone looks.
+    await store.claim([b.id], "n2", 0, t);
+    await Bun.sleep(5);
+    const beat = await store.heartbeat("n1", new Map([[a.id, 4096]]), 60_000, t + 5);
+    expect([...beat.owned]).toEqual([a.id]);
+    expect([...beat.pauseRequested]).toEqual([]);
+    expect((await store.get(a.id))?.bytesDownloaded).toBe(4096);
+    const reclaimed = await store.reclaimExpired(Date.now() + 1);
+    expect(reclaimed.map((e) => [e.downloadId, e.record.state, e.record.node])).toEqual([
+      [b.id, "queued", undefined],
+    ]);
+    expect(reclaimed[0]?.record.failure).toEqual({
+      kind: "lease_expired",
+      retryable: true,
+      message: "node n2 stopped renewing its lease",
+    });
+    // n2's heartbeat now finds it holds nothing: it must stop its job.
+    expect([...(await store.heartbeat("n2", new Map([[b.id, 1]]), 60_000, t + 10)).owned]).toEqual([]);
+    expect((await store.get(b.id))?.bytesDownloaded).toBe(0);
+    expect(await store.requestPause(b.id)).toBe(false);
+    expect(await store.requestPause(a.id)).toBe(true);
+    expect([
+      ...(await store.heartbeat("n1", new Map([[a.id, 8192]]), 60_000, t + 20)).pauseRequested,
+    ]).toEqual([a.id]);
+    // A node renews only the leases of downloads it says it runs.
+    expect((await store.heartbeat("n1", new Map(), 60_000, t + 30)).owned.size).toBe(0);
+    await store.close();
+  });
+
+  test("a pause asked of a node that then died holds when its download is reclaimed", async () => {
+    const store = await open();
+    const { record } = await store.add(input("http://x/a"), 1);
+    await store.claim([record.id], "dead", 0, Date.now());
+    expect(await store.requestPause(record.id)).toBe(true);
+    await Bun.sleep(5);
+    const reclaimed = await store.reclaimExpired(Date.now() + 1);
+    expect(reclaimed.map((e) => [e.record.state, e.record.node])).toEqual([["paused", undefined]]);
+    await store.close();
+  });
+});
+
+describe.skipIf(noPostgres !== undefined)("PostgresStore with several writers", () => {
+  test("concurrent claims from three nodes never take one download twice", async () => {
+    const url = await (pg as Postgres).createDatabase("claims");
+    const nodes = await Promise.all([1, 2, 3].map(() => PostgresStore.open(url)));
+    const ids: number[] = [];
+    for (let i = 0; i < 30; i++) ids.push((await nodes[0]!.add(input(`http://x/${i}`), 1)).record.id);
+    const taken = await Promise.all(
+      nodes.map(async (store, n) => {
+        const mine: number[] = [];
+        for (let round = 0; round < 20; round++) {
+          const waiting = (await store.list({ states: ["queued"] })).map((r) => r.id).slice(0, 3);
+          if (waiting.length === 0) break;
+          for (const event of await store.claim(waiting, `n${n}`, 60_000, 2)) mine.push(event.downloadId);
+        }
+        return mine;
+      }),
+    );
+    const all = taken.flat();
+    expect(all.length).toBe(30);
+    expect(new Set(all).size).toBe(30);
+    for (const store of nodes) await store.close();
+  });
+
+  test("events written by concurrent transactions get gap-free seqs, and readers never skip one", async () => {
+    const url = await (pg as Postgres).createDatabase("seqs");
+    const writers = await Promise.all([1, 2, 3, 4].map(() => PostgresStore.open(url)));
+    const reader = await PostgresStore.open(url);
+    const ids: number[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await reader.add(input(`http://x/${i}`), 1)).record.id);
+    // A reader polls while four writers commit changes concurrently; each poll must continue the sequence.
+    let last = await reader.lastSeq();
+    const seen: number[] = [];
+    let writing = true;
+    const reading = (async () => {
+      while (writing || last < (await reader.lastSeq())) {
+        for (const event of await reader.eventsAfter(last, 1000)) {
+          expect(event.seq).toBe(last + 1);
+          last = event.seq;
+          seen.push(event.seq);
+        }
+      }
+    })();
+    await Promise.all(
+      writers.map(async (store, n) => {
+        for (let i = 0; i < 40; i++) await store.update(ids[n]!, { priority: i }, 2);
+      }),
+    );
+    writing = false;
+    await reading;
+    expect(seen.length).toBe(160);
+    expect(await reader.lastSeq()).toBe(164);
+    for (const store of [...writers, reader]) await store.close();
+  });
+
+  test("onChange wakes another node when an event is stored or a pause is asked", async () => {
+    const url = await (pg as Postgres).createDatabase("wake");
+    const [a, b] = await Promise.all([PostgresStore.open(url), PostgresStore.open(url)]);
+    const waiters = new Map<string, () => void>();
+    const seen: string[] = [];
+    const stop = await b.onChange((what) => {
+      seen.push(what);
+      waiters.get(what)?.();
+    });
+    const wakeOf = (what: string) => new Promise<void>((resolve) => waiters.set(what, resolve));
+    // (Subscribing also wakes once per channel, so a node catches up after a reconnect.)
+    let waiting = wakeOf("events");
+    const { record } = await a.add(input("http://x/a"), 1);
+    await waiting;
+    await a.claim([record.id], "na", 60_000, 2);
+    waiting = wakeOf("requests");
+    expect(await a.requestPause(record.id)).toBe(true);
+    await waiting;
+    expect(seen).toContain("requests");
+    await stop();
+    await a.close();
+    await b.close();
   });
 });

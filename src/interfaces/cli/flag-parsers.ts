@@ -109,3 +109,20 @@ export function outputPath(input: string): string {
   if (input.endsWith("/")) throw usage("--output", input, "a file path, not a directory");
   return input;
 }
+
+/** `--store`: a postgres:// or postgresql:// URL (the only store besides the default SQLite file). */
+export function storeUrl(input: string): string {
+  const url = URL.parse(input.trim());
+  if (url === null || (url.protocol !== "postgres:" && url.protocol !== "postgresql:")) {
+    throw usage("--store", input, "a postgres://[USER[:PASSWORD]@]HOST[:PORT]/DATABASE URL");
+  }
+  return input.trim();
+}
+
+/** `--node`: a node name of 1..63 letters, digits, dots, dashes and underscores. */
+export function nodeName(input: string): string {
+  if (!/^[A-Za-z0-9._-]{1,63}$/.test(input)) {
+    throw usage("--node", input, "1..63 letters, digits, '.', '-' or '_'");
+  }
+  return input;
+}

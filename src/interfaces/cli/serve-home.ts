@@ -1,5 +1,5 @@
-import { chmod, rename, rm, writeFile } from "node:fs/promises";
-import { homedir } from "node:os";
+import { chmod, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { homedir, hostname } from "node:os";
 import { join, resolve } from "node:path";
 import type { Context } from "../../context.ts";
 import { NoServerError, StateFileError } from "../../errors.ts";
@@ -21,6 +21,29 @@ export interface ServeFile {
 export const SERVE_FILE = "serve.json";
 /** Name of the database in the home. */
 export const DATABASE_FILE = "dlm.db";
+/** Name of the file that keeps this home's node name (several nodes can share one queue). */
+export const NODE_FILE = "node";
+
+/**
+ * This home's node name: the one kept in NODE_FILE, else a new one (host name and 6 random hex digits,
+ * so two nodes on one host differ) written there. A restarted node keeps its name and so takes back at
+ * once the downloads it was running, instead of waiting for their leases to expire.
+ */
+export async function homeNodeName(home: string): Promise<string> {
+  const path = join(home, NODE_FILE);
+  const kept = (await readFile(path, "utf8").catch(() => "")).trim();
+  if (/^[A-Za-z0-9._-]{1,63}$/.test(kept)) return kept;
+  const host =
+    hostname()
+      .replace(/[^A-Za-z0-9.-]/g, "-")
+      .slice(0, 48) || "node";
+  // The global Web Crypto: node:crypto would cost every client command its load time (serve-home.ts is
+  // imported by all of them).
+  const suffix = [...crypto.getRandomValues(new Uint8Array(3))].map((b) => b.toString(16).padStart(2, "0"));
+  const name = `${host}-${suffix.join("")}`;
+  await writeFile(path, `${name}\n`, { mode: 0o600 });
+  return name;
+}
 
 /**
  * The daemon's home: `$DLM_HOME`, else `$XDG_STATE_HOME/dlm`, else `~/.local/state/dlm` (the XDG Base

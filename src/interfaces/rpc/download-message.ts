@@ -51,6 +51,7 @@ export function toDownload(view: DownloadView, state = WIRE_STATES[view.state]):
     updateTime: timestampFromMs(view.updatedAt),
     sha256: view.sha256 ?? "",
     activeConnections: view.activeConnections ?? 0,
+    node: view.node ?? "",
   });
 }
 

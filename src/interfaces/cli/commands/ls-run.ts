@@ -23,7 +23,10 @@ function progressOf(download: Download): string {
   return `${percent}% of ${formatBytes(total)}`;
 }
 
-/** One line of `dlm ls`: id, state, progress, rate, name, and why it failed or when it retries. */
+/**
+ * One line of `dlm ls`: id, state, progress, rate, name, why it failed or when it retries, and the node
+ * that runs it.
+ */
 export function lsLine(download: Download): string {
   const name = download.path || download.output || download.url;
   const rate = download.bytesPerSecond > 0 ? formatRate(download.bytesPerSecond) : "-";
@@ -33,6 +36,8 @@ export function lsLine(download: Download): string {
   if (download.nextTryTime !== undefined) {
     note += `  next try ${new Date(timestampMs(download.nextTryTime)).toISOString()}`;
   }
+  // Which `dlm serve` runs it, when several share one queue (dlm serve --store postgres://...).
+  if (download.node !== "") note += `  on ${download.node}`;
   return `${download.id}\t${stateName(download.state)}\t${progressOf(download)}\t${rate}\t${name}${note}`;
 }
 

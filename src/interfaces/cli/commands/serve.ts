@@ -2,17 +2,19 @@ import { mkdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { buildCommand } from "@stricli/core";
 import { DEFAULT_RETRY_OPTIONS } from "../../../engine/retry-policy.ts";
-import { UsageError } from "../../../errors.ts";
+import { NetworkError, UsageError } from "../../../errors.ts";
 import { EXIT } from "../../../exit-codes.ts";
 import { logger } from "../../../log.ts";
 import type { DownloadRecord } from "../../../manager/download-record.ts";
+import type { Store } from "../../../manager/store.ts";
 import { dashboardUrl } from "../../shared/listener.ts";
 import type { CliContext } from "../cli-context.ts";
-import { byteSize, integerIn } from "../flag-parsers.ts";
+import { byteSize, integerIn, nodeName, storeUrl } from "../flag-parsers.ts";
 import { type ListenFlags, listenAddress, listenFlags } from "../listen-address.ts";
 import { reportError } from "../report.ts";
 import {
   DATABASE_FILE,
+  homeNodeName,
   processAlive,
   readServeFile,
   removeServeFile,
@@ -28,7 +30,36 @@ export interface ServeFlags extends ListenFlags {
   readonly limit?: number;
   readonly retries?: number;
   readonly onComplete?: string;
+  readonly store?: string;
+  readonly node?: string;
+  readonly leaseTimeout?: number;
   readonly json?: boolean;
+}
+
+/** A store URL fit for messages and logs: the password left out. */
+function redacted(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password !== "") parsed.password = "***";
+  return parsed.href;
+}
+
+/** The queue: the SQLite file in the home, or the PostgreSQL database `--store` names. */
+async function openStore(home: string, url: string | undefined): Promise<Store> {
+  if (url === undefined) {
+    const { SqliteStore } = await import("../../../manager/sqlite-store.ts");
+    return SqliteStore.open(join(home, DATABASE_FILE));
+  }
+  const { PostgresStore } = await import("../../../manager/postgres-store.ts");
+  try {
+    return await PostgresStore.open(url);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new NetworkError(`--store: cannot open the queue in ${redacted(url)}: ${why}`, {
+      reason: "refused",
+      flag: "--store",
+      cause: error,
+    });
+  }
 }
 
 /**
@@ -99,15 +130,17 @@ export const serveCommand = buildCommand({
           hint: "stop it first, or set DLM_HOME to run another",
         });
       }
+      const node = flags.node ?? (await homeNodeName(home));
       // Loaded here: the servers and the database cost start-up time the other commands should not pay.
-      const { SqliteStore } = await import("../../../manager/sqlite-store.ts");
       const { Manager } = await import("../../../manager/manager.ts");
       const { startServePlane } = await import("../../serve-plane.ts");
-      const store = await SqliteStore.open(join(home, DATABASE_FILE));
+      const store = await openStore(home, flags.store);
       const manager = await Manager.start({
         store,
         ctx,
         dir,
+        node,
+        ...(flags.leaseTimeout === undefined ? {} : { leaseMs: flags.leaseTimeout * 1000 }),
         maxActive: flags.maxActive ?? 3,
         ...(flags.maxConnections === undefined ? {} : { connectionBudget: flags.maxConnections }),
         globalLimit: flags.limit ?? 0,
@@ -134,13 +167,14 @@ export const serveCommand = buildCommand({
       });
       // The dashboard link carries the token in its fragment: printed for the user, never logged.
       const dashboard = dashboardUrl(plane.http, plane.token);
+      const queue = flags.store === undefined ? "" : `, queue ${redacted(flags.store)} as node ${node}`;
       ctx.stderr.write(
-        `dlm: serving downloads into ${dir}; rpc ${plane.rpc}, http ${plane.http} (token in ${join(home, "serve.json")})\n` +
+        `dlm: serving downloads into ${dir}; rpc ${plane.rpc}, http ${plane.http} (token in ${join(home, "serve.json")})${queue}\n` +
           `dlm: dashboard ${dashboard}\n`,
       );
       if (json) {
         ctx.stdout.write(
-          `${JSON.stringify({ type: "serve", http: plane.http, rpc: plane.rpc, dashboard, dir, home })}\n`,
+          `${JSON.stringify({ type: "serve", http: plane.http, rpc: plane.rpc, dashboard, dir, home, node })}\n`,
         );
       }
       await new Promise<void>((done) => {
@@ -204,6 +238,30 @@ export const serveCommand = buildCommand({
           "Run PROGRAM (no shell) when a download ends, with DLM_ID, DLM_FILE, DLM_SHA256, DLM_STATE set",
         optional: true,
         placeholder: "PROGRAM",
+      },
+      store: {
+        kind: "parsed",
+        parse: storeUrl,
+        brief:
+          "Keep the queue in PostgreSQL (postgres://USER@HOST/DB) to share it with other dlm serve nodes (default: SQLite in the home)",
+        optional: true,
+        placeholder: "URL",
+      },
+      node: {
+        kind: "parsed",
+        parse: nodeName,
+        brief:
+          "This node's name among those sharing --store (default: kept in the home, made from the host name)",
+        optional: true,
+        placeholder: "NAME",
+      },
+      leaseTimeout: {
+        kind: "parsed",
+        parse: integerIn("--lease-timeout", 2, 3600),
+        brief:
+          "Seconds without a heartbeat after which another node takes over a download, 2..3600 (default 15)",
+        optional: true,
+        placeholder: "SECONDS",
       },
       json: { kind: "boolean", brief: "Machine output: a JSON line with the listeners", optional: true },
     },

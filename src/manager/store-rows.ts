@@ -1,0 +1,121 @@
+import {
+  ACTIVE_STATES,
+  type DownloadRecord,
+  type FailureInfo,
+  QUEUE_STATES,
+  type QueueState,
+  type StoredEvent,
+} from "./download-record.ts";
+import type { Heartbeat } from "./store.ts";
+
+/** A row as Bun's SQL client returns it (SQLite or PostgreSQL; PostgreSQL's int8 arrives as a string). */
+export type Row = Record<string, unknown>;
+
+/** The first row of a result that must have one. */
+export function mustRow(rows: Row[]): Row {
+  const row = rows[0];
+  if (row === undefined) throw new Error("the database returned no row");
+  return row;
+}
+
+/** A stored state name, checked. */
+export function asState(value: unknown): QueueState {
+  const state = QUEUE_STATES.find((s) => s === value);
+  if (state === undefined) throw new Error(`database: unknown download state ${JSON.stringify(value)}`);
+  return state;
+}
+
+function optionalText(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+function optionalNumber(value: unknown): number | undefined {
+  return value === null || value === undefined ? undefined : Number(value);
+}
+
+/** A `downloads` row as a record; JSON columns are kept as text by both SQL stores. */
+export function toRecord(row: Row): DownloadRecord {
+  const failure = optionalText(row["failure"]);
+  return {
+    id: Number(row["id"]),
+    url: String(row["url"]),
+    output: optionalText(row["output"]),
+    directory: String(row["directory"] ?? ""),
+    path: optionalText(row["path"]),
+    headers: JSON.parse(String(row["headers"])) as [string, string][],
+    checksum: optionalText(row["checksum"]),
+    connections: Number(row["connections"]),
+    speedLimit: Number(row["speed_limit"]),
+    priority: Number(row["priority"]),
+    position: Number(row["position"]),
+    labels: JSON.parse(String(row["labels"])) as string[],
+    state: asState(row["state"]),
+    failure: failure === undefined ? undefined : (JSON.parse(failure) as FailureInfo),
+    nextTryAt: optionalNumber(row["next_try_at"]),
+    attempts: Number(row["attempts"]),
+    bytesDownloaded: Number(row["bytes_downloaded"]),
+    totalBytes: optionalNumber(row["total_bytes"]),
+    sha256: optionalText(row["sha256"]),
+    requestId: optionalText(row["request_id"]),
+    node: optionalText(row["node"]),
+    createdAt: Number(row["created_at"]),
+    updatedAt: Number(row["updated_at"]),
+  };
+}
+
+/** An `events` row as a stored event. */
+export function toEvent(row: Row): StoredEvent {
+  const kind = String(row["kind"]);
+  if (kind !== "added" && kind !== "changed" && kind !== "removed") {
+    throw new Error(`database: unknown event kind ${JSON.stringify(kind)}`);
+  }
+  const record = JSON.parse(String(row["payload"])) as DownloadRecord;
+  return {
+    seq: Number(row["seq"]),
+    downloadId: Number(row["download_id"]),
+    kind,
+    // Events stored before nodes existed have no node field.
+    record: { ...record, node: record.node ?? undefined },
+  };
+}
+
+/** Column values of a record for an UPDATE (JSON as text, absent as NULL). */
+export function recordColumns(record: DownloadRecord) {
+  return {
+    url: record.url,
+    output: record.output ?? null,
+    directory: record.directory,
+    path: record.path ?? null,
+    headers: JSON.stringify(record.headers),
+    checksum: record.checksum ?? null,
+    connections: record.connections,
+    speed_limit: record.speedLimit,
+    priority: record.priority,
+    position: record.position,
+    labels: JSON.stringify(record.labels),
+    state: record.state,
+    failure: record.failure === undefined ? null : JSON.stringify(record.failure),
+    next_try_at: record.nextTryAt ?? null,
+    attempts: record.attempts,
+    bytes_downloaded: record.bytesDownloaded,
+    total_bytes: record.totalBytes ?? null,
+    sha256: record.sha256 ?? null,
+    node: record.node ?? null,
+    updated_at: record.updatedAt,
+  };
+}
+
+/** A row leaving running/verifying releases its lease (node cleared); an active row keeps its node. */
+export function withLeaseRule(record: DownloadRecord): DownloadRecord {
+  return ACTIVE_STATES.has(record.state) ? record : { ...record, node: undefined };
+}
+
+/** Heartbeat answer from the rows (id, requested) a node still holds. */
+export function heartbeatOf(rows: Row[]): Heartbeat {
+  return {
+    owned: new Set(rows.map((row) => Number(row["id"]))),
+    pauseRequested: new Set(
+      rows.filter((row) => row["requested"] === "pause").map((row) => Number(row["id"])),
+    ),
+  };
+}
