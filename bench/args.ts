@@ -1,6 +1,13 @@
 import { parseArgs } from "node:util";
 import { BATCH_TOOLS } from "./batch-tools.ts";
-import { BATCH_SCENARIO_IDS, type BatchScenarioId, SCENARIO_IDS, type ScenarioId } from "./scenarios.ts";
+import { LIMIT_TOOLS } from "./limit-tools.ts";
+import {
+  BATCH_SCENARIO_IDS,
+  type BatchScenarioId,
+  LIMIT_SCENARIO_IDS,
+  SCENARIO_IDS,
+  type ScenarioId,
+} from "./scenarios.ts";
 import { TOOLS } from "./tools.ts";
 
 /** Parsed command line of bench/run.ts. */
@@ -15,6 +22,9 @@ export interface BenchOptions {
   /** Number of files in a batch and the size of each, bytes. */
   readonly batchFiles: number;
   readonly batchSize: number;
+  /** Speed limits of the limit scenario, bytes/s (empty when it does not run), and how long each file takes. */
+  readonly limitRates: readonly number[];
+  readonly limitSeconds: number;
   /** Tool ids given with --tools (then they run in every scenario), or undefined for the default set. */
   readonly tools: readonly string[] | undefined;
   /** Per-connection cap of the capped scenarios, bytes/s. */
@@ -33,11 +43,15 @@ export const USAGE = `usage: bun bench/run.ts [--smoke] [--size 128M,1G] [--reps
   --size        file sizes, comma-separated: bytes or K/M/G (binary: 1G = 1 GiB); default 128M,1G
   --reps        repetitions per tool and scenario (tool order alternates); default 3
                         [--batch-files 200] [--batch-size 1M]
-  --scenarios   subset of ${[...SCENARIO_IDS, ...BATCH_SCENARIO_IDS].join(",")}
+                        [--limit-rates 4M,512K] [--limit-seconds 10]
+  --scenarios   subset of ${[...SCENARIO_IDS, ...BATCH_SCENARIO_IDS, ...LIMIT_SCENARIO_IDS].join(",")}
   --tools       subset of ${TOOLS.map((t) => t.id).join(",")}; listed tools run in every scenario
                 and, for the batch scenarios, of ${BATCH_TOOLS.map((t) => t.id).join(",")}
+                and, for the limit scenario, of ${LIMIT_TOOLS.map((t) => t.id).join(",")}
   --batch-files files in a batch scenario; default 200 (--smoke: 10)
   --batch-size  size of each batch file (K/M/G binary); default 1M (--smoke: 64K)
+  --limit-rates speed limits of the limit scenario, bytes/s (K/M/G binary); default 4M,512K (--smoke: 4M)
+  --limit-seconds  how long each limit's file takes at the limit; default 10 (--smoke: 0.25)
   --rate        per-connection cap in bytes/s (K/M/G binary); default 16M
   --latency     ms added before each response in the latency scenario; default 50
   --timeout     seconds one tool run may take before it is killed and reported FAIL
@@ -101,6 +115,23 @@ const BATCH_FILES = 200;
 const SMOKE_BATCH_FILES = 10;
 const BATCH_SIZE = "1M";
 const SMOKE_BATCH_SIZE = "64K";
+/**
+ * Limit defaults: issue 14's 10 s window at a typical limit and at a low one; --smoke checks the harness with
+ * a quarter second at the first limit only (its rate is not judged).
+ */
+const LIMIT_RATES = "4M,512K";
+const SMOKE_LIMIT_RATES = "4M";
+const LIMIT_SECONDS = 10;
+const SMOKE_LIMIT_SECONDS = 0.25;
+
+function positiveSeconds(flag: string, input: string | undefined, fallback: number): number {
+  if (input === undefined) return fallback;
+  const value = Number(input);
+  if (!Number.isFinite(value) || value <= 0 || input.trim() === "") {
+    throw new BenchUsageError(`${flag}: expected seconds above 0, got ${JSON.stringify(input)}`);
+  }
+  return value;
+}
 
 /** Parses argv (without the runtime and script); undefined means --help was asked. */
 export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
@@ -114,7 +145,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
   const smoke = values.smoke ?? false;
   const reps = positiveInt("--reps", values.reps, smoke ? 1 : 3);
   if (reps < 1) throw new BenchUsageError("--reps: expected at least 1");
-  const allScenarios = [...SCENARIO_IDS, ...BATCH_SCENARIO_IDS];
+  const allScenarios = [...SCENARIO_IDS, ...BATCH_SCENARIO_IDS, ...LIMIT_SCENARIO_IDS];
   const picked =
     values.scenarios === undefined ? allScenarios : subset("--scenarios", values.scenarios, allScenarios);
   const batchFiles = positiveInt(
@@ -134,10 +165,22 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
     ),
     batchFiles,
     batchSize: parseBytes("--batch-size", values["batch-size"] ?? (smoke ? SMOKE_BATCH_SIZE : BATCH_SIZE)),
+    limitRates: picked.includes("limit")
+      ? parseSizes("--limit-rates", values["limit-rates"] ?? (smoke ? SMOKE_LIMIT_RATES : LIMIT_RATES))
+      : [],
+    limitSeconds: positiveSeconds(
+      "--limit-seconds",
+      values["limit-seconds"],
+      smoke ? SMOKE_LIMIT_SECONDS : LIMIT_SECONDS,
+    ),
     tools:
       values.tools === undefined
         ? undefined
-        : subset("--tools", values.tools, [...TOOLS.map((t) => t.id), ...BATCH_TOOLS.map((t) => t.id)]),
+        : subset(
+            "--tools",
+            values.tools,
+            [...TOOLS, ...BATCH_TOOLS, ...LIMIT_TOOLS].map((t) => t.id),
+          ),
     rateBytesPerSec: parseBytes("--rate", values.rate ?? "16M"),
     latencyMs: positiveInt("--latency", values.latency, 50),
     timeoutMs: timeout === undefined || timeout === 0 ? undefined : timeout * 1000,
@@ -162,6 +205,8 @@ function parse(argv: string[]) {
       results: { type: "string" },
       "batch-files": { type: "string" },
       "batch-size": { type: "string" },
+      "limit-rates": { type: "string" },
+      "limit-seconds": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });

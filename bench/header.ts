@@ -1,6 +1,7 @@
 import { cpus } from "node:os";
 import type { BenchOptions } from "./args.ts";
 import { BATCH_JOBS } from "./batch-tools.ts";
+import { rateLabel } from "./limit-report.ts";
 import { gnuTimeAvailable } from "./measure.ts";
 import { median, sizeLabel } from "./report.ts";
 
@@ -51,6 +52,11 @@ export function header(options: BenchOptions, started: Date, bunStartSeconds: nu
       ? []
       : [
           `- batches: ${options.batchFiles} files of ${sizeLabel(options.batchSize)}, ${BATCH_JOBS} at once (${options.batchScenarios.join(", ")})`,
+        ]),
+    ...(options.limitRates.length === 0
+      ? []
+      : [
+          `- limit: ${options.limitRates.map(rateLabel).join(", ")}, each with a file that takes ${options.limitSeconds} s at it`,
         ]),
     `- link: cap ${(options.rateBytesPerSec / 2 ** 20).toFixed(1)} MiB/s per connection where capped, latency ${options.latencyMs} ms in the latency scenario`,
     `- machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), ${process.platform}; nginx and the pacer share it`,

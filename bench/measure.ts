@@ -28,6 +28,8 @@ export interface Measured {
   /** Whole stdout (tools here print at most a result line) and the end of stderr, for failure notes. */
   stdout: string;
   stderrTail: string;
+  /** Whole stderr: dlm's JSON log lines when DLM_LOG asks for them (the limit scenario counts its retries). */
+  stderr: string;
   /** Which meter produced cpu and rss. */
   meter: "gnu-time" | "rusage";
 }
@@ -77,6 +79,7 @@ export async function measure(
     exitedAt,
     stdout,
     stderrTail: stderr.slice(-TAIL_CHARS),
+    stderr,
   };
   if (useTime) {
     const line = (await readFile(timeFile, "utf8").catch(() => "")).trim().split("\n").pop() ?? "";

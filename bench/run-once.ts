@@ -2,7 +2,7 @@ import { rm, stat } from "node:fs/promises";
 import type { BenchFile } from "./files.ts";
 import { hashFile } from "./files.ts";
 import { type Ideal, idealOf } from "./ideal.ts";
-import { measure } from "./measure.ts";
+import { type Measured, measure } from "./measure.ts";
 import type { AccessLog } from "./nginx-log.ts";
 import type { Pacer } from "./pacer.ts";
 import type { Scenario } from "./scenarios.ts";
@@ -71,27 +71,17 @@ export async function runOnce(tool: Tool, setup: RunSetup): Promise<RunResult> {
     ? Math.min(...connections.map((c) => c.firstByteAt ?? Number.POSITIVE_INFINITY)) - m.startedAt
     : (fromLog?.firstBodyRequestAtEpochMs ?? Number.NaN) - m.startedEpochMs;
 
-  const note = m.stderrTail.trim().split("\n").pop()?.slice(0, 160) ?? "";
-  const failed = (why: string): RunResult => ({ ok: false, failure: note === "" ? why : `${why}: ${note}` });
   try {
-    if (m.timedOut) return failed(`timed out after ${Math.round(setup.timeoutMs / 1000)} s`);
-    if (m.exitCode !== 0) return failed(`exit ${m.exitCode}`);
-    const size = (await stat(out).catch(() => undefined))?.size;
-    if (size === undefined) return failed("no output file");
-    if (size !== file.size) return failed(`output has ${size} bytes, expected ${file.size}`);
-    const reported = tool.reportedSha256?.(m.stdout);
-    if (reported !== undefined && reported !== file.sha256) return failed(`tool reported sha256 ${reported}`);
-    const hash = await hashFile(out);
-    if (hash.sha256 !== file.sha256) return failed(`sha256 mismatch (${hash.sha256.slice(0, 12)}...)`);
-
-    const verifiedSeconds = tool.selfVerifies ? m.wallSeconds : m.wallSeconds + hash.seconds;
+    const checked = await checkOutput(tool, m, setup);
+    if (!checked.ok) return checked;
+    const verifiedSeconds = tool.selfVerifies ? m.wallSeconds : m.wallSeconds + checked.seconds;
     const lastByteAt = Math.max(...connections.map((c) => c.lastByteAt ?? Number.NEGATIVE_INFINITY));
     const lastByteToExit =
       viaPacer && Number.isFinite(lastByteAt) ? (m.exitedAt - lastByteAt) / 1000 : undefined;
     return {
       ok: true,
       wallSeconds: m.wallSeconds,
-      hashSeconds: hash.seconds,
+      hashSeconds: checked.seconds,
       verifiedSeconds,
       cpuSeconds: m.cpuSeconds,
       peakRssBytes: m.peakRssBytes,
@@ -102,14 +92,41 @@ export async function runOnce(tool: Tool, setup: RunSetup): Promise<RunResult> {
           : idealOf(connections, file.size, scenario.mode.latencyMs ?? 0),
       firstByteSeconds: Number.isFinite(firstByteMs) ? firstByteMs / 1000 : undefined,
       lastByteToVerifiedSeconds:
-        lastByteToExit === undefined ? undefined : lastByteToExit + (tool.selfVerifies ? 0 : hash.seconds),
+        lastByteToExit === undefined ? undefined : lastByteToExit + (tool.selfVerifies ? 0 : checked.seconds),
     };
   } finally {
     await clean(out);
   }
 }
 
+/**
+ * Checks one finished run the same way in every scenario: not timed out, exit 0, the output present with the
+ * file's size, the digest the tool printed (if any) and the harness's own SHA-256 both right. Returns the
+ * failure (with the last stderr line) or the hash time, which "to verified" adds for tools that do not verify.
+ */
+export async function checkOutput(
+  tool: Pick<Tool, "reportedSha256">,
+  m: Measured,
+  setup: { readonly file: BenchFile; readonly out: string; readonly timeoutMs: number },
+): Promise<
+  { readonly ok: false; readonly failure: string } | { readonly ok: true; readonly seconds: number }
+> {
+  const { file, out } = setup;
+  const note = m.stderrTail.trim().split("\n").pop()?.slice(0, 160) ?? "";
+  const failed = (why: string) => ({ ok: false, failure: note === "" ? why : `${why}: ${note}` }) as const;
+  if (m.timedOut) return failed(`timed out after ${Math.round(setup.timeoutMs / 1000)} s`);
+  if (m.exitCode !== 0) return failed(`exit ${m.exitCode}`);
+  const size = (await stat(out).catch(() => undefined))?.size;
+  if (size === undefined) return failed("no output file");
+  if (size !== file.size) return failed(`output has ${size} bytes, expected ${file.size}`);
+  const reported = tool.reportedSha256?.(m.stdout);
+  if (reported !== undefined && reported !== file.sha256) return failed(`tool reported sha256 ${reported}`);
+  const hash = await hashFile(out);
+  if (hash.sha256 !== file.sha256) return failed(`sha256 mismatch (${hash.sha256.slice(0, 12)}...)`);
+  return { ok: true, seconds: hash.seconds };
+}
+
 /** Removes the output and any control file a tool leaves next to it (dlm's FILE.dlm is a directory). */
-async function clean(out: string): Promise<void> {
+export async function clean(out: string): Promise<void> {
   await Promise.all(leftovers(out).map((path) => rm(path, { recursive: true, force: true })));
 }

@@ -10,11 +10,13 @@ import { type BenchOptions, BenchUsageError, parseBenchArgs, USAGE } from "./arg
 import { BATCH_LEGEND, batchAllOk, batchTable, batchTargets } from "./batch-report.ts";
 import { type BenchFile, ensureFile } from "./files.ts";
 import { bunStartup, header } from "./header.ts";
+import { LIMIT_LEGEND, limitAllOk, limitTable, limitTargets } from "./limit-report.ts";
 import { ACCESS_LOG_FORMAT, findAccessLog } from "./nginx-log.ts";
 import { startPacer } from "./pacer.ts";
 import { defaultTimeoutMs, pickTools, planFor } from "./plan.ts";
 import { allOk, LEGEND, type ScenarioResult, scenarioTable, sizeLabel, type ToolRuns } from "./report.ts";
 import { runBatches } from "./run-batches.ts";
+import { runLimits } from "./run-limits.ts";
 import { runOnce } from "./run-once.ts";
 import { scenarios } from "./scenarios.ts";
 import { targetsTable } from "./targets.ts";
@@ -111,8 +113,23 @@ async function main(options: BenchOptions): Promise<number> {
       accessLog,
       say,
     });
+    const limits = await runLimits({
+      rates: options.limitRates,
+      seconds: options.limitSeconds,
+      reps: options.reps,
+      tools: options.tools,
+      capBytesPerSec: options.rateBytesPerSec,
+      timeoutMs: options.timeoutMs,
+      cacheDir: FILE_CACHE,
+      root,
+      work,
+      repo: REPO,
+      pacer,
+      say,
+    });
     const targets = targetsTable(results);
     const batchTarget = batchTargets(batches);
+    const limitTarget = limitTargets(limits);
     const sections = files.map((file) => [
       `## ${sizeLabel(file.size)}`,
       ...results.filter((r) => r.sizeBytes === file.size).map(scenarioTable),
@@ -121,13 +138,20 @@ async function main(options: BenchOptions): Promise<number> {
       batches.length === 0
         ? []
         : [`## batch: ${options.batchFiles} × ${sizeLabel(options.batchSize)}`, ...batches.map(batchTable)];
-    const legends = [results.length === 0 ? [] : LEGEND, batches.length === 0 ? [] : BATCH_LEGEND].flat();
+    const limitSection = limits.length === 0 ? [] : ["## limit", ...limits.map(limitTable)];
+    const legends = [
+      results.length === 0 ? [] : LEGEND,
+      batches.length === 0 ? [] : BATCH_LEGEND,
+      limits.length === 0 ? [] : LIMIT_LEGEND,
+    ].flat();
     const report = [
       header(options, started, bunStartSeconds),
       ...sections.flat(),
       batchSection,
+      limitSection,
       targets ?? [],
       batchTarget ?? [],
+      limitTarget ?? [],
       legends,
     ]
       .flat()
@@ -142,16 +166,18 @@ async function main(options: BenchOptions): Promise<number> {
         .replace(/\.\d+Z$/, "Z")}.md`,
     );
     await writeFile(path, `${report}\n`);
-    for (const table of [targets, batchTarget]) if (table !== undefined) process.stdout.write(`\n${table}\n`);
+    for (const table of [targets, batchTarget, limitTarget])
+      if (table !== undefined) process.stdout.write(`\n${table}\n`);
     process.stdout.write(`\n${legends.join("\n\n")}\n\nbench: report written to ${path}\n`);
     const failed = [
       ...results.filter((r) => !allOk(r)).map((r) => `${r.scenario.id} ${sizeLabel(r.sizeBytes)}`),
       ...batches.filter((r) => !batchAllOk(r)).map((r) => r.scenario.id),
+      ...limits.filter((r) => !limitAllOk(r)).map((r) => `limit ${r.limitBytesPerSec} B/s`),
     ];
     if (failed.length > 0) say(`bench: wrong or missing outputs in: ${failed.join(", ")}`);
     // Only dlm's own failures fail the run: another tool's crash (axel 2.17.11 segfaults now and then,
     // axel#410) says nothing about dlm and must not turn CI red. Its FAIL row stays in the report.
-    const dlmFailed = [...results, ...batches].some((r) =>
+    const dlmFailed = [...results, ...batches, ...limits].some((r) =>
       r.rows.some((row) => row.tool.id.startsWith("dlm") && !row.runs.every((x) => x.ok)),
     );
     return dlmFailed ? 1 : 0;

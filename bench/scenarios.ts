@@ -97,3 +97,10 @@ export function batchScenarios(latencyMs: number): Record<BatchScenarioId, Batch
     },
   };
 }
+
+/**
+ * The speed-limit scenario: one file per limit, sized to take a fixed time at it, through the pacer at the
+ * per-connection cap; each tool runs at its own limit flag (limit-tools.ts).
+ */
+export const LIMIT_SCENARIO_IDS = ["limit"] as const;
+export type LimitScenarioId = (typeof LIMIT_SCENARIO_IDS)[number];

@@ -131,7 +131,7 @@ export const TOOLS: readonly Tool[] = [
 ];
 
 /** Whether the tool can run here (its binary is on PATH). */
-export function toolInstalled(tool: Tool): boolean {
+export function toolInstalled(tool: Pick<Tool, "bin">): boolean {
   return tool.bin === undefined || Bun.which(tool.bin) !== null;
 }
 

@@ -10,6 +10,10 @@ import { type BatchRunResult, type BatchSetup, runBatchOnce } from "../bench/bat
 import { aria2List, BATCH_TOOLS, type BatchTool } from "../bench/batch-tools.ts";
 import { type BenchFile, ensureFile } from "../bench/files.ts";
 import { idealOf } from "../bench/ideal.ts";
+import { countDlmRetries } from "../bench/limit-log.ts";
+import { type LimitResult, limitTable, limitTargets, rateLabel } from "../bench/limit-report.ts";
+import { type LimitRunResult, type LimitSetup, runLimitOnce } from "../bench/limit-run.ts";
+import { LIMIT_TOOLS, type LimitTool } from "../bench/limit-tools.ts";
 import { gnuTimeAvailable, measure } from "../bench/measure.ts";
 import { parseAccessLog } from "../bench/nginx-log.ts";
 import { type PacedConnection, type Pacer, startPacer } from "../bench/pacer.ts";
@@ -660,5 +664,193 @@ describe("batch", () => {
       expect(verdict({ "dlm-batch": 1, "aria2c-batch": "FAIL", "curl-batch": 4 })).toBe("— |");
       expect(verdict({ "dlm-batch": "FAIL", "curl-batch": 4 })).toBe("✗ FAIL |");
     }, 30_000);
+  });
+});
+
+describe("limit", () => {
+  const limitTool = (id: string) => LIMIT_TOOLS.find((t) => t.id === id) as LimitTool;
+
+  test("command line: 4 MiB/s and 512 KiB/s over 10 s by default; --smoke: 4 MiB/s for a quarter second", () => {
+    expect(parseBenchArgs([])).toMatchObject({ limitRates: [4 * MIB, 512 * 1024], limitSeconds: 10 });
+    expect(parseBenchArgs(["--smoke"])).toMatchObject({ limitRates: [4 * MIB], limitSeconds: 0.25 });
+    expect(parseBenchArgs(["--scenarios", "throttled"])?.limitRates).toEqual([]);
+    expect(
+      parseBenchArgs(["--scenarios", "limit", "--limit-rates", "1M", "--limit-seconds", "2.5"]),
+    ).toMatchObject({ scenarios: [], batchScenarios: [], limitRates: [MIB], limitSeconds: 2.5 });
+    expect(() => parseBenchArgs(["--limit-seconds", "0"])).toThrow(
+      "--limit-seconds: expected seconds above 0",
+    );
+    expect(parseBenchArgs(["--tools", "dlm-limit,curl-limit"])?.tools).toEqual(["dlm-limit", "curl-limit"]);
+  });
+
+  test("every tool gets the limit as a plain byte count at its own flag; dlm logs its workers as JSON", () => {
+    const input = {
+      url: "http://127.0.0.1:1/f",
+      out: "/o/out.bin",
+      sha256: "",
+      bun: "bun",
+      limitBytesPerSec: 524288,
+      stallTimeoutMs: 2000,
+    };
+    const argv = (id: string) => limitTool(id).argv(input);
+    expect(argv("dlm-limit")).toEqual([
+      "env",
+      "DLM_LOG=worker=info",
+      "DLM_LOG_FORMAT=json",
+      "bun",
+      "src/main.ts",
+      "get",
+      input.url,
+      "-o",
+      input.out,
+      "-c",
+      "4",
+      "--limit",
+      "524288",
+      "--stall-timeout",
+      "2000ms",
+      "--quiet",
+      "--force",
+    ]);
+    expect(argv("dlm-limit-c1").slice(9, 11)).toEqual(["-c", "1"]);
+    expect(argv("aria2c-limit")).toEqual(
+      expect.arrayContaining(["-x4", "-s4", "--max-download-limit=524288"]),
+    );
+    expect(argv("curl-limit")).toEqual(expect.arrayContaining(["--limit-rate", "524288"]));
+    expect(argv("wget2-limit")).toContain("--limit-rate=524288");
+  });
+
+  test("dlm's retries are counted from its worker log: stalls apart from other retries and slow restarts", () => {
+    const line = (logger: string, message: string, properties: Record<string, unknown>) =>
+      JSON.stringify({ "@timestamp": "t", level: "INFO", message, logger, properties });
+    const stderr = [
+      line("dlm.worker", "retrying 1 after ...", {
+        segment: 1,
+        failure: "stalled: no bytes within the stall timeout",
+      }),
+      line("dlm.worker", "retrying 2 after ...", { segment: 2, failure: "HTTP 503" }),
+      line("dlm.worker", "restarting slow connection of 3", { segment: 3 }),
+      line("dlm.engine", "retrying 1 after ...", { failure: "stalled: no bytes within the stall timeout" }),
+      "TypeError: not a log line",
+      "{ not json",
+    ].join("\n");
+    expect(countDlmRetries(stderr)).toEqual({ stalls: 1, others: 2 });
+    expect(countDlmRetries("")).toEqual({ stalls: 0, others: 0 });
+  });
+
+  describe("runLimitOnce against a real dlm", () => {
+    let dir: string;
+    let origin: Origin;
+    let pacer: Pacer;
+    let setup: LimitSetup;
+    const size = 256 * 1024;
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), "dlm-bench-limit-"));
+      origin = await startOrigin();
+      pacer = await startPacer(`http://127.0.0.1:${origin.port}`);
+      pacer.configure({ rateBytesPerSec: 16 * MIB });
+      setup = {
+        file: { path: "unused", size, sha256: sha256Of(size) },
+        url: pacer.url("/limited"),
+        out: join(dir, "out.bin"),
+        repo: REPO,
+        pacer,
+        timeoutMs: 20_000,
+        limitBytesPerSec: MIB,
+        stallTimeoutMs: 300,
+      };
+    });
+    afterAll(async () => {
+      await pacer.close();
+      await origin.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    test("a clean run: right file, rate from first byte to exit, no retries", async () => {
+      origin.serve("/limited", { size });
+      const result = await runLimitOnce(limitTool("dlm-limit-c1"), setup);
+      if (!result.ok) throw new Error(result.failure);
+      expect(result.retries).toEqual({ stalls: 0, others: 0 });
+      expect(result.requests).toBe(2); // the one-byte probe, then the rest
+      expect(result.firstByteSeconds).toBeLessThan(result.wallSeconds);
+      expect(result.achievedBytesPerSec).toBeCloseTo(
+        size / (result.wallSeconds - (result.firstByteSeconds ?? 0)),
+        6,
+      );
+    }, 30_000);
+
+    test("a connection that goes silent past the stall timeout shows as one stall retry", async () => {
+      origin.serve("/limited", { size, stallAfterBytes: 64 * 1024, stallTimes: 1 });
+      const result = await runLimitOnce(limitTool("dlm-limit-c1"), setup);
+      if (!result.ok) throw new Error(result.failure);
+      expect(result.retries).toEqual({ stalls: 1, others: 0 });
+    }, 30_000);
+  });
+
+  describe("the limit report", () => {
+    const run = (achieved: number, stalls?: number): LimitRunResult => ({
+      ok: true,
+      wallSeconds: 10.5,
+      hashSeconds: 0,
+      verifiedSeconds: 10.5,
+      cpuSeconds: 1,
+      peakRssBytes: 50 * MIB,
+      servedBytes: 40 * MIB,
+      firstByteSeconds: 0.3,
+      achievedBytesPerSec: achieved,
+      connections: 4,
+      requests: 5,
+      retries: stalls === undefined ? undefined : { stalls, others: 0 },
+    });
+    const result = (seconds: number, rows: [string, LimitRunResult[]][]): LimitResult => ({
+      limitBytesPerSec: 4 * MIB,
+      sizeBytes: 40 * MIB,
+      seconds,
+      capBytesPerSec: 16 * MIB,
+      rows: rows.map(([id, runs]) => ({ tool: limitTool(id), runs })),
+      notes: [],
+    });
+    const verdicts = (table: string | undefined) =>
+      (table ?? "")
+        .split("\n")
+        .filter((l) => l.startsWith("| limit 4 MiB/s"))
+        .map((l) => l.split(" | ").slice(1));
+
+    test("dlm is judged on its worst repetition and its stall retries; the others in parentheses", () => {
+      const table = limitTargets([
+        result(10, [
+          ["dlm-limit", [run(4.1 * MIB, 0), run(3.9 * MIB, 0), run(4.19 * MIB, 0)]],
+          ["dlm-limit-c1", [run(4 * MIB, 0), run(4 * MIB, 1)]],
+          ["aria2c-limit", [run(4.4 * MIB)]],
+          ["curl-limit", [{ ok: false, failure: "exit 7" }]],
+        ]),
+      ]);
+      expect(verdicts(table)).toEqual([
+        ["dlm get --limit RATE -c 4", "1.025", "+4.8%", "0", "✓ |"],
+        ["dlm get --limit RATE -c 1", "1.000", "+0.0%", "1", "✗ 1 stall retries |"],
+        ["aria2c --max-download-limit=RATE -x4 -s4", "1.100", "+10.0%", "—", "(✗ worst rep +10.0%) |"],
+        ["curl --limit-rate RATE", "—", "—", "—", "(✗ FAIL) |"],
+      ]);
+    });
+
+    test("runs shorter than 10 s are not judged; the table shows rate, ratio and worst repetition", () => {
+      const short = result(0.25, [["dlm-limit", [run(6 * MIB, 0), run(2 * MIB, 0), run(5 * MIB, 0)]]]);
+      expect(verdicts(limitTargets([short]))).toEqual([
+        ["dlm get --limit RATE -c 4", "1.250", "+50.0%", "0", "— |"],
+      ]);
+      const table = limitTable(short);
+      expect(table).toStartWith(
+        "### limit 4 MiB/s, 40 MiB (~0.25 s): through the pacer, each connection capped at 16 MiB/s",
+      );
+      expect(table).toContain(
+        "| dlm get --limit RATE -c 4 | 10.50 | 0.300 | 5 MiB/s | 1.250 (+25.0%) | +50.0% | 4 | 5 | 1.000 | 0 | 0 |",
+      );
+      expect([rateLabel(512 * 1024), rateLabel(4 * MIB), rateLabel(3.98 * MIB)]).toEqual([
+        "512 KiB/s",
+        "4 MiB/s",
+        "3.98 MiB/s",
+      ]);
+      expect(limitTargets([])).toBeUndefined();
+    });
   });
 });
