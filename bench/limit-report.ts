@@ -225,7 +225,7 @@ export function limitTargets(results: readonly LimitResult[]): string | undefine
 
 /** What the limit columns mean. */
 export const LIMIT_LEGEND = `Limit columns: **wall s** median seconds from spawn to exit; **first byte s** spawn → the pacer starting
-to send the first body byte of any request (dlm's is its one-byte probe); **achieved** file size / (wall −
+to send the first body byte of any request (dlm's is its probe, whose answer is also its first segment); **achieved** file size / (wall −
 first byte), median over repetitions: the rate from the first body byte to the tool's exit, so start-up is not
 counted and the tail after the last byte (dlm: fsync and rename) is; **× limit** achieved / the limit (and the
 deviation); **worst rep** the repetition furthest from the limit; **conns**, **requests** as the pacer counted

@@ -771,7 +771,7 @@ describe("limit", () => {
       const result = await runLimitOnce(limitTool("dlm-limit-c1"), setup);
       if (!result.ok) throw new Error(result.failure);
       expect(result.retries).toEqual({ stalls: 0, others: 0 });
-      expect(result.requests).toBe(2); // the one-byte probe, then the rest
+      expect(result.requests).toBe(1); // -c 1: the probe asks for the whole file, and its answer is the download
       expect(result.firstByteSeconds).toBeLessThan(result.wallSeconds);
       expect(result.achievedBytesPerSec).toBeCloseTo(
         size / (result.wallSeconds - (result.firstByteSeconds ?? 0)),
