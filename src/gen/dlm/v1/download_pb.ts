@@ -1134,7 +1134,10 @@ export const DownloadService: GenService<{
   },
   /**
    * Update changes the fields named in update_mask: speed_limit, connections, priority, position, url,
-   * headers. A running download takes new connections, url or headers the next time it starts.
+   * headers. A speed limit applies at once; a running download takes new connections or headers the next
+   * time it starts. A new url (an expired link renewed) stops a running download and queues it again (a
+   * retrying one runs at once): it keeps the bytes already fetched if the new URL serves the same file
+   * (same size and validator), else it fails as remote_changed.
    *
    * @generated from rpc dlm.v1.DownloadService.Update
    */
