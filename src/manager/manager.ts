@@ -243,8 +243,9 @@ export class Manager {
   }
 
   /**
-   * Changes settings. A speed limit applies at once; a running download takes connections, url and headers
-   * at its next start.
+   * Changes settings. A speed limit applies at once; a running download takes connections and headers at
+   * its next start. A new url stops a running download and queues it again, its sidecar pointed at the new
+   * URL (see renewSidecarUrl).
    */
   async update(id: number, patch: Pick<RecordPatch, UpdatableField>): Promise<DownloadView | undefined> {
     if (patch.url !== undefined && URL.parse(patch.url) === null) {
