@@ -1,20 +1,17 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { EXIT } from "../../src/exit-codes.ts";
 import { type Plane, planeFor } from "../control/fixture.ts";
 import { sha256Of } from "../helpers/bytes.ts";
-import { BUN_BIN, jsonLines, MAIN_TS, REPO_ROOT } from "../helpers/cli.ts";
+import { ARTIFACTS, CHROMIUM, HAVE_CHROMIUM, launchBrowser } from "../helpers/chromium.ts";
+import { BUN_BIN, jsonLines, MAIN_TS } from "../helpers/cli.ts";
 import { type Origin, startOrigin } from "../helpers/origin.ts";
 
 // The dashboard in a real browser: Debian's chromium driven by playwright-core (its own browser download is
 // not possible here) against `dlm get --listen 0` fetching a throttled file from the test origin.
-const CHROMIUM = "/usr/bin/chromium";
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const ARTIFACTS = join(REPO_ROOT, "test-artifacts");
 const SIZE = 32 * 1024 * 1024;
 const SEED = 11;
 /** Per connection; four of them make the download last about 8 s, long enough to watch and pause. */
@@ -30,21 +27,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "dlm-dashboard-"));
   await mkdir(ARTIFACTS, { recursive: true });
   // A fresh profile every run: nothing cached, no session storage, no first-run state.
-  context = await chromium.launchPersistentContext(join(dir, "profile"), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    viewport: { width: 1100, height: 820 },
-  });
+  context = await launchBrowser(join(dir, "profile"), { width: 1100, height: 820 });
 });
 
 afterAll(async () => {

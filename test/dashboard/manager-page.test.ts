@@ -3,10 +3,11 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { DownloadState, WatchAllRequestSchema } from "../../src/gen/dlm/v1/download_pb.ts";
 import { stateName } from "../../src/interfaces/shared/download-states.ts";
-import { REPO_ROOT, tempDirs } from "../helpers/cli.ts";
+import { ARTIFACTS, CHROMIUM, HAVE_CHROMIUM, launchBrowser } from "../helpers/chromium.ts";
+import { tempDirs } from "../helpers/cli.ts";
 import { type Origin, startOrigin } from "../helpers/origin.ts";
 import { type ServeProcess, startServe, stopServe } from "../serve/serve-fixture.ts";
 
@@ -14,9 +15,6 @@ import { type ServeProcess, startServe, stopServe } from "../serve/serve-fixture
 // The manager's dashboard in a real browser: Debian's chromium driven by playwright-core against a real
 // `dlm serve` (spawned as users run it) fetching from the test origin. Every action goes through the page;
 // what the daemon did is checked over connect-node (its own client) and on disk.
-const CHROMIUM = "/usr/bin/chromium";
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const ARTIFACTS = join(REPO_ROOT, "test-artifacts");
 const BIG = 64 * 1024 * 1024;
 /** Per connection; two connections make the big download last ~32 s unlimited (longer than the test needs). */
 const RATE = 1024 * 1024;
@@ -31,21 +29,7 @@ beforeAll(async () => {
   if (!HAVE_CHROMIUM) return;
   origin = await startOrigin();
   await mkdir(ARTIFACTS, { recursive: true });
-  context = await chromium.launchPersistentContext(join(await dirs.fresh(), "profile"), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    viewport: { width: 1280, height: 900 },
-  });
+  context = await launchBrowser(join(await dirs.fresh(), "profile"), { width: 1280, height: 900 });
 });
 
 afterAll(async () => {
@@ -407,7 +391,10 @@ describe.skipIf(!HAVE_CHROMIUM)(SUITE, () => {
     // Bulk: select a page, resume it; the page and the daemon agree on the counts.
     await page.selectOption("#filter-state", "");
     await page.check("#select-page");
-    expect(await page.$eval("#selected-count", (e) => e.textContent)).toBe("50 selected");
+    // The page redraws on the next animation frame: wait for it rather than read the count at once.
+    await page.waitForFunction(
+      () => document.getElementById("selected-count")?.textContent === "50 selected",
+    );
     const firstPage = (await s.client.list({ pageSize: 50 })).downloads.map((d) => d.id);
     // Bulk remove, keeping the files: the dialog names the count; the 50 leave the page and the daemon.
     await page.click("#bulk-remove");

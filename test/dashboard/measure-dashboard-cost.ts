@@ -8,6 +8,7 @@ import { mkdir, readdir, rm, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { waitFor } from "../control/fixture.ts";
+import { CHROMIUM, CHROMIUM_ARGS } from "../helpers/chromium.ts";
 import { BUN_BIN, MAIN_TS } from "../helpers/cli.ts";
 import { startNginx } from "../helpers/nginx.ts";
 
@@ -19,19 +20,7 @@ await mkdir(join(root, "www"), { recursive: true });
 await writeFile(join(root, "www", "big.bin"), "");
 await truncate(join(root, "www", "big.bin"), SIZE);
 const nginx = await startNginx(join(root, "www"));
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 
 /** utime + stime of `pid` in seconds, from /proc (clock ticks of 10 ms). */
 async function cpuOf(pid: number): Promise<number> {
