@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { TokenBucket, takeFromAll } from "../src/engine/rate-limiter.ts";
+import { delayOfAll, TokenBucket, takeFromAll } from "../src/engine/rate-limiter.ts";
 
 /** Simulates one reader on virtual time: chunks of the given sizes, waiting as told; returns bytes/s. */
 function simulate(buckets: TokenBucket[], chunks: () => number, seconds: number, readMs = 1): number {
@@ -44,6 +44,19 @@ describe("TokenBucket", () => {
     expect(bucket.take(400, 0)).toBe(100);
     bucket.setRate(0, 100);
     expect(bucket.take(1_000_000, 100)).toBe(0);
+  });
+
+  test("delay: what is still owed, at the rate now; a limit lifted or raised shortens it at once", () => {
+    const bucket = new TokenBucket(1000, 0, 100);
+    expect(bucket.take(2100, 0)).toBe(2000);
+    expect(bucket.delay(500)).toBe(1500);
+    bucket.setRate(2000, 500, 100);
+    expect(bucket.delay(500)).toBe(750);
+    bucket.setRate(0, 600);
+    expect(bucket.delay(600)).toBe(0);
+    const global = new TokenBucket(1000, 0, 100);
+    global.take(1100, 0);
+    expect(delayOfAll([new TokenBucket(0, 0), global], 0)).toBe(1000);
   });
 
   test("under a global and a per-download bucket the slower one rules, and both are charged", () => {

@@ -44,6 +44,13 @@ export class TokenBucket {
     return this.#tokens >= 0 ? 0 : (-this.#tokens / this.#rate) * 1000;
   }
 
+  /** How long (ms) from `now` until what is owed is repaid at the current rate; 0 when nothing is owed. */
+  delay(now: number): number {
+    if (this.#rate === 0) return 0;
+    this.#refill(now);
+    return this.#tokens >= 0 ? 0 : (-this.#tokens / this.#rate) * 1000;
+  }
+
   #refill(now: number): void {
     const elapsed = Math.max(0, now - this.#at);
     this.#at = now;
@@ -62,5 +69,12 @@ function defaultBurst(rate: number): number {
 export function takeFromAll(buckets: readonly TokenBucket[], bytes: number, now: number): number {
   let wait = 0;
   for (const bucket of buckets) wait = Math.max(wait, bucket.take(bytes, now));
+  return wait;
+}
+
+/** How long (ms) from `now` until every bucket's debt is repaid: the slowest one's delay. */
+export function delayOfAll(buckets: readonly TokenBucket[], now: number): number {
+  let wait = 0;
+  for (const bucket of buckets) wait = Math.max(wait, bucket.delay(now));
   return wait;
 }

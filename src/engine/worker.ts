@@ -8,7 +8,7 @@ import {
   RemoteChangedError,
 } from "../errors.ts";
 import { type ChunkVerdict, discardBody, httpGet, readBody } from "./http.ts";
-import { type TokenBucket, takeFromAll } from "./rate-limiter.ts";
+import { delayOfAll, type TokenBucket, takeFromAll } from "./rate-limiter.ts";
 import type { RemoteFile } from "./remote-file.ts";
 import { checkRangeResponse, isStrongEtag, type RangeCheckFailure } from "./response-check.ts";
 import {
@@ -204,7 +204,7 @@ async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<Attemp
     const wait = job.limits.length === 0 ? 0 : takeFromAll(job.limits, value.length, now);
     if (wait > 0) {
       activity.lastByteAt = now + wait;
-      return sleep(wait, signal).then(() => store(chunk));
+      return waitForLimits(job, wait, signal).then(() => store(chunk));
     }
     const pending = store(chunk);
     // The whole answer arrived: let the body end by itself, so the connection can be reused. A steal that
@@ -326,6 +326,24 @@ export function afterProgress(
 }
 
 /** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
+/** Longest a paced read sleeps before it looks at its buckets again (see waitForLimits). */
+const LIMIT_RECHECK_MS = 100;
+
+/**
+ * Waits until the buckets' debt is repaid, looking at them again at least every LIMIT_RECHECK_MS: a limit
+ * lifted or raised meanwhile (`Update`, `dlm limit`) takes effect at once, instead of after a wait worked
+ * out under the old one (at 64 KiB/s a 300 KiB loopback read owes almost 5 s). The stall clock follows.
+ */
+async function waitForLimits(job: SegmentJob, wait: number, signal: AbortSignal): Promise<void> {
+  let remaining = wait;
+  while (remaining > 0) {
+    await sleep(Math.min(remaining, LIMIT_RECHECK_MS), signal);
+    const now = job.ctx.monotonic();
+    remaining = delayOfAll(job.limits, now);
+    job.activity.lastByteAt = now + remaining;
+  }
+}
+
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);

@@ -238,8 +238,9 @@ describe("Manager", () => {
     const began = performance.now();
     await manager.update(slowId, { speedLimit: 0 });
     await waitForState(manager, slowId, "finished");
-    // At 64 KiB/s the 4 MiB would take a minute; lifted, it takes well under ten seconds.
-    expect(performance.now() - began).toBeLessThan(10_000);
+    // At 64 KiB/s the 4 MiB would take a minute; lifted, it takes a second or two (a read already paced
+    // under the old limit looks at it again within 100 ms, not after the wait it was given: up to 5 s each).
+    expect(performance.now() - began).toBeLessThan(5_000);
     await manager.stop();
     await store.close();
   }, 60_000);
