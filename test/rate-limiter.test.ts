@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { delayOfAll, TokenBucket, takeFromAll } from "../src/engine/rate-limiter.ts";
+import { delayUntilAll, TokenBucket, takeFromAll } from "../src/engine/rate-limiter.ts";
 
 /** Simulates one reader on virtual time: chunks of the given sizes, waiting as told; returns bytes/s. */
 function simulate(buckets: TokenBucket[], chunks: () => number, seconds: number, readMs = 1): number {
@@ -46,17 +46,24 @@ describe("TokenBucket", () => {
     expect(bucket.take(1_000_000, 100)).toBe(0);
   });
 
-  test("delay: what is still owed, at the rate now; a limit lifted or raised shortens it at once", () => {
+  test("a reader's own share of the debt: later takes do not lengthen it; a lifted or raised limit shortens it", () => {
     const bucket = new TokenBucket(1000, 0, 100);
-    expect(bucket.take(2100, 0)).toBe(2000);
-    expect(bucket.delay(500)).toBe(1500);
+    expect(bucket.take(1100, 0)).toBe(1000);
+    const first = bucket.debtEnd();
+    // Another reader takes 1000 more: it waits 2 s, the first still 1 s.
+    expect(bucket.take(1000, 0)).toBe(2000);
+    expect(bucket.delayUntil(first, 0)).toBe(1000);
+    expect(bucket.delayUntil(first, 500)).toBe(500);
+    // Raised to 2000/s at 500 ms: the rest of the first share (500 bytes) takes 250 ms.
     bucket.setRate(2000, 500, 100);
-    expect(bucket.delay(500)).toBe(750);
+    expect(bucket.delayUntil(first, 500)).toBe(250);
+    // Lifted: no wait at all.
     bucket.setRate(0, 600);
-    expect(bucket.delay(600)).toBe(0);
+    expect(bucket.delayUntil(first, 600)).toBe(0);
+    const open = new TokenBucket(0, 0);
     const global = new TokenBucket(1000, 0, 100);
     global.take(1100, 0);
-    expect(delayOfAll([new TokenBucket(0, 0), global], 0)).toBe(1000);
+    expect(delayUntilAll([open, global], [open.debtEnd(), global.debtEnd()], 0)).toBe(1000);
   });
 
   test("under a global and a per-download bucket the slower one rules, and both are charged", () => {

@@ -9,6 +9,8 @@ export class TokenBucket {
   #burst: number;
   #tokens: number;
   #at: number;
+  /** Every token ever added by refills: a reader's place in the debt queue is measured on it. */
+  #credited = 0;
 
   /**
    * @param rateBytesPerSecond limit; 0 = unlimited.
@@ -44,17 +46,30 @@ export class TokenBucket {
     return this.#tokens >= 0 ? 0 : (-this.#tokens / this.#rate) * 1000;
   }
 
-  /** How long (ms) from `now` until what is owed is repaid at the current rate; 0 when nothing is owed. */
-  delay(now: number): number {
+  /**
+   * Where the debt as it stands now ends, on the bucket's running count of tokens added: a reader that
+   * just took bytes keeps it and asks `delayUntil` how long its own share still needs (bytes others take
+   * after it do not make it wait longer; a changed rate does change how long).
+   */
+  debtEnd(): number {
+    return this.#credited + Math.max(0, -this.#tokens);
+  }
+
+  /** How long (ms) from `now` until the tokens added reach `mark` (see debtEnd); 0 without a limit. */
+  delayUntil(mark: number, now: number): number {
     if (this.#rate === 0) return 0;
     this.#refill(now);
-    return this.#tokens >= 0 ? 0 : (-this.#tokens / this.#rate) * 1000;
+    const owed = mark - this.#credited;
+    return owed <= 0 ? 0 : (owed / this.#rate) * 1000;
   }
 
   #refill(now: number): void {
     const elapsed = Math.max(0, now - this.#at);
     this.#at = now;
-    if (this.#rate > 0) this.#tokens = Math.min(this.#burst, this.#tokens + (elapsed / 1000) * this.#rate);
+    if (this.#rate === 0) return;
+    const tokens = Math.min(this.#burst, this.#tokens + (elapsed / 1000) * this.#rate);
+    this.#credited += Math.max(0, tokens - this.#tokens);
+    this.#tokens = tokens;
   }
 }
 
@@ -72,9 +87,15 @@ export function takeFromAll(buckets: readonly TokenBucket[], bytes: number, now:
   return wait;
 }
 
-/** How long (ms) from `now` until every bucket's debt is repaid: the slowest one's delay. */
-export function delayOfAll(buckets: readonly TokenBucket[], now: number): number {
+/** How long (ms) from `now` until each bucket reaches its mark (see TokenBucket.debtEnd): the longest. */
+export function delayUntilAll(
+  buckets: readonly TokenBucket[],
+  marks: readonly number[],
+  now: number,
+): number {
   let wait = 0;
-  for (const bucket of buckets) wait = Math.max(wait, bucket.delay(now));
+  buckets.forEach((bucket, i) => {
+    wait = Math.max(wait, bucket.delayUntil(marks[i] ?? 0, now));
+  });
   return wait;
 }

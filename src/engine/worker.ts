@@ -8,7 +8,7 @@ import {
   RemoteChangedError,
 } from "../errors.ts";
 import { type ChunkVerdict, discardBody, httpGet, readBody } from "./http.ts";
-import { delayOfAll, type TokenBucket, takeFromAll } from "./rate-limiter.ts";
+import { delayUntilAll, type TokenBucket, takeFromAll } from "./rate-limiter.ts";
 import type { RemoteFile } from "./remote-file.ts";
 import { checkRangeResponse, isStrongEtag, type RangeCheckFailure } from "./response-check.ts";
 import {
@@ -335,11 +335,13 @@ const LIMIT_RECHECK_MS = 100;
  * out under the old one (at 64 KiB/s a 300 KiB loopback read owes almost 5 s). The stall clock follows.
  */
 async function waitForLimits(job: SegmentJob, wait: number, signal: AbortSignal): Promise<void> {
+  // This read's place in each bucket's debt: later reads of other connections queue behind it.
+  const marks = job.limits.map((bucket) => bucket.debtEnd());
   let remaining = wait;
   while (remaining > 0) {
     await sleep(Math.min(remaining, LIMIT_RECHECK_MS), signal);
     const now = job.ctx.monotonic();
-    remaining = delayOfAll(job.limits, now);
+    remaining = delayUntilAll(job.limits, marks, now);
     job.activity.lastByteAt = now + remaining;
   }
 }
