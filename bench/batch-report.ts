@@ -1,6 +1,6 @@
 import type { BatchRunResult } from "./batch-run.ts";
 import type { BatchTool } from "./batch-tools.ts";
-import { median, sizeLabel } from "./report.ts";
+import { fixed, medianOf, okRuns, sizeLabel } from "./report.ts";
 import type { BatchScenario } from "./scenarios.ts";
 
 /** All runs of one tool in one batch scenario. */
@@ -17,8 +17,6 @@ export interface BatchResult {
   readonly rows: BatchToolRuns[];
   readonly notes: string[];
 }
-
-type Ok = Extract<BatchRunResult, { ok: true }>;
 
 const MIB = 2 ** 20;
 
@@ -42,23 +40,9 @@ const HEADER = [
   "tool verifies",
 ];
 
-function okRuns(row: BatchToolRuns): Ok[] | undefined {
-  const ok = row.runs.filter((r): r is Ok => r.ok);
-  return ok.length === 0 || ok.length !== row.runs.length ? undefined : ok;
-}
-
-function medianOf(runs: readonly Ok[], pick: (r: Ok) => number | undefined): number | undefined {
-  const values = runs.map(pick).filter((v): v is number => v !== undefined && Number.isFinite(v));
-  return values.length === 0 ? undefined : median(values);
-}
-
-function fixed(value: number | undefined, digits: number): string {
-  return value === undefined ? "—" : value.toFixed(digits);
-}
-
 /** Median wall of a row whose every run was right; undefined when any run failed or none ran. */
 export function batchWall(row: BatchToolRuns): number | undefined {
-  const ok = okRuns(row);
+  const ok = okRuns(row.runs);
   return ok === undefined ? undefined : medianOf(ok, (r) => r.wallSeconds);
 }
 
@@ -84,7 +68,7 @@ export function batchTable(result: BatchResult): string {
   ];
   result.rows.forEach((row, i) => {
     const wall = walls[i];
-    const ok = okRuns(row);
+    const ok = okRuns(row.runs);
     if (wall === undefined || ok === undefined) {
       const failures = row.runs.filter((r) => !r.ok);
       const first = failures[0];

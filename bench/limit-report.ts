@@ -1,6 +1,6 @@
 import type { LimitRunResult } from "./limit-run.ts";
 import type { LimitTool } from "./limit-tools.ts";
-import { median, sizeLabel } from "./report.ts";
+import { fixed, medianOf, okRuns, sizeLabel } from "./report.ts";
 
 /** All runs of one tool at one limit. */
 export interface LimitToolRuns {
@@ -41,20 +41,6 @@ function trim(value: number): string {
 function deviation(ratio: number): string {
   const percent = (ratio - 1) * 100;
   return `${percent < 0 ? "−" : "+"}${Math.abs(percent).toFixed(1)}%`;
-}
-
-function okRuns(row: LimitToolRuns): Ok[] | undefined {
-  const ok = row.runs.filter((r): r is Ok => r.ok);
-  return ok.length === 0 || ok.length !== row.runs.length ? undefined : ok;
-}
-
-function medianOf(runs: readonly Ok[], pick: (r: Ok) => number | undefined): number | undefined {
-  const values = runs.map(pick).filter((v): v is number => v !== undefined && Number.isFinite(v));
-  return values.length === 0 ? undefined : median(values);
-}
-
-function fixed(value: number | undefined, digits: number): string {
-  return value === undefined ? "—" : value.toFixed(digits);
 }
 
 /** The run whose achieved rate is furthest from the limit, as achieved / limit. */
@@ -109,7 +95,7 @@ export function limitTable(result: LimitResult): string {
     `|${HEADER.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`,
   ];
   for (const row of result.rows) {
-    const ok = okRuns(row);
+    const ok = okRuns(row.runs);
     const achieved = ok === undefined ? undefined : medianOf(ok, (r) => r.achievedBytesPerSec);
     if (ok === undefined || achieved === undefined) {
       const failures = row.runs.filter((r) => !r.ok);
@@ -166,7 +152,7 @@ export function limitTable(result: LimitResult): string {
  * logs its retries (dlm), not one stall retry. ✓ or ✗ with the reason; a failed run is `✗ FAIL`.
  */
 export function limitVerdict(row: LimitToolRuns, limit: number): string {
-  const ok = okRuns(row);
+  const ok = okRuns(row.runs);
   if (ok === undefined) return "✗ FAIL";
   const worst = worstRatio(ok, limit);
   const stalls = sumOf(ok, (r) => r.retries?.stalls);
@@ -193,7 +179,7 @@ export function limitTargets(results: readonly LimitResult[]): string | undefine
   for (const result of results) {
     for (const row of result.rows) {
       if (row.runs.length === 0) continue;
-      const ok = okRuns(row);
+      const ok = okRuns(row.runs);
       const achieved = ok === undefined ? undefined : medianOf(ok, (r) => r.achievedBytesPerSec);
       const verdict =
         result.seconds < LIMIT_WINDOW_SECONDS ? "—" : limitVerdict(row, result.limitBytesPerSec);

@@ -28,13 +28,23 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-function medianOf(runs: readonly Ok[], pick: (r: Ok) => number | undefined): number | undefined {
+/** Median of what `pick` finds in `runs` (undefined and non-finite values left out); undefined for none. */
+export function medianOf<R>(runs: readonly R[], pick: (r: R) => number | undefined): number | undefined {
   const values = runs.map(pick).filter((v): v is number => v !== undefined && Number.isFinite(v));
   return values.length === 0 ? undefined : median(values);
 }
 
-function fixed(value: number | undefined, digits: number): string {
+/** `value` with `digits` decimals, or an em dash when there is none. */
+export function fixed(value: number | undefined, digits: number): string {
   return value === undefined ? "—" : value.toFixed(digits);
+}
+
+/** The runs of a row when every one was right (none failed, at least one ran); else undefined. */
+export function okRuns<R extends { readonly ok: boolean }>(
+  runs: readonly R[],
+): Extract<R, { ok: true }>[] | undefined {
+  const ok = runs.filter((r): r is Extract<R, { ok: true }> => r.ok);
+  return ok.length === 0 || ok.length !== runs.length ? undefined : ok;
 }
 
 /** Readable size for headings: `128 MiB`, `1 GiB`, `64 KiB`, else bytes. */
