@@ -12,6 +12,7 @@ import { SqliteStore } from "../../src/manager/sqlite-store.ts";
 import { quietContext } from "../control/fixture.ts";
 import { sha256Hex, sha256Of } from "../helpers/bytes.ts";
 import { tempDirs } from "../helpers/cli.ts";
+import { newDownload } from "../helpers/new-download.ts";
 import { type Origin, startOrigin } from "../helpers/origin.ts";
 
 const dirs = tempDirs("dlm-manager-");
@@ -24,21 +25,9 @@ afterAll(async () => {
   await dirs.removeAll();
 });
 
+/** As newDownload, with two connections each: every test here fetches its file over more than one. */
 function input(url: string, extra: Partial<NewDownload> = {}): NewDownload {
-  return {
-    url,
-    output: undefined,
-    directory: "",
-    headers: [],
-    checksum: undefined,
-    connections: 2,
-    speedLimit: 0,
-    priority: 0,
-    labels: [],
-    state: "queued",
-    requestId: undefined,
-    ...extra,
-  };
+  return newDownload(url, { connections: 2, ...extra });
 }
 
 async function open(maxActive: number, home?: string, globalLimit = 0) {

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, test as bunTest, describe, expect } from "bun:test";
 import { join } from "node:path";
 import { SQL } from "bun";
-import type { NewDownload } from "../../src/manager/download-record.ts";
 import { MemoryStore } from "../../src/manager/memory-store.ts";
 import { PostgresStore } from "../../src/manager/postgres-store.ts";
 import { SCHEMA_VERSION, SqliteStore } from "../../src/manager/sqlite-store.ts";
 import type { Store } from "../../src/manager/store.ts";
 import { tempDirs } from "../helpers/cli.ts";
+import { newDownload } from "../helpers/new-download.ts";
 import { type Postgres, postgresMissing, startPostgres } from "../helpers/postgres.ts";
 
 const dirs = tempDirs("dlm-store-");
@@ -28,22 +28,7 @@ async function openPostgres(): Promise<PostgresStore> {
   return PostgresStore.open(await pg.createDatabase(`store${++databases}`));
 }
 
-function input(url: string, extra: Partial<NewDownload> = {}): NewDownload {
-  return {
-    url,
-    output: undefined,
-    directory: "",
-    headers: [],
-    checksum: undefined,
-    connections: 0,
-    speedLimit: 0,
-    priority: 0,
-    labels: [],
-    state: "queued",
-    requestId: undefined,
-    ...extra,
-  };
-}
+const input = newDownload;
 
 const test = bunTest;
 
