@@ -287,7 +287,7 @@ export class DownloadRun {
 
   async #workerLoop(worker: number, signal: AbortSignal): Promise<void> {
     // The probe's answer carries segment 0: worker 0 reads it before anything else.
-    const head = worker === 0 ? takeHeadResponse(this.#prepared) : undefined;
+    const head = worker === 0 ? takeResponse(this.#prepared, "headResponse") : undefined;
     if (head !== undefined) {
       const work = this.#scheduler.take(worker, 0, this.#ctx.monotonic());
       if (work === undefined) void discardBody(head);
@@ -354,7 +354,7 @@ export class DownloadRun {
         retry: prepared.request.retry,
         random: Math.random,
         signal,
-        firstResponse: opening ?? takeFirstResponse(prepared),
+        firstResponse: opening ?? takeResponse(prepared, "fullResponse"),
         onBytes: (chunk, offset) => {
           this.#bytesThisRun += chunk.length;
           this.#prefix?.offer(offset, chunk);
@@ -460,14 +460,12 @@ export class DownloadRun {
   }
 }
 
-function takeHeadResponse(prepared: PreparedDownload): Response | undefined {
-  const response = prepared.headResponse;
-  prepared.headResponse = undefined;
-  return response;
-}
-
-function takeFirstResponse(prepared: PreparedDownload): Response | undefined {
-  const response = prepared.fullResponse;
-  prepared.fullResponse = undefined;
+/** Hands over one of the probe's open answers, once: the first caller reads it, later ones get undefined. */
+function takeResponse(
+  prepared: PreparedDownload,
+  which: "headResponse" | "fullResponse",
+): Response | undefined {
+  const response = prepared[which];
+  prepared[which] = undefined;
   return response;
 }
