@@ -106,10 +106,11 @@ test(`${CYCLES} x kill -9 then resume: right file, served < 1.1x size`, async ()
 });
 
 // The default pace, as a user gets it: six kill -9 about a second apart on a 4-connection, 6 MB/s download of
-// 24 MB, then a resume to the end. Checkpoints as often as every 100 ms while fsync is cheap keep what the
+// 36 MB (6 s of transfer, so six kills fit even now that a run's first bytes come sooner: with 24 MB a fast
+// run finished before its 4th kill), then a resume to the end. Checkpoints as often as every 100 ms while fsync is cheap keep what the
 // kills cost under 0.15x the file; at a fixed 1 s most cycles never reached a checkpoint (about 1.5x). On a
 // machine whose disk is busy with other work fsyncs slow down, checkpoints space out, and this can fail.
-const DEFAULT_SIZE = 24_000_000;
+const DEFAULT_SIZE = 36_000_000;
 const DEFAULT_KILLS = 6;
 /** Per connection: 4 x 1.5 MB/s = 6 MB/s in all. */
 const DEFAULT_RATE = 1_500_000;
