@@ -28,6 +28,11 @@ export interface DownloadRequest {
   readonly checkpointIntervalMs: number;
   /** Speed limit of the whole download, bytes/s, over all its connections; undefined = none. */
   readonly limitBytesPerSec?: number | undefined;
+  /**
+   * `--refresh-cmd` argv (no shell): prints a fresh URL when the link expires (refresh.ts). Only the user's
+   * own CLI or the daemon owner's configuration set it, never an API client (it runs a program).
+   */
+  readonly refreshCommand?: readonly string[] | undefined;
 }
 
 /** Defaults shared by every interface (CLI flags, control plane). */

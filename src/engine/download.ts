@@ -9,6 +9,8 @@ import { discardBody } from "./http.ts";
 import { INLINE_HASH_MAX_BYTES, PrefixHasher } from "./prefix-hasher.ts";
 import { credentialOriginOf, type PreparedDownload } from "./prepare.ts";
 import { TokenBucket } from "./rate-limiter.ts";
+import { LinkRefresher } from "./refresh.ts";
+import { readStoredSample } from "./refresh-sample.ts";
 import { type Decision, Scheduler, TICK_MS } from "./scheduler.ts";
 import { isComplete, type Segment } from "./segment.ts";
 import { writeStateFile } from "./state-file.ts";
@@ -96,6 +98,8 @@ export class DownloadRun {
   readonly #allDone = new AbortController();
   /** Hash on arrival; told at every tick and whenever a segment ends that more of the prefix is readable. */
   #prefix: PrefixHasher | undefined;
+  /** Renews an expired signed link of source 0 (refresh.ts); workers read their target from it. */
+  readonly #refresh: LinkRefresher;
 
   /**
    * `onPhase` hears each phase change synchronously, as it happens (the Controller holds the state).
@@ -133,6 +137,19 @@ export class DownloadRun {
       prepared.sidecar,
       prepared.mode === "range" ? prepared.first : 0,
     );
+    this.#refresh = new LinkRefresher({
+      ctx,
+      given: prepared.request.url,
+      remote: prepared.remote,
+      headers: prepared.request.headers,
+      credentialOrigin: credentialOriginOf(prepared.request),
+      headTimeoutMs: prepared.request.stallTimeoutMs,
+      output: prepared.output,
+      command: prepared.request.refreshCommand,
+      sample: () =>
+        readStoredSample(this.#segments, (s) => this.#writers.get(s.id)?.readableBytes ?? s.done, this.#sink),
+      log,
+    });
   }
 
   /** Changes the download's speed limit while it runs (bytes/s; undefined lifts it). */
@@ -343,7 +360,9 @@ export class DownloadRun {
     try {
       await fetchSegment({
         ctx: this.#ctx,
-        remote: prepared.remote,
+        remote: this.#refresh.current,
+        // A whole-file stream starts over on a new link; only ranges continue where they stopped.
+        refresh: prepared.mode === "range" ? this.#refresh : undefined,
         mode: prepared.mode,
         headers: prepared.request.headers,
         credentialOrigin: credentialOriginOf(prepared.request),

@@ -9,6 +9,7 @@ import {
 } from "../errors.ts";
 import { type ChunkVerdict, discardBody, httpGet, readBody } from "./http.ts";
 import { delayUntilAll, type TokenBucket, takeFromAll } from "./rate-limiter.ts";
+import type { LinkRefresher } from "./refresh.ts";
 import type { RemoteFile } from "./remote-file.ts";
 import { checkRangeResponse, isStrongEtag, type RangeCheckFailure } from "./response-check.ts";
 import {
@@ -63,7 +64,10 @@ export type FetchMode = "range" | "stream";
 /** Everything one worker needs to fetch one segment. */
 export interface SegmentJob {
   readonly ctx: Context;
-  readonly remote: RemoteFile;
+  /** Where requests go; replaced when `refresh` renews an expired link. */
+  remote: RemoteFile;
+  /** Renews the link when its target answers as an expired signed URL does (refresh.ts); absent = never. */
+  readonly refresh?: LinkRefresher | undefined;
   readonly mode: FetchMode;
   readonly headers: readonly (readonly [string, string])[];
   /** Origin the credentials among `headers` were given for (see `GetOptions.credentialOrigin`). */
@@ -112,6 +116,8 @@ export async function fetchSegment(job: SegmentJob): Promise<void> {
     try {
       const outcome = await attemptOnce(job, signal);
       if (outcome.kind === "none") return;
+      // A renewed link: ask the new target for the same missing bytes at once (refresh.ts bounds how often).
+      if (outcome.kind === "refreshed") continue;
       failure = outcome;
     } catch (error) {
       if (job.signal.aborted) throw job.signal.reason;
@@ -156,7 +162,7 @@ export async function fetchSegment(job: SegmentJob): Promise<void> {
   }
 }
 
-type AttemptOutcome = FailureKind | { readonly kind: "none" };
+type AttemptOutcome = FailureKind | { readonly kind: "none" } | { readonly kind: "refreshed" };
 
 async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<AttemptOutcome> {
   const segment = job.activity.segment;
@@ -170,7 +176,11 @@ async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<Attemp
   if (first === undefined) job.onFirstByte(job.ctx.monotonic() - sentAt);
   const problem = job.mode === "range" ? checkRange(job, response, asked) : checkStream(job, response);
   if (problem !== undefined) {
-    await discardBody(response);
+    if (problem.kind === "status" && job.refresh !== undefined) {
+      const fresh = await job.refresh.afterRefusal(job.remote, response, job.signal);
+      if (fresh !== undefined) job.remote = fresh;
+      if (fresh !== undefined) return { kind: "refreshed" };
+    } else await discardBody(response);
     return toFailure(problem, job, segment);
   }
   const activity = job.activity;

@@ -1,6 +1,7 @@
 import { buildCommand } from "@stricli/core";
 import { parseChecksum } from "../../../engine/checksum.ts";
 import { type DownloadRequest, REQUEST_DEFAULTS } from "../../../engine/download-request.ts";
+import { splitCommand } from "../../../engine/refresh-cmd.ts";
 import { DEFAULT_RETRY_OPTIONS } from "../../../engine/retry-policy.ts";
 import type { StorageKind } from "../../../engine/storage/sink.ts";
 import { UsageError } from "../../../errors.ts";
@@ -30,6 +31,7 @@ export interface GetFlags {
   readonly limit?: number;
   readonly minSplit?: number;
   readonly checkpointInterval?: number;
+  readonly refreshCmd?: readonly string[];
 }
 
 /** Turns parsed flags into a request; checks that need two flags at once (still before any I/O). */
@@ -59,6 +61,7 @@ export function requestFromFlags(url: string, flags: GetFlags): DownloadRequest 
     minSplitBytes: flags.minSplit ?? REQUEST_DEFAULTS.minSplitBytes,
     checkpointIntervalMs: flags.checkpointInterval ?? REQUEST_DEFAULTS.checkpointIntervalMs,
     limitBytesPerSec: flags.limit,
+    refreshCommand: flags.refreshCmd,
   };
 }
 
@@ -208,6 +211,14 @@ export const getCommand = buildCommand({
         brief: `Smallest segment to split or steal (default ${REQUEST_DEFAULTS.minSplitBytes / 2 ** 20}M)`,
         optional: true,
         placeholder: "SIZE",
+      },
+      refreshCmd: {
+        kind: "parsed",
+        parse: (input: string) => splitCommand(input),
+        brief:
+          "When the link expires, run CMD (no shell; DLM_URL, DLM_OUTPUT, DLM_EXPIRED_URL, DLM_STATUS set) and continue at the URL it prints (default: resolve URL again)",
+        optional: true,
+        placeholder: "CMD",
       },
       ...batchFlags,
     },

@@ -1,0 +1,223 @@
+import type { Logger } from "@logtape/logtape";
+import type { Context } from "../context.ts";
+import { HttpStatusError, RemoteChangedError } from "../errors.ts";
+import { discardBody, httpGet, readBody } from "./http.ts";
+import { EXPIRY_BODY_BYTES, isExpiryAnswer, mayBeExpiry } from "./link-expiry.ts";
+import { probe } from "./probe.ts";
+import { runRefreshCommand } from "./refresh-cmd.ts";
+import type { RemoteFile } from "./remote-file.ts";
+import { isStrongEtag } from "./response-check.ts";
+import { assertFetchableUrl } from "./url-scheme.ts";
+
+/** Refreshes allowed within REFRESH_WINDOW_MS; one more is an error (a link that keeps dying is not a link). */
+export const MAX_REFRESHES_PER_WINDOW = 10;
+
+/** The window MAX_REFRESHES_PER_WINDOW counts over (ms). */
+export const REFRESH_WINDOW_MS = 60_000;
+
+/** Bytes already on disk compared with the fresh target's (the same-file check's sample). */
+export const SAMPLE_BYTES = 64 * 1024;
+
+/** Bytes already stored, read back for the same-file check. */
+export interface StoredSample {
+  /** Offset of the first byte in the remote file. */
+  readonly offset: number;
+  readonly bytes: Uint8Array;
+}
+
+/** What a LinkRefresher needs to resolve a link again. */
+export interface RefreshOptions {
+  readonly ctx: Context;
+  /** The URL as given (Source.given): resolved again from here when its target expires. */
+  readonly given: string;
+  /** What the probe learnt: the target in use until the first refresh. */
+  readonly remote: RemoteFile;
+  readonly headers: readonly (readonly [string, string])[];
+  /** Origin the credentials among `headers` were given for: never sent elsewhere (see httpGet). */
+  readonly credentialOrigin: string;
+  readonly headTimeoutMs: number;
+  /** The output path (told to a refresh command). */
+  readonly output: string;
+  /** `--refresh-cmd` argv: asked for the fresh URL instead of resolving `given` again. */
+  readonly command?: readonly string[] | undefined;
+  /** Reads up to SAMPLE_BYTES already stored; undefined when nothing is stored yet. */
+  readonly sample: () => Promise<StoredSample | undefined>;
+  readonly log: Logger;
+  /** See MAX_REFRESHES_PER_WINDOW. */
+  readonly maxPerWindow?: number | undefined;
+}
+
+/**
+ * Keeps one source's signed link alive: when its redirect target answers 401/403/404/410 (or a 400 that says
+ * the signature expired), the URL the user gave is resolved again (or `--refresh-cmd` asked), the new target
+ * is checked to be the same file (size, a strong ETag where both have one, and SAMPLE_BYTES already on disk
+ * fetched again and compared), and workers continue there with only their missing bytes. Workers that hit
+ * the expiry together share one refresh (single-flight); a worker whose dead URL was already replaced gets
+ * the replacement at once. Bounded: MAX_REFRESHES_PER_WINDOW per REFRESH_WINDOW_MS, then an HttpStatusError.
+ * A target that is another file is a RemoteChangedError (the bytes on disk are kept, nothing is mixed).
+ */
+export class LinkRefresher {
+  readonly #options: RefreshOptions;
+  #current: RemoteFile;
+  #inflight: Promise<RemoteFile> | undefined;
+  readonly #times: number[] = [];
+  #count = 0;
+
+  constructor(options: RefreshOptions) {
+    this.#options = options;
+    this.#current = options.remote;
+  }
+
+  /** The target in use now. */
+  get current(): RemoteFile {
+    return this.#current;
+  }
+
+  /** How many refreshes ran (for logs and tests). */
+  get count(): number {
+    return this.#count;
+  }
+
+  /**
+   * Called by a worker whose request to `stale.url` was refused with `response` (any status but the one
+   * expected). Consumes the body. Returns the target to continue with when the answer means an expired link,
+   * undefined when it does not (then it is an ordinary failure). Throws RemoteChangedError, or HttpStatusError
+   * when refreshes are spent or the given URL no longer works; a NetworkError while refreshing is retryable.
+   */
+  async afterRefusal(
+    stale: RemoteFile,
+    response: Response,
+    signal: AbortSignal,
+  ): Promise<RemoteFile | undefined> {
+    const status = response.status;
+    const refreshable = this.#options.command !== undefined || stale.url !== this.#options.given;
+    if (!refreshable || !mayBeExpiry(status)) {
+      await discardBody(response);
+      return undefined;
+    }
+    const body = status === 400 ? await readStart(response, signal) : "";
+    if (status !== 400) await discardBody(response);
+    if (!isExpiryAnswer(status, body)) return undefined;
+    // Another worker already moved on from this URL: follow it, no new refresh.
+    if (stale.url !== this.#current.url) return this.#current;
+    this.#inflight ??= this.#refresh(stale, status, signal).finally(() => {
+      this.#inflight = undefined;
+    });
+    return this.#inflight;
+  }
+
+  async #refresh(stale: RemoteFile, status: number, signal: AbortSignal): Promise<RemoteFile> {
+    const o = this.#options;
+    const now = o.ctx.monotonic();
+    while (this.#times.length > 0 && (this.#times[0] ?? now) <= now - REFRESH_WINDOW_MS) this.#times.shift();
+    const most = o.maxPerWindow ?? MAX_REFRESHES_PER_WINDOW;
+    if (this.#times.length >= most) {
+      throw new HttpStatusError(
+        `${stale.url}: HTTP ${status} after the link was renewed ${this.#times.length} times within ${REFRESH_WINDOW_MS / 1000} s; giving up (the data stays for dlm resume ${o.output})`,
+        { url: stale.url, status, hint: `the link ${o.given} expires faster than it can be used` },
+      );
+    }
+    this.#times.push(now);
+    this.#count++;
+    const url =
+      o.command === undefined
+        ? o.given
+        : await runRefreshCommand(
+            o.command,
+            { url: o.given, output: o.output, expiredUrl: stale.url, status },
+            o.ctx.env,
+            signal,
+          );
+    assertFetchableUrl(url, "the renewed link");
+    const probed = await probe(o.ctx, url, {
+      headers: o.headers,
+      credentialOrigin: o.credentialOrigin,
+      headTimeoutMs: o.headTimeoutMs,
+      signal,
+      firstBytes: 1,
+    });
+    const fresh: RemoteFile = { ...probed.remote, dispositionName: stale.dispositionName };
+    const why = differenceOf(stale, fresh) ?? (await this.#sampleDiffers(fresh, signal));
+    if (why !== undefined) {
+      throw new RemoteChangedError(
+        `${url} now leads to another file (${why}); the partial data is kept; rerun with --restart to start over`,
+        { url: fresh.url, file: o.output, hint: "rerun with --restart to discard the old parts" },
+      );
+    }
+    o.log.info("link expired (HTTP {status} from {stale}); continuing at {url}", {
+      status,
+      stale: stale.url,
+      url: fresh.url,
+      refreshes: this.#count,
+    });
+    this.#current = fresh;
+    return fresh;
+  }
+
+  /** Why the bytes stored differ from the fresh target's at the same offset, or undefined when they agree. */
+  async #sampleDiffers(fresh: RemoteFile, signal: AbortSignal): Promise<string | undefined> {
+    const o = this.#options;
+    const sample = await o.sample();
+    if (sample === undefined || sample.bytes.length === 0) return undefined;
+    const end = sample.offset + sample.bytes.length - 1;
+    const response = await httpGet(o.ctx, fresh.url, {
+      range: { start: sample.offset, end },
+      headers: o.headers,
+      credentialOrigin: o.credentialOrigin,
+      headTimeoutMs: o.headTimeoutMs,
+      signal,
+    });
+    if (response.status !== 206) {
+      await discardBody(response);
+      return `HTTP ${response.status} for the bytes ${sample.offset}-${end} already stored`;
+    }
+    const got = new Uint8Array(sample.bytes.length);
+    let filled = 0;
+    await readBody(
+      response,
+      (chunk) => {
+        const n = Math.min(chunk.length, got.length - filled);
+        got.set(chunk.subarray(0, n), filled);
+        filled += n;
+        return filled >= got.length ? "stop" : "more";
+      },
+      signal,
+    );
+    if (filled !== got.length)
+      return `only ${filled} of the ${got.length} bytes at ${sample.offset} came back`;
+    const a = new Bun.CryptoHasher("sha256").update(got).digest("hex");
+    const b = new Bun.CryptoHasher("sha256").update(sample.bytes).digest("hex");
+    return a === b ? undefined : `the ${got.length} bytes at ${sample.offset} differ from those on disk`;
+  }
+}
+
+/** Size or strong ETag that tells two targets apart, or undefined when neither does. */
+export function differenceOf(before: RemoteFile, after: RemoteFile): string | undefined {
+  if (before.totalBytes !== after.totalBytes)
+    return `size was ${before.totalBytes ?? "unknown"}, now ${after.totalBytes ?? "unknown"}`;
+  const [a, b] = [before.etag, after.etag];
+  // Only strong validators prove sameness or difference (RFC 9110 §8.8.3.2): a weak one may change freely.
+  if (a !== undefined && b !== undefined && isStrongEtag(a) && isStrongEtag(b) && a !== b)
+    return `ETag was ${a}, now ${b}`;
+  return undefined;
+}
+
+/** The first EXPIRY_BODY_BYTES of a body as text; the rest is dropped. */
+async function readStart(response: Response, signal: AbortSignal): Promise<string> {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  try {
+    await readBody(
+      response,
+      (chunk) => {
+        parts.push(chunk.slice(0, EXPIRY_BODY_BYTES - size));
+        size += chunk.length;
+        return size >= EXPIRY_BODY_BYTES ? "stop" : "more";
+      },
+      signal,
+    );
+  } catch {
+    // A body cut short still says what it said so far.
+  }
+  return new TextDecoder().decode(Buffer.concat(parts));
+}
