@@ -53,6 +53,8 @@ export interface ManagerOptions {
   readonly onEnded?: (record: DownloadRecord) => void;
   /** The engine's own retries within one run (default DEFAULT_RETRY_OPTIONS, as `dlm get`). */
   readonly engineRetry?: RetryOptions;
+  /** `dlm serve --refresh-cmd`: the owner's command for expired links (never an API client's: it runs a program). */
+  readonly refreshCommand?: readonly string[] | undefined;
   /** This process's name among the nodes sharing the store (default "local"). */
   readonly node?: string;
   /**
@@ -558,6 +560,7 @@ export class Manager {
       retry: this.#options.engineRetry ?? DEFAULT_RETRY_OPTIONS,
       minSplitBytes: REQUEST_DEFAULTS.minSplitBytes,
       checkpointIntervalMs: REQUEST_DEFAULTS.checkpointIntervalMs,
+      refreshCommand: this.#options.refreshCommand,
     };
     const id = record.id;
     // The path is stored before the first byte is fetched, so a restart finds the sidecar.

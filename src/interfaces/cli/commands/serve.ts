@@ -1,6 +1,7 @@
 import { mkdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { buildCommand } from "@stricli/core";
+import { splitCommand } from "../../../engine/refresh-cmd.ts";
 import { DEFAULT_RETRY_OPTIONS } from "../../../engine/retry-policy.ts";
 import { NetworkError, UsageError } from "../../../errors.ts";
 import { EXIT } from "../../../exit-codes.ts";
@@ -30,6 +31,7 @@ export interface ServeFlags extends ListenFlags {
   readonly limit?: number;
   readonly retries?: number;
   readonly onComplete?: string;
+  readonly refreshCmd?: readonly string[];
   readonly store?: string;
   readonly node?: string;
   readonly leaseTimeout?: number;
@@ -148,6 +150,7 @@ export const serveCommand = buildCommand({
           ? {}
           : { engineRetry: { ...DEFAULT_RETRY_OPTIONS, maxAttempts: flags.retries + 1 } }),
         ...(flags.onComplete === undefined ? {} : { onEnded: completionHook(flags.onComplete, ctx.env) }),
+        refreshCommand: flags.refreshCmd,
         log: logger("control"),
       });
       let plane: Awaited<ReturnType<typeof startServePlane>>;
@@ -238,6 +241,14 @@ export const serveCommand = buildCommand({
           "Run PROGRAM (no shell) when a download ends, with DLM_ID, DLM_FILE, DLM_SHA256, DLM_STATE set",
         optional: true,
         placeholder: "PROGRAM",
+      },
+      refreshCmd: {
+        kind: "parsed",
+        parse: (input: string) => splitCommand(input),
+        brief:
+          "When a download's link expires, run CMD (no shell; DLM_URL, DLM_OUTPUT, DLM_EXPIRED_URL, DLM_STATUS set) for a fresh URL; API clients cannot set one (default: resolve the URL again)",
+        optional: true,
+        placeholder: "CMD",
       },
       store: {
         kind: "parsed",
