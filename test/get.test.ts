@@ -171,7 +171,7 @@ describe("dlm get: whole files", () => {
         "--json",
       ]);
       const { result } = records(run.stdout);
-      expect(result["checksum"]).toEqual({ algorithm, hex: digest, ok: true });
+      expect(result["checksum"]).toEqual({ algorithm, hex: digest, source: "--checksum", ok: true });
       expect(result["sha256"]).toBe(sha256Of(size, 5));
     }
   });

@@ -4,6 +4,7 @@ import type { Context } from "../context.ts";
 import { DownloadRun, PauseRequest } from "../engine/download.ts";
 import type { DownloadRequest } from "../engine/download-request.ts";
 import { type PreparedDownload, prepareDownload, sidecarOf } from "../engine/prepare.ts";
+import { resolvePublishedSum, withHeaderDigest } from "../engine/published-sum.ts";
 import type { TokenBucket } from "../engine/rate-limiter.ts";
 import type { VerifiedFile } from "../engine/verify.ts";
 import { CancelledError, DlmError, InterruptedError } from "../errors.ts";
@@ -167,7 +168,12 @@ export class Controller {
     const signal = this.#abort.signal;
     if (this.#prepared === undefined) this.#setState("probing");
     try {
-      this.#prepared = await prepareDownload(this.#ctx, this.#request, signal, this.#log);
+      // A published sum (--checksum-file, --checksum auto) is found before anything is fetched.
+      this.#request = await resolvePublishedSum(this.#ctx, this.#request, signal, this.#log);
+      this.#prepared = withHeaderDigest(
+        await prepareDownload(this.#ctx, this.#request, signal, this.#log),
+        this.#log,
+      );
     } catch (error) {
       if (error instanceof PauseRequest) {
         throw new InterruptedError(

@@ -26,6 +26,8 @@ export interface ExpectedChecksum {
   readonly hex: string;
   /** The file name of a pasted checksum-file line (`HEX  NAME`); informational only, never used as a path. */
   readonly fileName?: string;
+  /** Where the expected sum came from (`--checksum`, a sums file's URL or path, `Repr-Digest header`). */
+  readonly source?: string | undefined;
 }
 
 /** Hex digits of each algorithm's digest (bytes × 2). */

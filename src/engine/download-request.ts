@@ -13,6 +13,10 @@ export interface DownloadRequest {
   readonly rangeStart: number | undefined;
   readonly rangeEnd: number | undefined;
   readonly checksum: ExpectedChecksum | undefined;
+  /** `--checksum-file URL|PATH`: the sums list the expected sum is read from (published-sum.ts). */
+  readonly checksumFile?: string | undefined;
+  /** `--checksum auto`: look for NAME.sha256 ... SHA256SUMS beside the URL (checksum-auto.ts). */
+  readonly checksumAuto?: boolean | undefined;
   readonly headers: readonly (readonly [string, string])[];
   /** Overwrite an existing output file. */
   readonly force: boolean;

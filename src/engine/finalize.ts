@@ -69,9 +69,10 @@ export async function finalizeDownload(input: FinalizeInput): Promise<VerifiedFi
   if (expected !== undefined) {
     const actual = digests.hex[expected.algorithm] ?? "";
     if (!digestsMatch(actual, expected.hex)) {
+      const from = sourceOf(prepared);
       throw new IntegrityError(
-        `${output}: ${expected.algorithm} mismatch: expected ${expected.hex}, got ${actual}; the data stays in ${prepared.sidecar}`,
-        { file: output, expected: expected.hex, actual },
+        `${output}: ${expected.algorithm} mismatch: expected ${expected.hex}${from === undefined ? "" : ` (from ${from})`}, got ${actual}; the data stays in ${prepared.sidecar}`,
+        { file: output, expected: expected.hex, actual, ...(from === undefined ? {} : { url: from }) },
       );
     }
   }
@@ -89,7 +90,18 @@ export async function finalizeDownload(input: FinalizeInput): Promise<VerifiedFi
     path: output,
     bytes: expectedSize,
     sha256,
-    checked: expected === undefined ? undefined : { algorithm: expected.algorithm, hex: expected.hex },
+    checked:
+      expected === undefined
+        ? undefined
+        : { algorithm: expected.algorithm, hex: expected.hex, source: sourceOf(prepared) ?? "state.json" },
     completeness: prepared.last !== undefined || expected !== undefined ? "verified" : "unverified",
   };
+}
+
+/** Where the expected sum came from, when this run knows (a resumed run's may be only in state.json). */
+function sourceOf(prepared: PreparedDownload): string | undefined {
+  const given = prepared.request.checksum;
+  return given !== undefined && given.hex === prepared.state.checksum?.hex
+    ? (given.source ?? "--checksum")
+    : undefined;
 }

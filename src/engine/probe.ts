@@ -1,6 +1,7 @@
 import type { Context } from "../context.ts";
 import { HttpStatusError } from "../errors.ts";
 import { dispositionFileName } from "./content-disposition-name.ts";
+import { digestsFromHeaders } from "./digest-headers.ts";
 import { discardBody, httpGet } from "./http.ts";
 import type { RemoteFile } from "./remote-file.ts";
 import { type ContentRange, parseContentRange } from "./response-check.ts";
@@ -57,6 +58,7 @@ export async function probe(ctx: Context, url: string, options: ProbeOptions): P
     etag: response.headers.get("etag") ?? undefined,
     lastModified: response.headers.get("last-modified") ?? undefined,
     dispositionName: dispositionFileName(response.headers.get("content-disposition")),
+    digests: digestsFromHeaders(response.headers),
   };
   if (response.status === 206) {
     const contentRange = response.headers.get("content-range");

@@ -1,3 +1,5 @@
+import type { HeaderDigest } from "./digest-headers.ts";
+
 /** What a probe learnt about the remote file. */
 export interface RemoteFile {
   /** URL after redirects; segment requests go here directly. */
@@ -10,4 +12,6 @@ export interface RemoteFile {
   readonly lastModified: string | undefined;
   /** `filename` from Content-Disposition, raw (not yet judged safe). */
   readonly dispositionName: string | undefined;
+  /** Digests of the whole file its headers stated (Repr-Digest...), best first; absent = none. */
+  readonly digests?: readonly HeaderDigest[] | undefined;
 }

@@ -6,7 +6,9 @@ export interface VerifiedFile {
   readonly bytes: number;
   readonly sha256: string;
   /** The `--checksum` algorithm and digest that was compared, when one was given. */
-  readonly checked: { readonly algorithm: string; readonly hex: string } | undefined;
+  readonly checked:
+    | { readonly algorithm: string; readonly hex: string; readonly source?: string | undefined }
+    | undefined;
   /**
    * `verified`: the size the server announced (or a `--checksum`) proved the file whole. `unverified`: the
    * server sent no size and no checksum was given, so the body's end was taken as the file's end; a

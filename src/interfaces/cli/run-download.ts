@@ -164,7 +164,8 @@ function printResult(cli: CliContext, result: VerifiedFile, seconds: number, opt
     cli.dlm.stdout.write(`${JSON.stringify(record)}\n`);
     return;
   }
-  const checked = result.checked === undefined ? "" : `  ${result.checked.algorithm} OK`;
+  const from = result.checked?.source === undefined ? "" : ` (from ${result.checked.source})`;
+  const checked = result.checked === undefined ? "" : `  ${result.checked.algorithm} OK${from}`;
   const unverified = result.completeness === "unverified" ? `  unverified: ${UNVERIFIED_NOTE}` : "";
   cli.dlm.stdout.write(
     `${result.path}  ${result.bytes} bytes  sha256 ${result.sha256}${checked}  ${formatDuration(seconds)}  ${formatRate(rate)}${unverified}\n`,

@@ -4,6 +4,8 @@ import { type DownloadRequest, REQUEST_DEFAULTS } from "../../../engine/download
 import { splitCommand } from "../../../engine/refresh-cmd.ts";
 import { DEFAULT_RETRY_OPTIONS } from "../../../engine/retry-policy.ts";
 import type { StorageKind } from "../../../engine/storage/sink.ts";
+import { isUrlLike } from "../../../engine/sums-text.ts";
+import { assertFetchableUrl } from "../../../engine/url-scheme.ts";
 import { UsageError } from "../../../errors.ts";
 import type { ListenAddress } from "../../shared/listener.ts";
 import type { CliContext } from "../cli-context.ts";
@@ -19,7 +21,8 @@ export interface GetFlags {
   readonly connections?: number;
   readonly rangeStart?: number;
   readonly rangeEnd?: number;
-  readonly checksum?: ReturnType<typeof parseChecksum>;
+  readonly checksum?: ReturnType<typeof parseChecksum> | "auto";
+  readonly checksumFile?: string;
   readonly header?: readonly (readonly [string, string])[];
   readonly force?: boolean;
   readonly restart?: boolean;
@@ -42,13 +45,21 @@ export function requestFromFlags(url: string, flags: GetFlags): DownloadRequest 
       { flag: "--range-end", input: String(flags.rangeEnd) },
     );
   }
+  if (flags.checksumFile !== undefined && flags.checksum !== undefined) {
+    throw new UsageError("--checksum-file: give either --checksum or --checksum-file, not both", {
+      flag: "--checksum-file",
+      input: flags.checksumFile,
+    });
+  }
   return {
     url,
     output: flags.output,
     connections: flags.connections ?? REQUEST_DEFAULTS.connections,
     rangeStart: flags.rangeStart,
     rangeEnd: flags.rangeEnd,
-    checksum: flags.checksum,
+    checksum: flags.checksum === "auto" ? undefined : flags.checksum,
+    checksumFile: flags.checksumFile,
+    checksumAuto: flags.checksum === "auto",
     headers: flags.header ?? [],
     force: flags.force ?? false,
     restart: flags.restart ?? false,
@@ -63,6 +74,18 @@ export function requestFromFlags(url: string, flags: GetFlags): DownloadRequest 
     limitBytesPerSec: flags.limit,
     refreshCommand: flags.refreshCmd,
   };
+}
+
+/** `--checksum-file`: a path, or an http(s) URL (any other scheme is refused before any I/O). */
+function checksumFileFlag(input: string): string {
+  if (input.trim() === "") {
+    throw new UsageError(`--checksum-file: expected a URL or a path, got ${JSON.stringify(input)}`, {
+      flag: "--checksum-file",
+      input,
+    });
+  }
+  if (isUrlLike(input)) assertFetchableUrl(input, "--checksum-file");
+  return input;
 }
 
 function storageKind(input: string): StorageKind {
@@ -178,11 +201,19 @@ export const getCommand = buildCommand({
       },
       checksum: {
         kind: "parsed",
-        parse: parseChecksum,
+        parse: (input: string) => (input === "auto" ? ("auto" as const) : parseChecksum(input)),
         brief:
-          "Expected digest ALGO:HEX: sha256, sha512, sha1, md5, sha3-256, blake3, xxh3, xxh128, crc32c... (default: none)",
+          "Expected digest ALGO:HEX: sha256, sha512, sha1, md5, sha3-256, blake3, xxh3, xxh128, crc32c...; or auto: NAME.sha256, NAME.sha512, NAME.md5, SHA256SUMS, SHA512SUMS beside the URL (default: a digest header, if the server sends one)",
         optional: true,
         placeholder: "ALGO:HEX",
+      },
+      checksumFile: {
+        kind: "parsed",
+        parse: (input: string) => checksumFileFlag(input),
+        brief:
+          "Read the expected digest from a sha256sum/sha512sum/BSD-style list (URL or path): the line for the output's or the URL's file name (default: none)",
+        optional: true,
+        placeholder: "URL|PATH",
       },
       header: {
         kind: "parsed",
