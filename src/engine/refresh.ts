@@ -158,37 +158,55 @@ export class LinkRefresher {
   async #sampleDiffers(fresh: RemoteFile, signal: AbortSignal): Promise<string | undefined> {
     const o = this.#options;
     const sample = await o.sample();
-    if (sample === undefined || sample.bytes.length === 0) return undefined;
-    const end = sample.offset + sample.bytes.length - 1;
-    const response = await httpGet(o.ctx, fresh.url, {
-      range: { start: sample.offset, end },
-      headers: o.headers,
-      credentialOrigin: o.credentialOrigin,
-      headTimeoutMs: o.headTimeoutMs,
-      signal,
-    });
-    if (response.status !== 206) {
-      await discardBody(response);
-      return `HTTP ${response.status} for the bytes ${sample.offset}-${end} already stored`;
-    }
-    const got = new Uint8Array(sample.bytes.length);
-    let filled = 0;
-    await readBody(
-      response,
-      (chunk) => {
-        const n = Math.min(chunk.length, got.length - filled);
-        got.set(chunk.subarray(0, n), filled);
-        filled += n;
-        return filled >= got.length ? "stop" : "more";
-      },
-      signal,
-    );
-    if (filled !== got.length)
-      return `only ${filled} of the ${got.length} bytes at ${sample.offset} came back`;
-    const a = new Bun.CryptoHasher("sha256").update(got).digest("hex");
-    const b = new Bun.CryptoHasher("sha256").update(sample.bytes).digest("hex");
-    return a === b ? undefined : `the ${got.length} bytes at ${sample.offset} differ from those on disk`;
+    if (sample === undefined) return undefined;
+    return sampleDiffers(o.ctx, fresh.url, sample, o, signal);
   }
+}
+
+/**
+ * Fetches the bytes of `sample` again from `url` and says why they differ (another status, fewer bytes,
+ * other bytes, compared by SHA-256), or undefined when they are the same. An empty sample proves nothing.
+ */
+export async function sampleDiffers(
+  ctx: Context,
+  url: string,
+  sample: StoredSample,
+  http: {
+    readonly headers: readonly (readonly [string, string])[];
+    readonly credentialOrigin: string;
+    readonly headTimeoutMs: number;
+  },
+  signal: AbortSignal,
+): Promise<string | undefined> {
+  if (sample.bytes.length === 0) return undefined;
+  const end = sample.offset + sample.bytes.length - 1;
+  const response = await httpGet(ctx, url, {
+    range: { start: sample.offset, end },
+    headers: http.headers,
+    credentialOrigin: http.credentialOrigin,
+    headTimeoutMs: http.headTimeoutMs,
+    signal,
+  });
+  if (response.status !== 206) {
+    await discardBody(response);
+    return `HTTP ${response.status} for the bytes ${sample.offset}-${end} already stored`;
+  }
+  const got = new Uint8Array(sample.bytes.length);
+  let filled = 0;
+  await readBody(
+    response,
+    (chunk) => {
+      const n = Math.min(chunk.length, got.length - filled);
+      got.set(chunk.subarray(0, n), filled);
+      filled += n;
+      return filled >= got.length ? "stop" : "more";
+    },
+    signal,
+  );
+  if (filled !== got.length) return `only ${filled} of the ${got.length} bytes at ${sample.offset} came back`;
+  const a = new Bun.CryptoHasher("sha256").update(got).digest("hex");
+  const b = new Bun.CryptoHasher("sha256").update(sample.bytes).digest("hex");
+  return a === b ? undefined : `the ${got.length} bytes at ${sample.offset} differ from those on disk`;
 }
 
 /** Size or strong ETag that tells two targets apart, or undefined when neither does. */

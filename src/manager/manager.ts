@@ -7,14 +7,15 @@ import { join, sep } from "node:path";
 import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
 import { Controller } from "../control/controller.ts";
-import { parseChecksum } from "../engine/checksum.ts";
 import { type DownloadRequest, REQUEST_DEFAULTS } from "../engine/download-request.ts";
 import { sidecarOf } from "../engine/prepare.ts";
 import { TokenBucket } from "../engine/rate-limiter.ts";
 import { renewSidecarUrl } from "../engine/renew-url.ts";
 import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "../engine/retry-policy.ts";
-import { HttpStatusError, OutputExistsError, UsageError } from "../errors.ts";
+import { sidecarDiffersFrom } from "../engine/same-file.ts";
+import { HttpStatusError, OutputExistsError, RemoteChangedError, UsageError } from "../errors.ts";
 import type { ProgressSnapshot } from "../progress/snapshot.ts";
+import { checksumOptionOf } from "./checksum-option.ts";
 import {
   ACTIVE_STATES,
   type DownloadRecord,
@@ -216,7 +217,7 @@ export class Manager {
         input: input.url,
       });
     }
-    if (input.checksum !== undefined) parseChecksum(input.checksum);
+    checksumOptionOf(input.checksum);
     // Checked now so the client hears of it; checked again at each start (a link may appear later).
     await placeInside(this.#options.dir, input.directory, input.output);
     const outcome = await this.#store.add(input, this.#options.ctx.now());
@@ -249,17 +250,23 @@ export class Manager {
    * its next start. A new url stops a running download and queues it again, its sidecar pointed at the new
    * URL (see renewSidecarUrl).
    */
-  async update(id: number, patch: Pick<RecordPatch, UpdatableField>): Promise<DownloadView | undefined> {
+  async update(
+    id: number,
+    patch: Pick<RecordPatch, UpdatableField>,
+    options: { readonly restart?: boolean } = {},
+  ): Promise<DownloadView | undefined> {
     if (patch.url !== undefined && URL.parse(patch.url) === null) {
       throw new UsageError(`url: not a URL: ${JSON.stringify(patch.url)}`, { flag: "url", input: patch.url });
     }
     const before = await this.#store.get(id);
     if (before === undefined) return undefined;
     const renewing = patch.url !== undefined && patch.url !== before.url;
+    // A new URL must serve the bytes already fetched (the refresh's same-file check), unless told to restart.
+    const restart = renewing && (await this.#differsFromSidecar(before, patch.url ?? "", options.restart));
     // Held out of planning until the new URL is stored: it must not start again with the old one.
     if (renewing) this.#held.add(id);
     try {
-      return await this.#applyUpdate(id, patch, before, renewing);
+      return await this.#applyUpdate(id, patch, before, renewing, restart);
     } finally {
       this.#held.delete(id);
       this.#schedule();
@@ -271,6 +278,7 @@ export class Manager {
     patch: Pick<RecordPatch, UpdatableField>,
     before: DownloadRecord,
     renewing: boolean,
+    restart = false,
   ): Promise<DownloadView | undefined> {
     if (renewing) await this.#stopForNewUrl(id);
     // Another node running it pauses it first (through the store); it goes back to the queue below.
@@ -280,7 +288,8 @@ export class Manager {
     if (renewing && record.path !== undefined && patch.url !== undefined) {
       // The bytes already fetched stay: the next run continues them from the new URL if it serves the same
       // file (checked against the sidecar's size and validator), else it fails as "remote changed".
-      await renewSidecarUrl(sidecarOf(record.path), patch.url);
+      if (restart) await rm(sidecarOf(record.path), { recursive: true, force: true });
+      else await renewSidecarUrl(sidecarOf(record.path), patch.url);
     }
     // A fresh URL for a download waiting to retry (an expired link) is worth trying now.
     const retryNow =
@@ -295,6 +304,26 @@ export class Manager {
       job.bucket.setRate(patch.speedLimit, this.#options.ctx.monotonic());
     }
     return event === undefined ? undefined : this.#view(event.record);
+  }
+
+  /**
+   * Whether the bytes of `record` must be discarded for `url`: false when `url` serves the same file (or
+   * nothing is stored); true when it does not and `restart` was asked; a RemoteChangedError otherwise.
+   */
+  async #differsFromSidecar(record: DownloadRecord, url: string, restart = false): Promise<boolean> {
+    if (record.path === undefined) return false;
+    const why = await sidecarDiffersFrom(this.#options.ctx, sidecarOf(record.path), url, {
+      headers: record.headers,
+      credentialOrigin: new URL(record.url).origin,
+      headTimeoutMs: REQUEST_DEFAULTS.stallTimeoutMs,
+      signal: AbortSignal.timeout(REQUEST_DEFAULTS.stallTimeoutMs),
+    });
+    if (why === undefined) return false;
+    if (restart) return true;
+    throw new RemoteChangedError(
+      `url: ${url} serves another file than download ${record.id} holds (${why}); update with restart to start over`,
+      { url, file: record.path, hint: "dlm update ID --url URL --restart" },
+    );
   }
 
   /** Stops a running download whose URL is being replaced; it goes back to the queue, its bytes kept. */
@@ -551,7 +580,7 @@ export class Manager {
       connections,
       rangeStart: undefined,
       rangeEnd: undefined,
-      checksum: record.checksum === undefined ? undefined : parseChecksum(record.checksum),
+      ...checksumOptionOf(record.checksum),
       headers: record.headers,
       force: false,
       restart: false,

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { EXIT } from "../../src/exit-codes.ts";
 import { DownloadState } from "../../src/gen/dlm/v1/download_pb.ts";
-import { sha256Hex, sha256Of } from "../helpers/bytes.ts";
-import { tempDirs } from "../helpers/cli.ts";
+import { bytesOf, sha256Hex, sha256Of } from "../helpers/bytes.ts";
+import { runDlm, tempDirs } from "../helpers/cli.ts";
 import { type Origin, startOrigin } from "../helpers/origin.ts";
 import { type ServeProcess, startServe, stopServe } from "./serve-fixture.ts";
 
@@ -91,5 +93,118 @@ test("dlm serve --refresh-cmd: the owner's command renews a link an API client a
   expect(download?.state).toBe(DownloadState.FINISHED);
   expect(sha256Hex(new Uint8Array(await readFile(join(dir, "owned.bin"))))).toBe(sha256Of(size, 13));
   expect(await stopServe(serve)).toBe(EXIT.OK);
+  serve = undefined;
+}, 90_000);
+
+/** Polls `check` every 50 ms (bounded) until it returns a value. */
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(50);
+  }
+}
+
+/** Waits for the download's end through the queue's feed and returns it. */
+async function ended(s: ServeProcess, id: bigint) {
+  const done = new Set([DownloadState.FINISHED, DownloadState.FAILED]);
+  const feed = s.client.watchAll({ sinceSeq: 0n }, { signal: AbortSignal.timeout(60_000) });
+  for await (const event of feed) {
+    // The snapshot comes first: the download may have ended before the feed opened.
+    const views =
+      event.event.case === "snapshot"
+        ? event.event.value.downloads
+        : event.event.case === "changed" || event.event.case === "added"
+          ? [event.event.value]
+          : [];
+    if (views.some((d) => d.id === id && done.has(d.state))) break;
+  }
+  return (await s.client.get({ id })).download;
+}
+
+test("Add carries checksum_file and checksum auto; a tampered file fails as integrity", async () => {
+  const size = 200_000;
+  const good = new Bun.CryptoHasher("sha256").update(bytesOf(0, size - 1, 40)).digest("hex");
+  origin.serve("/sums/good.iso", { size, seed: 40 });
+  origin.serve("/sums/bad.iso", { size, seed: 41 });
+  const list = origin.serve("/sums/SHA256SUMS", { size: 0, text: `${good}  good.iso\n${good}  bad.iso\n` });
+  const dir = await dirs.fresh();
+  serve = await startServe(await dirs.fresh(), dir);
+  const a = await serve.client.add({ url: origin.url("/sums/good.iso"), checksumFile: list });
+  const b = await serve.client.add({ url: origin.url("/sums/bad.iso"), checksumFile: list });
+  const c = await serve.client.add({
+    url: origin.url("/sums/good.iso"),
+    output: "auto.iso",
+    checksum: "auto",
+  });
+  expect((await ended(serve, a.download?.id ?? 0n))?.state).toBe(DownloadState.FINISHED);
+  const bad = await ended(serve, b.download?.id ?? 0n);
+  expect(bad?.state).toBe(DownloadState.FAILED);
+  expect(bad?.failure?.message).toContain(`from ${list}`);
+  expect(existsSync(join(dir, "bad.iso"))).toBe(false);
+  expect((await ended(serve, c.download?.id ?? 0n))?.state).toBe(DownloadState.FINISHED);
+  // An API client names no local file, and no other scheme.
+  const refused = await serve.client
+    .add({ url: origin.url("/sums/good.iso"), checksumFile: "file:///etc/passwd" })
+    .catch((e: unknown) => e);
+  expect(refused).toBeInstanceOf(ConnectError);
+  expect((refused as ConnectError).code).toBe(Code.InvalidArgument);
+  expect(await stopServe(serve)).toBe(EXIT.OK);
+  serve = undefined;
+}, 90_000);
+
+test("dlm update ID --url: the same file continues; another file is exit 7 unless --restart", async () => {
+  const size = 6 * MB;
+  const slow = { size, seed: 50, throttleBytesPerSec: 512 * 1024 };
+  origin.serve("/upd/old.bin", slow);
+  origin.serve("/upd/same.bin", { ...slow, throttleBytesPerSec: undefined });
+  origin.serve("/upd/other.bin", { size, seed: 51, etag: false });
+  const home = await dirs.fresh();
+  const dir = await dirs.fresh();
+  serve = await startServe(home, dir);
+  const s = serve;
+  const env = { DLM_HOME: home };
+  const added = await s.client.add({ url: origin.url("/upd/old.bin"), output: "f.bin", connections: 1 });
+  const id = added.download?.id ?? 0n;
+  // Bytes fsynced and recorded (the first checkpoint) before the new URL is checked against them.
+  await until("a checkpoint with bytes", async () =>
+    existsSync(join(dir, "f.bin.dlm", "state.json")) &&
+    ((await s.client.get({ id })).download?.bytesDownloaded ?? 0n) > 1_000_000n
+      ? true
+      : undefined,
+  );
+  const other = await runDlm(["update", String(id), "--url", origin.url("/upd/other.bin")], {
+    cwd: dir,
+    env,
+  });
+  expect({ exit: other.exitCode, stderr: other.stderr }).toEqual({
+    exit: EXIT.REMOTE_CHANGED,
+    stderr: expect.stringContaining("serves another file"),
+  });
+  expect((await s.client.get({ id })).download?.url).toBe(origin.url("/upd/old.bin"));
+  const same = await runDlm(["update", String(id), "--url", origin.url("/upd/same.bin")], { cwd: dir, env });
+  expect(same.exitCode).toBe(EXIT.OK);
+  expect((await ended(s, id))?.state).toBe(DownloadState.FINISHED);
+  expect(sha256Hex(new Uint8Array(await readFile(join(dir, "f.bin"))))).toBe(sha256Of(size, 50));
+
+  // --restart takes the other file, from its first byte.
+  const again = await s.client.add({ url: origin.url("/upd/old.bin"), output: "g.bin", connections: 1 });
+  const id2 = again.download?.id ?? 0n;
+  await until("a checkpoint with bytes", async () =>
+    existsSync(join(dir, "g.bin.dlm", "state.json")) &&
+    ((await s.client.get({ id: id2 })).download?.bytesDownloaded ?? 0n) > 1_000_000n
+      ? true
+      : undefined,
+  );
+  const restart = await runDlm(["update", String(id2), "--url", origin.url("/upd/other.bin"), "--restart"], {
+    cwd: dir,
+    env,
+  });
+  expect(restart.exitCode).toBe(EXIT.OK);
+  expect((await ended(s, id2))?.state).toBe(DownloadState.FINISHED);
+  expect(sha256Hex(new Uint8Array(await readFile(join(dir, "g.bin"))))).toBe(sha256Of(size, 51));
+  expect(await stopServe(s)).toBe(EXIT.OK);
   serve = undefined;
 }, 90_000);

@@ -11,6 +11,7 @@ import { infoCommand, lsCommand } from "./commands/ls.ts";
 import { pauseEitherCommand, resumeEitherCommand, rmCommand } from "./commands/queue-control.ts";
 import { serveCommand } from "./commands/serve.ts";
 import { statusCommand } from "./commands/status.ts";
+import { updateCommand } from "./commands/update.ts";
 import { watchCommand } from "./commands/watch.ts";
 
 /** dlm's version, shown by `--version`: package.json's (inlined into the compiled binary). */
@@ -37,6 +38,7 @@ const routes = buildRouteMap({
     info: infoCommand,
     rm: rmCommand,
     limit: limitCommand,
+    update: updateCommand,
   },
   docs: { brief: "dlm: fast, verified, resumable downloads over HTTP(S)" },
 });

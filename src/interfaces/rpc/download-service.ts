@@ -1,6 +1,7 @@
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
-import { DlmError, UsageError } from "../../errors.ts";
+import { DlmError, RemoteChangedError, UsageError } from "../../errors.ts";
 import { type DownloadSelector, DownloadService } from "../../gen/dlm/v1/download_pb.ts";
+import { SUMS_PREFIX } from "../../manager/checksum-option.ts";
 import type { QueueState, RecordPatch } from "../../manager/download-record.ts";
 import type { Manager, UpdatableField } from "../../manager/manager.ts";
 import type { RecordFilter } from "../../manager/store.ts";
@@ -27,6 +28,8 @@ async function guarded<T>(task: () => Promise<T>): Promise<T> {
     return await task();
   } catch (error) {
     if (error instanceof UsageError) throw new ConnectError(error.message, Code.InvalidArgument);
+    // As a failed download's remote_changed (progress-message.ts): Update's url that serves another file.
+    if (error instanceof RemoteChangedError) throw new ConnectError(error.message, Code.Aborted);
     if (error instanceof DlmError) throw new ConnectError(error.message, Code.FailedPrecondition);
     throw error;
   }
@@ -59,6 +62,21 @@ async function selected(manager: Manager, selector: DownloadSelector | undefined
   return manager.select(selector.ids.map(idOf), selector.all, filter);
 }
 
+/**
+ * Add's `checksum` ("ALGO:HEX" or "auto") and `checksum_file` (a sums list's URL) as the one stored text
+ * (see manager/checksum-option.ts, which checks it); both at once is refused.
+ */
+function checksumOfAdd(checksum: string, checksumFile: string): string | undefined {
+  if (checksumFile === "") return checksum === "" ? undefined : checksum;
+  if (checksum !== "") {
+    throw new ConnectError(
+      "checksum_file: give either checksum or checksum_file, not both",
+      Code.InvalidArgument,
+    );
+  }
+  return `${SUMS_PREFIX}${checksumFile}`;
+}
+
 /** Registers `dlm.v1.DownloadService` over `manager` on a Connect router. */
 export function downloadRoutes(manager: Manager): (router: ConnectRouter) => void {
   return (router) => {
@@ -70,7 +88,7 @@ export function downloadRoutes(manager: Manager): (router: ConnectRouter) => voi
             output: request.output === "" ? undefined : request.output,
             directory: request.directory,
             headers: request.headers.map((h) => [h.name, h.value] as const),
-            checksum: request.checksum === "" ? undefined : request.checksum,
+            checksum: checksumOfAdd(request.checksum, request.checksumFile),
             connections: connectionsOf(request.connections),
             speedLimit: Number(request.speedLimit),
             priority: request.priority,
@@ -126,7 +144,7 @@ export function downloadRoutes(manager: Manager): (router: ConnectRouter) => voi
             else if (field === "url") out.url = given?.url ?? "";
             else out.headers = (given?.headers ?? []).map((h) => [h.name, h.value] as const);
           }
-          const view = await manager.update(idOf(request.id), patch);
+          const view = await manager.update(idOf(request.id), patch, { restart: request.restart });
           if (view === undefined) throw new ConnectError(`download ${request.id} not found`, Code.NotFound);
           return { download: toDownload(view) };
         }),
