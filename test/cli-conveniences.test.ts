@@ -64,6 +64,7 @@ describe("completion", () => {
         "info",
         "rm",
         "limit",
+        "update",
       ],
     ],
     [["dlm", "re"], {}, ["resume"]],
