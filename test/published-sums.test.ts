@@ -150,6 +150,15 @@ describe("--checksum auto", () => {
     expectTampered(await get("auto1", "a.iso", ["--checksum", "auto", "--force"], { tampered: true }), sums);
   });
 
+  test("without --json it says which it used, at the start and in the result line", async () => {
+    const sums = origin.serve("/auto5/a.iso.sha512", { size: 0, text: `${digest("sha512")}  a.iso\n` });
+    const url = origin.serve("/auto5/a.iso", { size: SIZE, seed: GOOD });
+    const run = await runDlm(["get", url, "--checksum", "auto"], { cwd: await dirs.fresh() });
+    expect(run.exitCode).toBe(EXIT.OK);
+    expect(run.stderr).toContain(`dlm: expecting sha512 ${digest("sha512")} from ${sums}`);
+    expect(run.stdout).toContain(`sha512 OK (from ${sums})`);
+  });
+
   test("a bare digest in NAME.md5 is enough", async () => {
     const sums = origin.serve("/auto2/a.iso.md5", { size: 0, text: `${digest("md5")}\n` });
     expectOk(await get("auto2", "a.iso", ["--checksum", "auto"]), sums);

@@ -132,6 +132,10 @@ function announce(cli: CliContext, prepared: PreparedDownload, options: OutputOp
     const connections = `${used} connection${used === 1 ? "" : "s"}`;
     lines.push(`dlm: ${prepared.remote.url} -> ${prepared.output} (${size}, ${connections})`);
   }
+  const sum = prepared.request.checksum;
+  if (sum?.source !== undefined && sum.hex === prepared.state.checksum?.hex) {
+    lines.push(`dlm: expecting ${sum.algorithm} ${sum.hex} from ${sum.source}`);
+  }
   if (prepared.mode === "stream") {
     const why = prepared.remote.acceptsRanges
       ? "did not say the file's size"
