@@ -131,7 +131,8 @@ test("Add carries checksum_file and checksum auto; a tampered file fails as inte
   origin.serve("/sums/bad.iso", { size, seed: 41 });
   const list = origin.serve("/sums/SHA256SUMS", { size: 0, text: `${good}  good.iso\n${good}  bad.iso\n` });
   const dir = await dirs.fresh();
-  serve = await startServe(await dirs.fresh(), dir);
+  const home = await dirs.fresh();
+  serve = await startServe(home, dir);
   const a = await serve.client.add({ url: origin.url("/sums/good.iso"), checksumFile: list });
   const b = await serve.client.add({ url: origin.url("/sums/bad.iso"), checksumFile: list });
   const c = await serve.client.add({
@@ -145,6 +146,17 @@ test("Add carries checksum_file and checksum auto; a tampered file fails as inte
   expect(bad?.failure?.message).toContain(`from ${list}`);
   expect(existsSync(join(dir, "bad.iso"))).toBe(false);
   expect((await ended(serve, c.download?.id ?? 0n))?.state).toBe(DownloadState.FINISHED);
+  // The CLI client: dlm add --checksum-file URL.
+  const cli = await runDlm(
+    ["add", origin.url("/sums/bad.iso"), "-o", "cli.iso", "--checksum-file", list, "--json"],
+    {
+      cwd: dir,
+      env: { DLM_HOME: home },
+    },
+  );
+  expect(cli.exitCode).toBe(EXIT.OK);
+  const cliId = BigInt((JSON.parse(cli.stdout.trim()) as { id: number }).id);
+  expect((await ended(serve, cliId))?.failure?.message).toContain(`from ${list}`);
   // An API client names no local file, and no other scheme.
   const refused = await serve.client
     .add({ url: origin.url("/sums/good.iso"), checksumFile: "file:///etc/passwd" })

@@ -14,6 +14,7 @@ interface AddFlags {
   readonly output?: string;
   readonly dir?: string;
   readonly checksum?: string;
+  readonly checksumFile?: string;
   readonly header?: readonly (readonly [string, string])[];
   readonly connections?: number;
   readonly priority?: number;
@@ -53,6 +54,7 @@ export const addCommand = buildCommand({
             output: entry.out ?? "",
             directory: entry.dir ?? "",
             checksum: entry.checksum ?? "",
+            checksumFile: flags.checksumFile ?? "",
             headers: entry.headers.map(([name, value]) => ({ name, value })),
             connections: flags.connections ?? 0,
             priority: flags.priority ?? 0,
@@ -97,9 +99,16 @@ export const addCommand = buildCommand({
       checksum: {
         kind: "parsed",
         parse: String,
-        brief: "Expected checksum, ALGO:HEX",
+        brief: "Expected checksum, ALGO:HEX, or auto (NAME.sha256... SHA256SUMS beside the URL)",
         optional: true,
         placeholder: "ALGO:HEX",
+      },
+      checksumFile: {
+        kind: "parsed",
+        parse: httpUrl,
+        brief: "URL of a sha256sum / sha512sum / BSD-style list holding the expected checksum",
+        optional: true,
+        placeholder: "URL",
       },
       header: {
         kind: "parsed",
