@@ -101,7 +101,7 @@ export const addCommand = buildCommand({
         parse: String,
         brief: "Expected checksum, ALGO:HEX, or auto (NAME.sha256... SHA256SUMS beside the URL)",
         optional: true,
-        placeholder: "ALGO:HEX",
+        placeholder: "ALGO:HEX|auto",
       },
       checksumFile: {
         kind: "parsed",

@@ -205,7 +205,7 @@ export const getCommand = buildCommand({
         brief:
           "Expected digest ALGO:HEX: sha256, sha512, sha1, md5, sha3-256, blake3, xxh3, xxh128, crc32c...; or auto: NAME.sha256, NAME.sha512, NAME.md5, SHA256SUMS, SHA512SUMS beside the URL (default: a digest header, if the server sends one)",
         optional: true,
-        placeholder: "ALGO:HEX",
+        placeholder: "ALGO:HEX|auto",
       },
       checksumFile: {
         kind: "parsed",
