@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "@logtape/logtape";
 import { REQUEST_DEFAULTS } from "../../engine/download-request.ts";
+import { ACTIVE_STATES } from "../../manager/download-record.ts";
 import type { Manager } from "../../manager/manager.ts";
 import type { DownloadView } from "../../manager/manager-events.ts";
 import { Aria2Fault, gidNotFound } from "./aria2-fault.ts";
@@ -10,6 +11,9 @@ import type { StatusSource } from "./status.ts";
 
 /** How many removed downloads are remembered for tellStopped (aria2's --max-download-result default). */
 export const MAX_REMOVED_RESULTS = 1000;
+
+/** Longest wait for a just-claimed download's job to appear, ms. */
+const START_WAIT_MS = 2_000;
 
 /** What the aria2 methods are given. */
 export interface Aria2Deps {
@@ -50,16 +54,32 @@ export class Aria2Session {
   /** Rows being purged through aria2: their removal is not a "removed" result. */
   readonly #purging = new Set<number>();
   readonly #unsubscribe: () => void;
+  /** The running downloads' progress at the last tick (a removed download's last known size). */
+  readonly #live = new Map<number, DownloadView>();
 
   constructor(deps: Aria2Deps) {
     this.deps = deps;
     this.defaultConnections = deps.defaultConnections ?? REQUEST_DEFAULTS.connections;
     // Every removal counts, whatever door it came through (dlm rm, DownloadService, the dashboard).
     this.#unsubscribe = deps.manager.subscribe((message) => {
-      if (message.kind !== "stored" || message.event.kind !== "removed") return;
+      if (message.kind === "tick") {
+        this.#live.clear();
+        for (const view of message.progress) this.#live.set(view.id, view);
+        return;
+      }
+      if (message.event.kind !== "removed") return;
       const id = message.event.downloadId;
-      if (this.#purging.has(id)) return;
-      const view = { ...message.event.record, bytesPerSecond: 0, updatedAt: Date.now() };
+      const last = this.#live.get(id);
+      // aria2 keeps a result only for a download removed while active; a waiting one is simply gone.
+      if (this.#purging.has(id) || !ACTIVE_STATES.has(message.event.record.state)) return;
+      // The row may predate the size learned by the run: the last progress seen says more.
+      const view = {
+        ...message.event.record,
+        totalBytes: message.event.record.totalBytes ?? last?.totalBytes,
+        bytesDownloaded: Math.max(message.event.record.bytesDownloaded, last?.bytesDownloaded ?? 0),
+        bytesPerSecond: 0,
+        updatedAt: Date.now(),
+      };
       this.#removed.set(id, { view, uris: this.mirrors.urisOf(view) });
       this.mirrors.setMirrors(id, []);
       for (const oldest of this.#removed.keys()) {
@@ -98,6 +118,36 @@ export class Aria2Session {
     const removed = this.#removed.get(id);
     if (removed === undefined) throw gidNotFound(shown);
     return { gid: shown, view: removed.view, progress: undefined, removed: true, uris: removed.uris };
+  }
+
+  /**
+   * Waits (at most START_WAIT_MS) until a download stored as running has its job in this process, so a
+   * pause or remove reaches it. The manager stores "running" when it claims a download and registers the
+   * job just after; a pause in between finds no job and does nothing. Each tick (250 ms) lists the jobs.
+   * MERGE (branch `mgr`): drop this once Manager.pause/remove handle a claimed download without a job.
+   */
+  async settleStart(id: number): Promise<void> {
+    const view = await this.manager.get(id);
+    if (
+      view?.state !== "running" ||
+      view.node !== this.manager.node ||
+      this.manager.progress(id) !== undefined
+    ) {
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, START_WAIT_MS);
+      const unsubscribe = this.manager.subscribe((message) => {
+        const started = message.kind === "tick" && message.progress.some((one) => one.id === id);
+        const moved = message.kind === "stored" && message.event.downloadId === id;
+        if (started || moved) done();
+      });
+      function done(): void {
+        clearTimeout(timer);
+        unsubscribe();
+        resolve();
+      }
+    });
   }
 
   /** A live download's source (for lists). */

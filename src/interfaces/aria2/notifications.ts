@@ -1,4 +1,4 @@
-import type { QueueState, StoredEvent } from "../../manager/download-record.ts";
+import { ACTIVE_STATES, type QueueState, type StoredEvent } from "../../manager/download-record.ts";
 import type { Manager } from "../../manager/manager.ts";
 import { gidOf } from "./gid.ts";
 
@@ -21,14 +21,13 @@ export interface Notification {
 
 /**
  * The notification a stored event means, given the download's state before it: a start when it starts
- * running, a pause, a completion, an error, a stop when it is removed before it ended. Undefined for the
+ * running, a pause, a completion, an error, a stop when it is removed while running. Undefined for the
  * rest (adds, option changes, verification, retry waits).
  */
 export function notificationOf(event: StoredEvent, before: QueueState | undefined): string | undefined {
   const state = event.record.state;
-  if (event.kind === "removed") {
-    return state === "finished" || state === "failed" ? undefined : "aria2.onDownloadStop";
-  }
+  // aria2 tells of a removal only when the download was running (a waiting one leaves silently).
+  if (event.kind === "removed") return ACTIVE_STATES.has(state) ? "aria2.onDownloadStop" : undefined;
   if (event.kind !== "changed" || state === before) return undefined;
   if (state === "running" && before !== "verifying") return "aria2.onDownloadStart";
   if (state === "paused") return "aria2.onDownloadPause";

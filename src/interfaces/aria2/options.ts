@@ -172,9 +172,9 @@ export interface OptionSource {
   readonly speedLimit: number;
 }
 
-/** A download's options as aria2's getOption returns them (values as strings, header as a list). */
-export function optionsOf(source: OptionSource, baseDir: string): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {
+/** A download's options as aria2's getOption returns them (values as strings). */
+export function optionsOf(source: OptionSource, baseDir: string): Record<string, string> {
+  const out: Record<string, string> = {
     dir: join(baseDir, source.directory),
     split: String(source.connections === 0 ? source.defaultConnections : source.connections),
     "max-connection-per-server": String(
@@ -190,7 +190,8 @@ export function optionsOf(source: OptionSource, baseDir: string): Record<string,
     else if (lower === "referer") out["referer"] = value;
     else other.push(`${name}: ${value}`);
   }
-  if (other.length > 0) out["header"] = other;
+  // aria2 sends the header option as one string, a line per header.
+  if (other.length > 0) out["header"] = other.map((line) => `${line}\n`).join("");
   if (source.checksum !== undefined) {
     const [algorithm, hex] = source.checksum.split(":");
     out["checksum"] = `${(algorithm ?? "").replace(/^sha/, "sha-")}=${hex ?? ""}`;

@@ -93,6 +93,8 @@ export const READ_METHODS: Readonly<Record<string, Handler>> = {
       "max-download-limit": "0",
       "max-concurrent-downloads": String(stats.maxActive),
       "max-overall-download-limit": String(stats.globalLimit),
+      // What dlm sends when a download sets none: Bun's fetch's own.
+      "user-agent": navigator.userAgent,
     };
     for (const [name, value] of session.globalOptions) {
       if (!MAPPED_GLOBAL_OPTIONS.has(name) || !(name in options)) options[name] = value;
@@ -115,6 +117,11 @@ export const READ_METHODS: Readonly<Record<string, Handler>> = {
       numStopped: String(numStopped),
       numStoppedTotal: String(numStopped),
     };
+  },
+  /** aria2 answers an HTTP download's peers with an empty list (BitTorrent has peers, HTTP none). */
+  async "aria2.getPeers"(session, params) {
+    await session.find(params[0]);
+    return [];
   },
   async "aria2.getVersion"(session) {
     return {

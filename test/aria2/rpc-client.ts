@@ -1,0 +1,89 @@
+/** A raw aria2 JSON-RPC client for tests: answers exactly as sent (no library in between). */
+
+/** One JSON-RPC answer. */
+export interface RpcAnswer {
+  readonly status: number;
+  readonly result?: unknown;
+  readonly error?: { readonly code: number; readonly message: string };
+}
+
+/** Calls `method` with `token:SECRET` first over HTTP POST; returns the answer and its HTTP status. */
+export async function call(
+  url: string,
+  secret: string,
+  method: string,
+  params: readonly unknown[] = [],
+): Promise<RpcAnswer> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: "t", method, params: [`token:${secret}`, ...params] }),
+  });
+  const body = (await response.json()) as { result?: unknown; error?: { code: number; message: string } };
+  return { status: response.status, ...body };
+}
+
+/** Like {@link call} but the result is required (throws with the error otherwise). */
+export async function result<T = unknown>(
+  url: string,
+  secret: string,
+  method: string,
+  params: readonly unknown[] = [],
+): Promise<T> {
+  const answer = await call(url, secret, method, params);
+  if (answer.error !== undefined) throw new Error(`${method}: ${answer.error.code} ${answer.error.message}`);
+  return answer.result as T;
+}
+
+/** The notifications a WebSocket received, in order, with a bounded wait for the next one. */
+export class Notifications {
+  readonly seen: { method: string; gid: string }[] = [];
+  readonly #socket: WebSocket;
+  #waiters: (() => void)[] = [];
+
+  private constructor(socket: WebSocket) {
+    this.#socket = socket;
+    socket.addEventListener("message", (event) => {
+      const message = JSON.parse(String(event.data)) as { method?: string; params?: [{ gid: string }] };
+      if (message.method === undefined || message.params === undefined) return;
+      this.seen.push({ method: message.method.replace(/^aria2\./, ""), gid: message.params[0].gid });
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+  }
+
+  /** Opens a WebSocket to `url` (http:// is turned into ws://). */
+  static async open(url: string): Promise<Notifications> {
+    const socket = new WebSocket(url.replace(/^http/, "ws"));
+    await new Promise<void>((resolve, reject) => {
+      socket.addEventListener("open", () => resolve(), { once: true });
+      socket.addEventListener("error", () => reject(new Error(`WebSocket to ${url} failed`)), { once: true });
+    });
+    return new Notifications(socket);
+  }
+
+  /** The methods received for `gid`, in order. */
+  of(gid: string): string[] {
+    return this.seen.filter((n) => n.gid === gid).map((n) => n.method);
+  }
+
+  /** Waits (at most `ms`) until `method` was received for `gid`. */
+  async waitFor(gid: string, method: string, ms = 20_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!this.of(gid).includes(method)) {
+      const left = deadline - Date.now();
+      if (left <= 0)
+        throw new Error(`no ${method} for ${gid} within ${ms} ms; got ${JSON.stringify(this.seen)}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  close(): void {
+    this.#socket.close();
+  }
+}
