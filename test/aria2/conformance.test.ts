@@ -10,7 +10,7 @@ import { type Origin, startOrigin } from "../helpers/origin.ts";
 import { type ServeProcess, startServe } from "../serve/serve-fixture.ts";
 import { type Aria2c, HAVE_ARIA2C, startAria2c } from "./aria2c.ts";
 import { conformanceGaps } from "./conformance.ts";
-import { call, Notifications, type RpcAnswer } from "./rpc-client.ts";
+import { call, Notifications, type RpcAnswer, statusUntil } from "./rpc-client.ts";
 
 const SECRET = "conformance-secret";
 const SIZE = 1_500_000;
@@ -107,6 +107,8 @@ async function scenario(target: Target, record: Record): Promise<string[][]> {
 
   await step("unpause", "aria2.unpause", [g1]);
   await target.ws.waitFor(g1, "onDownloadStart");
+  // Bytes flowing, so both have a server to list.
+  await statusUntil(target.url, SECRET, g1, (status) => Number(status["completedLength"]) > 0);
   await step("tellActive", "aria2.tellActive", [["gid", "status", "dir"]]);
   await step("getServers", "aria2.getServers", [g1]);
   await step("getPeers", "aria2.getPeers", [g1]);
@@ -129,6 +131,7 @@ async function scenario(target: Target, record: Record): Promise<string[][]> {
     await step("addUri.four", "aria2.addUri", [[origin.url("/two.bin")], { "max-download-limit": "100K" }]),
   );
   await target.ws.waitFor(g4, "onDownloadStart");
+  await statusUntil(target.url, SECRET, g4, (status) => Number(status["completedLength"]) > 0);
   await step("forceRemove", "aria2.forceRemove", [g4]);
   await target.ws.waitFor(g4, "onDownloadStop");
   await step("tellStatus.removedActive", "aria2.tellStatus", [g4, ["gid", "status", "files"]]);

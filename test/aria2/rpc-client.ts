@@ -87,3 +87,23 @@ export class Notifications {
     this.#socket.close();
   }
 }
+
+/**
+ * Polls tellStatus (every 25 ms, at most `ms`) until `check` holds: aria2c announces no event when its
+ * first bytes arrive, so its progress can only be watched.
+ */
+export async function statusUntil(
+  url: string,
+  secret: string,
+  gid: string,
+  check: (status: Record<string, unknown>) => boolean,
+  ms = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const status = await result<Record<string, unknown>>(url, secret, "aria2.tellStatus", [gid]);
+    if (check(status)) return;
+    if (Date.now() > deadline) throw new Error(`tellStatus ${gid} never matched: ${JSON.stringify(status)}`);
+    await Bun.sleep(25);
+  }
+}
