@@ -8,16 +8,21 @@ export interface RpcAnswer {
 }
 
 /** Calls `method` with `token:SECRET` first over HTTP POST; returns the answer and its HTTP status. */
-export async function call(
+export function call(
   url: string,
   secret: string,
   method: string,
   params: readonly unknown[] = [],
 ): Promise<RpcAnswer> {
+  return callRaw(url, method, [`token:${secret}`, ...params]);
+}
+
+/** Calls `method` with `params` as given (system.multicall carries the secret in each inner call). */
+export async function callRaw(url: string, method: string, params: readonly unknown[]): Promise<RpcAnswer> {
   const response = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: "t", method, params: [`token:${secret}`, ...params] }),
+    body: JSON.stringify({ jsonrpc: "2.0", id: "t", method, params }),
   });
   const body = (await response.json()) as { result?: unknown; error?: { code: number; message: string } };
   return { status: response.status, ...body };
