@@ -9,6 +9,7 @@ import {
   parseSize,
   readOptions,
 } from "../../src/interfaces/aria2/options.ts";
+import { normalOrigin } from "../../src/interfaces/aria2/origin.ts";
 import { targetIndex } from "../../src/interfaces/aria2/queue-move.ts";
 import {
   type Aria2Status,
@@ -212,6 +213,18 @@ describe("notifications", () => {
         state,
         method,
       });
+    }
+  });
+});
+
+describe("origins", () => {
+  test("pages and browser extensions have one normal form; null, * and other schemes have none", () => {
+    expect(normalOrigin("http://localhost:6880/")).toBe("http://localhost:6880");
+    expect(normalOrigin("HTTPS://Example.COM:443")).toBe("https://example.com");
+    expect(normalOrigin("chrome-extension://abcdefghijklmnop")).toBe("chrome-extension://abcdefghijklmnop");
+    expect(normalOrigin("moz-extension://0a1b-2c3d")).toBe("moz-extension://0a1b-2c3d");
+    for (const none of ["null", "*", "file:///tmp/x.html", "data:text/html,x", "chrome-extension://", ""]) {
+      expect(normalOrigin(none)).toBeUndefined();
     }
   });
 });

@@ -14,6 +14,7 @@ import { call, callRaw } from "./rpc-client.ts";
 
 const SECRET = "security-secret";
 const ARIANG = "http://ariang.example:6880";
+const EXTENSION = "chrome-extension://abcdefghijklmnopabcdefghijklmnop";
 
 let origin: Origin;
 let tmp: string;
@@ -44,6 +45,8 @@ beforeAll(async () => {
     SECRET,
     "--rpc-allow-origin",
     ARIANG,
+    "--rpc-allow-origin",
+    EXTENSION,
   ]);
   url = serve.aria2 ?? "";
 }, 30_000);
@@ -110,9 +113,15 @@ describe("Host and Origin", () => {
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get("access-control-allow-origin")).toBe(ARIANG);
-    const allowed = await post(request("aria2.getVersion", [`token:${SECRET}`]), { origin: ARIANG });
-    expect(allowed.status).toBe(200);
-    expect(allowed.headers.get("access-control-allow-origin")).toBe(ARIANG);
+    for (const origin of [ARIANG, EXTENSION]) {
+      const allowed = await post(request("aria2.getVersion", [`token:${SECRET}`]), { origin });
+      expect(allowed.status).toBe(200);
+      expect(allowed.headers.get("access-control-allow-origin")).toBe(origin);
+    }
+    const otherExtension = await post(request("aria2.getVersion", [`token:${SECRET}`]), {
+      origin: "chrome-extension://zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
+    });
+    expect(otherExtension.status).toBe(403);
   });
 });
 

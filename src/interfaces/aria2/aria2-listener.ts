@@ -5,6 +5,7 @@ import { NOT_LISTENING, RequestGuard, rejectionResponse } from "../shared/reques
 import { type Aria2Deps, Aria2Session } from "./aria2-session.ts";
 import { Aria2Dispatcher } from "./dispatch.ts";
 import { notifyFrom } from "./notifications.ts";
+import { normalOrigin } from "./origin.ts";
 import { RpcSecret } from "./secret.ts";
 
 /** Largest request body or WebSocket message, bytes: the same cap as dlm serve's other listeners. */
@@ -31,12 +32,6 @@ export interface Aria2ListenerOptions {
 export interface Aria2Listener extends RunningListener {
   /** `http://HOST:PORT/jsonrpc`. */
   readonly rpcUrl: string;
-}
-
-/** An Origin header's normal form (`scheme://host[:port]`), or undefined when it is not an origin. */
-function originOf(value: string): string | undefined {
-  const url = URL.parse(value);
-  return url === null || url.origin === "null" ? undefined : url.origin;
 }
 
 /** Parses GET's query as aria2 does: `method`, `id`, and `params` as base64 of the JSON array. */
@@ -68,7 +63,7 @@ function getRequest(url: URL): unknown {
 export function startAria2Listener(options: Aria2ListenerOptions): Aria2Listener {
   const session = new Aria2Session(options.deps);
   const dispatcher = new Aria2Dispatcher(session, new RpcSecret(options.secret));
-  const allowed = new Set(options.allowOrigins.map((origin) => originOf(origin) ?? origin));
+  const allowed = new Set(options.allowOrigins.map((origin) => normalOrigin(origin) ?? origin));
   let guard: RequestGuard | undefined;
 
   /** CORS headers for an allowed foreign origin (none otherwise: the browser then withholds the answer). */
@@ -95,7 +90,7 @@ export function startAria2Listener(options: Aria2ListenerOptions): Aria2Listener
     async fetch(request, srv) {
       const url = new URL(request.url);
       const originHeader = request.headers.get("origin") ?? undefined;
-      const origin = originHeader === undefined ? undefined : originOf(originHeader);
+      const origin = originHeader === undefined ? undefined : normalOrigin(originHeader);
       const foreignAllowed = origin !== undefined && allowed.has(origin);
       const rejection =
         guard === undefined

@@ -1,4 +1,5 @@
 import { UsageError } from "../../errors.ts";
+import { normalOrigin } from "../aria2/origin.ts";
 import type { ListenAddress } from "../shared/listener.ts";
 import { isLoopbackHost, parseListen } from "./listen-address.ts";
 
@@ -45,10 +46,10 @@ export function parseRpcSecret(input: string): string {
   return input;
 }
 
-/** `--rpc-allow-origin`: a browser origin such as http://localhost:6880 (never `*`). */
+/** `--rpc-allow-origin`: a page's origin (http://localhost:6880) or an extension's (chrome-extension://ID); never `*`. */
 export function parseAllowOrigin(input: string): string {
-  const url = URL.parse(input);
-  if (url === null || url.origin === "null" || (url.protocol !== "http:" && url.protocol !== "https:")) {
+  const origin = normalOrigin(input);
+  if (origin === undefined) {
     throw new UsageError(
       `--rpc-allow-origin: expected an origin such as http://localhost:6880, got ${JSON.stringify(input)}`,
       {
@@ -57,7 +58,7 @@ export function parseAllowOrigin(input: string): string {
       },
     );
   }
-  return url.origin;
+  return origin;
 }
 
 /** The aria2 flags of `dlm serve`. */
