@@ -175,6 +175,7 @@ describe("the flags", () => {
       [["--aria2-rpc", "0.0.0.0:0"], "--aria2-rpc"],
       [["--aria2-rpc", "--rpc-allow-origin", "*"], "--rpc-allow-origin"],
       [["--aria2-rpc", "--rpc-secret", ""], "--rpc-secret"],
+      [["--rpc-secret", "forgot-the-listener"], "--rpc-secret: needs --aria2-rpc"],
     ] as const) {
       const run = await runDlm(["serve", "--dir", dir, ...args], {
         cwd: dir,

@@ -2,7 +2,7 @@ import type { QueueState } from "../../manager/download-record.ts";
 import { Aria2Fault } from "./aria2-fault.ts";
 import type { Aria2Session } from "./aria2-session.ts";
 import { ACTIVE_STATES, STOPPED_STATES, WAITING_STATES } from "./aria2-states.ts";
-import { MAPPED_GLOBAL_OPTIONS, optionsOf } from "./options.ts";
+import { optionsOf } from "./options.ts";
 import { intParam, type Params, stringsParam } from "./params.ts";
 import { filesOf, pick, type StatusSource, statusOf, statusStruct, urisOf } from "./status.ts";
 
@@ -96,12 +96,8 @@ export const READ_METHODS: Readonly<Record<string, Handler>> = {
       // What dlm sends when a download sets none: Bun's fetch's own.
       "user-agent": navigator.userAgent,
     };
-    for (const [name, value] of session.globalOptions) {
-      if (!MAPPED_GLOBAL_OPTIONS.has(name) || !(name in options)) options[name] = value;
-    }
-    if (session.globalOptions.has("max-overall-download-limit")) {
-      options["max-overall-download-limit"] = session.globalOptions.get("max-overall-download-limit") ?? "0";
-    }
+    // What changeGlobalOption set, as aria2 shows it back (max-concurrent-downloads is never kept: ignored).
+    for (const [name, value] of session.globalOptions) options[name] = value;
     return options;
   },
   async "aria2.getGlobalStat"(session) {

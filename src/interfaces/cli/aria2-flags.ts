@@ -25,6 +25,24 @@ export function parseAria2Rpc(input: string): ListenAddress {
   return { host: parsed.host ?? ARIA2_DEFAULT.host, port: parsed.port };
 }
 
+/**
+ * Where the aria2 listener binds (undefined without `--aria2-rpc`), refusing a non-loopback host without
+ * `--listen-any` and the other aria2 flags without `--aria2-rpc` (they would silently do nothing).
+ */
+export function aria2Listen(flags: Aria2Flags, listenAny: boolean): ListenAddress | undefined {
+  if (flags.aria2Rpc !== undefined) return aria2Address(flags.aria2Rpc, listenAny);
+  const given =
+    flags.rpcSecret !== undefined
+      ? "--rpc-secret"
+      : flags.rpcAllowOrigin !== undefined
+        ? "--rpc-allow-origin"
+        : flags.rpcAllowShutdown !== undefined
+          ? "--rpc-allow-shutdown"
+          : undefined;
+  if (given !== undefined) throw new UsageError(`${given}: needs --aria2-rpc [HOST:]PORT`, { flag: given });
+  return undefined;
+}
+
 /** The aria2 address to bind, refusing a non-loopback host without `--listen-any`. */
 export function aria2Address(address: ListenAddress, listenAny: boolean): ListenAddress {
   if (!isLoopbackHost(address.host) && !listenAny) {

@@ -11,7 +11,7 @@ import type { DownloadRecord } from "../../../manager/download-record.ts";
 import type { Store } from "../../../manager/store.ts";
 import type { Aria2Listener } from "../../aria2/aria2-listener.ts";
 import { dashboardUrl } from "../../shared/listener.ts";
-import { type Aria2Flags, aria2Address, aria2Flags } from "../aria2-flags.ts";
+import { type Aria2Flags, aria2Flags, aria2Listen } from "../aria2-flags.ts";
 import type { CliContext } from "../cli-context.ts";
 import { byteSize, integerIn, nodeName, storeUrl } from "../flag-parsers.ts";
 import { type ListenFlags, listenAddress, listenFlags } from "../listen-address.ts";
@@ -134,8 +134,7 @@ export const serveCommand = buildCommand({
     const json = flags.json ?? false;
     try {
       const listen = listenAddress(flags.listen, flags.listenAny ?? false) ?? { host: "127.0.0.1", port: 0 };
-      const aria2At =
-        flags.aria2Rpc === undefined ? undefined : aria2Address(flags.aria2Rpc, flags.listenAny ?? false);
+      const aria2At = aria2Listen(flags, flags.listenAny ?? false);
       const dir = resolve(ctx.cwd, flags.dir ?? ".");
       if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
         throw new UsageError(`--dir: ${dir} is not a directory`, { flag: "--dir", input: flags.dir ?? "." });
