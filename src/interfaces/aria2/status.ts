@@ -135,11 +135,13 @@ export function statusStruct(source: StatusSource, baseDir: string): Record<stri
     files: filesOf(source),
   };
   if (total > 0) {
+    // A download not running here has a byte count in the queue, not a map (its sidecar has that):
+    // its bytes are shown as the first ones.
     const done =
       view.state === "finished" || view.state === "verifying"
         ? () => true
         : progress === undefined
-          ? (_start: number, end: number) => end < completed && view.state !== "queued"
+          ? (_start: number, end: number) => end < completed
           : coveredBy(progress);
     out["bitfield"] = bitfieldOf(total, done);
   }

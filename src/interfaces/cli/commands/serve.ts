@@ -176,7 +176,7 @@ export const serveCommand = buildCommand({
         throw listenError(error);
       }
       // aria2's JSON-RPC (--aria2-rpc): the same manager behind another door; shutdown ends the wait below.
-      let aria2Shutdown: () => void = () => undefined;
+      const { promise: aria2Shutdown, resolve: shutdownAsked } = Promise.withResolvers<void>();
       let aria2: Aria2Listener | undefined;
       const aria2Secret = flags.rpcSecret ?? randomBytes(18).toString("base64url");
       if (aria2At !== undefined) {
@@ -190,7 +190,7 @@ export const serveCommand = buildCommand({
               manager,
               baseDir: dir,
               allowShutdown: flags.rpcAllowShutdown ?? false,
-              onShutdown: () => aria2Shutdown(),
+              onShutdown: shutdownAsked,
               dlmVersion: packageJson.version,
               log: logger("rpc"),
             },
@@ -232,10 +232,10 @@ export const serveCommand = buildCommand({
           detach();
           done();
         });
-        aria2Shutdown = () => {
+        void aria2Shutdown.then(() => {
           detach();
           done();
-        };
+        });
       });
       ctx.stderr.write("dlm: stopping; running downloads pause and continue at the next dlm serve\n");
       await aria2?.stop();
