@@ -10,7 +10,15 @@ import { type Origin, startOrigin } from "../helpers/origin.ts";
 import { type ServeProcess, startServe } from "../serve/serve-fixture.ts";
 import { type Aria2c, HAVE_ARIA2C, startAria2c } from "./aria2c.ts";
 import { conformanceGaps } from "./conformance.ts";
-import { call, callRaw, Notifications, type RpcAnswer, statusUntil } from "./rpc-client.ts";
+import {
+  call,
+  callBatch,
+  callGet,
+  callRaw,
+  Notifications,
+  type RpcAnswer,
+  statusUntil,
+} from "./rpc-client.ts";
 
 const SECRET = "conformance-secret";
 const SIZE = 1_500_000;
@@ -56,6 +64,19 @@ async function scenario(target: Target, record: Record): Promise<string[][]> {
   await step("listMethods", "system.listMethods");
   await step("listNotifications", "system.listNotifications");
   await step("getGlobalStat.empty", "aria2.getGlobalStat");
+  record.set("GET getVersion", await callGet(target.url, SECRET, "aria2.getVersion"));
+  record.set(
+    "GET tellStatus unknown",
+    await callGet(target.url, SECRET, "aria2.tellStatus", ["00000000000fffff"]),
+  );
+  record.set(
+    "batch",
+    await callBatch(target.url, SECRET, [
+      ["aria2.getGlobalStat"],
+      ["aria2.tellStatus", "00000000000fffff"],
+      ["aria2.nope"],
+    ]),
+  );
   await step("getGlobalOption", "aria2.getGlobalOption");
   await step("changeGlobalOption", "aria2.changeGlobalOption", [{ "max-overall-download-limit": "0" }]);
 

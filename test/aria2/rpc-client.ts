@@ -28,6 +28,35 @@ export async function callRaw(url: string, method: string, params: readonly unkn
   return { status: response.status, ...body };
 }
 
+/** Calls `method` over HTTP GET as aria2 takes it: `?method=&id=&params=` with params in base64. */
+export async function callGet(
+  url: string,
+  secret: string,
+  method: string,
+  params: readonly unknown[] = [],
+): Promise<RpcAnswer> {
+  const encoded = Buffer.from(JSON.stringify([`token:${secret}`, ...params])).toString("base64");
+  const response = await fetch(`${url}?method=${method}&id=g&params=${encodeURIComponent(encoded)}`);
+  const body = (await response.json()) as { result?: unknown; error?: { code: number; message: string } };
+  return { status: response.status, ...body };
+}
+
+/** Sends a batch (a JSON array of calls, `token:SECRET` first in each); the answers are the result. */
+export async function callBatch(
+  url: string,
+  secret: string,
+  calls: readonly (readonly unknown[])[],
+): Promise<RpcAnswer> {
+  const body = calls.map(([method, ...params], i) => ({
+    jsonrpc: "2.0",
+    id: i,
+    method,
+    params: [`token:${secret}`, ...params],
+  }));
+  const response = await fetch(url, { method: "POST", body: JSON.stringify(body) });
+  return { status: response.status, result: await response.json() };
+}
+
 /** Like {@link call} but the result is required (throws with the error otherwise). */
 export async function result<T = unknown>(
   url: string,
