@@ -24,7 +24,9 @@ const FORBIDDEN: Record<string, readonly string[]> = {
  * and nothing else does.
  */
 const INTERFACE_IMPORTS: Record<string, readonly string[]> = {
-  cli: ["cli", "shared", "control-plane", "serve-plane"],
+  // aria2/ is aria2's JSON-RPC, one listener that is its own plane: `dlm serve --aria2-rpc` starts it.
+  cli: ["cli", "shared", "control-plane", "serve-plane", "aria2"],
+  aria2: ["aria2", "shared"],
   http: ["http", "shared"],
   rpc: ["rpc", "shared"],
   shared: ["shared"],

@@ -11,6 +11,8 @@ export interface ServeProcess {
   readonly http: string;
   readonly rpc: string;
   readonly token: string;
+  /** The aria2 JSON-RPC URL when started with --aria2-rpc. */
+  readonly aria2: string | undefined;
   /** A connect-node client over HTTP/2 (h2c) with the token. */
   readonly client: Client<typeof DownloadService>;
   /** stderr so far, for failure messages. */
@@ -54,7 +56,7 @@ export async function startServe(
   }
   clearTimeout(deadline);
   reader.releaseLock();
-  const line = JSON.parse(out.slice(0, out.indexOf("\n"))) as { http: string; rpc: string };
+  const line = JSON.parse(out.slice(0, out.indexOf("\n"))) as { http: string; rpc: string; aria2?: string };
   const file = JSON.parse(await readFile(join(home, "serve.json"), "utf8")) as { token: string };
   const auth: Interceptor = (next) => (request) => {
     request.header.set("authorization", `Bearer ${file.token}`);
@@ -64,7 +66,15 @@ export async function startServe(
     DownloadService,
     createConnectTransport({ baseUrl: line.rpc, httpVersion: "2", interceptors: [auth] }),
   );
-  return { child, http: line.http, rpc: line.rpc, token: file.token, client, stderr: () => err };
+  return {
+    child,
+    http: line.http,
+    rpc: line.rpc,
+    token: file.token,
+    aria2: line.aria2,
+    client,
+    stderr: () => err,
+  };
 }
 
 /** SIGTERM, then waits for the exit (SIGKILL after 10 s); returns the exit code. */

@@ -1,6 +1,8 @@
+import { randomBytes } from "node:crypto";
 import { mkdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { buildCommand } from "@stricli/core";
+import packageJson from "../../../../package.json" with { type: "json" };
 import { splitCommand } from "../../../engine/refresh-cmd.ts";
 import { DEFAULT_RETRY_OPTIONS } from "../../../engine/retry-policy.ts";
 import { NetworkError, UsageError } from "../../../errors.ts";
@@ -8,7 +10,9 @@ import { EXIT } from "../../../exit-codes.ts";
 import { logger } from "../../../log.ts";
 import type { DownloadRecord } from "../../../manager/download-record.ts";
 import type { Store } from "../../../manager/store.ts";
+import type { Aria2Listener } from "../../aria2/aria2-listener.ts";
 import { dashboardUrl } from "../../shared/listener.ts";
+import { type Aria2Flags, aria2Flags, aria2Listen } from "../aria2-flags.ts";
 import type { CliContext } from "../cli-context.ts";
 import { byteSize, integerIn, nodeName, storeUrl } from "../flag-parsers.ts";
 import { type ListenFlags, listenAddress, listenFlags } from "../listen-address.ts";
@@ -24,7 +28,7 @@ import {
 } from "../serve-home.ts";
 
 /** Flags of `dlm serve`. */
-export interface ServeFlags extends ListenFlags {
+export interface ServeFlags extends ListenFlags, Aria2Flags {
   readonly dir?: string;
   readonly maxActive?: number;
   readonly maxConnections?: number;
@@ -109,6 +113,18 @@ function listenError(error: unknown): unknown {
   return error;
 }
 
+/** Turns a taken aria2 port into a UsageError naming --aria2-rpc. */
+function aria2ListenError(error: unknown): unknown {
+  const code = (error as { code?: unknown }).code;
+  if (code === "EADDRINUSE" || code === "EADDRNOTAVAIL" || code === "EACCES") {
+    return new UsageError(`--aria2-rpc: cannot listen there (${String(code)})`, {
+      flag: "--aria2-rpc",
+      cause: error,
+    });
+  }
+  return error;
+}
+
 /**
  * `dlm serve`: the download manager. Opens (or creates) the queue in its home, continues every unfinished
  * download from its sidecar, serves DownloadService, writes serve.json for clients, and runs until
@@ -120,6 +136,7 @@ export const serveCommand = buildCommand({
     const json = flags.json ?? false;
     try {
       const listen = listenAddress(flags.listen, flags.listenAny ?? false) ?? { host: "127.0.0.1", port: 0 };
+      const aria2At = aria2Listen(flags, flags.listenAny ?? false);
       const dir = resolve(ctx.cwd, flags.dir ?? ".");
       if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
         throw new UsageError(`--dir: ${dir} is not a directory`, { flag: "--dir", input: flags.dir ?? "." });
@@ -161,6 +178,33 @@ export const serveCommand = buildCommand({
         await store.close();
         throw listenError(error);
       }
+      // aria2's JSON-RPC (--aria2-rpc): the same manager behind another door; shutdown ends the wait below.
+      const { promise: aria2Shutdown, resolve: shutdownAsked } = Promise.withResolvers<void>();
+      let aria2: Aria2Listener | undefined;
+      const aria2Secret = flags.rpcSecret ?? randomBytes(18).toString("base64url");
+      if (aria2At !== undefined) {
+        try {
+          const { startAria2Listener } = await import("../../aria2/aria2-listener.ts");
+          aria2 = startAria2Listener({
+            ...aria2At,
+            secret: aria2Secret,
+            allowOrigins: flags.rpcAllowOrigin ?? [],
+            deps: {
+              manager,
+              baseDir: dir,
+              allowShutdown: flags.rpcAllowShutdown ?? false,
+              onShutdown: shutdownAsked,
+              dlmVersion: packageJson.version,
+              log: logger("rpc"),
+            },
+          });
+        } catch (error) {
+          await plane.stop();
+          await manager.stop();
+          await store.close();
+          throw aria2ListenError(error);
+        }
+      }
       await writeServeFile(home, {
         http: plane.http,
         rpc: plane.rpc,
@@ -175,9 +219,15 @@ export const serveCommand = buildCommand({
         `dlm: serving downloads into ${dir}; rpc ${plane.rpc}, http ${plane.http} (token in ${join(home, "serve.json")})${queue}\n` +
           `dlm: dashboard ${dashboard}\n`,
       );
+      if (aria2 !== undefined) {
+        // A generated secret is printed once (the user types it into AriaNg); a given one is not echoed.
+        const shown = flags.rpcSecret === undefined ? `, secret ${aria2Secret}` : "";
+        ctx.stderr.write(`dlm: aria2 JSON-RPC ${aria2.rpcUrl}${shown}\n`);
+      }
       if (json) {
+        const extra = aria2 === undefined ? {} : { aria2: aria2.rpcUrl };
         ctx.stdout.write(
-          `${JSON.stringify({ type: "serve", http: plane.http, rpc: plane.rpc, dashboard, dir, home, node })}\n`,
+          `${JSON.stringify({ type: "serve", http: plane.http, rpc: plane.rpc, dashboard, dir, home, node, ...extra })}\n`,
         );
       }
       await new Promise<void>((done) => {
@@ -185,8 +235,13 @@ export const serveCommand = buildCommand({
           detach();
           done();
         });
+        void aria2Shutdown.then(() => {
+          detach();
+          done();
+        });
       });
       ctx.stderr.write("dlm: stopping; running downloads pause and continue at the next dlm serve\n");
+      await aria2?.stop();
       await plane.stop();
       await manager.stop();
       await store.close();
@@ -206,6 +261,7 @@ export const serveCommand = buildCommand({
         placeholder: "DIR",
       },
       ...listenFlags,
+      ...aria2Flags,
       maxActive: {
         kind: "parsed",
         parse: integerIn("--max-active", 1, 100),
