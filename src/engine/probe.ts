@@ -2,6 +2,7 @@ import type { Context } from "../context.ts";
 import { HttpStatusError } from "../errors.ts";
 import { dispositionFileName } from "./content-disposition-name.ts";
 import { discardBody, httpGet } from "./http.ts";
+import { type DuplicateLink, duplicateLinks } from "./link-header.ts";
 import type { RemoteFile } from "./remote-file.ts";
 import { type ContentRange, parseContentRange } from "./response-check.ts";
 
@@ -19,6 +20,8 @@ export interface ProbeResult {
    * segment, so a small file costs one request instead of a probe and a fetch.
    */
   readonly headResponse: { readonly response: Response; readonly last: number } | undefined;
+  /** Mirrors the answer named in `Link: <URL>; rel=duplicate` headers (RFC 6249), in header order. */
+  readonly duplicates?: readonly DuplicateLink[];
 }
 
 /** What the probe sends and how long it waits. */
@@ -74,6 +77,7 @@ async function probeOnce(ctx: Context, url: string, options: ProbeOptions): Prom
     lastModified: response.headers.get("last-modified") ?? undefined,
     dispositionName: dispositionFileName(response.headers.get("content-disposition")),
   };
+  const duplicates = duplicateLinks(response.headers.get("link"), finalUrl);
   if (response.status === 206) {
     const contentRange = response.headers.get("content-range");
     const range = parseContentRange(contentRange);
@@ -93,6 +97,7 @@ async function probeOnce(ctx: Context, url: string, options: ProbeOptions): Prom
       remote: { ...common, totalBytes: total, acceptsRanges: total !== undefined },
       fullResponse: undefined,
       headResponse: head === undefined ? undefined : { response, last: head },
+      duplicates,
     };
   }
   if (response.status === 416) {
@@ -104,6 +109,7 @@ async function probeOnce(ctx: Context, url: string, options: ProbeOptions): Prom
         remote: { ...common, totalBytes: 0, acceptsRanges: true },
         fullResponse: undefined,
         headResponse: undefined,
+        duplicates,
       };
     }
   }
@@ -114,6 +120,7 @@ async function probeOnce(ctx: Context, url: string, options: ProbeOptions): Prom
       remote: { ...common, totalBytes: total, acceptsRanges: false },
       fullResponse: response,
       headResponse: undefined,
+      duplicates,
     };
   }
   await discardBody(response);

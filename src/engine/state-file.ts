@@ -27,10 +27,26 @@ export interface DownloadStateFile {
   readonly validator: { readonly etag?: string; readonly lastModified?: string };
   readonly checksum?: { readonly algorithm: string; readonly hex: string };
   readonly storage: StorageKind;
+  /**
+   * The other sources of the file (sources 1.. of `PreparedDownload.sources`; source 0 is `url` and
+   * `validator`): each as given, with its own validators. Absent = none. Optional, so version 1 still reads.
+   */
+  readonly mirrors?: readonly SavedMirror[];
   /** `done` counts bytes that were fsynced before this state was written. */
   readonly segments: readonly Segment[];
   readonly createdAt: string;
   readonly updatedAt: string;
+}
+
+/** One mirror as state.json keeps it. */
+export interface SavedMirror {
+  /** The URL as given (an http or https URL). */
+  readonly given: string;
+  readonly etag?: string;
+  readonly lastModified?: string;
+  /** Metalink priority, lower preferred. */
+  readonly priority?: number;
+  readonly maxConnections?: number;
 }
 
 /** Path of the state file inside a sidecar directory. */
@@ -187,6 +203,8 @@ export function validateState(json: unknown, path: string): DownloadStateFile {
       return fail("slice", "{ start, end } with start <= end", slice);
     }
   }
+  const mirrors = o["mirrors"];
+  if (mirrors !== undefined) validateMirrors(mirrors, fail);
   const segments = o["segments"];
   if (!Array.isArray(segments)) return fail("segments", "an array", segments);
   const seen = new Set<number>();
@@ -231,6 +249,32 @@ export function validateState(json: unknown, path: string): DownloadStateFile {
     if (typeof o[key] !== "string") return fail(key, "an ISO date", o[key]);
   }
   return { ...(o as unknown as DownloadStateFile), segments: parsed };
+}
+
+/** Checks `mirrors` entry by entry; `fail` throws naming the field. */
+function validateMirrors(
+  mirrors: unknown,
+  fail: (field: string, expected: string, actual: unknown) => never,
+): void {
+  if (!Array.isArray(mirrors)) fail("mirrors", "an array", mirrors);
+  for (const [index, raw] of (mirrors as unknown[]).entries()) {
+    const at = `mirrors[${index}]`;
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) fail(at, "an object", raw);
+    const m = raw as Record<string, unknown>;
+    const given = m["given"];
+    // Only http(s): a state file edited to name file:///etc/passwd must not reach fetch (url-scheme.ts).
+    const parsed = typeof given === "string" ? URL.parse(given) : null;
+    if (parsed === null || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
+      fail(`${at}.given`, "an http or https URL", given);
+    }
+    for (const key of ["etag", "lastModified"]) {
+      if (m[key] !== undefined && typeof m[key] !== "string") fail(`${at}.${key}`, "a string", m[key]);
+    }
+    for (const key of ["priority", "maxConnections"]) {
+      const n = m[key];
+      if (n !== undefined && (!isByteCount(n) || n < 1)) fail(`${at}.${key}`, "a positive integer", n);
+    }
+  }
 }
 
 function isValidChecksum(algorithm: string, hex: string): boolean {

@@ -6,7 +6,16 @@ import type { StorageKind } from "../../../engine/storage/sink.ts";
 import { UsageError } from "../../../errors.ts";
 import type { ListenAddress } from "../../shared/listener.ts";
 import type { CliContext } from "../cli-context.ts";
-import { byteOffset, byteSize, durationMs, header, httpUrl, integerIn, outputPath } from "../flag-parsers.ts";
+import {
+  byteOffset,
+  byteSize,
+  durationMs,
+  header,
+  httpUrl,
+  integerIn,
+  mirrorUrl,
+  outputPath,
+} from "../flag-parsers.ts";
 import { type ListenFlags, listenAddress, listenFlags } from "../listen-address.ts";
 import { reportError } from "../report.ts";
 import { runDownloadCommand } from "../run-download.ts";
@@ -30,6 +39,10 @@ export interface GetFlags {
   readonly limit?: number;
   readonly minSplit?: number;
   readonly checkpointInterval?: number;
+  /** More URLs of the same file (--mirror, repeatable). */
+  readonly mirror?: readonly string[];
+  /** Ignore the mirrors a server names in `Link: rel=duplicate` headers. */
+  readonly noMirrors?: boolean;
 }
 
 /** Turns parsed flags into a request; checks that need two flags at once (still before any I/O). */
@@ -59,6 +72,8 @@ export function requestFromFlags(url: string, flags: GetFlags): DownloadRequest 
     minSplitBytes: flags.minSplit ?? REQUEST_DEFAULTS.minSplitBytes,
     checkpointIntervalMs: flags.checkpointInterval ?? REQUEST_DEFAULTS.checkpointIntervalMs,
     limitBytesPerSec: flags.limit,
+    ...(flags.mirror === undefined || flags.mirror.length === 0 ? {} : { mirrors: flags.mirror }),
+    ...(flags.noMirrors === true ? { noLinkMirrors: true } : {}),
   };
 }
 
@@ -208,6 +223,20 @@ export const getCommand = buildCommand({
         brief: `Smallest segment to split or steal (default ${REQUEST_DEFAULTS.minSplitBytes / 2 ** 20}M)`,
         optional: true,
         placeholder: "SIZE",
+      },
+      mirror: {
+        kind: "parsed",
+        parse: mirrorUrl,
+        brief:
+          "Another http(s) URL of the same file, fetched from at the same time; repeatable (default: none)",
+        optional: true,
+        variadic: true,
+        placeholder: "URL",
+      },
+      noMirrors: {
+        kind: "boolean",
+        brief: "Do not add the mirrors a server names in Link: rel=duplicate headers (default off)",
+        optional: true,
       },
       ...batchFlags,
     },
