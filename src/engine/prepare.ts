@@ -3,6 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
 import {
+  IntegrityError,
   OutputExistsError,
   RangeNotSupportedError,
   RemoteChangedError,
@@ -12,6 +13,7 @@ import {
 import type { DownloadRequest } from "./download-request.ts";
 import { discardBody } from "./http.ts";
 import { chooseOutputName } from "./output-name.ts";
+import { piecesMismatch } from "./piece-hashes.ts";
 import { planSegments } from "./plan.ts";
 import { type ProbeResult, probe } from "./probe.ts";
 import { mainSource, probeSources, type SourceCandidate } from "./probe-sources.ts";
@@ -127,6 +129,20 @@ export async function prepareDownload(
   if (!request.force && (await lexists(output))) {
     dropBody(probed);
     throw outputExists(output);
+  }
+  const pieces = request.pieceHashes;
+  const total = probed.remote.totalBytes;
+  const wrongPieces = pieces === undefined || total === undefined ? undefined : piecesMismatch(pieces, total);
+  if (wrongPieces !== undefined) {
+    // The pieces describe another file than the one the server has: nothing it sends could pass.
+    dropBody(probed);
+    throw new IntegrityError(
+      `${probed.remote.url} is ${total} bytes: not the file described (${wrongPieces})`,
+      {
+        url: probed.remote.url,
+        file: output,
+      },
+    );
   }
   const resuming = saved !== undefined && !request.restart;
   // The mirrors are probed while the output is planned: they only need the main probe's answer.
@@ -318,6 +334,7 @@ async function planFresh(
     ...(request.checksum === undefined
       ? {}
       : { checksum: { algorithm: request.checksum.algorithm, hex: request.checksum.hex } }),
+    ...(request.pieceHashes === undefined ? {} : { pieces: request.pieceHashes }),
     storage: request.storage,
     segments,
     createdAt: now,
@@ -367,7 +384,12 @@ async function continueSaved(
     request.checksum === undefined
       ? saved.checksum
       : { algorithm: request.checksum.algorithm, hex: request.checksum.hex };
-  const state: DownloadStateFile = { ...saved, ...(checksum === undefined ? {} : { checksum }) };
+  const pieces = request.pieceHashes ?? saved.pieces;
+  const state: DownloadStateFile = {
+    ...saved,
+    ...(checksum === undefined ? {} : { checksum }),
+    ...(pieces === undefined ? {} : { pieces }),
+  };
   if (last !== undefined) {
     const sidecar = sidecarOf(output);
     const storedBytes =
@@ -383,7 +405,7 @@ async function continueSaved(
   if (mode === "range") dropBody(probed);
   else if (probed.headResponse !== undefined) void discardBody(probed.headResponse.response);
   return {
-    request: { ...request, storage: saved.storage },
+    request: { ...request, storage: saved.storage, ...(pieces === undefined ? {} : { pieceHashes: pieces }) },
     output,
     sidecar: sidecarOf(output),
     remote,

@@ -2,6 +2,7 @@ import { open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { StateFileError } from "../errors.ts";
 import { isChecksumAlgorithm, parseChecksum } from "./checksum.ts";
+import type { PieceHashes } from "./piece-hashes.ts";
 import type { Segment } from "./segment.ts";
 import { checkSidecarTrust } from "./sidecar-trust.ts";
 import { fsyncDirectory } from "./storage/fsync-directory.ts";
@@ -32,6 +33,8 @@ export interface DownloadStateFile {
    * `validator`): each as given, with its own validators. Absent = none. Optional, so version 1 still reads.
    */
   readonly mirrors?: readonly SavedMirror[];
+  /** Piece hashes the download checks (a Metalink's), kept so a resume checks them too. */
+  readonly pieces?: PieceHashes;
   /** `done` counts bytes that were fsynced before this state was written. */
   readonly segments: readonly Segment[];
   readonly createdAt: string;
@@ -205,6 +208,8 @@ export function validateState(json: unknown, path: string): DownloadStateFile {
   }
   const mirrors = o["mirrors"];
   if (mirrors !== undefined) validateMirrors(mirrors, fail);
+  const pieces = o["pieces"];
+  if (pieces !== undefined) validatePieces(pieces, total, fail);
   const segments = o["segments"];
   if (!Array.isArray(segments)) return fail("segments", "an array", segments);
   const seen = new Set<number>();
@@ -274,6 +279,33 @@ function validateMirrors(
       const n = m[key];
       if (n !== undefined && (!isByteCount(n) || n < 1)) fail(`${at}.${key}`, "a positive integer", n);
     }
+  }
+}
+
+/** Checks `pieces`: a known algorithm, a positive length, hex digests of the algorithm's length, their count. */
+function validatePieces(
+  pieces: unknown,
+  total: unknown,
+  fail: (field: string, expected: string, actual: unknown) => never,
+): void {
+  if (typeof pieces !== "object" || pieces === null || Array.isArray(pieces))
+    fail("pieces", "an object", pieces);
+  const p = pieces as Record<string, unknown>;
+  const algorithm = p["algorithm"];
+  if (typeof algorithm !== "string" || !isChecksumAlgorithm(algorithm)) {
+    fail("pieces.algorithm", "a supported algorithm", algorithm);
+  }
+  const length = p["length"];
+  if (!isByteCount(length) || length === 0) fail("pieces.length", "a positive byte count", length);
+  const hashes = p["hashes"];
+  if (!Array.isArray(hashes)) fail("pieces.hashes", "an array", hashes);
+  for (const [index, hex] of (hashes as unknown[]).entries()) {
+    if (typeof hex !== "string" || !isValidChecksum(algorithm as string, hex)) {
+      fail(`pieces.hashes[${index}]`, `a lowercase ${algorithm} hex digest`, hex);
+    }
+  }
+  if (typeof total === "number" && (hashes as unknown[]).length !== Math.ceil(total / (length as number))) {
+    fail("pieces.hashes", `${Math.ceil(total / (length as number))} digests`, (hashes as unknown[]).length);
   }
 }
 

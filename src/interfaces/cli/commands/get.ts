@@ -20,6 +20,7 @@ import { type ListenFlags, listenAddress, listenFlags } from "../listen-address.
 import { reportError } from "../report.ts";
 import { runDownloadCommand } from "../run-download.ts";
 import { type BatchFlags, batchFlags, runBatchCommand } from "./get-batch.ts";
+import { type MetalinkFlags, requestFromMetalink } from "./get-metalink.ts";
 
 /** Flags of `dlm get`, after parsing. */
 export interface GetFlags {
@@ -139,10 +140,48 @@ export const downloadFlags = {
   },
 } as const;
 
+/** `dlm get --metalink FILE|URL`: the one download the Metalink describes (see get-metalink.ts). */
+async function runMetalinkCommand(
+  cli: CliContext,
+  flags: GetFlags & ListenFlags & BatchFlags & MetalinkFlags,
+  urls: readonly string[],
+): Promise<void> {
+  const json = flags.json ?? false;
+  let request: DownloadRequest;
+  let listen: ListenAddress | undefined;
+  try {
+    if (flags.inputFile !== undefined) {
+      throw new UsageError("--metalink: cannot be combined with --input-file", { flag: "--metalink" });
+    }
+    request = await requestFromMetalink(cli, flags, urls);
+    listen = listenAddress(flags.listen, flags.listenAny ?? false);
+  } catch (error) {
+    cli.exitCode = reportError(cli, error, json);
+    return;
+  }
+  await runDownloadCommand(cli, request, { json, quiet: flags.quiet ?? false, listen });
+}
+
 /** `dlm get URL`: download a file, or a byte range of it, verified. */
 export const getCommand = buildCommand({
-  async func(this: CliContext, flags: GetFlags & ListenFlags & BatchFlags, ...urls: string[]) {
+  async func(
+    this: CliContext,
+    flags: GetFlags & ListenFlags & BatchFlags & MetalinkFlags,
+    ...urls: string[]
+  ) {
     const url = urls[0];
+    if (flags.metalink !== undefined) {
+      await runMetalinkCommand(this, flags, urls);
+      return;
+    }
+    if (flags.metalinkFile !== undefined) {
+      this.exitCode = reportError(
+        this,
+        new UsageError("--metalink-file: applies only with --metalink", { flag: "--metalink-file" }),
+        flags.json ?? false,
+      );
+      return;
+    }
     if (urls.length !== 1 || flags.inputFile !== undefined || url === undefined) {
       await runBatchCommand(this, flags, urls);
       return;
@@ -232,6 +271,21 @@ export const getCommand = buildCommand({
         optional: true,
         variadic: true,
         placeholder: "URL",
+      },
+      metalink: {
+        kind: "parsed",
+        parse: String,
+        brief:
+          "Download the file a Metalink (RFC 5854, or 3.0) describes, from a local FILE or an http(s) URL",
+        optional: true,
+        placeholder: "FILE|URL",
+      },
+      metalinkFile: {
+        kind: "parsed",
+        parse: String,
+        brief: "Which file of a Metalink that describes several (its name attribute)",
+        optional: true,
+        placeholder: "NAME",
       },
       noMirrors: {
         kind: "boolean",
