@@ -6,6 +6,8 @@ import { logger } from "../log.ts";
 import { CheckpointPacer, checkpointPace } from "./checkpoint-pacer.ts";
 import { finalizeDownload } from "./finalize.ts";
 import { discardBody } from "./http.ts";
+import { repairPieces } from "./piece-repair.ts";
+import { type BadPiece, PieceVerifier } from "./piece-verifier.ts";
 import { INLINE_HASH_MAX_BYTES, PrefixHasher } from "./prefix-hasher.ts";
 import { credentialOriginOf, type PreparedDownload } from "./prepare.ts";
 import { TokenBucket } from "./rate-limiter.ts";
@@ -96,6 +98,10 @@ export class DownloadRun {
   readonly #allDone = new AbortController();
   /** Hash on arrival; told at every tick and whenever a segment ends that more of the prefix is readable. */
   #prefix: PrefixHasher | undefined;
+  /** Piece hashes checked as pieces complete (see piece-verifier.ts); bad ones wait for the repair. */
+  #pieces: PieceVerifier | undefined;
+  readonly #badPieces: BadPiece[] = [];
+  #pieceCheck: Promise<void> | undefined;
 
   /**
    * `onPhase` hears each phase change synchronously, as it happens (the Controller holds the state).
@@ -163,15 +169,26 @@ export class DownloadRun {
       this.#segments,
       prepared.last === undefined ? undefined : prepared.last - prepared.first + 1,
     );
-    const prefix = new PrefixHasher(
-      algorithmsFor(prepared.state.checksum),
-      this.#sink,
-      () => [...this.#segments].sort((a, b) => a.start - b.start),
-      (segment) => this.#writers.get(segment.id)?.readableBytes ?? segment.done,
-      prepared.mode === "range" ? prepared.first : 0,
-      prepared.last !== undefined && prepared.last - prepared.first + 1 <= INLINE_HASH_MAX_BYTES,
-    );
+    let prefix = this.#newPrefix();
     this.#prefix = prefix;
+    const pieces = prepared.request.pieceHashes;
+    const size = prepared.remote.totalBytes;
+    if (
+      pieces !== undefined &&
+      size !== undefined &&
+      prepared.mode === "range" &&
+      prepared.last !== undefined
+    ) {
+      this.#pieces = new PieceVerifier(
+        pieces,
+        size,
+        prepared.first,
+        prepared.last,
+        this.#sink,
+        () => this.#segments,
+        (segment) => this.#writers.get(segment.id)?.readableBytes ?? segment.done,
+      );
+    }
     const firstCheckpointAt = this.#ctx.monotonic();
     // A fresh download has nothing to vouch for yet: its first state comes with the first periodic checkpoint
     // (or a pause, or a failure). A sidecar without a state starts over, which is all a crash before then
@@ -257,6 +274,15 @@ export class DownloadRun {
       }
       throw failure;
     }
+    if (this.#pieces !== undefined) {
+      // Pieces fetched again were written over bytes the prefix hash already read: hash the file anew.
+      if ((await this.#repairBadPieces(this.#pieces, signal)) > 0) {
+        prefix.close();
+        prefix = this.#newPrefix();
+        this.#prefix = prefix;
+        prefix.pump();
+      }
+    }
     const lastByteAt = this.#ctx.monotonic();
     let verified: VerifiedFile;
     try {
@@ -283,6 +309,74 @@ export class DownloadRun {
     });
     await rm(prepared.sidecar, { recursive: true, force: true });
     return verified;
+  }
+
+  /** Hash on arrival of the whole file's prefix (see prefix-hasher.ts). */
+  #newPrefix(): PrefixHasher {
+    const prepared = this.#prepared;
+    return new PrefixHasher(
+      algorithmsFor(prepared.state.checksum),
+      this.#sink,
+      () => [...this.#segments].sort((a, b) => a.start - b.start),
+      (segment) => this.#writers.get(segment.id)?.readableBytes ?? segment.done,
+      prepared.mode === "range" ? prepared.first : 0,
+      prepared.last !== undefined && prepared.last - prepared.first + 1 <= INLINE_HASH_MAX_BYTES,
+    );
+  }
+
+  /** Starts a check of the pieces completed since the last one, unless one runs; bad ones are kept. */
+  #checkPieces(): void {
+    const pieces = this.#pieces;
+    if (pieces === undefined || this.#pieceCheck !== undefined) return;
+    this.#pieceCheck = pieces
+      .check()
+      .then(
+        (bad) => {
+          for (const piece of bad) {
+            this.#log.warn("piece {index} (bytes {start}-{end}) failed its {algorithm} check", {
+              index: piece.index,
+              start: piece.start,
+              end: piece.end,
+              algorithm: this.#prepared.request.pieceHashes?.algorithm ?? "",
+            });
+          }
+          this.#badPieces.push(...bad);
+        },
+        (error: unknown) => this.#log.warn("piece check failed: {error}", { error }),
+      )
+      .finally(() => {
+        this.#pieceCheck = undefined;
+      });
+  }
+
+  /** After the last byte: checks the pieces not yet checked, then fetches every bad one again (piece-repair.ts). */
+  async #repairBadPieces(pieces: PieceVerifier, signal: AbortSignal): Promise<number> {
+    await this.#pieceCheck;
+    const bad = [...this.#badPieces, ...(await pieces.check())];
+    this.#badPieces.length = 0;
+    if (bad.length === 0) return 0;
+    const prepared = this.#prepared;
+    try {
+      return await repairPieces(
+        {
+          ctx: this.#ctx,
+          request: prepared.request,
+          sources: prepared.sources,
+          totalBytes: prepared.remote.totalBytes ?? 0,
+          verifier: pieces,
+          sink: this.#sink,
+          segments: this.#segments,
+          output: prepared.output,
+          signal,
+          log: this.#log,
+        },
+        bad,
+      );
+    } catch (error) {
+      await this.#sink.close().catch(() => undefined);
+      this.#prefix?.close();
+      throw error;
+    }
   }
 
   async #workerLoop(worker: number, signal: AbortSignal): Promise<void> {
@@ -407,6 +501,7 @@ export class DownloadRun {
       a.slowSince = this.#scheduler.slowSinceOf(a.worker);
     }
     prefix.pump();
+    this.#checkPieces();
   }
 
   #wakeIdle(): void {
