@@ -2,6 +2,7 @@ import { open } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Context } from "../context.ts";
 import { HttpStatusError, UsageError } from "../errors.ts";
+import type { ExpectedChecksum } from "./checksum.ts";
 import { discardBody, httpGet, readBody } from "./http.ts";
 import { MAX_METALINK_BYTES, type MetalinkFile, parseMetalink } from "./metalink.ts";
 import { fitName, isPlainFileName, nameFromUrl } from "./output-name.ts";
@@ -130,4 +131,30 @@ export function metalinkOutputName(file: MetalinkFile): string {
   const fitted = fitName(last);
   if (isPlainFileName(fitted)) return fitted;
   return nameFromUrl(file.urls[0]?.url ?? "") ?? "download";
+}
+
+/** What one Metalink file asks to download, in the terms Add and `dlm get` take. */
+export interface MetalinkDownload {
+  /** The most preferred http(s) URL. */
+  readonly url: string;
+  /** The other URLs, most preferred first. */
+  readonly mirrors: readonly string[];
+  readonly checksum: ExpectedChecksum | undefined;
+  /** A plain file name (see metalinkOutputName). */
+  readonly output: string;
+}
+
+/** The download a Metalink file describes (pieces aside: see MetalinkFile.pieces). */
+export function metalinkDownload(file: MetalinkFile): MetalinkDownload {
+  const [main, ...rest] = file.urls;
+  // parseMetalink refuses a file without an http(s) URL; this guards the type only.
+  if (main === undefined) {
+    throw new UsageError(`--metalink: file ${JSON.stringify(file.name)} has no URL`, { flag: "--metalink" });
+  }
+  return {
+    url: main.url,
+    mirrors: rest.map((u) => u.url),
+    checksum: file.hash,
+    output: metalinkOutputName(file),
+  };
 }

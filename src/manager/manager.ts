@@ -13,6 +13,7 @@ import { sidecarOf } from "../engine/prepare.ts";
 import { TokenBucket } from "../engine/rate-limiter.ts";
 import { renewSidecarUrl } from "../engine/renew-url.ts";
 import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "../engine/retry-policy.ts";
+import { assertFetchableUrl } from "../engine/url-scheme.ts";
 import { HttpStatusError, OutputExistsError, UsageError } from "../errors.ts";
 import type { ProgressSnapshot } from "../progress/snapshot.ts";
 import {
@@ -215,6 +216,7 @@ export class Manager {
       });
     }
     if (input.checksum !== undefined) parseChecksum(input.checksum);
+    for (const mirror of input.mirrors) assertFetchableUrl(mirror, "mirrors");
     // Checked now so the client hears of it; checked again at each start (a link may appear later).
     await placeInside(this.#options.dir, input.directory, input.output);
     const outcome = await this.#store.add(input, this.#options.ctx.now());
@@ -551,6 +553,7 @@ export class Manager {
       rangeEnd: undefined,
       checksum: record.checksum === undefined ? undefined : parseChecksum(record.checksum),
       headers: record.headers,
+      mirrors: record.mirrors,
       force: false,
       restart: false,
       storage: REQUEST_DEFAULTS.storage,

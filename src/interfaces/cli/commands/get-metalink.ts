@@ -1,6 +1,6 @@
 import type { DownloadRequest } from "../../../engine/download-request.ts";
 import { CREDENTIAL_HEADERS } from "../../../engine/http.ts";
-import { chooseMetalinkFile, loadMetalink, metalinkOutputName } from "../../../engine/metalink-load.ts";
+import { chooseMetalinkFile, loadMetalink, metalinkDownload } from "../../../engine/metalink-load.ts";
 import { UsageError } from "../../../errors.ts";
 import type { CliContext } from "../cli-context.ts";
 import { type GetFlags, requestFromFlags } from "./get.ts";
@@ -32,18 +32,19 @@ export async function requestFromMetalink(
   }
   const loaded = await loadMetalink(cli.dlm, where, flags.header ?? [], new AbortController().signal);
   const file = chooseMetalinkFile(loaded, flags.metalinkFile);
-  const [main, ...rest] = file.urls;
-  if (main === undefined) throw new UsageError(`--metalink: ${where}: no URL`, { flag: "--metalink" });
-  const sameOrigin = loaded.origin === undefined || loaded.origin === new URL(main.url).origin;
+  const described = metalinkDownload(file);
+  const sameOrigin = loaded.origin === undefined || loaded.origin === new URL(described.url).origin;
   const headers = (flags.header ?? []).filter(
     ([name]) => sameOrigin || !CREDENTIAL_HEADERS.has(name.toLowerCase()),
   );
-  const request = requestFromFlags(main.url, {
+  const request = requestFromFlags(described.url, {
     ...flags,
     header: headers,
-    output: flags.output ?? metalinkOutputName(file),
-    mirror: [...(flags.mirror ?? []), ...rest.map((u) => u.url)],
-    ...(flags.checksum === undefined && file.hash !== undefined ? { checksum: file.hash } : {}),
+    output: flags.output ?? described.output,
+    mirror: [...(flags.mirror ?? []), ...described.mirrors],
+    ...(flags.checksum === undefined && described.checksum !== undefined
+      ? { checksum: described.checksum }
+      : {}),
   });
   return file.pieces === undefined ? request : { ...request, pieceHashes: file.pieces };
 }
