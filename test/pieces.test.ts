@@ -122,3 +122,52 @@ describe("a corrupting source with piece hashes", () => {
     expect(existsSync(join(out, "f.bin"))).toBe(false);
   });
 });
+
+describe("a corrupting source without piece hashes, the whole-file hash known", () => {
+  test("its bytes are fetched again from the other source; the exact file, the bad source named", async () => {
+    const bad = await origin(corrupting());
+    const good = await origin((request, socket) => serveBytes(request, socket, BODY));
+    const out = await dirs.fresh();
+    const run = await runDlm(
+      [
+        "get",
+        bad.url("/f.bin"),
+        "--mirror",
+        good.url("/f.bin"),
+        "--checksum",
+        `sha256:${SHA}`,
+        "-o",
+        "f.bin",
+        ...ARGS,
+      ],
+      { cwd: out },
+    );
+    expect(run.exitCode).toBe(EXIT.OK);
+    expect(sha256Hex(readFileSync(join(out, "f.bin")))).toBe(SHA);
+    const named = run.stderr.split("\n").find((line) => line.includes("served wrong bytes"));
+    expect(named).toContain(bad.url("/f.bin"));
+  });
+
+  test("every source corrupts: integrity failure, nothing under the final name", async () => {
+    const one = await origin(corrupting());
+    const two = await origin(corrupting());
+    const out = await dirs.fresh();
+    const run = await runDlm(
+      [
+        "get",
+        one.url("/f.bin"),
+        "--mirror",
+        two.url("/f.bin"),
+        "--checksum",
+        `sha256:${SHA}`,
+        "-o",
+        "f.bin",
+        ...ARGS,
+      ],
+      { cwd: out },
+    );
+    expect(run.exitCode).toBe(EXIT.INTEGRITY);
+    expect(run.stderr).toContain("sha256 mismatch");
+    expect(existsSync(join(out, "f.bin"))).toBe(false);
+  });
+});

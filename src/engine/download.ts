@@ -1,7 +1,7 @@
 import { rm } from "node:fs/promises";
 import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
-import { InterruptedError, StorageError } from "../errors.ts";
+import { IntegrityError, InterruptedError, StorageError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { CheckpointPacer, checkpointPace } from "./checkpoint-pacer.ts";
 import { finalizeDownload } from "./finalize.ts";
@@ -13,6 +13,7 @@ import { credentialOriginOf, type PreparedDownload } from "./prepare.ts";
 import { TokenBucket } from "./rate-limiter.ts";
 import { type Decision, Scheduler, TICK_MS } from "./scheduler.ts";
 import { isComplete, type Segment } from "./segment.ts";
+import { recoverFromSources } from "./source-recovery.ts";
 import { writeStateFile } from "./state-file.ts";
 import { createSink } from "./storage/create-sink.ts";
 import type { SegmentWriter, Sink } from "./storage/sink.ts";
@@ -291,7 +292,7 @@ export class DownloadRun {
         sink: this.#sink,
         segments: this.#segments,
         prefix,
-      });
+      }).catch((error: unknown) => this.#recoverFromSources(error, signal));
     } catch (error) {
       await this.#sink.close().catch(() => undefined);
       throw error;
@@ -377,6 +378,40 @@ export class DownloadRun {
       this.#prefix?.close();
       throw error;
     }
+  }
+
+  /**
+   * The whole-file checksum failed, with other sources to ask and no piece hashes to say where: fetch the
+   * suspects' bytes again from another source until the file is right (source-recovery.ts). Any other
+   * failure is rethrown as it is.
+   */
+  #recoverFromSources(error: unknown, signal: AbortSignal): Promise<VerifiedFile> {
+    const prepared = this.#prepared;
+    const checksum = prepared.state.checksum;
+    const mismatch =
+      error instanceof IntegrityError && checksum !== undefined && error.expected === checksum.hex;
+    if (!mismatch || prepared.sources.length < 2 || this.#pieces !== undefined || prepared.mode !== "range") {
+      return Promise.reject(error);
+    }
+    return recoverFromSources(
+      {
+        ctx: this.#ctx,
+        request: prepared.request,
+        sources: prepared.sources,
+        totalBytes: prepared.remote.totalBytes ?? 0,
+        segments: this.#segments,
+        sink: this.#sink,
+        output: prepared.output,
+        signal,
+        log: this.#log,
+        finalize: () => {
+          const prefix = this.#newPrefix();
+          this.#prefix = prefix;
+          return finalizeDownload({ prepared, sink: this.#sink, segments: this.#segments, prefix });
+        },
+      },
+      error,
+    );
   }
 
   async #workerLoop(worker: number, signal: AbortSignal): Promise<void> {
