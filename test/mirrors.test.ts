@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import type { Context } from "../src/context.ts";
 import { type DownloadRequest, REQUEST_DEFAULTS } from "../src/engine/download-request.ts";
+import { duplicateLinks } from "../src/engine/link-header.ts";
 import { prepareDownload } from "../src/engine/prepare.ts";
 import { DEFAULT_RETRY_OPTIONS } from "../src/engine/retry-policy.ts";
 import { readStateFile, writeStateFile } from "../src/engine/state-file.ts";
@@ -178,4 +179,47 @@ describe("sources in prepare and state.json", () => {
     const resumed = await prepareDownload(ctx, requestOf(main.url("/f.bin"), "c.bin"), signal, log);
     expect(resumed.sources.map((s) => s.given)).toEqual([main.url("/f.bin")]);
   });
+});
+
+describe("duplicateLinks (RFC 6249 / RFC 8288)", () => {
+  const base = "http://main.example/dir/f.iso";
+  const rows: [string, string | null, { url: string; priority: number | undefined }[]][] = [
+    ["no header", null, []],
+    [
+      "two links on one line, a comma inside <>, pri",
+      '<http://a.example/f,1.iso>; rel=duplicate; pri=2; geo=de, <http://b.example/f.iso>; rel="duplicate"',
+      [
+        { url: "http://a.example/f,1.iso", priority: 2 },
+        { url: "http://b.example/f.iso", priority: undefined },
+      ],
+    ],
+    [
+      "a relative reference resolves",
+      "<../m/f.iso>; rel=duplicate",
+      [{ url: "http://main.example/m/f.iso", priority: undefined }],
+    ],
+    [
+      "other relations are skipped",
+      '<http://c/f.meta4>; rel=describedby; type="application/metalink4+xml"',
+      [],
+    ],
+    [
+      "rel is a list, case-insensitive",
+      '<http://d/f>; rel="alternate DUPLICATE"',
+      [{ url: "http://d/f", priority: undefined }],
+    ],
+    [
+      "a pri out of range is ignored",
+      "<http://e/f>; rel=duplicate; pri=0",
+      [{ url: "http://e/f", priority: undefined }],
+    ],
+    [
+      "garbage is skipped",
+      "nonsense, <http://f/f>; rel=duplicate",
+      [{ url: "http://f/f", priority: undefined }],
+    ],
+  ];
+  for (const [what, header, expected] of rows) {
+    test(what, () => expect(duplicateLinks(header, base)).toEqual(expected));
+  }
 });
