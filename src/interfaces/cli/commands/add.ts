@@ -141,7 +141,7 @@ export const addCommand = buildCommand({
       metalinkFile: {
         kind: "parsed",
         parse: String,
-        brief: "Which file of a Metalink that describes several (its name attribute)",
+        brief: "Which file of a Metalink that describes several (its name attribute) (default: the only one)",
         optional: true,
         placeholder: "NAME",
       },
