@@ -85,20 +85,23 @@ describe("coveredPieces", () => {
 });
 
 describe("a corrupting source with piece hashes", () => {
-  test("the bad piece is fetched again from the other source; the exact file, the bad source named", async () => {
-    const bad = await origin(corrupting());
-    const good = await origin((request, socket) => serveBytes(request, socket, BODY));
-    const out = await dirs.fresh();
-    writeFileSync(join(out, "x.meta4"), metalinkWith([bad.url("/f.bin"), good.url("/f.bin")]));
-    const run = await runDlm(["get", "--metalink", "x.meta4", ...ARGS], { cwd: out });
-    expect(run.exitCode).toBe(EXIT.OK);
-    expect(sha256Hex(readFileSync(join(out, "f.bin")))).toBe(SHA);
-    expect(run.stderr).toContain("piece 3");
-    expect(run.stderr).toContain(bad.url("/f.bin"));
-    // Piece 3 alone was asked again, from the good source.
-    const pieceRange = `bytes=${3 * PIECE}-${4 * PIECE - 1}`;
-    expect(good.requests.some((r) => r.headers.get("range") === pieceRange)).toBe(true);
-  });
+  test.each(["in-place", "parts"])(
+    "the bad piece is fetched again from the other source; the exact file, the bad source named (--storage %s)",
+    async (storage) => {
+      const bad = await origin(corrupting());
+      const good = await origin((request, socket) => serveBytes(request, socket, BODY));
+      const out = await dirs.fresh();
+      writeFileSync(join(out, "x.meta4"), metalinkWith([bad.url("/f.bin"), good.url("/f.bin")]));
+      const run = await runDlm(["get", "--metalink", "x.meta4", "--storage", storage, ...ARGS], { cwd: out });
+      expect(run.exitCode).toBe(EXIT.OK);
+      expect(sha256Hex(readFileSync(join(out, "f.bin")))).toBe(SHA);
+      expect(run.stderr).toContain("piece 3");
+      expect(run.stderr).toContain(bad.url("/f.bin"));
+      // Piece 3 alone was asked again, from the good source.
+      const pieceRange = `bytes=${3 * PIECE}-${4 * PIECE - 1}`;
+      expect(good.requests.some((r) => r.headers.get("range") === pieceRange)).toBe(true);
+    },
+  );
 
   test("a corruption in transit on the only source: asked again from it, the exact file", async () => {
     const flaky = await origin(corrupting(1));
