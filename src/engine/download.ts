@@ -1,19 +1,17 @@
 import { rm } from "node:fs/promises";
 import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
-import { IntegrityError, InterruptedError, StorageError } from "../errors.ts";
+import { InterruptedError, StorageError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { CheckpointPacer, checkpointPace } from "./checkpoint-pacer.ts";
 import { finalizeDownload } from "./finalize.ts";
 import { discardBody } from "./http.ts";
-import { repairPieces } from "./piece-repair.ts";
-import { type BadPiece, PieceVerifier } from "./piece-verifier.ts";
+import { IntegrityGuard } from "./integrity-guard.ts";
 import { INLINE_HASH_MAX_BYTES, PrefixHasher } from "./prefix-hasher.ts";
 import { credentialOriginOf, type PreparedDownload } from "./prepare.ts";
 import { TokenBucket } from "./rate-limiter.ts";
 import { type Decision, Scheduler, TICK_MS } from "./scheduler.ts";
 import { isComplete, type Segment } from "./segment.ts";
-import { recoverFromSources } from "./source-recovery.ts";
 import { writeStateFile } from "./state-file.ts";
 import { createSink } from "./storage/create-sink.ts";
 import type { SegmentWriter, Sink } from "./storage/sink.ts";
@@ -99,10 +97,8 @@ export class DownloadRun {
   readonly #allDone = new AbortController();
   /** Hash on arrival; told at every tick and whenever a segment ends that more of the prefix is readable. */
   #prefix: PrefixHasher | undefined;
-  /** Piece hashes checked as pieces complete (see piece-verifier.ts); bad ones wait for the repair. */
-  #pieces: PieceVerifier | undefined;
-  readonly #badPieces: BadPiece[] = [];
-  #pieceCheck: Promise<void> | undefined;
+  /** Piece hashes checked as pieces complete, bad pieces and wrong sources fetched again (integrity-guard.ts). */
+  readonly integrity: IntegrityGuard;
 
   /**
    * `onPhase` hears each phase change synchronously, as it happens (the Controller holds the state).
@@ -140,6 +136,14 @@ export class DownloadRun {
       prepared.sidecar,
       prepared.mode === "range" ? prepared.first : 0,
     );
+    this.integrity = new IntegrityGuard(
+      ctx,
+      prepared,
+      this.#sink,
+      () => this.#segments,
+      (segment) => this.#writers.get(segment.id)?.readableBytes ?? segment.done,
+      log,
+    );
   }
 
   /** Changes the download's speed limit while it runs (bytes/s; undefined lifts it). */
@@ -172,24 +176,6 @@ export class DownloadRun {
     );
     let prefix = this.#newPrefix();
     this.#prefix = prefix;
-    const pieces = prepared.request.pieceHashes;
-    const size = prepared.remote.totalBytes;
-    if (
-      pieces !== undefined &&
-      size !== undefined &&
-      prepared.mode === "range" &&
-      prepared.last !== undefined
-    ) {
-      this.#pieces = new PieceVerifier(
-        pieces,
-        size,
-        prepared.first,
-        prepared.last,
-        this.#sink,
-        () => this.#segments,
-        (segment) => this.#writers.get(segment.id)?.readableBytes ?? segment.done,
-      );
-    }
     const firstCheckpointAt = this.#ctx.monotonic();
     // A fresh download has nothing to vouch for yet: its first state comes with the first periodic checkpoint
     // (or a pause, or a failure). A sidecar without a state starts over, which is all a crash before then
@@ -275,14 +261,16 @@ export class DownloadRun {
       }
       throw failure;
     }
-    if (this.#pieces !== undefined) {
+    const repaired = await this.integrity.repairPieces(signal).catch(async (error: unknown) => {
+      await this.#sink.close().catch(() => undefined);
+      prefix.close();
+      throw error;
+    });
+    if (repaired) {
       // Pieces fetched again were written over bytes the prefix hash already read: hash the file anew.
-      if ((await this.#repairBadPieces(this.#pieces, signal)) > 0) {
-        prefix.close();
-        prefix = this.#newPrefix();
-        this.#prefix = prefix;
-        prefix.pump();
-      }
+      prefix.close();
+      prefix = this.#newPrefix();
+      this.#prefix = prefix;
     }
     const lastByteAt = this.#ctx.monotonic();
     let verified: VerifiedFile;
@@ -292,7 +280,17 @@ export class DownloadRun {
         sink: this.#sink,
         segments: this.#segments,
         prefix,
-      }).catch((error: unknown) => this.#recoverFromSources(error, signal));
+      }).catch((error: unknown) =>
+        this.integrity.recover(error, signal, () => {
+          this.#prefix = this.#newPrefix();
+          return finalizeDownload({
+            prepared,
+            sink: this.#sink,
+            segments: this.#segments,
+            prefix: this.#prefix,
+          });
+        }),
+      );
     } catch (error) {
       await this.#sink.close().catch(() => undefined);
       throw error;
@@ -322,95 +320,6 @@ export class DownloadRun {
       (segment) => this.#writers.get(segment.id)?.readableBytes ?? segment.done,
       prepared.mode === "range" ? prepared.first : 0,
       prepared.last !== undefined && prepared.last - prepared.first + 1 <= INLINE_HASH_MAX_BYTES,
-    );
-  }
-
-  /** Starts a check of the pieces completed since the last one, unless one runs; bad ones are kept. */
-  #checkPieces(): void {
-    const pieces = this.#pieces;
-    if (pieces === undefined || this.#pieceCheck !== undefined) return;
-    this.#pieceCheck = pieces
-      .check()
-      .then(
-        (bad) => {
-          for (const piece of bad) {
-            this.#log.warn("piece {index} (bytes {start}-{end}) failed its {algorithm} check", {
-              index: piece.index,
-              start: piece.start,
-              end: piece.end,
-              algorithm: this.#prepared.request.pieceHashes?.algorithm ?? "",
-            });
-          }
-          this.#badPieces.push(...bad);
-        },
-        (error: unknown) => this.#log.warn("piece check failed: {error}", { error }),
-      )
-      .finally(() => {
-        this.#pieceCheck = undefined;
-      });
-  }
-
-  /** After the last byte: checks the pieces not yet checked, then fetches every bad one again (piece-repair.ts). */
-  async #repairBadPieces(pieces: PieceVerifier, signal: AbortSignal): Promise<number> {
-    await this.#pieceCheck;
-    const bad = [...this.#badPieces, ...(await pieces.check())];
-    this.#badPieces.length = 0;
-    if (bad.length === 0) return 0;
-    const prepared = this.#prepared;
-    try {
-      return await repairPieces(
-        {
-          ctx: this.#ctx,
-          request: prepared.request,
-          sources: prepared.sources,
-          totalBytes: prepared.remote.totalBytes ?? 0,
-          verifier: pieces,
-          sink: this.#sink,
-          segments: this.#segments,
-          output: prepared.output,
-          signal,
-          log: this.#log,
-        },
-        bad,
-      );
-    } catch (error) {
-      await this.#sink.close().catch(() => undefined);
-      this.#prefix?.close();
-      throw error;
-    }
-  }
-
-  /**
-   * The whole-file checksum failed, with other sources to ask and no piece hashes to say where: fetch the
-   * suspects' bytes again from another source until the file is right (source-recovery.ts). Any other
-   * failure is rethrown as it is.
-   */
-  #recoverFromSources(error: unknown, signal: AbortSignal): Promise<VerifiedFile> {
-    const prepared = this.#prepared;
-    const checksum = prepared.state.checksum;
-    const mismatch =
-      error instanceof IntegrityError && checksum !== undefined && error.expected === checksum.hex;
-    if (!mismatch || prepared.sources.length < 2 || this.#pieces !== undefined || prepared.mode !== "range") {
-      return Promise.reject(error);
-    }
-    return recoverFromSources(
-      {
-        ctx: this.#ctx,
-        request: prepared.request,
-        sources: prepared.sources,
-        totalBytes: prepared.remote.totalBytes ?? 0,
-        segments: this.#segments,
-        sink: this.#sink,
-        output: prepared.output,
-        signal,
-        log: this.#log,
-        finalize: () => {
-          const prefix = this.#newPrefix();
-          this.#prefix = prefix;
-          return finalizeDownload({ prepared, sink: this.#sink, segments: this.#segments, prefix });
-        },
-      },
-      error,
     );
   }
 
@@ -536,7 +445,7 @@ export class DownloadRun {
       a.slowSince = this.#scheduler.slowSinceOf(a.worker);
     }
     prefix.pump();
-    this.#checkPieces();
+    this.integrity.tick();
   }
 
   #wakeIdle(): void {

@@ -31,7 +31,7 @@ export interface PieceRepairJob {
    */
   readonly servedBy?: ((start: number, end: number) => number | undefined) | undefined;
   /** Told once per source that sent a bad piece (to demote it in the scheduler). */
-  readonly onBadSource?: ((source: Source, piece: BadPiece) => void) | undefined;
+  readonly onBadSource?: ((source: Source) => void) | undefined;
 }
 
 /**
@@ -55,7 +55,7 @@ export async function repairPieces(job: PieceRepairJob, bad: readonly BadPiece[]
     });
     if (source !== undefined && !demoted.has(source.id)) {
       demoted.add(source.id);
-      job.onBadSource?.(source, piece);
+      job.onBadSource?.(source);
     }
     const order = [...job.sources].sort((a, b) => rank(a, suspect, demoted) - rank(b, suspect, demoted));
     let fixed = false;
@@ -82,7 +82,7 @@ export async function repairPieces(job: PieceRepairJob, bad: readonly BadPiece[]
       });
       if (!demoted.has(candidate.id)) {
         demoted.add(candidate.id);
-        job.onBadSource?.(candidate, piece);
+        job.onBadSource?.(candidate);
       }
     }
     if (!fixed) {

@@ -29,6 +29,8 @@ export interface SourceRecoveryJob {
    * counts as source 0 (a single-source run fetches every byte from it).
    */
   readonly servedBy?: ((segment: Segment) => number | undefined) | undefined;
+  /** Told of the source found to have served wrong bytes. */
+  readonly onBadSource?: ((source: Source) => void) | undefined;
   /** Hashes the file anew and, when it is right, places it (finalize.ts); throws an IntegrityError if not. */
   readonly finalize: () => Promise<VerifiedFile>;
 }
@@ -77,6 +79,7 @@ export async function recoverFromSources(
     }
     try {
       const verified = await job.finalize();
+      job.onBadSource?.(suspect);
       job.log.warn("{suspect} served wrong bytes: the file is right with {other}'s", {
         suspect: suspect.url,
         other: replacement.url,
