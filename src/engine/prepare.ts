@@ -183,7 +183,12 @@ async function learnSources(
   log: Logger,
 ): Promise<Source[]> {
   const { remote } = probed;
-  if (!remote.acceptsRanges || remote.totalBytes === undefined) return [mainSource(request, remote)];
+  if (!remote.acceptsRanges || remote.totalBytes === undefined) {
+    if ((request.mirrors ?? []).length > 0 || (saved ?? []).length > 0) {
+      log.warn("not using the mirrors: {url} does not serve byte ranges of a known size", { url: remote.url });
+    }
+    return [mainSource(request, remote)];
+  }
   const candidates: SourceCandidate[] = [
     ...(saved ?? []).map((m) => ({
       given: m.given,
