@@ -185,7 +185,9 @@ async function learnSources(
   const { remote } = probed;
   if (!remote.acceptsRanges || remote.totalBytes === undefined) {
     if ((request.mirrors ?? []).length > 0 || (saved ?? []).length > 0) {
-      log.warn("not using the mirrors: {url} does not serve byte ranges of a known size", { url: remote.url });
+      log.warn("not using the mirrors: {url} does not serve byte ranges of a known size", {
+        url: remote.url,
+      });
     }
     return [mainSource(request, remote)];
   }
