@@ -107,6 +107,25 @@ describe("dlm get URL --mirror URL2", () => {
     for (const r of main.requests) expect(r.headers.get("authorization")).toBe("Bearer s3cret");
   });
 
+  test("Link: rel=duplicate mirrors are probed, unless --no-mirrors", async () => {
+    const bigger = await origin(serve(OTHER));
+    const main = await origin(serve(BODY, `Link: <${bigger.url("/f.bin")}>; rel=duplicate\r\n`));
+    const withLinks = await runDlm(["get", main.url("/f.bin"), "-o", "f.bin", "--quiet"], {
+      cwd: await dirs.fresh(),
+    });
+    expect(withLinks.exitCode).toBe(EXIT.OK);
+    expect(withLinks.stderr).toContain(bigger.url("/f.bin"));
+    expect(bigger.requests.length).toBe(1);
+    const out = await dirs.fresh();
+    const without = await runDlm(["get", main.url("/f.bin"), "-o", "f.bin", "--no-mirrors", "--quiet"], {
+      cwd: out,
+    });
+    expect(without.exitCode).toBe(EXIT.OK);
+    expect(without.stderr).toBe("");
+    expect(bigger.requests.length).toBe(1);
+    expect(sha256Hex(readFileSync(join(out, "f.bin")))).toBe(sha256Hex(BODY));
+  });
+
   test("--mirror takes only http(s) URLs, before any I/O", async () => {
     const out = await dirs.fresh();
     const run = await runDlm(["get", "http://127.0.0.1:9/f", "--mirror", "file:///etc/passwd"], { cwd: out });
