@@ -82,6 +82,11 @@ describe("validateState", () => {
       { given: "https://m.example/x.bin", etag: '"m"', priority: 2, maxConnections: 2 },
     ]);
     expect(validateState(sourced, PATH).pieces?.length).toBe(400);
+    // A mirror kept as a bare URL reads as one without validators.
+    const bare = edited((s) => {
+      s["mirrors"] = ["https://m.example/x.bin"];
+    });
+    expect(validateState(bare, PATH).mirrors).toEqual([{ given: "https://m.example/x.bin" }]);
   });
 
   // [what is wrong, the field the message must name, the edit]
@@ -155,7 +160,8 @@ describe("validateState", () => {
       (s) => (segmentsOf(s)[1] = { id: 1, start: 499, end: 999, done: 0 }),
     ],
     ["mirrors not an array", "mirrors", (s) => (s["mirrors"] = "https://m.example/")],
-    ["a mirror that is not an object", "mirrors[0]", (s) => (s["mirrors"] = ["https://m.example/"])],
+    ["a mirror that is not an object", "mirrors[0]", (s) => (s["mirrors"] = [42])],
+    ["a bare file:// mirror", "mirrors[0].given", (s) => (s["mirrors"] = ["file:///etc/passwd"])],
     ["a file:// mirror", "mirrors[0].given", (s) => (s["mirrors"] = [{ given: "file:///etc/passwd" }])],
     [
       "a mirror with a numeric ETag",

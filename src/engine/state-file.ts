@@ -206,8 +206,7 @@ export function validateState(json: unknown, path: string): DownloadStateFile {
       return fail("slice", "{ start, end } with start <= end", slice);
     }
   }
-  const mirrors = o["mirrors"];
-  if (mirrors !== undefined) validateMirrors(mirrors, fail);
+  const mirrors = o["mirrors"] === undefined ? undefined : validateMirrors(o["mirrors"], fail);
   const pieces = o["pieces"];
   if (pieces !== undefined) validatePieces(pieces, total, fail);
   const segments = o["segments"];
@@ -253,17 +252,26 @@ export function validateState(json: unknown, path: string): DownloadStateFile {
   for (const key of ["createdAt", "updatedAt"]) {
     if (typeof o[key] !== "string") return fail(key, "an ISO date", o[key]);
   }
-  return { ...(o as unknown as DownloadStateFile), segments: parsed };
+  return {
+    ...(o as unknown as DownloadStateFile),
+    segments: parsed,
+    ...(mirrors === undefined ? {} : { mirrors }),
+  };
 }
 
-/** Checks `mirrors` entry by entry; `fail` throws naming the field. */
+/**
+ * Checks `mirrors` entry by entry (`fail` throws naming the field) and returns them; a bare URL string (as
+ * a state written with URLs only holds) reads as a mirror without validators.
+ */
 function validateMirrors(
   mirrors: unknown,
   fail: (field: string, expected: string, actual: unknown) => never,
-): void {
+): SavedMirror[] {
   if (!Array.isArray(mirrors)) fail("mirrors", "an array", mirrors);
-  for (const [index, raw] of (mirrors as unknown[]).entries()) {
+  const found: SavedMirror[] = [];
+  for (const [index, entry] of (mirrors as unknown[]).entries()) {
     const at = `mirrors[${index}]`;
+    const raw = typeof entry === "string" ? { given: entry } : entry;
     if (typeof raw !== "object" || raw === null || Array.isArray(raw)) fail(at, "an object", raw);
     const m = raw as Record<string, unknown>;
     const given = m["given"];
@@ -279,7 +287,9 @@ function validateMirrors(
       const n = m[key];
       if (n !== undefined && (!isByteCount(n) || n < 1)) fail(`${at}.${key}`, "a positive integer", n);
     }
+    found.push(raw as SavedMirror);
   }
+  return found;
 }
 
 /** Checks `pieces`: a known algorithm, a positive length, hex digests of the algorithm's length, their count. */
