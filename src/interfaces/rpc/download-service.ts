@@ -1,6 +1,6 @@
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { parseMetalink } from "../../engine/metalink.ts";
-import { chooseMetalinkFile, type MetalinkDownload, metalinkDownload } from "../../engine/metalink-load.ts";
+import { chooseMetalinkFile, type MetalinkDownload, metalinkDownload } from "../../engine/metalink-choice.ts";
 import { DlmError, UsageError } from "../../errors.ts";
 import { type AddRequest, type DownloadSelector, DownloadService } from "../../gen/dlm/v1/download_pb.ts";
 import type { QueueState, RecordPatch } from "../../manager/download-record.ts";

@@ -1,6 +1,7 @@
 import { buildCommand } from "@stricli/core";
 import { CREDENTIAL_HEADERS } from "../../../engine/http.ts";
-import { chooseMetalinkFile, loadMetalink, metalinkDownload } from "../../../engine/metalink-load.ts";
+import { chooseMetalinkFile, metalinkDownload } from "../../../engine/metalink-choice.ts";
+import { loadMetalink } from "../../../engine/metalink-load.ts";
 import { UsageError } from "../../../errors.ts";
 import { EXIT } from "../../../exit-codes.ts";
 import type { CliContext } from "../cli-context.ts";

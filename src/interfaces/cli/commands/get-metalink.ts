@@ -1,6 +1,7 @@
 import type { DownloadRequest } from "../../../engine/download-request.ts";
 import { CREDENTIAL_HEADERS } from "../../../engine/http.ts";
-import { chooseMetalinkFile, loadMetalink, metalinkDownload } from "../../../engine/metalink-load.ts";
+import { chooseMetalinkFile, metalinkDownload } from "../../../engine/metalink-choice.ts";
+import { loadMetalink } from "../../../engine/metalink-load.ts";
 import { UsageError } from "../../../errors.ts";
 import type { CliContext } from "../cli-context.ts";
 import { type GetFlags, requestFromFlags } from "./get.ts";
