@@ -170,10 +170,16 @@ describe("checkRangeResponse", () => {
       bad('Content-Range "bytes 100-149/1000" does not match the requested bytes 100-199'),
     ],
     [
-      "206 ending late",
-      res(206, { "content-range": "bytes 100-999/1000" }),
+      "206 ending late (a superset: what was asked, then more)",
+      res(206, { "content-range": "bytes 100-999/1000", "content-length": "900" }),
       want,
-      bad('Content-Range "bytes 100-999/1000" does not match the requested bytes 100-199'),
+      { ok: true, length: 100, surplus: 800 },
+    ],
+    [
+      "206 ending late with a Content-Length of the asked range only",
+      res(206, { "content-range": "bytes 100-999/1000", "content-length": "100" }),
+      want,
+      bad("Content-Length 100 does not match Content-Range 100-999 (900 bytes)"),
     ],
     [
       "206 with a wrong Content-Length",

@@ -70,6 +70,23 @@ describe("validateState", () => {
       s["slice"] = { start: 0, end: 999 };
     });
     expect(validateState(sliced, PATH).slice).toEqual({ start: 0, end: 999 });
+    const sourced = edited((s) => {
+      s["mirrors"] = [{ given: "https://m.example/x.bin", etag: '"m"', priority: 2, maxConnections: 2 }];
+      s["pieces"] = {
+        algorithm: "sha1",
+        length: 400,
+        hashes: ["1".repeat(40), "2".repeat(40), "3".repeat(40)],
+      };
+    });
+    expect(validateState(sourced, PATH).mirrors).toEqual([
+      { given: "https://m.example/x.bin", etag: '"m"', priority: 2, maxConnections: 2 },
+    ]);
+    expect(validateState(sourced, PATH).pieces?.length).toBe(400);
+    // A mirror kept as a bare URL reads as one without validators.
+    const bare = edited((s) => {
+      s["mirrors"] = ["https://m.example/x.bin"];
+    });
+    expect(validateState(bare, PATH).mirrors).toEqual([{ given: "https://m.example/x.bin" }]);
   });
 
   // [what is wrong, the field the message must name, the edit]
@@ -141,6 +158,41 @@ describe("validateState", () => {
       "overlapping segments",
       "segments (id 1)",
       (s) => (segmentsOf(s)[1] = { id: 1, start: 499, end: 999, done: 0 }),
+    ],
+    ["mirrors not an array", "mirrors", (s) => (s["mirrors"] = "https://m.example/")],
+    ["a mirror that is not an object", "mirrors[0]", (s) => (s["mirrors"] = [42])],
+    ["a bare file:// mirror", "mirrors[0].given", (s) => (s["mirrors"] = ["file:///etc/passwd"])],
+    ["a file:// mirror", "mirrors[0].given", (s) => (s["mirrors"] = [{ given: "file:///etc/passwd" }])],
+    [
+      "a mirror with a numeric ETag",
+      "mirrors[0].etag",
+      (s) => (s["mirrors"] = [{ given: "http://m/", etag: 1 }]),
+    ],
+    [
+      "a mirror priority of 0",
+      "mirrors[0].priority",
+      (s) => (s["mirrors"] = [{ given: "http://m/", priority: 0 }]),
+    ],
+    ["pieces not an object", "pieces", (s) => (s["pieces"] = [])],
+    [
+      "pieces of an unknown algorithm",
+      "pieces.algorithm",
+      (s) => (s["pieces"] = { algorithm: "rot13", length: 1, hashes: [] }),
+    ],
+    [
+      "pieces of length 0",
+      "pieces.length",
+      (s) => (s["pieces"] = { algorithm: "sha1", length: 0, hashes: [] }),
+    ],
+    [
+      "a piece hash that is not hex",
+      "pieces.hashes[0]",
+      (s) => (s["pieces"] = { algorithm: "sha1", length: 1000, hashes: ["z".repeat(40)] }),
+    ],
+    [
+      "too few piece hashes for the size",
+      "pieces.hashes",
+      (s) => (s["pieces"] = { algorithm: "sha1", length: 400, hashes: ["1".repeat(40)] }),
     ],
     ["no createdAt", "createdAt", (s) => delete s["createdAt"]],
     ["updatedAt a number", "updatedAt", (s) => (s["updatedAt"] = 0)],

@@ -1,4 +1,5 @@
 import type { ExpectedChecksum } from "./checksum.ts";
+import type { PieceHashes } from "./piece-hashes.ts";
 import type { RetryOptions } from "./retry-policy.ts";
 import type { StorageKind } from "./storage/sink.ts";
 
@@ -37,6 +38,12 @@ export interface DownloadRequest {
    * own CLI or the daemon owner's configuration set it, never an API client (it runs a program).
    */
   readonly refreshCommand?: readonly string[] | undefined;
+  /** More URLs of the same file, besides `url` (--mirror, a Metalink's urls). */
+  readonly mirrors?: readonly string[] | undefined;
+  /** Hashes of the file's pieces (a Metalink's `<pieces>`), checked as pieces complete. */
+  readonly pieceHashes?: PieceHashes | undefined;
+  /** Do not add the mirrors a server names in `Link: <…>; rel=duplicate` headers (RFC 6249). */
+  readonly noLinkMirrors?: boolean | undefined;
 }
 
 /** Defaults shared by every interface (CLI flags, control plane). */

@@ -6,6 +6,7 @@ import { logger } from "../log.ts";
 import { CheckpointPacer, checkpointPace } from "./checkpoint-pacer.ts";
 import { finalizeDownload } from "./finalize.ts";
 import { discardBody } from "./http.ts";
+import { IntegrityGuard } from "./integrity-guard.ts";
 import { INLINE_HASH_MAX_BYTES, PrefixHasher } from "./prefix-hasher.ts";
 import { credentialOriginOf, type PreparedDownload } from "./prepare.ts";
 import { TokenBucket } from "./rate-limiter.ts";
@@ -100,6 +101,8 @@ export class DownloadRun {
   #prefix: PrefixHasher | undefined;
   /** Renews an expired signed link of source 0 (refresh.ts); workers read their target from it. */
   readonly #refresh: LinkRefresher;
+  /** Piece hashes checked as pieces complete, bad pieces and wrong sources fetched again (integrity-guard.ts). */
+  readonly integrity: IntegrityGuard;
 
   /**
    * `onPhase` hears each phase change synchronously, as it happens (the Controller holds the state).
@@ -150,6 +153,14 @@ export class DownloadRun {
         readStoredSample(this.#segments, (s) => this.#writers.get(s.id)?.readableBytes ?? s.done, this.#sink),
       log,
     });
+    this.integrity = new IntegrityGuard(
+      ctx,
+      prepared,
+      this.#sink,
+      () => this.#segments,
+      (segment) => this.#writers.get(segment.id)?.readableBytes ?? segment.done,
+      log,
+    );
   }
 
   /** Changes the download's speed limit while it runs (bytes/s; undefined lifts it). */
@@ -180,14 +191,7 @@ export class DownloadRun {
       this.#segments,
       prepared.last === undefined ? undefined : prepared.last - prepared.first + 1,
     );
-    const prefix = new PrefixHasher(
-      algorithmsFor(prepared.state.checksum),
-      this.#sink,
-      () => [...this.#segments].sort((a, b) => a.start - b.start),
-      (segment) => this.#writers.get(segment.id)?.readableBytes ?? segment.done,
-      prepared.mode === "range" ? prepared.first : 0,
-      prepared.last !== undefined && prepared.last - prepared.first + 1 <= INLINE_HASH_MAX_BYTES,
-    );
+    let prefix = this.#newPrefix();
     this.#prefix = prefix;
     const firstCheckpointAt = this.#ctx.monotonic();
     // A fresh download has nothing to vouch for yet: its first state comes with the first periodic checkpoint
@@ -274,6 +278,17 @@ export class DownloadRun {
       }
       throw failure;
     }
+    const repaired = await this.integrity.repairPieces(signal).catch(async (error: unknown) => {
+      await this.#sink.close().catch(() => undefined);
+      prefix.close();
+      throw error;
+    });
+    if (repaired) {
+      // Pieces fetched again were written over bytes the prefix hash already read: hash the file anew.
+      prefix.close();
+      prefix = this.#newPrefix();
+      this.#prefix = prefix;
+    }
     const lastByteAt = this.#ctx.monotonic();
     let verified: VerifiedFile;
     try {
@@ -282,7 +297,17 @@ export class DownloadRun {
         sink: this.#sink,
         segments: this.#segments,
         prefix,
-      });
+      }).catch((error: unknown) =>
+        this.integrity.recover(error, signal, () => {
+          this.#prefix = this.#newPrefix();
+          return finalizeDownload({
+            prepared,
+            sink: this.#sink,
+            segments: this.#segments,
+            prefix: this.#prefix,
+          });
+        }),
+      );
     } catch (error) {
       await this.#sink.close().catch(() => undefined);
       throw error;
@@ -300,6 +325,19 @@ export class DownloadRun {
     });
     await rm(prepared.sidecar, { recursive: true, force: true });
     return verified;
+  }
+
+  /** Hash on arrival of the whole file's prefix (see prefix-hasher.ts). */
+  #newPrefix(): PrefixHasher {
+    const prepared = this.#prepared;
+    return new PrefixHasher(
+      algorithmsFor(prepared.state.checksum),
+      this.#sink,
+      () => [...this.#segments].sort((a, b) => a.start - b.start),
+      (segment) => this.#writers.get(segment.id)?.readableBytes ?? segment.done,
+      prepared.mode === "range" ? prepared.first : 0,
+      prepared.last !== undefined && prepared.last - prepared.first + 1 <= INLINE_HASH_MAX_BYTES,
+    );
   }
 
   async #workerLoop(worker: number, signal: AbortSignal): Promise<void> {
@@ -426,6 +464,7 @@ export class DownloadRun {
       a.slowSince = this.#scheduler.slowSinceOf(a.worker);
     }
     prefix.pump();
+    this.integrity.tick();
   }
 
   #wakeIdle(): void {

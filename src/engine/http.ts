@@ -25,7 +25,7 @@ export interface GetOptions {
 export const MAX_REDIRECTS = 20;
 
 /** Request headers that carry a user's credentials: sent only to the origin they were given for. */
-const CREDENTIAL_HEADERS = new Set(["authorization", "cookie", "proxy-authorization"]);
+export const CREDENTIAL_HEADERS = new Set(["authorization", "cookie", "proxy-authorization"]);
 
 /**
  * Issues one GET through the injected fetch, following redirects itself so credentials never leave their

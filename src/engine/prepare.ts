@@ -3,6 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
 import {
+  IntegrityError,
   OutputExistsError,
   RangeNotSupportedError,
   RemoteChangedError,
@@ -12,14 +13,23 @@ import {
 import type { DownloadRequest } from "./download-request.ts";
 import { discardBody } from "./http.ts";
 import { chooseOutputName } from "./output-name.ts";
+import { piecesMismatch } from "./piece-hashes.ts";
 import { planSegments } from "./plan.ts";
 import { type ProbeResult, probe } from "./probe.ts";
+import { mainSource, probeSources, type SourceCandidate } from "./probe-sources.ts";
 import type { RemoteFile } from "./remote-file.ts";
 import { isStrongEtag } from "./response-check.ts";
 import { withRetries } from "./retry-loop.ts";
 import type { Segment } from "./segment.ts";
 import { checkSidecarTrust } from "./sidecar-trust.ts";
-import { type DownloadStateFile, readStateFile, STATE_VERSION, statePath } from "./state-file.ts";
+import type { Source } from "./source.ts";
+import {
+  type DownloadStateFile,
+  readStateFile,
+  type SavedMirror,
+  STATE_VERSION,
+  statePath,
+} from "./state-file.ts";
 import { allocatedBytes, bytesToWrite, ensureFreeSpace } from "./storage/free-space.ts";
 import { guardStorage } from "./storage/storage-error.ts";
 
@@ -29,6 +39,12 @@ export interface PreparedDownload {
   readonly output: string;
   readonly sidecar: string;
   readonly remote: RemoteFile;
+  /**
+   * Where the file can be fetched from: source 0 is the URL given (describing `remote`), then the mirrors
+   * (--mirror, state.json, Link: rel=duplicate, a Metalink) whose probe agreed on the size. Only source 0 in
+   * stream mode.
+   */
+  readonly sources: readonly Source[];
   /** Whether bytes from an earlier run are being continued. */
   readonly resumed: boolean;
   /** Ranges are fetched concurrently; otherwise one whole-file stream. */
@@ -114,15 +130,95 @@ export async function prepareDownload(
     dropBody(probed);
     throw outputExists(output);
   }
+  const pieces = request.pieceHashes;
+  const total = probed.remote.totalBytes;
+  const wrongPieces = pieces === undefined || total === undefined ? undefined : piecesMismatch(pieces, total);
+  if (wrongPieces !== undefined) {
+    // The pieces describe another file than the one the server has: nothing it sends could pass.
+    dropBody(probed);
+    throw new IntegrityError(
+      `${probed.remote.url} is ${total} bytes: not the file described (${wrongPieces})`,
+      {
+        url: probed.remote.url,
+        file: output,
+      },
+    );
+  }
+  const resuming = saved !== undefined && !request.restart;
+  // The mirrors are probed while the output is planned: they only need the main probe's answer.
+  const sources = learnSources(ctx, request, probed, resuming ? saved?.mirrors : undefined, signal, log);
+  sources.catch(() => undefined);
   try {
-    if (saved !== undefined && !request.restart)
-      return await continueSaved(ctx, request, output, saved, probed);
-    return await planFresh(ctx, request, output, probed);
+    const prepared =
+      saved !== undefined && !request.restart
+        ? await continueSaved(ctx, request, output, saved, probed)
+        : await planFresh(ctx, request, output, probed);
+    const learnt = prepared.mode === "range" ? await sources : [mainSource(request, probed.remote)];
+    const mirrors = learnt.slice(1).map(savedMirror);
+    const { mirrors: _old, ...rest } = prepared.state;
+    return {
+      ...prepared,
+      sources: learnt,
+      state: mirrors.length === 0 ? rest : { ...rest, mirrors },
+    };
   } catch (error) {
     // An open body of the probe must not hold its connection until it is collected.
     dropBody(probed);
     throw error;
   }
+}
+
+/**
+ * The download's sources (see `probeSources`): the mirrors saved by an earlier run first (checked against
+ * their saved validators), then those asked for (`request.mirrors`), then the main answer's
+ * `Link: rel=duplicate` headers unless `request.noLinkMirrors`. Only source 0 when the main URL does not
+ * serve ranges of a known size (one stream has nothing to share).
+ */
+async function learnSources(
+  ctx: Context,
+  request: DownloadRequest,
+  probed: ProbeResult,
+  saved: readonly SavedMirror[] | undefined,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<Source[]> {
+  const { remote } = probed;
+  if (!remote.acceptsRanges || remote.totalBytes === undefined) {
+    if ((request.mirrors ?? []).length > 0 || (saved ?? []).length > 0) {
+      log.warn("not using the mirrors: {url} does not serve byte ranges of a known size", {
+        url: remote.url,
+      });
+    }
+    return [mainSource(request, remote)];
+  }
+  const candidates: SourceCandidate[] = [
+    ...(saved ?? []).map((m) => ({
+      given: m.given,
+      from: "state.json",
+      priority: m.priority,
+      maxConnections: m.maxConnections,
+      saved: { etag: m.etag, lastModified: m.lastModified },
+    })),
+    ...(request.mirrors ?? []).map((given) => ({ given, from: "--mirror" })),
+    ...(request.noLinkMirrors === true ? [] : (probed.duplicates ?? [])).map((link) => ({
+      given: link.url,
+      from: "Link: rel=duplicate",
+      priority: link.priority,
+    })),
+  ];
+  if (candidates.length === 0) return [mainSource(request, remote)];
+  return probeSources(ctx, request, remote, candidates, signal, log);
+}
+
+/** How state.json keeps a mirror (see `SavedMirror`). */
+function savedMirror(source: Source): SavedMirror {
+  return {
+    given: source.given,
+    ...(source.etag === undefined ? {} : { etag: source.etag }),
+    ...(source.lastModified === undefined ? {} : { lastModified: source.lastModified }),
+    ...(source.priority === undefined ? {} : { priority: source.priority }),
+    ...(source.maxConnections === undefined ? {} : { maxConnections: source.maxConnections }),
+  };
 }
 
 /** The sidecar belongs to another URL: resuming it would fetch the wrong thing, restarting would lose it. */
@@ -171,12 +267,15 @@ async function lexists(path: string): Promise<boolean> {
   );
 }
 
+/** A prepared download before its sources are known. */
+type Planned = Omit<PreparedDownload, "sources">;
+
 async function planFresh(
   ctx: Context,
   request: DownloadRequest,
   output: string,
   probed: ProbeResult,
-): Promise<PreparedDownload> {
+): Promise<Planned> {
   const { remote } = probed;
   const sliced = request.rangeStart !== undefined || request.rangeEnd !== undefined;
   const mode = remote.acceptsRanges && remote.totalBytes !== undefined ? "range" : "stream";
@@ -242,6 +341,7 @@ async function planFresh(
     ...(request.checksum === undefined
       ? {}
       : { checksum: { algorithm: request.checksum.algorithm, hex: request.checksum.hex } }),
+    ...(request.pieceHashes === undefined ? {} : { pieces: request.pieceHashes }),
     storage: request.storage,
     segments,
     createdAt: now,
@@ -269,7 +369,7 @@ async function continueSaved(
   output: string,
   saved: DownloadStateFile,
   probed: ProbeResult,
-): Promise<PreparedDownload> {
+): Promise<Planned> {
   const { remote } = probed;
   const change = describeChange(saved, remote);
   if (change !== undefined) {
@@ -291,7 +391,12 @@ async function continueSaved(
     request.checksum === undefined
       ? saved.checksum
       : { algorithm: request.checksum.algorithm, hex: request.checksum.hex };
-  const state: DownloadStateFile = { ...saved, ...(checksum === undefined ? {} : { checksum }) };
+  const pieces = request.pieceHashes ?? saved.pieces;
+  const state: DownloadStateFile = {
+    ...saved,
+    ...(checksum === undefined ? {} : { checksum }),
+    ...(pieces === undefined ? {} : { pieces }),
+  };
   if (last !== undefined) {
     const sidecar = sidecarOf(output);
     const storedBytes =
@@ -307,7 +412,7 @@ async function continueSaved(
   if (mode === "range") dropBody(probed);
   else if (probed.headResponse !== undefined) void discardBody(probed.headResponse.response);
   return {
-    request: { ...request, storage: saved.storage },
+    request: { ...request, storage: saved.storage, ...(pieces === undefined ? {} : { pieceHashes: pieces }) },
     output,
     sidecar: sidecarOf(output),
     remote,

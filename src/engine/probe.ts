@@ -3,6 +3,7 @@ import { HttpStatusError } from "../errors.ts";
 import { dispositionFileName } from "./content-disposition-name.ts";
 import { digestsFromHeaders } from "./digest-headers.ts";
 import { discardBody, httpGet } from "./http.ts";
+import { type DuplicateLink, duplicateLinks } from "./link-header.ts";
 import type { RemoteFile } from "./remote-file.ts";
 import { type ContentRange, parseContentRange } from "./response-check.ts";
 
@@ -20,6 +21,8 @@ export interface ProbeResult {
    * segment, so a small file costs one request instead of a probe and a fetch.
    */
   readonly headResponse: { readonly response: Response; readonly last: number } | undefined;
+  /** Mirrors the answer named in `Link: <URL>; rel=duplicate` headers (RFC 6249), in header order. */
+  readonly duplicates?: readonly DuplicateLink[];
 }
 
 /** What the probe sends and how long it waits. */
@@ -43,6 +46,22 @@ export interface ProbeOptions {
  * Statuses >= 400 become `HttpStatusError` naming status and URL.
  */
 export async function probe(ctx: Context, url: string, options: ProbeOptions): Promise<ProbeResult> {
+  try {
+    return await probeOnce(ctx, url, options);
+  } catch (error) {
+    // Some servers answer 400 or 416 to a Range that runs past the end of the file, though RFC 9110 §14.1.2
+    // says such a range is satisfiable (the end is clamped to the size); they serve `bytes=0-0` fine. Ask
+    // again for one byte: the size comes from its Content-Range.
+    const longRange =
+      options.firstBytes !== undefined && options.firstBytes !== "all" && options.firstBytes > 1;
+    if (longRange && error instanceof HttpStatusError && (error.status === 400 || error.status === 416)) {
+      return probeOnce(ctx, url, { ...options, firstBytes: 1 });
+    }
+    throw error;
+  }
+}
+
+async function probeOnce(ctx: Context, url: string, options: ProbeOptions): Promise<ProbeResult> {
   const firstBytes = options.firstBytes ?? 1;
   const askedEnd = firstBytes === "all" ? undefined : Math.max(1, firstBytes) - 1;
   const response = await httpGet(ctx, url, {
@@ -60,6 +79,7 @@ export async function probe(ctx: Context, url: string, options: ProbeOptions): P
     dispositionName: dispositionFileName(response.headers.get("content-disposition")),
     digests: digestsFromHeaders(response.headers),
   };
+  const duplicates = duplicateLinks(response.headers.get("link"), finalUrl);
   if (response.status === 206) {
     const contentRange = response.headers.get("content-range");
     const range = parseContentRange(contentRange);
@@ -79,6 +99,7 @@ export async function probe(ctx: Context, url: string, options: ProbeOptions): P
       remote: { ...common, totalBytes: total, acceptsRanges: total !== undefined },
       fullResponse: undefined,
       headResponse: head === undefined ? undefined : { response, last: head },
+      duplicates,
     };
   }
   if (response.status === 416) {
@@ -90,6 +111,7 @@ export async function probe(ctx: Context, url: string, options: ProbeOptions): P
         remote: { ...common, totalBytes: 0, acceptsRanges: true },
         fullResponse: undefined,
         headResponse: undefined,
+        duplicates,
       };
     }
   }
@@ -100,6 +122,7 @@ export async function probe(ctx: Context, url: string, options: ProbeOptions): P
       remote: { ...common, totalBytes: total, acceptsRanges: false },
       fullResponse: response,
       headResponse: undefined,
+      duplicates,
     };
   }
   await discardBody(response);
@@ -117,7 +140,8 @@ export async function probe(ctx: Context, url: string, options: ProbeOptions): P
 /**
  * The last byte of the first segment a 206 answer to the probe carries, or undefined when its body is not
  * worth keeping: only one byte was asked for, the size is unknown, or the server sent another range than
- * the one asked (a range the download did not ask for is never trusted as its data).
+ * the one asked (a range the download did not ask for is never trusted as its data). An answer that starts at 0
+ * and runs past the asked end (a superset) counts: the worker keeps the asked bytes and closes the rest.
  */
 function firstSegment(
   range: ContentRange | undefined,
@@ -126,5 +150,5 @@ function firstSegment(
 ): number | undefined {
   if (askedEnd === 0 || total === undefined || range === undefined || !("start" in range)) return undefined;
   const expectedEnd = Math.min(askedEnd ?? total - 1, total - 1);
-  return range.start === 0 && range.end === expectedEnd && range.total === total ? expectedEnd : undefined;
+  return range.start === 0 && range.end >= expectedEnd && range.total === total ? expectedEnd : undefined;
 }

@@ -29,9 +29,13 @@ export type RangeCheckFailure =
       readonly actual: string;
     };
 
-/** Outcome of `checkRangeResponse`; `length` is the number of body bytes to expect. */
+/**
+ * Outcome of `checkRangeResponse`; `length` is the number of body bytes that were asked for. `surplus` (bytes)
+ * is set when the answer starts where asked but runs further (a superset): the caller keeps the first `length`
+ * bytes and closes the connection instead of reading the rest.
+ */
 export type RangeCheck =
-  | { readonly ok: true; readonly length: number }
+  | { readonly ok: true; readonly length: number; readonly surplus?: number }
   | { readonly ok: false; readonly failure: RangeCheckFailure };
 
 // RFC 9110 §14.4: Content-Range = range-unit SP ( incl-range "/" ( complete-length / "*" ) / "*/" complete-length ).
@@ -76,9 +80,11 @@ export function isStrongEtag(etag: string | undefined): boolean {
  * - 200 → `changed` size when its Content-Length contradicts the known total, else `ignored-range`.
  * - 416 whose `unsatisfiedTotal` contradicts the known total → `changed` size (the file shrank).
  * - any other status but 206 → `status`, carrying Retry-After when sent (ready for `decideRetry`).
- * - 206: Content-Range missing or malformed → `bad-response`; a different total → `changed` size; not
- *   exactly start..end, or a Content-Length other than end-start+1 → `bad-response`.
- * On success `length` is end-start+1 bytes.
+ * - 206: Content-Range missing or malformed → `bad-response`; a different total → `changed` size; another
+ *   start, or an end before the asked one, or a Content-Length other than the Content-Range's length →
+ *   `bad-response`. An end past the asked one is a superset (some servers answer every Range up to the end
+ *   of the file): ok, with `surplus` the bytes past the asked end.
+ * On success `length` is end-start+1 bytes of the asked range.
  */
 export function checkRangeResponse(
   res: { status: number; headers: Headers },
@@ -121,19 +127,20 @@ export function checkRangeResponse(
   if (expected.total !== undefined && range.total !== undefined && range.total !== expected.total) {
     return fail(sizeChange(expected.total, range.total));
   }
-  if (range.start !== expected.start || range.end !== expected.end) {
+  if (range.start !== expected.start || range.end < expected.end) {
     return badResponse(
       `Content-Range "${contentRange}" does not match the requested bytes ${expected.start}-${expected.end}`,
     );
   }
-  const length = range.end - range.start + 1;
+  const sent = range.end - range.start + 1;
   const contentLength = res.headers.get("content-length");
-  if (contentLength !== null && decimal(contentLength) !== length) {
+  if (contentLength !== null && decimal(contentLength) !== sent) {
     return badResponse(
-      `Content-Length ${contentLength} does not match Content-Range ${range.start}-${range.end} (${length} bytes)`,
+      `Content-Length ${contentLength} does not match Content-Range ${range.start}-${range.end} (${sent} bytes)`,
     );
   }
-  return { ok: true, length };
+  const length = expected.end - expected.start + 1;
+  return sent === length ? { ok: true, length } : { ok: true, length, surplus: sent - length };
 }
 
 function validatorChange(headers: Headers, expected: ExpectedRange): RangeCheckFailure | undefined {

@@ -2,6 +2,7 @@ import { open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { StateFileError } from "../errors.ts";
 import { isChecksumAlgorithm, parseChecksum } from "./checksum.ts";
+import type { PieceHashes } from "./piece-hashes.ts";
 import type { Segment } from "./segment.ts";
 import { checkSidecarTrust } from "./sidecar-trust.ts";
 import { fsyncDirectory } from "./storage/fsync-directory.ts";
@@ -27,10 +28,28 @@ export interface DownloadStateFile {
   readonly validator: { readonly etag?: string; readonly lastModified?: string };
   readonly checksum?: { readonly algorithm: string; readonly hex: string };
   readonly storage: StorageKind;
+  /**
+   * The other sources of the file (sources 1.. of `PreparedDownload.sources`; source 0 is `url` and
+   * `validator`): each as given, with its own validators. Absent = none. Optional, so version 1 still reads.
+   */
+  readonly mirrors?: readonly SavedMirror[];
+  /** Piece hashes the download checks (a Metalink's), kept so a resume checks them too. */
+  readonly pieces?: PieceHashes;
   /** `done` counts bytes that were fsynced before this state was written. */
   readonly segments: readonly Segment[];
   readonly createdAt: string;
   readonly updatedAt: string;
+}
+
+/** One mirror as state.json keeps it. */
+export interface SavedMirror {
+  /** The URL as given (an http or https URL). */
+  readonly given: string;
+  readonly etag?: string;
+  readonly lastModified?: string;
+  /** Metalink priority, lower preferred. */
+  readonly priority?: number;
+  readonly maxConnections?: number;
 }
 
 /** Path of the state file inside a sidecar directory. */
@@ -187,6 +206,9 @@ export function validateState(json: unknown, path: string): DownloadStateFile {
       return fail("slice", "{ start, end } with start <= end", slice);
     }
   }
+  const mirrors = o["mirrors"] === undefined ? undefined : validateMirrors(o["mirrors"], fail);
+  const pieces = o["pieces"];
+  if (pieces !== undefined) validatePieces(pieces, total, fail);
   const segments = o["segments"];
   if (!Array.isArray(segments)) return fail("segments", "an array", segments);
   const seen = new Set<number>();
@@ -230,7 +252,71 @@ export function validateState(json: unknown, path: string): DownloadStateFile {
   for (const key of ["createdAt", "updatedAt"]) {
     if (typeof o[key] !== "string") return fail(key, "an ISO date", o[key]);
   }
-  return { ...(o as unknown as DownloadStateFile), segments: parsed };
+  return {
+    ...(o as unknown as DownloadStateFile),
+    segments: parsed,
+    ...(mirrors === undefined ? {} : { mirrors }),
+  };
+}
+
+/**
+ * Checks `mirrors` entry by entry (`fail` throws naming the field) and returns them; a bare URL string (as
+ * a state written with URLs only holds) reads as a mirror without validators.
+ */
+function validateMirrors(
+  mirrors: unknown,
+  fail: (field: string, expected: string, actual: unknown) => never,
+): SavedMirror[] {
+  if (!Array.isArray(mirrors)) fail("mirrors", "an array", mirrors);
+  const found: SavedMirror[] = [];
+  for (const [index, entry] of (mirrors as unknown[]).entries()) {
+    const at = `mirrors[${index}]`;
+    const raw = typeof entry === "string" ? { given: entry } : entry;
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) fail(at, "an object", raw);
+    const m = raw as Record<string, unknown>;
+    const given = m["given"];
+    // Only http(s): a state file edited to name file:///etc/passwd must not reach fetch (url-scheme.ts).
+    const parsed = typeof given === "string" ? URL.parse(given) : null;
+    if (parsed === null || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
+      fail(`${at}.given`, "an http or https URL", given);
+    }
+    for (const key of ["etag", "lastModified"]) {
+      if (m[key] !== undefined && typeof m[key] !== "string") fail(`${at}.${key}`, "a string", m[key]);
+    }
+    for (const key of ["priority", "maxConnections"]) {
+      const n = m[key];
+      if (n !== undefined && (!isByteCount(n) || n < 1)) fail(`${at}.${key}`, "a positive integer", n);
+    }
+    found.push(raw as SavedMirror);
+  }
+  return found;
+}
+
+/** Checks `pieces`: a known algorithm, a positive length, hex digests of the algorithm's length, their count. */
+function validatePieces(
+  pieces: unknown,
+  total: unknown,
+  fail: (field: string, expected: string, actual: unknown) => never,
+): void {
+  if (typeof pieces !== "object" || pieces === null || Array.isArray(pieces))
+    fail("pieces", "an object", pieces);
+  const p = pieces as Record<string, unknown>;
+  const algorithm = p["algorithm"];
+  if (typeof algorithm !== "string" || !isChecksumAlgorithm(algorithm)) {
+    fail("pieces.algorithm", "a supported algorithm", algorithm);
+  }
+  const length = p["length"];
+  if (!isByteCount(length) || length === 0) fail("pieces.length", "a positive byte count", length);
+  const hashes = p["hashes"];
+  if (!Array.isArray(hashes)) fail("pieces.hashes", "an array", hashes);
+  for (const [index, hex] of (hashes as unknown[]).entries()) {
+    if (typeof hex !== "string" || !isValidChecksum(algorithm as string, hex)) {
+      fail(`pieces.hashes[${index}]`, `a lowercase ${algorithm} hex digest`, hex);
+    }
+  }
+  if (typeof total === "number" && (hashes as unknown[]).length !== Math.ceil(total / (length as number))) {
+    fail("pieces.hashes", `${Math.ceil(total / (length as number))} digests`, (hashes as unknown[]).length);
+  }
 }
 
 function isValidChecksum(algorithm: string, hex: string): boolean {

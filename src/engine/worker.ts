@@ -174,7 +174,8 @@ async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<Attemp
   job.firstResponse = undefined;
   const response = first ?? (await request(job, signal));
   if (first === undefined) job.onFirstByte(job.ctx.monotonic() - sentAt);
-  const problem = job.mode === "range" ? checkRange(job, response, asked) : checkStream(job, response);
+  const checked = job.mode === "range" ? checkRange(job, response, asked) : checkStream(job, response);
+  const problem = checked === "superset" ? undefined : checked;
   if (problem !== undefined) {
     if (problem.kind === "status" && job.refresh !== undefined) {
       const fresh = await job.refresh.afterRefusal(job.remote, response, job.signal);
@@ -183,6 +184,8 @@ async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<Attemp
     } else await discardBody(response);
     return toFailure(problem, job, segment);
   }
+  // A 206 running past the asked end: keep what was asked, then close this connection (see response-check).
+  const superset = checked === "superset";
   const activity = job.activity;
   // In stream mode a retry starts at byte 0: skip what is already stored.
   let skip = job.mode === "stream" ? segment.done : 0;
@@ -220,7 +223,8 @@ async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<Attemp
     // The whole answer arrived: let the body end by itself, so the connection can be reused. A steal that
     // moved the end means the rest of this response is not wanted: drop it (after this write settles).
     if (pending !== undefined) return pending;
-    const unwanted = job.mode === "range" && remainingOf(segment) === 0 && segment.end !== asked.end;
+    const unwanted =
+      job.mode === "range" && remainingOf(segment) === 0 && (segment.end !== asked.end || superset);
     return unwanted ? "stop" : "more";
   };
 
@@ -258,7 +262,7 @@ function checkRange(
   job: SegmentJob,
   response: Response,
   asked: { readonly start: number; readonly end: number },
-): RangeCheckFailure | undefined {
+): RangeCheckFailure | "superset" | undefined {
   const result = checkRangeResponse(response, {
     start: asked.start,
     end: asked.end,
@@ -266,7 +270,8 @@ function checkRange(
     etag: job.remote.etag,
     lastModified: job.remote.lastModified,
   });
-  return result.ok ? undefined : result.failure;
+  if (!result.ok) return result.failure;
+  return result.surplus === undefined ? undefined : "superset";
 }
 
 function checkStream(job: SegmentJob, response: Response): RangeCheckFailure | undefined {

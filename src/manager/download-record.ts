@@ -41,6 +41,8 @@ export interface DownloadRecord {
   /** Absolute output path once known (asked for, or chosen after the probe); resumes go to it. */
   readonly path: string | undefined;
   readonly headers: readonly (readonly [string, string])[];
+  /** More http(s) URLs of the same file (`--mirror`, a Metalink's other urls); empty = none. */
+  readonly mirrors: readonly string[];
   /** "ALGO:HEX" as `--checksum` takes it. */
   readonly checksum: string | undefined;
   /** Connections asked for; 0 = the default. */
@@ -80,6 +82,7 @@ export type NewDownload = Pick<
   | "output"
   | "directory"
   | "headers"
+  | "mirrors"
   | "checksum"
   | "connections"
   | "speedLimit"

@@ -13,6 +13,7 @@ import { TokenBucket } from "../engine/rate-limiter.ts";
 import { renewSidecarUrl } from "../engine/renew-url.ts";
 import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "../engine/retry-policy.ts";
 import { sidecarDiffersFrom } from "../engine/same-file.ts";
+import { assertFetchableUrl } from "../engine/url-scheme.ts";
 import { HttpStatusError, OutputExistsError, RemoteChangedError, UsageError } from "../errors.ts";
 import type { ProgressSnapshot } from "../progress/snapshot.ts";
 import { checksumOptionOf } from "./checksum-option.ts";
@@ -218,6 +219,7 @@ export class Manager {
       });
     }
     checksumOptionOf(input.checksum);
+    for (const mirror of input.mirrors) assertFetchableUrl(mirror, "mirrors");
     // Checked now so the client hears of it; checked again at each start (a link may appear later).
     await placeInside(this.#options.dir, input.directory, input.output);
     const outcome = await this.#store.add(input, this.#options.ctx.now());
@@ -582,6 +584,7 @@ export class Manager {
       rangeEnd: undefined,
       ...checksumOptionOf(record.checksum),
       headers: record.headers,
+      mirrors: record.mirrors,
       force: false,
       restart: false,
       storage: REQUEST_DEFAULTS.storage,

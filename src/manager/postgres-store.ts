@@ -80,6 +80,10 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     `CREATE TRIGGER dlm_events_notify AFTER INSERT ON dlm_events
       FOR EACH STATEMENT EXECUTE FUNCTION dlm_notify_events()`,
   ],
+  [
+    // Mirrors of the file (JSON array of URLs).
+    "ALTER TABLE dlm_downloads ADD COLUMN mirrors TEXT NOT NULL DEFAULT '[]'",
+  ],
 ];
 
 /** The schema version this code reads and writes. */
@@ -133,10 +137,10 @@ export class PostgresStore implements Store {
       const before = await existing();
       if (before !== undefined) return before;
       const inserted: Row[] = await tx`INSERT INTO dlm_downloads (
-          request_id, url, output, directory, headers, checksum, connections, speed_limit, priority,
+          request_id, url, output, directory, headers, mirrors, checksum, connections, speed_limit, priority,
           position, labels, state, created_at, updated_at)
         VALUES (${input.requestId ?? null}, ${input.url}, ${input.output ?? null}, ${input.directory},
-          ${JSON.stringify(input.headers)}, ${input.checksum ?? null}, ${input.connections},
+          ${JSON.stringify(input.headers)}, ${JSON.stringify(input.mirrors)}, ${input.checksum ?? null}, ${input.connections},
           ${input.speedLimit}, ${input.priority},
           (SELECT COALESCE(MAX(position), 0) + 1 FROM dlm_downloads), ${JSON.stringify(input.labels)},
           ${input.state}, ${now}, ${now})

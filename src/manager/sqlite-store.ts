@@ -64,6 +64,10 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     "ALTER TABLE downloads ADD COLUMN lease_until INTEGER",
     "ALTER TABLE downloads ADD COLUMN requested TEXT",
   ],
+  [
+    // Mirrors of the file (JSON array of URLs).
+    "ALTER TABLE downloads ADD COLUMN mirrors TEXT NOT NULL DEFAULT '[]'",
+  ],
 ];
 
 /** The schema version this code reads and writes. */
@@ -129,10 +133,10 @@ export class SqliteStore implements Store {
         const last: Row[] = await tx`SELECT COALESCE(MAX(position), 0) AS p FROM downloads`;
         const position = Number(last[0]?.["p"] ?? 0) + 1;
         const inserted: Row[] = await tx`INSERT INTO downloads (
-            request_id, url, output, directory, headers, checksum, connections, speed_limit, priority,
+            request_id, url, output, directory, headers, mirrors, checksum, connections, speed_limit, priority,
             position, labels, state, created_at, updated_at)
           VALUES (${input.requestId ?? null}, ${input.url}, ${input.output ?? null}, ${input.directory},
-            ${JSON.stringify(input.headers)}, ${input.checksum ?? null}, ${input.connections},
+            ${JSON.stringify(input.headers)}, ${JSON.stringify(input.mirrors)}, ${input.checksum ?? null}, ${input.connections},
             ${input.speedLimit}, ${input.priority}, ${position}, ${JSON.stringify(input.labels)},
             ${input.state}, ${now}, ${now})
           RETURNING *`;

@@ -43,6 +43,7 @@ export function toRecord(row: Row): DownloadRecord {
     directory: String(row["directory"] ?? ""),
     path: optionalText(row["path"]),
     headers: JSON.parse(String(row["headers"])) as [string, string][],
+    mirrors: JSON.parse(String(row["mirrors"] ?? "[]")) as string[],
     checksum: optionalText(row["checksum"]),
     connections: Number(row["connections"]),
     speedLimit: Number(row["speed_limit"]),
@@ -75,7 +76,7 @@ export function toEvent(row: Row): StoredEvent {
     downloadId: Number(row["download_id"]),
     kind,
     // Events stored before nodes existed have no node field.
-    record: { ...record, node: record.node ?? undefined },
+    record: { ...record, node: record.node ?? undefined, mirrors: record.mirrors ?? [] },
   };
 }
 
@@ -87,6 +88,7 @@ export function recordColumns(record: DownloadRecord) {
     directory: record.directory,
     path: record.path ?? null,
     headers: JSON.stringify(record.headers),
+    mirrors: JSON.stringify(record.mirrors),
     checksum: record.checksum ?? null,
     connections: record.connections,
     speed_limit: record.speedLimit,

@@ -7,6 +7,7 @@ export function newDownload(url: string, extra: Partial<NewDownload> = {}): NewD
     output: undefined,
     directory: "",
     headers: [],
+    mirrors: [],
     checksum: undefined,
     connections: 0,
     speedLimit: 0,

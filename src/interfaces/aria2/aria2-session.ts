@@ -81,7 +81,7 @@ export class Aria2Session {
         updatedAt: Date.now(),
       };
       this.#removed.set(id, { view, uris: this.mirrors.urisOf(view) });
-      this.mirrors.setMirrors(id, []);
+      this.mirrors.forget(id);
       for (const oldest of this.#removed.keys()) {
         if (this.#removed.size <= MAX_REMOVED_RESULTS) break;
         this.#removed.delete(oldest);
@@ -188,6 +188,6 @@ export class Aria2Session {
     } finally {
       for (const id of ids) this.#purging.delete(id);
     }
-    for (const id of ids) this.mirrors.setMirrors(id, []);
+    for (const id of ids) this.mirrors.forget(id);
   }
 }

@@ -43,9 +43,9 @@ async function addUri(session: Aria2Session, params: Params): Promise<string> {
     labels: [],
     state: mapped.paused ? "paused" : "queued",
     requestId: undefined,
+    mirrors: [],
   };
   const { record } = await session.manager.add(session.mirrors.withMirrors(input, mirrors));
-  session.mirrors.setMirrors(record.id, mirrors);
   if (params[2] !== undefined) {
     await moveInQueue(session.manager, record.id, intParam(params, 2, "position"), "POS_SET");
   }

@@ -4,28 +4,31 @@ import type { DownloadView } from "../../manager/manager-events.ts";
 /**
  * addUri's extra URIs (mirrors of the same file) in one place.
  *
- * MERGE (branch `src`): `NewDownload`/`DownloadRecord` gain `mirrors: readonly string[]`. Until then the
- * mirrors are kept here in memory (shown by getUris/getFiles, lost at restart); at the merge,
- * `withMirrors` becomes `{ ...input, mirrors }`, `mirrorsOf` reads `view.mirrors`, and `setMirrors`
- * becomes a manager update of the field.
+ * addUri's mirrors are stored with the download (`NewDownload.mirrors`). changeUri's changes to them are
+ * kept here in memory (the manager's Update does not change mirrors): shown by getUris/getFiles until a
+ * restart, after which the stored ones show again.
  */
 export class MirrorBook {
   readonly #mirrors = new Map<number, readonly string[]>();
 
-  /** The NewDownload that carries `mirrors` (see the MERGE note). */
-  withMirrors(input: NewDownload, _mirrors: readonly string[]): NewDownload {
-    return input;
+  /** The NewDownload that carries `mirrors`. */
+  withMirrors(input: NewDownload, mirrors: readonly string[]): NewDownload {
+    return { ...input, mirrors };
   }
 
-  /** Remembers the mirrors of a download just added or changed. */
+  /** Remembers the mirrors changeUri gave a download (or forgets a removed one's: `forget`). */
   setMirrors(id: number, mirrors: readonly string[]): void {
-    if (mirrors.length === 0) this.#mirrors.delete(id);
-    else this.#mirrors.set(id, [...mirrors]);
+    this.#mirrors.set(id, [...mirrors]);
+  }
+
+  /** Forgets a removed download's changed mirrors. */
+  forget(id: number): void {
+    this.#mirrors.delete(id);
   }
 
   /** The download's mirrors (empty = none). */
   mirrorsOf(view: DownloadView): readonly string[] {
-    return this.#mirrors.get(view.id) ?? [];
+    return this.#mirrors.get(view.id) ?? view.mirrors;
   }
 
   /** Every URI of the download: the one given, then its mirrors. */

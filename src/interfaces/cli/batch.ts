@@ -121,6 +121,7 @@ export async function runBatch(
           output: entry.out,
           directory: entry.dir ?? "",
           headers: entry.headers,
+          mirrors: [],
           checksum: entry.checksum,
           connections: options.connections,
           speedLimit: 0,

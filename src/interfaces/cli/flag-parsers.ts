@@ -1,3 +1,4 @@
+import { assertFetchableUrl } from "../../engine/url-scheme.ts";
 import { UsageError } from "../../errors.ts";
 
 /**
@@ -76,6 +77,11 @@ export function httpUrl(input: string): string {
     });
   }
   return url.href;
+}
+
+/** `--mirror URL`: an absolute http(s) URL (the one URL-scheme rule, engine/url-scheme.ts). */
+export function mirrorUrl(input: string): string {
+  return assertFetchableUrl(input, "--mirror").href;
 }
 
 /**

@@ -24,6 +24,7 @@ export function toDownload(view: DownloadView, state = WIRE_STATES[view.state]):
     directory: view.directory,
     path: view.path ?? "",
     headers: view.headers.map(([name, value]) => ({ name, value })),
+    mirrors: [...view.mirrors],
     checksum: view.checksum ?? "",
     connections: view.connections,
     speedLimit: uint64(view.speedLimit),

@@ -1,6 +1,8 @@
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { parseMetalink } from "../../engine/metalink.ts";
+import { chooseMetalinkFile, type MetalinkDownload, metalinkDownload } from "../../engine/metalink-choice.ts";
 import { DlmError, RemoteChangedError, UsageError } from "../../errors.ts";
-import { type DownloadSelector, DownloadService } from "../../gen/dlm/v1/download_pb.ts";
+import { type AddRequest, type DownloadSelector, DownloadService } from "../../gen/dlm/v1/download_pb.ts";
 import { SUMS_PREFIX } from "../../manager/checksum-option.ts";
 import type { QueueState, RecordPatch } from "../../manager/download-record.ts";
 import type { Manager, UpdatableField } from "../../manager/manager.ts";
@@ -77,18 +79,41 @@ function checksumOfAdd(checksum: string, checksumFile: string): string | undefin
   return `${SUMS_PREFIX}${checksumFile}`;
 }
 
+/**
+ * The download an Add's `metalink` document describes (parsed here: the daemon never reads a path or fetches
+ * a URL a client names), or undefined without one. A Metalink with a url too is refused.
+ */
+function metalinkOfAdd(request: AddRequest): MetalinkDownload | undefined {
+  if (request.metalink === "") {
+    if (request.metalinkFile !== "") throw new UsageError("metalink_file: applies only with metalink");
+    return undefined;
+  }
+  if (request.url !== "") throw new UsageError("metalink: give a url or a Metalink, not both");
+  const files = parseMetalink(request.metalink, "metalink");
+  const file = chooseMetalinkFile(
+    { files, where: "metalink", origin: undefined },
+    request.metalinkFile === "" ? undefined : request.metalinkFile,
+  );
+  return metalinkDownload(file);
+}
+
 /** Registers `dlm.v1.DownloadService` over `manager` on a Connect router. */
 export function downloadRoutes(manager: Manager): (router: ConnectRouter) => void {
   return (router) => {
     router.service(DownloadService, {
       add: (request) =>
         guarded(async () => {
+          const described = metalinkOfAdd(request);
           const { record, created } = await manager.add({
-            url: request.url,
-            output: request.output === "" ? undefined : request.output,
+            url: described?.url ?? request.url,
+            output: request.output === "" ? described?.output : request.output,
             directory: request.directory,
             headers: request.headers.map((h) => [h.name, h.value] as const),
-            checksum: checksumOfAdd(request.checksum, request.checksumFile),
+            mirrors: [...request.mirrors, ...(described?.mirrors ?? [])],
+            checksum:
+              request.checksum === "" && request.checksumFile === "" && described?.checksum !== undefined
+                ? `${described.checksum.algorithm}:${described.checksum.hex}`
+                : checksumOfAdd(request.checksum, request.checksumFile),
             connections: connectionsOf(request.connections),
             speedLimit: Number(request.speedLimit),
             priority: request.priority,

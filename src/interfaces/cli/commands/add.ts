@@ -1,8 +1,11 @@
 import { buildCommand } from "@stricli/core";
+import { CREDENTIAL_HEADERS } from "../../../engine/http.ts";
+import { chooseMetalinkFile, metalinkDownload } from "../../../engine/metalink-choice.ts";
+import { loadMetalink } from "../../../engine/metalink-load.ts";
 import { UsageError } from "../../../errors.ts";
 import { EXIT } from "../../../exit-codes.ts";
 import type { CliContext } from "../cli-context.ts";
-import { header, httpUrl, integerIn } from "../flag-parsers.ts";
+import { header, httpUrl, integerIn, mirrorUrl } from "../flag-parsers.ts";
 import type { InputEntry } from "../input-file.ts";
 import { readInputFileEntries } from "../read-input-file.ts";
 import { reportError } from "../report.ts";
@@ -21,6 +24,45 @@ interface AddFlags {
   readonly label?: readonly string[];
   readonly paused?: boolean;
   readonly json?: boolean;
+  readonly mirror?: readonly string[];
+  readonly metalink?: string;
+  readonly metalinkFile?: string;
+}
+
+/**
+ * The one entry `--metalink FILE|URL` describes, read here (the daemon never reads a path a client names):
+ * its URL, output and checksum, and its other URLs as mirrors. As in `dlm get --metalink`, -H credentials
+ * are not passed on to a file URL on another origin than a fetched Metalink's.
+ */
+async function metalinkEntry(
+  cli: CliContext,
+  flags: AddFlags,
+  urls: readonly string[],
+): Promise<{ entry: InputEntry; mirrors: string[] }> {
+  const where = flags.metalink ?? "";
+  if (urls.length > 0 || flags.inputFile !== undefined) {
+    throw new UsageError("--metalink: takes no URL and no --input-file besides the Metalink", {
+      flag: "--metalink",
+    });
+  }
+  const loaded = await loadMetalink(cli.dlm, where, flags.header ?? [], new AbortController().signal);
+  const described = metalinkDownload(chooseMetalinkFile(loaded, flags.metalinkFile));
+  const sameOrigin = loaded.origin === undefined || loaded.origin === new URL(described.url).origin;
+  const checksum = described.checksum;
+  return {
+    entry: {
+      url: described.url,
+      out: flags.output ?? described.output,
+      dir: flags.dir,
+      checksum:
+        flags.checksum ?? (checksum === undefined ? undefined : `${checksum.algorithm}:${checksum.hex}`),
+      headers: (flags.header ?? []).filter(
+        ([name]) => sameOrigin || !CREDENTIAL_HEADERS.has(name.toLowerCase()),
+      ),
+      line: 1,
+    },
+    mirrors: [...(flags.mirror ?? []), ...described.mirrors],
+  };
 }
 
 async function entriesOf(cli: CliContext, flags: AddFlags, urls: readonly string[]): Promise<InputEntry[]> {
@@ -44,8 +86,16 @@ export const addCommand = buildCommand({
   async func(this: CliContext, flags: AddFlags, ...urls: string[]) {
     const json = flags.json ?? false;
     try {
-      const entries = await entriesOf(this, flags, urls);
+      if (flags.metalinkFile !== undefined && flags.metalink === undefined) {
+        throw new UsageError("--metalink-file: applies only with --metalink", { flag: "--metalink-file" });
+      }
+      const fromMetalink = flags.metalink === undefined ? undefined : await metalinkEntry(this, flags, urls);
+      const entries = fromMetalink === undefined ? await entriesOf(this, flags, urls) : [fromMetalink.entry];
       if (entries.length === 0) throw new UsageError("add: give URLs or --input-file FILE", { flag: "URL" });
+      const mirrors = fromMetalink?.mirrors ?? [...(flags.mirror ?? [])];
+      if (mirrors.length > 0 && entries.length > 1) {
+        throw new UsageError("--mirror: applies to one URL, not to several", { flag: "--mirror" });
+      }
       const { client, server } = await connectToServer(this.dlm);
       for (const entry of entries) {
         const { download } = await callServer(server, () =>
@@ -56,6 +106,7 @@ export const addCommand = buildCommand({
             checksum: entry.checksum ?? "",
             checksumFile: flags.checksumFile ?? "",
             headers: entry.headers.map(([name, value]) => ({ name, value })),
+            mirrors,
             connections: flags.connections ?? 0,
             priority: flags.priority ?? 0,
             labels: [...(flags.label ?? [])],
@@ -75,6 +126,28 @@ export const addCommand = buildCommand({
   },
   parameters: {
     flags: {
+      mirror: {
+        kind: "parsed",
+        parse: mirrorUrl,
+        brief: "Another http(s) URL of the same file (one URL only; repeatable)",
+        optional: true,
+        variadic: true,
+        placeholder: "URL",
+      },
+      metalink: {
+        kind: "parsed",
+        parse: String,
+        brief: "Queue the file a Metalink describes (a local FILE or an http(s) URL, read by this command)",
+        optional: true,
+        placeholder: "FILE|URL",
+      },
+      metalinkFile: {
+        kind: "parsed",
+        parse: String,
+        brief: "Which file of a Metalink that describes several (its name attribute) (default: the only one)",
+        optional: true,
+        placeholder: "NAME",
+      },
       inputFile: {
         kind: "parsed",
         parse: String,

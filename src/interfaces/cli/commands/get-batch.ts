@@ -40,6 +40,8 @@ const SINGLE_ONLY: readonly (keyof GetFlags | "listen")[] = [
   "listen",
   "restart",
   "force",
+  "mirror",
+  "noMirrors",
 ];
 
 /**

@@ -9,11 +9,21 @@ import { assertFetchableUrl } from "../../../engine/url-scheme.ts";
 import { UsageError } from "../../../errors.ts";
 import type { ListenAddress } from "../../shared/listener.ts";
 import type { CliContext } from "../cli-context.ts";
-import { byteOffset, byteSize, durationMs, header, httpUrl, integerIn, outputPath } from "../flag-parsers.ts";
+import {
+  byteOffset,
+  byteSize,
+  durationMs,
+  header,
+  httpUrl,
+  integerIn,
+  mirrorUrl,
+  outputPath,
+} from "../flag-parsers.ts";
 import { type ListenFlags, listenAddress, listenFlags } from "../listen-address.ts";
 import { reportError } from "../report.ts";
 import { runDownloadCommand } from "../run-download.ts";
 import { type BatchFlags, batchFlags, runBatchCommand } from "./get-batch.ts";
+import { type MetalinkFlags, requestFromMetalink } from "./get-metalink.ts";
 
 /** Flags of `dlm get`, after parsing. */
 export interface GetFlags {
@@ -35,6 +45,10 @@ export interface GetFlags {
   readonly minSplit?: number;
   readonly checkpointInterval?: number;
   readonly refreshCmd?: readonly string[];
+  /** More URLs of the same file (--mirror, repeatable). */
+  readonly mirror?: readonly string[];
+  /** Ignore the mirrors a server names in `Link: rel=duplicate` headers. */
+  readonly noMirrors?: boolean;
 }
 
 /** Turns parsed flags into a request; checks that need two flags at once (still before any I/O). */
@@ -73,6 +87,8 @@ export function requestFromFlags(url: string, flags: GetFlags): DownloadRequest 
     checkpointIntervalMs: flags.checkpointInterval ?? REQUEST_DEFAULTS.checkpointIntervalMs,
     limitBytesPerSec: flags.limit,
     refreshCommand: flags.refreshCmd,
+    ...(flags.mirror === undefined || flags.mirror.length === 0 ? {} : { mirrors: flags.mirror }),
+    ...(flags.noMirrors === true ? { noLinkMirrors: true } : {}),
   };
 }
 
@@ -150,10 +166,48 @@ export const downloadFlags = {
   },
 } as const;
 
+/** `dlm get --metalink FILE|URL`: the one download the Metalink describes (see get-metalink.ts). */
+async function runMetalinkCommand(
+  cli: CliContext,
+  flags: GetFlags & ListenFlags & BatchFlags & MetalinkFlags,
+  urls: readonly string[],
+): Promise<void> {
+  const json = flags.json ?? false;
+  let request: DownloadRequest;
+  let listen: ListenAddress | undefined;
+  try {
+    if (flags.inputFile !== undefined) {
+      throw new UsageError("--metalink: cannot be combined with --input-file", { flag: "--metalink" });
+    }
+    request = await requestFromMetalink(cli, flags, urls);
+    listen = listenAddress(flags.listen, flags.listenAny ?? false);
+  } catch (error) {
+    cli.exitCode = reportError(cli, error, json);
+    return;
+  }
+  await runDownloadCommand(cli, request, { json, quiet: flags.quiet ?? false, listen });
+}
+
 /** `dlm get URL`: download a file, or a byte range of it, verified. */
 export const getCommand = buildCommand({
-  async func(this: CliContext, flags: GetFlags & ListenFlags & BatchFlags, ...urls: string[]) {
+  async func(
+    this: CliContext,
+    flags: GetFlags & ListenFlags & BatchFlags & MetalinkFlags,
+    ...urls: string[]
+  ) {
     const url = urls[0];
+    if (flags.metalink !== undefined) {
+      await runMetalinkCommand(this, flags, urls);
+      return;
+    }
+    if (flags.metalinkFile !== undefined) {
+      this.exitCode = reportError(
+        this,
+        new UsageError("--metalink-file: applies only with --metalink", { flag: "--metalink-file" }),
+        flags.json ?? false,
+      );
+      return;
+    }
     if (urls.length !== 1 || flags.inputFile !== undefined || url === undefined) {
       await runBatchCommand(this, flags, urls);
       return;
@@ -250,6 +304,36 @@ export const getCommand = buildCommand({
           "When the link expires, run CMD (no shell; DLM_URL, DLM_OUTPUT, DLM_EXPIRED_URL, DLM_STATUS set) and continue at the URL it prints (default: resolve URL again)",
         optional: true,
         placeholder: "CMD",
+      },
+      mirror: {
+        kind: "parsed",
+        parse: mirrorUrl,
+        brief:
+          "Another http(s) URL of the same file, fetched from at the same time; repeatable (default: none)",
+        optional: true,
+        variadic: true,
+        placeholder: "URL",
+      },
+      metalink: {
+        kind: "parsed",
+        parse: String,
+        brief:
+          "Download the file a Metalink (RFC 5854, or 3.0) describes, from a local FILE or an http(s) URL (default: none)",
+        optional: true,
+        placeholder: "FILE|URL",
+      },
+      metalinkFile: {
+        kind: "parsed",
+        parse: String,
+        brief: "Which file of a Metalink that describes several (its name attribute) (default: the only one)",
+        optional: true,
+        placeholder: "NAME",
+      },
+      noMirrors: {
+        kind: "boolean",
+        brief: "Do not add the mirrors a server names in Link: rel=duplicate headers (default off)",
+        optional: true,
+        withNegated: false,
       },
       ...batchFlags,
     },
