@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file dlm/v1/download.proto.
  */
 export const file_dlm_v1_download: GenFile = /*@__PURE__*/
-  fileDesc("ChVkbG0vdjEvZG93bmxvYWQucHJvdG8SBmRsbS52MSIlCgZIZWFkZXISDAoEbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoCSJYCg9Eb3dubG9hZEZhaWx1cmUSDAoEa2luZBgBIAEoCRITCgtodHRwX3N0YXR1cxgCIAEoDRIRCglyZXRyeWFibGUYAyABKAgSDwoHbWVzc2FnZRgEIAEoCSKIBQoIRG93bmxvYWQSCgoCaWQYASABKAQSCwoDdXJsGAIgASgJEg4KBm91dHB1dBgDIAEoCRIRCglkaXJlY3RvcnkYBCABKAkSDAoEcGF0aBgFIAEoCRIfCgdoZWFkZXJzGAYgAygLMg4uZGxtLnYxLkhlYWRlchIQCghjaGVja3N1bRgHIAEoCRITCgtjb25uZWN0aW9ucxgIIAEoDRITCgtzcGVlZF9saW1pdBgJIAEoBBIQCghwcmlvcml0eRgKIAEoBRIQCghwb3NpdGlvbhgLIAEoBBIOCgZsYWJlbHMYDCADKAkSJAoFc3RhdGUYDSABKA4yFS5kbG0udjEuRG93bmxvYWRTdGF0ZRIoCgdmYWlsdXJlGA4gASgLMhcuZGxtLnYxLkRvd25sb2FkRmFpbHVyZRIxCg1uZXh0X3RyeV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBieXRlc19kb3dubG9hZGVkGBAgASgEEhgKC3RvdGFsX2J5dGVzGBEgASgESACIAQESGAoQYnl0ZXNfcGVyX3NlY29uZBgSIAEoARIQCghhdHRlbXB0cxgTIAEoDRISCgpyZXF1ZXN0X2lkGBQgASgJEi8KC2NyZWF0ZV90aW1lGBUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgWIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc2hhMjU2GBcgASgJEhoKEmFjdGl2ZV9jb25uZWN0aW9ucxgYIAEoDRIMCgRub2RlGBkgASgJQg4KDF90b3RhbF9ieXRlcyLlAQoKQWRkUmVxdWVzdBILCgN1cmwYASABKAkSDgoGb3V0cHV0GAIgASgJEhEKCWRpcmVjdG9yeRgDIAEoCRIfCgdoZWFkZXJzGAQgAygLMg4uZGxtLnYxLkhlYWRlchIQCghjaGVja3N1bRgFIAEoCRITCgtjb25uZWN0aW9ucxgGIAEoDRITCgtzcGVlZF9saW1pdBgHIAEoBBIQCghwcmlvcml0eRgIIAEoBRIOCgZsYWJlbHMYCSADKAkSFAoMc3RhcnRfcGF1c2VkGAogASgIEhIKCnJlcXVlc3RfaWQYCyABKAkiQgoLQWRkUmVzcG9uc2USIgoIZG93bmxvYWQYASABKAsyEC5kbG0udjEuRG93bmxvYWQSDwoHY3JlYXRlZBgCIAEoCCIYCgpHZXRSZXF1ZXN0EgoKAmlkGAEgASgEIjEKC0dldFJlc3BvbnNlEiIKCGRvd25sb2FkGAEgASgLMhAuZGxtLnYxLkRvd25sb2FkImsKC0xpc3RSZXF1ZXN0EiUKBnN0YXRlcxgBIAMoDjIVLmRsbS52MS5Eb3dubG9hZFN0YXRlEg4KBmxhYmVscxgCIAMoCRIRCglwYWdlX3NpemUYAyABKA0SEgoKcGFnZV90b2tlbhgEIAEoCSJMCgxMaXN0UmVzcG9uc2USIwoJZG93bmxvYWRzGAEgAygLMhAuZGxtLnYxLkRvd25sb2FkEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJwCg1VcGRhdGVSZXF1ZXN0EgoKAmlkGAEgASgEEiIKCGRvd25sb2FkGAIgASgLMhAuZGxtLnYxLkRvd25sb2FkEi8KC3VwZGF0ZV9tYXNrGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI0Cg5VcGRhdGVSZXNwb25zZRIiCghkb3dubG9hZBgBIAEoCzIQLmRsbS52MS5Eb3dubG9hZCJjChBEb3dubG9hZFNlbGVjdG9yEgsKA2lkcxgBIAMoBBILCgNhbGwYAiABKAgSJQoGc3RhdGVzGAMgAygOMhUuZGxtLnYxLkRvd25sb2FkU3RhdGUSDgoGbGFiZWxzGAQgAygJIjoKDFBhdXNlUmVxdWVzdBIqCghzZWxlY3RvchgBIAEoCzIYLmRsbS52MS5Eb3dubG9hZFNlbGVjdG9yIjQKDVBhdXNlUmVzcG9uc2USIwoJZG93bmxvYWRzGAEgAygLMhAuZGxtLnYxLkRvd25sb2FkIjsKDVJlc3VtZVJlcXVlc3QSKgoIc2VsZWN0b3IYASABKAsyGC5kbG0udjEuRG93bmxvYWRTZWxlY3RvciI1Cg5SZXN1bWVSZXNwb25zZRIjCglkb3dubG9hZHMYASADKAsyEC5kbG0udjEuRG93bmxvYWQiUQoNUmVtb3ZlUmVxdWVzdBIqCghzZWxlY3RvchgBIAEoCzIYLmRsbS52MS5Eb3dubG9hZFNlbGVjdG9yEhQKDGRlbGV0ZV9maWxlcxgCIAEoCCIdCg5SZW1vdmVSZXNwb25zZRILCgNpZHMYASADKAQiDgoMU3RhdHNSZXF1ZXN0IkEKClN0YXRlQ291bnQSJAoFc3RhdGUYASABKA4yFS5kbG0udjEuRG93bmxvYWRTdGF0ZRINCgVjb3VudBgCIAEoBCKNAQoNU3RhdHNSZXNwb25zZRIiCgZjb3VudHMYASADKAsyEi5kbG0udjEuU3RhdGVDb3VudBIYChBieXRlc19wZXJfc2Vjb25kGAIgASgBEg4KBmFjdGl2ZRgDIAEoDRISCgptYXhfYWN0aXZlGAQgASgNEhoKEmdsb2JhbF9zcGVlZF9saW1pdBgFIAEoBCIsChVTZXRHbG9iYWxMaW1pdFJlcXVlc3QSEwoLc3BlZWRfbGltaXQYASABKAQiPgoWU2V0R2xvYmFsTGltaXRSZXNwb25zZRIkCgVzdGF0cxgBIAEoCzIVLmRsbS52MS5TdGF0c1Jlc3BvbnNlIiQKD1dhdGNoQWxsUmVxdWVzdBIRCglzaW5jZV9zZXEYASABKAQi+wEKEFdhdGNoQWxsUmVzcG9uc2USCwoDc2VxGAEgASgEEigKCHNuYXBzaG90GAIgASgLMhQuZGxtLnYxLkxpc3RSZXNwb25zZUgAEiEKBWFkZGVkGAMgASgLMhAuZGxtLnYxLkRvd25sb2FkSAASIwoHY2hhbmdlZBgEIAEoCzIQLmRsbS52MS5Eb3dubG9hZEgAEiQKCHByb2dyZXNzGAUgASgLMhAuZGxtLnYxLkRvd25sb2FkSAASEQoHcmVtb3ZlZBgGIAEoBEgAEiYKBXN0YXRzGAcgASgLMhUuZGxtLnYxLlN0YXRzUmVzcG9uc2VIAEIHCgVldmVudCIiChRXYXRjaERvd25sb2FkUmVxdWVzdBIKCgJpZBgBIAEoBCI7ChVXYXRjaERvd25sb2FkUmVzcG9uc2USIgoIcHJvZ3Jlc3MYASABKAsyEC5kbG0udjEuUHJvZ3Jlc3MqkAIKDURvd25sb2FkU3RhdGUSHgoaRE9XTkxPQURfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVET1dOTE9BRF9TVEFURV9RVUVVRUQQARIaChZET1dOTE9BRF9TVEFURV9SVU5OSU5HEAISGQoVRE9XTkxPQURfU1RBVEVfUEFVU0VEEAMSGwoXRE9XTkxPQURfU1RBVEVfUkVUUllJTkcQBBIcChhET1dOTE9BRF9TVEFURV9WRVJJRllJTkcQBRIbChdET1dOTE9BRF9TVEFURV9GSU5JU0hFRBAGEhkKFURPV05MT0FEX1NUQVRFX0ZBSUxFRBAHEhoKFkRPV05MT0FEX1NUQVRFX1JFTU9WRUQQCDKzBQoPRG93bmxvYWRTZXJ2aWNlEjAKA0FkZBISLmRsbS52MS5BZGRSZXF1ZXN0GhMuZGxtLnYxLkFkZFJlc3BvbnNlIgASMAoDR2V0EhIuZGxtLnYxLkdldFJlcXVlc3QaEy5kbG0udjEuR2V0UmVzcG9uc2UiABIzCgRMaXN0EhMuZGxtLnYxLkxpc3RSZXF1ZXN0GhQuZGxtLnYxLkxpc3RSZXNwb25zZSIAEjkKBlVwZGF0ZRIVLmRsbS52MS5VcGRhdGVSZXF1ZXN0GhYuZGxtLnYxLlVwZGF0ZVJlc3BvbnNlIgASNgoFUGF1c2USFC5kbG0udjEuUGF1c2VSZXF1ZXN0GhUuZGxtLnYxLlBhdXNlUmVzcG9uc2UiABI5CgZSZXN1bWUSFS5kbG0udjEuUmVzdW1lUmVxdWVzdBoWLmRsbS52MS5SZXN1bWVSZXNwb25zZSIAEjkKBlJlbW92ZRIVLmRsbS52MS5SZW1vdmVSZXF1ZXN0GhYuZGxtLnYxLlJlbW92ZVJlc3BvbnNlIgASNgoFU3RhdHMSFC5kbG0udjEuU3RhdHNSZXF1ZXN0GhUuZGxtLnYxLlN0YXRzUmVzcG9uc2UiABJRCg5TZXRHbG9iYWxMaW1pdBIdLmRsbS52MS5TZXRHbG9iYWxMaW1pdFJlcXVlc3QaHi5kbG0udjEuU2V0R2xvYmFsTGltaXRSZXNwb25zZSIAEkEKCFdhdGNoQWxsEhcuZGxtLnYxLldhdGNoQWxsUmVxdWVzdBoYLmRsbS52MS5XYXRjaEFsbFJlc3BvbnNlIgAwARJQCg1XYXRjaERvd25sb2FkEhwuZGxtLnYxLldhdGNoRG93bmxvYWRSZXF1ZXN0Gh0uZGxtLnYxLldhdGNoRG93bmxvYWRSZXNwb25zZSIAMAFiBnByb3RvMw", [file_dlm_v1_progress, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("ChVkbG0vdjEvZG93bmxvYWQucHJvdG8SBmRsbS52MSIlCgZIZWFkZXISDAoEbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoCSJYCg9Eb3dubG9hZEZhaWx1cmUSDAoEa2luZBgBIAEoCRITCgtodHRwX3N0YXR1cxgCIAEoDRIRCglyZXRyeWFibGUYAyABKAgSDwoHbWVzc2FnZRgEIAEoCSKIBQoIRG93bmxvYWQSCgoCaWQYASABKAQSCwoDdXJsGAIgASgJEg4KBm91dHB1dBgDIAEoCRIRCglkaXJlY3RvcnkYBCABKAkSDAoEcGF0aBgFIAEoCRIfCgdoZWFkZXJzGAYgAygLMg4uZGxtLnYxLkhlYWRlchIQCghjaGVja3N1bRgHIAEoCRITCgtjb25uZWN0aW9ucxgIIAEoDRITCgtzcGVlZF9saW1pdBgJIAEoBBIQCghwcmlvcml0eRgKIAEoBRIQCghwb3NpdGlvbhgLIAEoBBIOCgZsYWJlbHMYDCADKAkSJAoFc3RhdGUYDSABKA4yFS5kbG0udjEuRG93bmxvYWRTdGF0ZRIoCgdmYWlsdXJlGA4gASgLMhcuZGxtLnYxLkRvd25sb2FkRmFpbHVyZRIxCg1uZXh0X3RyeV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBieXRlc19kb3dubG9hZGVkGBAgASgEEhgKC3RvdGFsX2J5dGVzGBEgASgESACIAQESGAoQYnl0ZXNfcGVyX3NlY29uZBgSIAEoARIQCghhdHRlbXB0cxgTIAEoDRISCgpyZXF1ZXN0X2lkGBQgASgJEi8KC2NyZWF0ZV90aW1lGBUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgWIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc2hhMjU2GBcgASgJEhoKEmFjdGl2ZV9jb25uZWN0aW9ucxgYIAEoDRIMCgRub2RlGBkgASgJQg4KDF90b3RhbF9ieXRlcyLlAQoKQWRkUmVxdWVzdBILCgN1cmwYASABKAkSDgoGb3V0cHV0GAIgASgJEhEKCWRpcmVjdG9yeRgDIAEoCRIfCgdoZWFkZXJzGAQgAygLMg4uZGxtLnYxLkhlYWRlchIQCghjaGVja3N1bRgFIAEoCRITCgtjb25uZWN0aW9ucxgGIAEoDRITCgtzcGVlZF9saW1pdBgHIAEoBBIQCghwcmlvcml0eRgIIAEoBRIOCgZsYWJlbHMYCSADKAkSFAoMc3RhcnRfcGF1c2VkGAogASgIEhIKCnJlcXVlc3RfaWQYCyABKAkiQgoLQWRkUmVzcG9uc2USIgoIZG93bmxvYWQYASABKAsyEC5kbG0udjEuRG93bmxvYWQSDwoHY3JlYXRlZBgCIAEoCCIYCgpHZXRSZXF1ZXN0EgoKAmlkGAEgASgEIjEKC0dldFJlc3BvbnNlEiIKCGRvd25sb2FkGAEgASgLMhAuZGxtLnYxLkRvd25sb2FkImsKC0xpc3RSZXF1ZXN0EiUKBnN0YXRlcxgBIAMoDjIVLmRsbS52MS5Eb3dubG9hZFN0YXRlEg4KBmxhYmVscxgCIAMoCRIRCglwYWdlX3NpemUYAyABKA0SEgoKcGFnZV90b2tlbhgEIAEoCSJMCgxMaXN0UmVzcG9uc2USIwoJZG93bmxvYWRzGAEgAygLMhAuZGxtLnYxLkRvd25sb2FkEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJwCg1VcGRhdGVSZXF1ZXN0EgoKAmlkGAEgASgEEiIKCGRvd25sb2FkGAIgASgLMhAuZGxtLnYxLkRvd25sb2FkEi8KC3VwZGF0ZV9tYXNrGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI0Cg5VcGRhdGVSZXNwb25zZRIiCghkb3dubG9hZBgBIAEoCzIQLmRsbS52MS5Eb3dubG9hZCIrCgtNb3ZlUmVxdWVzdBIKCgJpZBgBIAEoBBIQCghwb3NpdGlvbhgCIAEoBCIyCgxNb3ZlUmVzcG9uc2USIgoIZG93bmxvYWQYASABKAsyEC5kbG0udjEuRG93bmxvYWQiYwoQRG93bmxvYWRTZWxlY3RvchILCgNpZHMYASADKAQSCwoDYWxsGAIgASgIEiUKBnN0YXRlcxgDIAMoDjIVLmRsbS52MS5Eb3dubG9hZFN0YXRlEg4KBmxhYmVscxgEIAMoCSI6CgxQYXVzZVJlcXVlc3QSKgoIc2VsZWN0b3IYASABKAsyGC5kbG0udjEuRG93bmxvYWRTZWxlY3RvciI0Cg1QYXVzZVJlc3BvbnNlEiMKCWRvd25sb2FkcxgBIAMoCzIQLmRsbS52MS5Eb3dubG9hZCI7Cg1SZXN1bWVSZXF1ZXN0EioKCHNlbGVjdG9yGAEgASgLMhguZGxtLnYxLkRvd25sb2FkU2VsZWN0b3IiNQoOUmVzdW1lUmVzcG9uc2USIwoJZG93bmxvYWRzGAEgAygLMhAuZGxtLnYxLkRvd25sb2FkIlEKDVJlbW92ZVJlcXVlc3QSKgoIc2VsZWN0b3IYASABKAsyGC5kbG0udjEuRG93bmxvYWRTZWxlY3RvchIUCgxkZWxldGVfZmlsZXMYAiABKAgiHQoOUmVtb3ZlUmVzcG9uc2USCwoDaWRzGAEgAygEIg4KDFN0YXRzUmVxdWVzdCJBCgpTdGF0ZUNvdW50EiQKBXN0YXRlGAEgASgOMhUuZGxtLnYxLkRvd25sb2FkU3RhdGUSDQoFY291bnQYAiABKAQijQEKDVN0YXRzUmVzcG9uc2USIgoGY291bnRzGAEgAygLMhIuZGxtLnYxLlN0YXRlQ291bnQSGAoQYnl0ZXNfcGVyX3NlY29uZBgCIAEoARIOCgZhY3RpdmUYAyABKA0SEgoKbWF4X2FjdGl2ZRgEIAEoDRIaChJnbG9iYWxfc3BlZWRfbGltaXQYBSABKAQiLAoVU2V0R2xvYmFsTGltaXRSZXF1ZXN0EhMKC3NwZWVkX2xpbWl0GAEgASgEIj4KFlNldEdsb2JhbExpbWl0UmVzcG9uc2USJAoFc3RhdHMYASABKAsyFS5kbG0udjEuU3RhdHNSZXNwb25zZSIkCg9XYXRjaEFsbFJlcXVlc3QSEQoJc2luY2Vfc2VxGAEgASgEIvsBChBXYXRjaEFsbFJlc3BvbnNlEgsKA3NlcRgBIAEoBBIoCghzbmFwc2hvdBgCIAEoCzIULmRsbS52MS5MaXN0UmVzcG9uc2VIABIhCgVhZGRlZBgDIAEoCzIQLmRsbS52MS5Eb3dubG9hZEgAEiMKB2NoYW5nZWQYBCABKAsyEC5kbG0udjEuRG93bmxvYWRIABIkCghwcm9ncmVzcxgFIAEoCzIQLmRsbS52MS5Eb3dubG9hZEgAEhEKB3JlbW92ZWQYBiABKARIABImCgVzdGF0cxgHIAEoCzIVLmRsbS52MS5TdGF0c1Jlc3BvbnNlSABCBwoFZXZlbnQiIgoUV2F0Y2hEb3dubG9hZFJlcXVlc3QSCgoCaWQYASABKAQiOwoVV2F0Y2hEb3dubG9hZFJlc3BvbnNlEiIKCHByb2dyZXNzGAEgASgLMhAuZGxtLnYxLlByb2dyZXNzKpACCg1Eb3dubG9hZFN0YXRlEh4KGkRPV05MT0FEX1NUQVRFX1VOU1BFQ0lGSUVEEAASGQoVRE9XTkxPQURfU1RBVEVfUVVFVUVEEAESGgoWRE9XTkxPQURfU1RBVEVfUlVOTklORxACEhkKFURPV05MT0FEX1NUQVRFX1BBVVNFRBADEhsKF0RPV05MT0FEX1NUQVRFX1JFVFJZSU5HEAQSHAoYRE9XTkxPQURfU1RBVEVfVkVSSUZZSU5HEAUSGwoXRE9XTkxPQURfU1RBVEVfRklOSVNIRUQQBhIZChVET1dOTE9BRF9TVEFURV9GQUlMRUQQBxIaChZET1dOTE9BRF9TVEFURV9SRU1PVkVEEAgy6AUKD0Rvd25sb2FkU2VydmljZRIwCgNBZGQSEi5kbG0udjEuQWRkUmVxdWVzdBoTLmRsbS52MS5BZGRSZXNwb25zZSIAEjAKA0dldBISLmRsbS52MS5HZXRSZXF1ZXN0GhMuZGxtLnYxLkdldFJlc3BvbnNlIgASMwoETGlzdBITLmRsbS52MS5MaXN0UmVxdWVzdBoULmRsbS52MS5MaXN0UmVzcG9uc2UiABI5CgZVcGRhdGUSFS5kbG0udjEuVXBkYXRlUmVxdWVzdBoWLmRsbS52MS5VcGRhdGVSZXNwb25zZSIAEjMKBE1vdmUSEy5kbG0udjEuTW92ZVJlcXVlc3QaFC5kbG0udjEuTW92ZVJlc3BvbnNlIgASNgoFUGF1c2USFC5kbG0udjEuUGF1c2VSZXF1ZXN0GhUuZGxtLnYxLlBhdXNlUmVzcG9uc2UiABI5CgZSZXN1bWUSFS5kbG0udjEuUmVzdW1lUmVxdWVzdBoWLmRsbS52MS5SZXN1bWVSZXNwb25zZSIAEjkKBlJlbW92ZRIVLmRsbS52MS5SZW1vdmVSZXF1ZXN0GhYuZGxtLnYxLlJlbW92ZVJlc3BvbnNlIgASNgoFU3RhdHMSFC5kbG0udjEuU3RhdHNSZXF1ZXN0GhUuZGxtLnYxLlN0YXRzUmVzcG9uc2UiABJRCg5TZXRHbG9iYWxMaW1pdBIdLmRsbS52MS5TZXRHbG9iYWxMaW1pdFJlcXVlc3QaHi5kbG0udjEuU2V0R2xvYmFsTGltaXRSZXNwb25zZSIAEkEKCFdhdGNoQWxsEhcuZGxtLnYxLldhdGNoQWxsUmVxdWVzdBoYLmRsbS52MS5XYXRjaEFsbFJlc3BvbnNlIgAwARJQCg1XYXRjaERvd25sb2FkEhwuZGxtLnYxLldhdGNoRG93bmxvYWRSZXF1ZXN0Gh0uZGxtLnYxLldhdGNoRG93bmxvYWRSZXNwb25zZSIAMAFiBnByb3RvMw", [file_dlm_v1_progress, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * Header is one HTTP request header sent with every request of a download.
@@ -570,6 +570,55 @@ export const UpdateResponseSchema: GenMessage<UpdateResponse> = /*@__PURE__*/
   messageDesc(file_dlm_v1_download, 10);
 
 /**
+ * MoveRequest moves one download in the queue.
+ *
+ * @generated from message dlm.v1.MoveRequest
+ */
+export type MoveRequest = Message<"dlm.v1.MoveRequest"> & {
+  /**
+   * The download's id.
+   *
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * Its new position (1 or more); the downloads in between shift by one.
+   *
+   * @generated from field: uint64 position = 2;
+   */
+  position: bigint;
+};
+
+/**
+ * Describes the message dlm.v1.MoveRequest.
+ * Use `create(MoveRequestSchema)` to create a new message.
+ */
+export const MoveRequestSchema: GenMessage<MoveRequest> = /*@__PURE__*/
+  messageDesc(file_dlm_v1_download, 11);
+
+/**
+ * MoveResponse is the download after the move.
+ *
+ * @generated from message dlm.v1.MoveResponse
+ */
+export type MoveResponse = Message<"dlm.v1.MoveResponse"> & {
+  /**
+   * The download.
+   *
+   * @generated from field: dlm.v1.Download download = 1;
+   */
+  download?: Download | undefined;
+};
+
+/**
+ * Describes the message dlm.v1.MoveResponse.
+ * Use `create(MoveResponseSchema)` to create a new message.
+ */
+export const MoveResponseSchema: GenMessage<MoveResponse> = /*@__PURE__*/
+  messageDesc(file_dlm_v1_download, 12);
+
+/**
  * DownloadSelector picks downloads by id or by filter; an empty selector picks none.
  *
  * @generated from message dlm.v1.DownloadSelector
@@ -609,7 +658,7 @@ export type DownloadSelector = Message<"dlm.v1.DownloadSelector"> & {
  * Use `create(DownloadSelectorSchema)` to create a new message.
  */
 export const DownloadSelectorSchema: GenMessage<DownloadSelector> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 11);
+  messageDesc(file_dlm_v1_download, 13);
 
 /**
  * PauseRequest picks the downloads to pause.
@@ -630,7 +679,7 @@ export type PauseRequest = Message<"dlm.v1.PauseRequest"> & {
  * Use `create(PauseRequestSchema)` to create a new message.
  */
 export const PauseRequestSchema: GenMessage<PauseRequest> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 12);
+  messageDesc(file_dlm_v1_download, 14);
 
 /**
  * PauseResponse lists the downloads selected, after the change.
@@ -651,7 +700,7 @@ export type PauseResponse = Message<"dlm.v1.PauseResponse"> & {
  * Use `create(PauseResponseSchema)` to create a new message.
  */
 export const PauseResponseSchema: GenMessage<PauseResponse> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 13);
+  messageDesc(file_dlm_v1_download, 15);
 
 /**
  * ResumeRequest picks the downloads to resume.
@@ -672,7 +721,7 @@ export type ResumeRequest = Message<"dlm.v1.ResumeRequest"> & {
  * Use `create(ResumeRequestSchema)` to create a new message.
  */
 export const ResumeRequestSchema: GenMessage<ResumeRequest> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 14);
+  messageDesc(file_dlm_v1_download, 16);
 
 /**
  * ResumeResponse lists the downloads selected, after the change.
@@ -693,7 +742,7 @@ export type ResumeResponse = Message<"dlm.v1.ResumeResponse"> & {
  * Use `create(ResumeResponseSchema)` to create a new message.
  */
 export const ResumeResponseSchema: GenMessage<ResumeResponse> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 15);
+  messageDesc(file_dlm_v1_download, 17);
 
 /**
  * RemoveRequest picks the downloads to forget.
@@ -721,7 +770,7 @@ export type RemoveRequest = Message<"dlm.v1.RemoveRequest"> & {
  * Use `create(RemoveRequestSchema)` to create a new message.
  */
 export const RemoveRequestSchema: GenMessage<RemoveRequest> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 16);
+  messageDesc(file_dlm_v1_download, 18);
 
 /**
  * RemoveResponse lists the ids removed.
@@ -742,7 +791,7 @@ export type RemoveResponse = Message<"dlm.v1.RemoveResponse"> & {
  * Use `create(RemoveResponseSchema)` to create a new message.
  */
 export const RemoveResponseSchema: GenMessage<RemoveResponse> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 17);
+  messageDesc(file_dlm_v1_download, 19);
 
 /**
  * StatsRequest asks for the queue's counters.
@@ -757,7 +806,7 @@ export type StatsRequest = Message<"dlm.v1.StatsRequest"> & {
  * Use `create(StatsRequestSchema)` to create a new message.
  */
 export const StatsRequestSchema: GenMessage<StatsRequest> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 18);
+  messageDesc(file_dlm_v1_download, 20);
 
 /**
  * StateCount is how many downloads are in one state.
@@ -785,7 +834,7 @@ export type StateCount = Message<"dlm.v1.StateCount"> & {
  * Use `create(StateCountSchema)` to create a new message.
  */
 export const StateCountSchema: GenMessage<StateCount> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 19);
+  messageDesc(file_dlm_v1_download, 21);
 
 /**
  * StatsResponse summarises the queue.
@@ -834,7 +883,7 @@ export type StatsResponse = Message<"dlm.v1.StatsResponse"> & {
  * Use `create(StatsResponseSchema)` to create a new message.
  */
 export const StatsResponseSchema: GenMessage<StatsResponse> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 20);
+  messageDesc(file_dlm_v1_download, 22);
 
 /**
  * SetGlobalLimitRequest is the new shared speed limit.
@@ -855,7 +904,7 @@ export type SetGlobalLimitRequest = Message<"dlm.v1.SetGlobalLimitRequest"> & {
  * Use `create(SetGlobalLimitRequestSchema)` to create a new message.
  */
 export const SetGlobalLimitRequestSchema: GenMessage<SetGlobalLimitRequest> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 21);
+  messageDesc(file_dlm_v1_download, 23);
 
 /**
  * SetGlobalLimitResponse is the queue's counters after the change.
@@ -876,7 +925,7 @@ export type SetGlobalLimitResponse = Message<"dlm.v1.SetGlobalLimitResponse"> & 
  * Use `create(SetGlobalLimitResponseSchema)` to create a new message.
  */
 export const SetGlobalLimitResponseSchema: GenMessage<SetGlobalLimitResponse> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 22);
+  messageDesc(file_dlm_v1_download, 24);
 
 /**
  * WatchAllRequest says where a (re)connecting watcher left off.
@@ -897,7 +946,7 @@ export type WatchAllRequest = Message<"dlm.v1.WatchAllRequest"> & {
  * Use `create(WatchAllRequestSchema)` to create a new message.
  */
 export const WatchAllRequestSchema: GenMessage<WatchAllRequest> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 23);
+  messageDesc(file_dlm_v1_download, 25);
 
 /**
  * WatchAllResponse is one event of the queue.
@@ -973,7 +1022,7 @@ export type WatchAllResponse = Message<"dlm.v1.WatchAllResponse"> & {
  * Use `create(WatchAllResponseSchema)` to create a new message.
  */
 export const WatchAllResponseSchema: GenMessage<WatchAllResponse> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 24);
+  messageDesc(file_dlm_v1_download, 26);
 
 /**
  * WatchDownloadRequest names the download to follow.
@@ -994,7 +1043,7 @@ export type WatchDownloadRequest = Message<"dlm.v1.WatchDownloadRequest"> & {
  * Use `create(WatchDownloadRequestSchema)` to create a new message.
  */
 export const WatchDownloadRequestSchema: GenMessage<WatchDownloadRequest> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 25);
+  messageDesc(file_dlm_v1_download, 27);
 
 /**
  * WatchDownloadResponse is one view of the download's detail.
@@ -1016,7 +1065,7 @@ export type WatchDownloadResponse = Message<"dlm.v1.WatchDownloadResponse"> & {
  * Use `create(WatchDownloadResponseSchema)` to create a new message.
  */
 export const WatchDownloadResponseSchema: GenMessage<WatchDownloadResponse> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 26);
+  messageDesc(file_dlm_v1_download, 28);
 
 /**
  * DownloadState is where a download is in the queue.
@@ -1145,6 +1194,18 @@ export const DownloadService: GenService<{
     methodKind: "unary";
     input: typeof UpdateRequestSchema;
     output: typeof UpdateResponseSchema;
+  },
+  /**
+   * Move puts one download at a queue position in one server-side operation: the downloads between its old
+   * and new positions shift by one place, so no two downloads share a position (two Updates of position
+   * could leave two with the same one if the second failed). NOT_FOUND for an unknown id.
+   *
+   * @generated from rpc dlm.v1.DownloadService.Move
+   */
+  move: {
+    methodKind: "unary";
+    input: typeof MoveRequestSchema;
+    output: typeof MoveResponseSchema;
   },
   /**
    * Pause stops the selected downloads (state saved in their sidecars); queued ones stay put until resumed.
