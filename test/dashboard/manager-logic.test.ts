@@ -153,7 +153,7 @@ describe("row text", () => {
     });
   });
 
-  test("a failure names its kind, HTTP status and message; a retrying one when it tries next", () => {
+  test("a failure's reason is said once (its message names the status); a retrying one when it tries next", () => {
     const failed = download(1, {
       state: DownloadState.FAILED,
       failure: {
@@ -163,12 +163,23 @@ describe("row text", () => {
         retryable: false,
       },
     });
-    expect(rowText(failed, 0).problem).toBe("http_status · HTTP 404 · HTTP 404 Not Found for http://x/f");
+    // Once: not "http_status · HTTP 404 · HTTP 404 Not Found for …".
+    expect(rowText(failed, 0).problem).toBe("HTTP 404 Not Found for http://x/f");
+    const terse = download(4, {
+      state: DownloadState.FAILED,
+      failure: { kind: "http_status", httpStatus: 410, message: "gone for http://x/f", retryable: false },
+    });
+    expect(rowText(terse, 0).problem).toBe("HTTP 410: gone for http://x/f");
+    const bare = download(5, {
+      state: DownloadState.FAILED,
+      failure: { kind: "storage", httpStatus: 0, message: "", retryable: false },
+    });
+    expect(rowText(bare, 0).problem).toBe("storage");
     const integrity = download(2, {
       state: DownloadState.FAILED,
       failure: { kind: "integrity", httpStatus: 0, message: "sha256 mismatch", retryable: false },
     });
-    expect(rowText(integrity, 0).problem).toBe("integrity · sha256 mismatch");
+    expect(rowText(integrity, 0).problem).toBe("sha256 mismatch");
     const now = Date.UTC(2026, 0, 1, 12, 0, 0);
     const retrying = download(3, {
       state: DownloadState.RETRYING,

@@ -18,7 +18,7 @@ export interface RowText {
   readonly rate: string;
   readonly eta: string;
   readonly connections: string;
-  /** Why it failed or waits: "http_status · HTTP 404 · message"; "" when nothing went wrong. */
+  /** Why it failed or waits, said once ("HTTP 404 Not Found for …"); "" when nothing went wrong. */
   readonly problem: string;
   /** For a retrying download: "next try in 12s (attempt 2)"; else "". */
   readonly retry: string;
@@ -33,13 +33,17 @@ export function displayName(d: Download): string {
   return last ? decodeURIComponent(last) : d.url;
 }
 
-/** "kind · HTTP 404 · message" for a download with a failure. */
+/**
+ * Why `d` failed or waits, said once: the failure's own message, which already names the status and the URL
+ * ("HTTP 404 Not Found for …"). The status is put in front only when the message does not say it, and the
+ * kind (a code such as "http_status", for programs) only when there is no message at all.
+ */
 export function problemText(d: Download): string {
   const f = d.failure;
   if (f === undefined) return "";
-  return [f.kind, f.httpStatus === 0 ? "" : `HTTP ${f.httpStatus}`, f.message]
-    .filter((s) => s !== "")
-    .join(" · ");
+  const status = f.httpStatus === 0 ? "" : `HTTP ${f.httpStatus}`;
+  if (f.message === "") return status === "" ? f.kind : status;
+  return status === "" || f.message.includes(String(f.httpStatus)) ? f.message : `${status}: ${f.message}`;
 }
 
 /** The row of `d` at wall-clock `nowMs` (for the retry countdown). */
