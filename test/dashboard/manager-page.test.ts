@@ -422,7 +422,10 @@ describe.skipIf(!HAVE_CHROMIUM)(SUITE, () => {
     const html = await fetch(`${s.http}/`);
     expect(html.headers.get("content-security-policy")).toStartWith("default-src 'self';");
     expect(html.headers.get("x-frame-options")).toBe("DENY");
-    expect(await html.text()).toContain('<table id="queue"');
+    // The page is drawn by its script (Preact) into <main>; without the script it says so.
+    const shell = await html.text();
+    expect(shell).toContain('<main id="app"');
+    expect(shell).toContain("<noscript>");
     const rpc = await fetch(`${s.http}/dlm.v1.DownloadService/Stats`, {
       method: "POST",
       headers: { "content-type": "application/json" },

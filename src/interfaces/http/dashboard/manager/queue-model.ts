@@ -11,6 +11,7 @@ import {
   type StatsResponse,
   type WatchAllResponse,
 } from "../../../../gen/dlm/v1/download_pb.ts";
+import { compareQueueOrder, type QueueOrderKey } from "../../../../manager/queue-order.ts";
 
 /** States a user can filter by, in lifecycle order (REMOVED never stays in the list). */
 export const FILTER_STATES: readonly DownloadState[] = [
@@ -44,11 +45,13 @@ export interface QueueView {
   readonly pages: number;
 }
 
-/** Queue order, as List and the scheduler use it: higher priority first, then lower position, then id. */
+/** Queue order, as List and the scheduler use it (manager/queue-order.ts, the one comparator). */
 export function queueOrder(a: Download, b: Download): number {
-  if (a.priority !== b.priority) return b.priority - a.priority;
-  if (a.position !== b.position) return a.position < b.position ? -1 : 1;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  return compareQueueOrder(orderKey(a), orderKey(b));
+}
+
+function orderKey(d: Download): QueueOrderKey {
+  return { priority: d.priority, position: Number(d.position), id: Number(d.id) };
 }
 
 /** The queue as the page knows it. */

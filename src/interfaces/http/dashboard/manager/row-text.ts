@@ -96,6 +96,26 @@ export function rowText(d: Download, nowMs: number): RowText {
   };
 }
 
+/** A row's one state-following button: its word, and the call it makes. */
+export interface RowToggle {
+  readonly label: "Pause" | "Resume" | "Retry" | "Retry now";
+  readonly command: "pause" | "resume";
+  /** Nothing to pause or resume (finished, or being verified). */
+  readonly disabled: boolean;
+}
+
+/**
+ * The toggle of a row in `state`: a paused download offers Resume, a failed one Retry, a retrying one Retry
+ * now (all three resume); the others Pause. Decided from the state, never from what a button says.
+ */
+export function rowToggle(state: DownloadState): RowToggle {
+  const disabled = state === DownloadState.FINISHED || state === DownloadState.VERIFYING;
+  if (state === DownloadState.PAUSED) return { label: "Resume", command: "resume", disabled };
+  if (state === DownloadState.FAILED) return { label: "Retry", command: "resume", disabled };
+  if (state === DownloadState.RETRYING) return { label: "Retry now", command: "resume", disabled };
+  return { label: "Pause", command: "pause", disabled };
+}
+
 const UNITS: Readonly<Record<string, number>> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
 /**
