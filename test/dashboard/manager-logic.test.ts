@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, create as createProgress, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   type Download,
@@ -8,12 +8,15 @@ import {
   type WatchAllResponse,
   WatchAllResponseSchema,
 } from "../../src/gen/dlm/v1/download_pb.ts";
+import { ProgressSchema, State } from "../../src/gen/dlm/v1/progress_pb.ts";
+import { PageState } from "../../src/interfaces/http/dashboard/manager/page-state.ts";
 import { QueueModel } from "../../src/interfaces/http/dashboard/manager/queue-model.ts";
 import {
   displayName,
   parseRate,
   rateInput,
   rowText,
+  rowToggle,
 } from "../../src/interfaces/http/dashboard/manager/row-text.ts";
 
 // The manager page's bookkeeping and words, without a browser: what it keeps of WatchAll, where it resumes,
@@ -218,5 +221,90 @@ describe("row text", () => {
       "3M",
       "1000",
     ]);
+  });
+});
+
+describe("PageState", () => {
+  test("the queue and the counters come from WatchAll; each change tells the page once", () => {
+    const state = new PageState();
+    let redraws = 0;
+    state.subscribe(() => redraws++);
+    state.applyWatch(message(3, { case: "snapshot", value: { downloads: [download(1), download(2)] } }), 1);
+    state.applyWatch(message(3, { case: "stats", value: { bytesPerSecond: 10 } }), 2);
+    state.applyWatch(message(3, { case: "stats", value: { bytesPerSecond: 20 } }), 3);
+    expect(redraws).toBe(3);
+    expect(state.queue.size).toBe(2);
+    expect(state.globalSamples.map((s) => s.rate)).toEqual([10, 20]);
+    // Old samples leave the chart's window (180 s).
+    state.applyWatch(message(3, { case: "stats", value: { bytesPerSecond: 30 } }), 500);
+    expect(state.globalSamples.map((s) => s.rate)).toEqual([30]);
+  });
+
+  test("the detail follows its own stream; it closes when its download is removed", () => {
+    const state = new PageState();
+    state.applyWatch(message(1, { case: "snapshot", value: { downloads: [download(1), download(2)] } }), 0);
+    state.openDetail(1n);
+    const running = (elapsedMs: number, rate: number) =>
+      createProgress(ProgressSchema, {
+        state: State.RUNNING,
+        elapsedMs: BigInt(elapsedMs),
+        bytesPerSecond: rate,
+      });
+    state.applyDetail(1n, running(1000, 5));
+    state.applyDetail(1n, running(2000, 6));
+    // A message of another download (a stream not yet ended) is ignored.
+    state.applyDetail(2n, running(3000, 99));
+    expect(state.detail?.samples.map((s) => s.rate)).toEqual([5, 6]);
+    // A new run starts its clock again: the chart starts again with it.
+    state.applyDetail(1n, running(500, 7));
+    expect(state.detail?.samples.map((s) => s.rate)).toEqual([7]);
+    state.applyWatch(message(2, { case: "removed", value: 1n }), 1);
+    expect(state.detail).toBeUndefined();
+  });
+
+  test("filter, pages and selection; a label gone from the queue shows everything", () => {
+    const state = new PageState();
+    const downloads = Array.from({ length: 60 }, (_, i) => download(i + 1, { labels: i < 2 ? ["x"] : [] }));
+    state.applyWatch(message(1, { case: "snapshot", value: { downloads } }), 0);
+    state.turnPage(1);
+    expect(state.view().rows[0]?.id).toBe(51n);
+    state.turnPage(5);
+    expect(state.view().page).toBe(1);
+    state.filterLabel("x");
+    expect(state.view().matching).toBe(2);
+    state.applyWatch(message(2, { case: "changed", value: download(1) }), 0);
+    state.applyWatch(message(3, { case: "changed", value: download(2) }), 0);
+    expect(state.view().matching).toBe(60);
+    state.select([1n, 2n, 3n], true);
+    state.select([2n], false);
+    state.applyWatch(message(4, { case: "removed", value: 3n }), 0);
+    expect(state.selectedIds()).toEqual([1n]);
+  });
+
+  test("a removal is asked by name for one download, by count for several", () => {
+    const state = new PageState();
+    state.applyWatch(message(1, { case: "snapshot", value: { downloads: [download(1), download(2)] } }), 0);
+    state.askRemove([]);
+    expect(state.removing).toBeUndefined();
+    state.askRemove([1n]);
+    expect(state.removing?.name).toBe("f1.bin");
+    state.askRemove([1n, 2n]);
+    expect(state.removing).toEqual({ ids: [1n, 2n], name: undefined });
+    state.answered();
+    expect(state.removing).toBeUndefined();
+  });
+});
+
+describe("row toggle", () => {
+  test.each([
+    [DownloadState.RUNNING, "Pause", "pause", false],
+    [DownloadState.QUEUED, "Pause", "pause", false],
+    [DownloadState.PAUSED, "Resume", "resume", false],
+    [DownloadState.FAILED, "Retry", "resume", false],
+    [DownloadState.RETRYING, "Retry now", "resume", false],
+    [DownloadState.FINISHED, "Pause", "pause", true],
+    [DownloadState.VERIFYING, "Pause", "pause", true],
+  ] as const)("state %p: %p, calls %p, disabled %p", (state, label, command, disabled) => {
+    expect(rowToggle(state)).toEqual({ label, command, disabled });
   });
 });

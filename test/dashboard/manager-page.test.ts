@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import type { BrowserContext, Page } from "playwright-core";
 import { DownloadState, WatchAllRequestSchema } from "../../src/gen/dlm/v1/download_pb.ts";
 import { stateName } from "../../src/interfaces/shared/download-states.ts";
@@ -173,6 +174,9 @@ describe.skipIf(!HAVE_CHROMIUM)(SUITE, () => {
     expect((await rows(page)).map((r) => r.name)).toEqual(["missing.bin", "big.bin", "summed.bin"]);
     const listed = await s.client.list({});
     expect(listed.downloads.map((d) => d.url)).toEqual([missing, big, summed]);
+    // One Move, not two Updates: no two rows share a position.
+    const positions = listed.downloads.map((d) => d.position);
+    expect(new Set(positions).size).toBe(positions.length);
 
     // Drill down: the detail view shows the segment map and the connections of the running download.
     await rowButton(page, "big.bin", "open").click();
@@ -409,6 +413,38 @@ describe.skipIf(!HAVE_CHROMIUM)(SUITE, () => {
     await page.close();
     await stopServe(s);
   }, 90_000);
+
+  test("Move puts a download at a position in one call; the others shift, no two share a position", async () => {
+    const { serve: s } = await serve();
+    const url = origin.serve("/moved.bin", { size: 1024, seed: 7 });
+    for (let i = 1; i <= 5; i++) await s.client.add({ url, output: `m${i}.bin`, startPaused: true });
+    const order = async () => (await s.client.list({})).downloads;
+    const names = async () => (await order()).map((d) => d.output.replace(/^.*\//, ""));
+    const unique = async () => {
+      const positions = (await order()).map((d) => d.position);
+      expect(new Set(positions).size).toBe(positions.length);
+    };
+    const fifth = (await order())[4];
+    const first = (await order())[0];
+    // The last to the top: the four before it shift down one place.
+    await s.client.move({ id: fifth?.id ?? 0n, position: first?.position ?? 0n });
+    expect(await names()).toEqual(["m5.bin", "m1.bin", "m2.bin", "m3.bin", "m4.bin"]);
+    await unique();
+    // The top one to the fourth place: the three after it shift up one place.
+    const fourth = (await order())[3];
+    await s.client.move({ id: fifth?.id ?? 0n, position: fourth?.position ?? 0n });
+    expect(await names()).toEqual(["m1.bin", "m2.bin", "m3.bin", "m5.bin", "m4.bin"]);
+    await unique();
+    // Bad input: one line naming the field; an unknown id is NOT_FOUND.
+    const zero = await s.client.move({ id: 1n, position: 0n }).catch((e: unknown) => e);
+    expect((zero as ConnectError).code).toBe(Code.InvalidArgument);
+    expect((zero as ConnectError).rawMessage).toStartWith("position: expected 1..");
+    const huge = await s.client.move({ id: 1n, position: 2n ** 64n - 1n }).catch((e: unknown) => e);
+    expect((huge as ConnectError).code).toBe(Code.InvalidArgument);
+    const unknown = await s.client.move({ id: 99n, position: 1n }).catch((e: unknown) => e);
+    expect((unknown as ConnectError).code).toBe(Code.NotFound);
+    await stopServe(s);
+  });
 
   test("the page's script stays under 200 KB and the files carry the download page's CSP; RPC needs the token", async () => {
     const { serve: s } = await serve();
