@@ -106,6 +106,13 @@ describe("QueueModel", () => {
     expect([failedEven.matching, failedEven.page]).toEqual([20, 0]);
     expect(model.counts().get(DownloadState.FAILED)).toBe(40);
     expect(model.labels()).toEqual(["even"]);
+    // Kept between messages, computed again after a stored event.
+    model.apply(
+      message(2, { case: "changed", value: download(1, { state: DownloadState.PAUSED, labels: ["new"] }) }),
+    );
+    expect(model.counts().get(DownloadState.FAILED)).toBe(39);
+    expect(model.counts().get(DownloadState.PAUSED)).toBe(1);
+    expect(model.labels()).toEqual(["even", "new"]);
   });
 
   test("save and restore round-trip the list and seq (1,000 downloads: no argument-limit overflow)", () => {

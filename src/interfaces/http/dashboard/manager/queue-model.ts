@@ -61,6 +61,9 @@ export class QueueModel {
   #order: Download[] | undefined;
   #seq = 0n;
   #stats: StatsResponse | undefined;
+  /** Counts per state and labels, kept until a stored event (the page draws them at every message). */
+  #counts: Map<DownloadState, number> | undefined;
+  #labels: string[] | undefined;
 
   /** Sequence number of the last stored event applied: a reconnect asks for everything after it. */
   get seq(): bigint {
@@ -90,7 +93,7 @@ export class QueueModel {
       case "snapshot":
         this.#downloads.clear();
         for (const d of event.value.downloads) this.#downloads.set(d.id, d);
-        this.#order = undefined;
+        this.#forget();
         this.#seq = message.seq;
         return "list";
       case "added":
@@ -108,6 +111,7 @@ export class QueueModel {
         const known = this.#downloads.get(event.value.id);
         if (known !== undefined && known.state === DownloadState.RUNNING) {
           this.#downloads.set(event.value.id, event.value);
+          if (event.value.state !== known.state) this.#counts = undefined;
         }
         return "progress";
       }
@@ -144,16 +148,20 @@ export class QueueModel {
 
   /** How many downloads are in each state. */
   counts(): Map<DownloadState, number> {
+    if (this.#counts !== undefined) return this.#counts;
     const counts = new Map<DownloadState, number>();
     for (const d of this.#downloads.values()) counts.set(d.state, (counts.get(d.state) ?? 0) + 1);
+    this.#counts = counts;
     return counts;
   }
 
   /** Every label in use, sorted. */
   labels(): string[] {
+    if (this.#labels !== undefined) return this.#labels;
     const labels = new Set<string>();
     for (const d of this.#downloads.values()) for (const label of d.labels) labels.add(label);
-    return [...labels].sort();
+    this.#labels = [...labels].sort();
+    return this.#labels;
   }
 
   /**
@@ -196,7 +204,7 @@ export class QueueModel {
     }
     this.#downloads.clear();
     for (const d of list.downloads) this.#downloads.set(d.id, d);
-    this.#order = undefined;
+    this.#forget();
     this.#seq = BigInt(match[1]);
     return true;
   }
@@ -204,12 +212,19 @@ export class QueueModel {
   /** Forgets everything (before a fresh snapshot). */
   clear(): void {
     this.#downloads.clear();
-    this.#order = undefined;
+    this.#forget();
     this.#seq = 0n;
   }
 
-  #stored(seq: bigint): void {
+  /** The list changed: order, counts and labels are computed again when next asked. */
+  #forget(): void {
     this.#order = undefined;
+    this.#counts = undefined;
+    this.#labels = undefined;
+  }
+
+  #stored(seq: bigint): void {
+    this.#forget();
     if (seq > this.#seq) this.#seq = seq;
   }
 }
