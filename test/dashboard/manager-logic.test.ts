@@ -18,6 +18,7 @@ import {
   rowText,
   rowToggle,
 } from "../../src/interfaces/http/dashboard/manager/row-text.ts";
+import { sourcesOf } from "../../src/interfaces/http/dashboard/manager/source-rates.ts";
 
 // The manager page's bookkeeping and words, without a browser: what it keeps of WatchAll, where it resumes,
 // how it orders, filters and pages, and what a row says.
@@ -313,5 +314,39 @@ describe("row toggle", () => {
     [DownloadState.VERIFYING, "Pause", "pause", true],
   ] as const)("state %p: %p, calls %p, disabled %p", (state, label, command, disabled) => {
     expect(rowToggle(state)).toEqual({ label, command, disabled });
+  });
+});
+
+describe("sources of the detail", () => {
+  const conn = (worker: number, source: number | undefined, rate: number, extra = {}) => ({
+    worker,
+    source,
+    bytesPerSecond: rate,
+    measured: rate > 0,
+    segment: worker,
+    state: "active" as const,
+    retries: 0,
+    slow: false,
+    ...extra,
+  });
+
+  test("each source sums its connections' rates; one without connections is idle; trouble shows", () => {
+    const sources = sourcesOf(
+      [conn(0, 0, 100), conn(1, 1, 50), conn(2, 0, 25), conn(3, 1, 5, { slow: true })],
+      ["http://a/f", "http://b/f", "http://c/f"],
+    );
+    expect(sources).toEqual([
+      { id: 0, url: "http://a/f", bytesPerSecond: 125, connections: 2, state: "active" },
+      { id: 1, url: "http://b/f", bytesPerSecond: 55, connections: 2, state: "trouble" },
+      { id: 2, url: "http://c/f", bytesPerSecond: 0, connections: 0, state: "idle" },
+    ]);
+  });
+
+  test("a connection that names no source counts for the URL given; an unknown source is listed", () => {
+    const sources = sourcesOf([conn(0, undefined, 10), conn(1, 3, 20)], ["http://a/f"]);
+    expect(sources.map((s) => [s.id, s.url, s.bytesPerSecond])).toEqual([
+      [0, "http://a/f", 10],
+      [3, undefined, 20],
+    ]);
   });
 });

@@ -185,6 +185,12 @@ describe.skipIf(!HAVE_CHROMIUM)(SUITE, () => {
     });
     await page.waitForFunction(() => document.querySelectorAll("#connections li").length === 2);
     expect(await page.$eval("#detail-name", (e) => e.textContent)).toBe("big.bin");
+    // Its one source (the URL given) with both connections on it.
+    await page.waitForFunction(() =>
+      /^#0 127\.0\.0\.1:\d+ [\d.]+ \S+\/s, 2 connections$/.test(
+        document.querySelector("#sources li")?.textContent ?? "",
+      ),
+    );
 
     // Screenshots with a live download, two failures and the detail open: light, dark, phone. First the
     // connections' rates and a few seconds of chart.

@@ -14,6 +14,7 @@ import { type ConnectionInfo, connectionsOf, type RateSegment } from "../connect
 import type { DetailState, PageState } from "./page-state.ts";
 import { RateChart } from "./rate-chart-view.ts";
 import { rateInput, rowText } from "./row-text.ts";
+import { type SourceInfo, sourcesOf } from "./source-rates.ts";
 import { type DownloadClient, followDetail } from "./streams.ts";
 
 /** Connection colours in page.css (`.c0` ... `.c7`). */
@@ -122,7 +123,7 @@ export function DetailPanel({ detail, d, client, state, onClose, onLimit }: Deta
       }),
       h("button", { type: "submit" }, "Set"),
     ),
-    h(Segments, { progress: detail.progress, owners: detail.owners }),
+    h(Segments, { progress: detail.progress, owners: detail.owners, urls: [d.url] }),
     h("h3", {}, "Rate"),
     h(RateChart, {
       samples: detail.samples,
@@ -137,13 +138,16 @@ function stat(term: string, id: string, value: string): ComponentChild {
   return h("div", {}, h("dt", {}, term), h("dd", { id }, value));
 }
 
-/** The segment map and the connections of the last message. */
+/** The segment map, the connections and the sources of the last message. */
 function Segments({
   progress,
   owners,
+  urls,
 }: {
   progress: Progress | undefined;
   owners: SegmentOwners;
+  /** The download's sources: its URL (then its mirrors, once the Download message carries them). */
+  urls: readonly string[];
 }): ComponentChild {
   const segments = useMemo(() => plainSegments(progress, owners), [progress]);
   const total = progress?.totalBytes === undefined ? undefined : Number(progress.totalBytes);
@@ -181,6 +185,30 @@ function Segments({
       { id: "connections", class: "connections", "aria-label": "Connections" },
       idle ? [] : connections.map(connection),
     ),
+    h("h3", {}, "Sources"),
+    h(
+      "ul",
+      { id: "sources", class: "connections", "aria-label": "Sources" },
+      // The proto's Segment does not name its source yet (issue 21 adds `source`; then pass it here):
+      // until then every connection counts for the URL given.
+      sourcesOf(
+        (idle ? [] : connections).map((c) => ({ ...c, source: undefined })),
+        urls,
+      ).map(sourceItem),
+    ),
+  );
+}
+
+function sourceItem(s: SourceInfo): ComponentChild {
+  const where = s.url === undefined ? `source ${s.id}` : (URL.parse(s.url)?.host ?? s.url);
+  const what =
+    s.state === "idle"
+      ? "idle"
+      : `${formatRate(s.bytesPerSecond)}, ${s.connections} connection${s.connections === 1 ? "" : "s"}${s.state === "trouble" ? " (trouble)" : ""}`;
+  return h(
+    "li",
+    { key: s.id, class: s.state === "trouble" ? "trouble" : "", title: s.url ?? "", "data-state": s.state },
+    `#${s.id} ${where} ${what}`,
   );
 }
 
