@@ -172,6 +172,27 @@ describe.skipIf(!HAVE_CHROMIUM)(SUITE, () => {
       () => document.querySelector("#rows tr:nth-child(2) .c-name button")?.textContent === "big.bin",
     );
     expect((await rows(page)).map((r) => r.name)).toEqual(["missing.bin", "big.bin", "summed.bin"]);
+    // The row moved under the keyboard's focus: the focus stays on its button.
+    expect(await page.evaluate(() => document.activeElement?.getAttribute("aria-label"))).toBe(
+      "Move big.bin down",
+    );
+    // And back up, then down again: the focus follows the moved row's button each time.
+    await page.keyboard.press("Shift+Tab");
+    expect(await page.evaluate(() => document.activeElement?.getAttribute("aria-label"))).toBe(
+      "Move big.bin up",
+    );
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(
+      () => document.querySelector("#rows tr:nth-child(1) .c-name button")?.textContent === "big.bin",
+    );
+    expect(await page.evaluate(() => document.activeElement?.getAttribute("aria-label"))).toBe(
+      "Move big.bin up",
+    );
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(
+      () => document.querySelector("#rows tr:nth-child(2) .c-name button")?.textContent === "big.bin",
+    );
     const listed = await s.client.list({});
     expect(listed.downloads.map((d) => d.url)).toEqual([missing, big, summed]);
     // One Move, not two Updates: no two rows share a position.

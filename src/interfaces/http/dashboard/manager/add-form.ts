@@ -6,7 +6,7 @@
  */
 import { ConnectError } from "@connectrpc/connect";
 import { type ComponentChild, h } from "preact";
-import { useRef, useState } from "preact/hooks";
+import { useRef } from "preact/hooks";
 import type { PageState } from "./page-state.ts";
 import { parseRate } from "./row-text.ts";
 import type { DownloadClient } from "./streams.ts";
@@ -32,7 +32,6 @@ export function AddForm({ client, state }: { client: DownloadClient; state: Page
   const labels = useRef<HTMLInputElement>(null);
   const paused = useRef<HTMLInputElement>(null);
   const requestIds = useRef(new Map<string, string>());
-  const [result, setResult] = useState("");
   const submit = (event: SubmitEvent) => {
     event.preventDefault();
     const fields: Fields = {
@@ -45,7 +44,7 @@ export function AddForm({ client, state }: { client: DownloadClient; state: Page
       paused: paused.current,
     };
     void addAll(client, state, fields, requestIds.current).then((text) => {
-      if (text !== undefined) setResult(text);
+      if (text !== undefined) state.setAddResult(text);
     });
   };
   const field = (label: string, input: ComponentChild) => h("label", {}, `${label} `, input);
@@ -134,7 +133,7 @@ export function AddForm({ client, state }: { client: DownloadClient; state: Page
         { class: "full actions" },
         h("button", { type: "submit", id: "add-submit" }, "Add"),
         " ",
-        h("span", { id: "add-result", class: "muted", role: "status" }, result),
+        h("span", { id: "add-result", class: "muted", role: "status" }, state.addResult),
       ),
     ),
   );

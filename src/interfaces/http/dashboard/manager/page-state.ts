@@ -56,6 +56,7 @@ export class PageState {
   #detail: DetailState | undefined;
   #removing: RemoveQuestion | undefined;
   #globalSamples: RateSample[] = [];
+  #addResult = "";
 
   get link(): LinkStatus {
     return this.#link;
@@ -74,6 +75,10 @@ export class PageState {
   }
   get removing(): RemoveQuestion | undefined {
     return this.#removing;
+  }
+  /** What the last submit of the add form did ("2 added, 1 refused (kept above)"). */
+  get addResult(): string {
+    return this.#addResult;
   }
   /** The queue's total rate over time (seconds of the page's monotonic clock). */
   get globalSamples(): readonly RateSample[] {
@@ -128,6 +133,11 @@ export class PageState {
 
   setLink(text: string, state: LinkStatus["state"]): void {
     this.#link = { text, state };
+    this.#changed();
+  }
+
+  setAddResult(text: string): void {
+    this.#addResult = text;
     this.#changed();
   }
 
