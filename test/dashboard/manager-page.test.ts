@@ -470,6 +470,20 @@ describe.skipIf(!HAVE_CHROMIUM)(SUITE, () => {
     expect((huge as ConnectError).code).toBe(Code.InvalidArgument);
     const unknown = await s.client.move({ id: 99n, position: 1n }).catch((e: unknown) => e);
     expect((unknown as ConnectError).code).toBe(Code.NotFound);
+    // On the page, a row does not move past one of another priority (position cannot do that): it says why.
+    await s.client.add({ url, output: "urgent.bin", startPaused: true, priority: 5 });
+    const problems: string[] = [];
+    const page = await openDashboard(s, problems);
+    await rowState(page, "urgent.bin", "paused");
+    const before = await names();
+    await rowButton(page, "urgent.bin", "down").click();
+    await page.waitForFunction(() => document.getElementById("notice")?.hidden === false);
+    expect(await page.$eval("#notice", (e) => e.textContent)).toBe(
+      "Cannot move urgent.bin past m1.bin: their priorities differ (5 and 0), and priority comes before position in queue order.",
+    );
+    expect(await names()).toEqual(before);
+    expect(problems).toEqual([]);
+    await page.close();
     await stopServe(s);
   });
 

@@ -7,7 +7,7 @@ import type { Download } from "../../../../gen/dlm/v1/download_pb.ts";
 import type { PageState, RemoveQuestion } from "./page-state.ts";
 import { buttonKey, type RowActions, type RowButtons } from "./queue-table.ts";
 import type { RemoveChoice } from "./remove-dialog.ts";
-import { parseRate, rowToggle } from "./row-text.ts";
+import { displayName, parseRate, rowToggle } from "./row-text.ts";
 import type { DownloadClient } from "./streams.ts";
 
 /** The page's DownloadService calls; a failure is shown in the banner. */
@@ -48,7 +48,7 @@ export class Operations implements RowActions {
     if (d === undefined || other === undefined) return;
     if (other.priority !== d.priority) {
       this.#state.setNotice(
-        `It is the first of priority ${d.priority}: only a higher priority moves it ${direction < 0 ? "up" : "down"} past priority ${other.priority}.`,
+        `Cannot move ${displayName(d)} past ${displayName(other)}: their priorities differ (${d.priority} and ${other.priority}), and priority comes before position in queue order.`,
         "info",
       );
       return;

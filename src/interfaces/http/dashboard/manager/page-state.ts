@@ -96,8 +96,9 @@ export class PageState {
     this.queue.apply(message);
     const event = message.event;
     if (event.case === "stats") this.#sample(this.#globalSamples, seconds, event.value.bytesPerSecond);
-    if (event.case === "removed" && this.#selected.delete(event.value))
-      this.#selected = new Set(this.#selected);
+    if (event.case === "removed" && this.#selected.has(event.value)) {
+      this.#selected = new Set([...this.#selected].filter((id) => id !== event.value));
+    }
     if (this.#detail !== undefined && this.queue.get(this.#detail.id) === undefined) this.#detail = undefined;
     this.#changed();
   }
