@@ -275,6 +275,39 @@ export class Manager {
     }
   }
 
+  /**
+   * Moves download `id` to queue position `position`, shifting the downloads between its old and new
+   * positions by one place, so no two rows share a position. Undefined for an unknown id.
+   *
+   * TEMPORARY (branch dash, to test the dashboard's Move RPC before the merge): branch mgr's move, done in
+   * one store operation, replaces this whole method. This one writes one row at a time.
+   */
+  async move(id: number, position: number): Promise<DownloadView | undefined> {
+    if (!Number.isSafeInteger(position) || position < 1) {
+      throw new UsageError(`position: expected 1..2^53-1, got ${position}`, {
+        flag: "position",
+        input: String(position),
+      });
+    }
+    const record = await this.#store.get(id);
+    if (record === undefined) return undefined;
+    const from = record.position;
+    const now = this.#options.ctx.now();
+    for (const other of await this.#store.list()) {
+      if (other.id === id) continue;
+      const shift =
+        position < from && other.position >= position && other.position < from
+          ? 1
+          : position > from && other.position > from && other.position <= position
+            ? -1
+            : 0;
+      if (shift !== 0) await this.#change(other.id, { position: other.position + shift }, now);
+    }
+    const event = await this.#change(id, { position }, now);
+    this.#schedule();
+    return event === undefined ? undefined : this.#view(event.record);
+  }
+
   async #applyUpdate(
     id: number,
     patch: Pick<RecordPatch, UpdatableField>,

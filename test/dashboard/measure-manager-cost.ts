@@ -1,14 +1,15 @@
 // Measures what the manager's dashboard costs a `dlm serve` daemon with 1,000 queued downloads and 3 running
 // (throttled by the test origin so they keep running): the daemon's CPU seconds over a window and its RSS,
 // with no page open, with one page open on the list, and with the page's detail view open on a running
-// download. Windows are interleaved (none, list, detail, none, list, detail...) and each figure is the median.
+// download; and the page's own main-thread time (Chrome's TaskDuration: scripts, style, layout, paint) in
+// the same windows, the browser's side of the bill. Windows are interleaved (none, list, detail, none, list, detail...) and each figure is the median.
 // The page loads while no window runs (its first snapshot of 1,000 downloads is measured apart: time to the
 // first drawn page and the daemon CPU it took).
 // Not a test (nothing asserted): `bun test/dashboard/measure-manager-cost.ts [DOWNLOADS] [WINDOW_S] [ROUNDS]`.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Page } from "playwright-core";
+import { type CDPSession, chromium, type Page } from "playwright-core";
 import { startOrigin } from "../helpers/origin.ts";
 import { startServe, stopServe } from "../serve/serve-fixture.ts";
 
@@ -71,15 +72,34 @@ async function openPage(): Promise<{ page: Page; loadMs: number; loadCpu: number
   return { page, loadMs: performance.now() - start, loadCpu: (await cpuOf(pid)) - cpu };
 }
 
-async function window(): Promise<{ cpuPercent: number; rss: number }> {
+/** The page's main-thread time (scripts, style, layout, paint) so far, seconds, from Chrome's own counters. */
+async function pageBusy(cdp: CDPSession | undefined): Promise<number> {
+  if (cdp === undefined) return 0;
+  const { metrics } = await cdp.send("Performance.getMetrics");
+  return metrics.find((m) => m.name === "TaskDuration")?.value ?? 0;
+}
+
+/** What one window cost: the daemon's CPU and RSS, and the page's main-thread share (0 without a page). */
+interface WindowCost {
+  cpuPercent: number;
+  rss: number;
+  pagePercent: number;
+}
+
+async function window(page?: CDPSession): Promise<WindowCost> {
   const cpu = await cpuOf(pid);
+  const busy = await pageBusy(page);
   const start = performance.now();
   await Bun.sleep(WINDOW_S * 1000);
   const seconds = (performance.now() - start) / 1000;
-  return { cpuPercent: (((await cpuOf(pid)) - cpu) / seconds) * 100, rss: await rssOf(pid) };
+  return {
+    cpuPercent: (((await cpuOf(pid)) - cpu) / seconds) * 100,
+    rss: await rssOf(pid),
+    pagePercent: (((await pageBusy(page)) - busy) / seconds) * 100,
+  };
 }
 
-const results: Record<"none" | "list" | "detail", { cpuPercent: number; rss: number }[]> = {
+const results: Record<"none" | "list" | "detail", WindowCost[]> = {
   none: [],
   list: [],
   detail: [],
@@ -90,26 +110,34 @@ for (let round = 0; round < ROUNDS; round++) {
   const { page, loadMs, loadCpu } = await openPage();
   loads.push({ loadMs, loadCpu });
   await Bun.sleep(2000);
-  results.list.push(await window());
+  // The page's Performance domain counts its main-thread time from here on.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Performance.enable");
+  results.list.push(await window(cdp));
   // Open the first running download's detail (segments and connection rates at 4 Hz).
   await page.selectOption("#filter-state", "2");
   await page.click("#rows tr .c-name button");
   await page.waitForFunction(() => document.querySelectorAll("#map .seg").length > 0, undefined, {
     timeout: 20_000,
   });
-  results.detail.push(await window());
+  results.detail.push(await window(cdp));
+  await cdp.detach();
   await page.close();
   await Bun.sleep(2000);
 }
 
-const line = (name: string, rows: { cpuPercent: number; rss: number }[]) =>
+const line = (name: string, rows: WindowCost[]) =>
   `${name.padEnd(28)} ${median(rows.map((r) => r.cpuPercent))
     .toFixed(1)
     .padStart(8)} % ${median(rows.map((r) => r.rss))
     .toFixed(0)
-    .padStart(8)} MiB`;
+    .padStart(8)} MiB ${median(rows.map((r) => r.pagePercent))
+    .toFixed(1)
+    .padStart(8)} %`;
 console.log(`dlm serve with ${DOWNLOADS} downloads (3 running), ${WINDOW_S} s windows, median of ${ROUNDS}:`);
-console.log(`${"".padEnd(28)} ${"daemon CPU".padStart(10)} ${"RSS".padStart(12)}`);
+console.log(
+  `${"".padEnd(28)} ${"daemon CPU".padStart(10)} ${"RSS".padStart(12)} ${"page main thread".padStart(18)}`,
+);
 console.log(line("no page", results.none));
 console.log(line("one page (list)", results.list));
 console.log(line("one page (list + detail)", results.detail));

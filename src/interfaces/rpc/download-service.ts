@@ -173,6 +173,18 @@ export function downloadRoutes(manager: Manager): (router: ConnectRouter) => voi
           if (view === undefined) throw new ConnectError(`download ${request.id} not found`, Code.NotFound);
           return { download: toDownload(view) };
         }),
+      move: (request) =>
+        guarded(async () => {
+          if (request.position < 1n || request.position > BigInt(Number.MAX_SAFE_INTEGER)) {
+            throw new ConnectError(
+              `position: expected 1..${Number.MAX_SAFE_INTEGER}, got ${request.position}`,
+              Code.InvalidArgument,
+            );
+          }
+          const view = await manager.move(idOf(request.id), Number(request.position));
+          if (view === undefined) throw new ConnectError(`download ${request.id} not found`, Code.NotFound);
+          return { download: toDownload(view) };
+        }),
       async pause(request) {
         const views = await manager.pause(await selected(manager, request.selector));
         return { downloads: views.map((view) => toDownload(view)) };

@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file dlm/v1/download.proto.
  */
 export const file_dlm_v1_download: GenFile = /*@__PURE__*/
-  fileDesc("ChVkbG0vdjEvZG93bmxvYWQucHJvdG8SBmRsbS52MSIlCgZIZWFkZXISDAoEbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoCSJYCg9Eb3dubG9hZEZhaWx1cmUSDAoEa2luZBgBIAEoCRITCgtodHRwX3N0YXR1cxgCIAEoDRIRCglyZXRyeWFibGUYAyABKAgSDwoHbWVzc2FnZRgEIAEoCSKZBQoIRG93bmxvYWQSCgoCaWQYASABKAQSCwoDdXJsGAIgASgJEg4KBm91dHB1dBgDIAEoCRIRCglkaXJlY3RvcnkYBCABKAkSDAoEcGF0aBgFIAEoCRIfCgdoZWFkZXJzGAYgAygLMg4uZGxtLnYxLkhlYWRlchIQCghjaGVja3N1bRgHIAEoCRITCgtjb25uZWN0aW9ucxgIIAEoDRITCgtzcGVlZF9saW1pdBgJIAEoBBIQCghwcmlvcml0eRgKIAEoBRIQCghwb3NpdGlvbhgLIAEoBBIOCgZsYWJlbHMYDCADKAkSJAoFc3RhdGUYDSABKA4yFS5kbG0udjEuRG93bmxvYWRTdGF0ZRIoCgdmYWlsdXJlGA4gASgLMhcuZGxtLnYxLkRvd25sb2FkRmFpbHVyZRIxCg1uZXh0X3RyeV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBieXRlc19kb3dubG9hZGVkGBAgASgEEhgKC3RvdGFsX2J5dGVzGBEgASgESACIAQESGAoQYnl0ZXNfcGVyX3NlY29uZBgSIAEoARIQCghhdHRlbXB0cxgTIAEoDRISCgpyZXF1ZXN0X2lkGBQgASgJEi8KC2NyZWF0ZV90aW1lGBUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgWIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc2hhMjU2GBcgASgJEhoKEmFjdGl2ZV9jb25uZWN0aW9ucxgYIAEoDRIMCgRub2RlGBkgASgJEg8KB21pcnJvcnMYHiADKAlCDgoMX3RvdGFsX2J5dGVzIrYCCgpBZGRSZXF1ZXN0EgsKA3VybBgBIAEoCRIOCgZvdXRwdXQYAiABKAkSEQoJZGlyZWN0b3J5GAMgASgJEh8KB2hlYWRlcnMYBCADKAsyDi5kbG0udjEuSGVhZGVyEhAKCGNoZWNrc3VtGAUgASgJEhMKC2Nvbm5lY3Rpb25zGAYgASgNEhMKC3NwZWVkX2xpbWl0GAcgASgEEhAKCHByaW9yaXR5GAggASgFEg4KBmxhYmVscxgJIAMoCRIUCgxzdGFydF9wYXVzZWQYCiABKAgSEgoKcmVxdWVzdF9pZBgLIAEoCRIVCg1jaGVja3N1bV9maWxlGAwgASgJEg8KB21pcnJvcnMYFCADKAkSEAoIbWV0YWxpbmsYFSABKAkSFQoNbWV0YWxpbmtfZmlsZRgWIAEoCSJCCgtBZGRSZXNwb25zZRIiCghkb3dubG9hZBgBIAEoCzIQLmRsbS52MS5Eb3dubG9hZBIPCgdjcmVhdGVkGAIgASgIIhgKCkdldFJlcXVlc3QSCgoCaWQYASABKAQiMQoLR2V0UmVzcG9uc2USIgoIZG93bmxvYWQYASABKAsyEC5kbG0udjEuRG93bmxvYWQiawoLTGlzdFJlcXVlc3QSJQoGc3RhdGVzGAEgAygOMhUuZGxtLnYxLkRvd25sb2FkU3RhdGUSDgoGbGFiZWxzGAIgAygJEhEKCXBhZ2Vfc2l6ZRgDIAEoDRISCgpwYWdlX3Rva2VuGAQgASgJIkwKDExpc3RSZXNwb25zZRIjCglkb3dubG9hZHMYASADKAsyEC5kbG0udjEuRG93bmxvYWQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIoEBCg1VcGRhdGVSZXF1ZXN0EgoKAmlkGAEgASgEEiIKCGRvd25sb2FkGAIgASgLMhAuZGxtLnYxLkRvd25sb2FkEi8KC3VwZGF0ZV9tYXNrGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxIPCgdyZXN0YXJ0GAQgASgIIjQKDlVwZGF0ZVJlc3BvbnNlEiIKCGRvd25sb2FkGAEgASgLMhAuZGxtLnYxLkRvd25sb2FkImMKEERvd25sb2FkU2VsZWN0b3ISCwoDaWRzGAEgAygEEgsKA2FsbBgCIAEoCBIlCgZzdGF0ZXMYAyADKA4yFS5kbG0udjEuRG93bmxvYWRTdGF0ZRIOCgZsYWJlbHMYBCADKAkiOgoMUGF1c2VSZXF1ZXN0EioKCHNlbGVjdG9yGAEgASgLMhguZGxtLnYxLkRvd25sb2FkU2VsZWN0b3IiNAoNUGF1c2VSZXNwb25zZRIjCglkb3dubG9hZHMYASADKAsyEC5kbG0udjEuRG93bmxvYWQiOwoNUmVzdW1lUmVxdWVzdBIqCghzZWxlY3RvchgBIAEoCzIYLmRsbS52MS5Eb3dubG9hZFNlbGVjdG9yIjUKDlJlc3VtZVJlc3BvbnNlEiMKCWRvd25sb2FkcxgBIAMoCzIQLmRsbS52MS5Eb3dubG9hZCJRCg1SZW1vdmVSZXF1ZXN0EioKCHNlbGVjdG9yGAEgASgLMhguZGxtLnYxLkRvd25sb2FkU2VsZWN0b3ISFAoMZGVsZXRlX2ZpbGVzGAIgASgIIh0KDlJlbW92ZVJlc3BvbnNlEgsKA2lkcxgBIAMoBCIOCgxTdGF0c1JlcXVlc3QiQQoKU3RhdGVDb3VudBIkCgVzdGF0ZRgBIAEoDjIVLmRsbS52MS5Eb3dubG9hZFN0YXRlEg0KBWNvdW50GAIgASgEIo0BCg1TdGF0c1Jlc3BvbnNlEiIKBmNvdW50cxgBIAMoCzISLmRsbS52MS5TdGF0ZUNvdW50EhgKEGJ5dGVzX3Blcl9zZWNvbmQYAiABKAESDgoGYWN0aXZlGAMgASgNEhIKCm1heF9hY3RpdmUYBCABKA0SGgoSZ2xvYmFsX3NwZWVkX2xpbWl0GAUgASgEIiwKFVNldEdsb2JhbExpbWl0UmVxdWVzdBITCgtzcGVlZF9saW1pdBgBIAEoBCI+ChZTZXRHbG9iYWxMaW1pdFJlc3BvbnNlEiQKBXN0YXRzGAEgASgLMhUuZGxtLnYxLlN0YXRzUmVzcG9uc2UiJAoPV2F0Y2hBbGxSZXF1ZXN0EhEKCXNpbmNlX3NlcRgBIAEoBCL7AQoQV2F0Y2hBbGxSZXNwb25zZRILCgNzZXEYASABKAQSKAoIc25hcHNob3QYAiABKAsyFC5kbG0udjEuTGlzdFJlc3BvbnNlSAASIQoFYWRkZWQYAyABKAsyEC5kbG0udjEuRG93bmxvYWRIABIjCgdjaGFuZ2VkGAQgASgLMhAuZGxtLnYxLkRvd25sb2FkSAASJAoIcHJvZ3Jlc3MYBSABKAsyEC5kbG0udjEuRG93bmxvYWRIABIRCgdyZW1vdmVkGAYgASgESAASJgoFc3RhdHMYByABKAsyFS5kbG0udjEuU3RhdHNSZXNwb25zZUgAQgcKBWV2ZW50IiIKFFdhdGNoRG93bmxvYWRSZXF1ZXN0EgoKAmlkGAEgASgEIjsKFVdhdGNoRG93bmxvYWRSZXNwb25zZRIiCghwcm9ncmVzcxgBIAEoCzIQLmRsbS52MS5Qcm9ncmVzcyqQAgoNRG93bmxvYWRTdGF0ZRIeChpET1dOTE9BRF9TVEFURV9VTlNQRUNJRklFRBAAEhkKFURPV05MT0FEX1NUQVRFX1FVRVVFRBABEhoKFkRPV05MT0FEX1NUQVRFX1JVTk5JTkcQAhIZChVET1dOTE9BRF9TVEFURV9QQVVTRUQQAxIbChdET1dOTE9BRF9TVEFURV9SRVRSWUlORxAEEhwKGERPV05MT0FEX1NUQVRFX1ZFUklGWUlORxAFEhsKF0RPV05MT0FEX1NUQVRFX0ZJTklTSEVEEAYSGQoVRE9XTkxPQURfU1RBVEVfRkFJTEVEEAcSGgoWRE9XTkxPQURfU1RBVEVfUkVNT1ZFRBAIMrMFCg9Eb3dubG9hZFNlcnZpY2USMAoDQWRkEhIuZGxtLnYxLkFkZFJlcXVlc3QaEy5kbG0udjEuQWRkUmVzcG9uc2UiABIwCgNHZXQSEi5kbG0udjEuR2V0UmVxdWVzdBoTLmRsbS52MS5HZXRSZXNwb25zZSIAEjMKBExpc3QSEy5kbG0udjEuTGlzdFJlcXVlc3QaFC5kbG0udjEuTGlzdFJlc3BvbnNlIgASOQoGVXBkYXRlEhUuZGxtLnYxLlVwZGF0ZVJlcXVlc3QaFi5kbG0udjEuVXBkYXRlUmVzcG9uc2UiABI2CgVQYXVzZRIULmRsbS52MS5QYXVzZVJlcXVlc3QaFS5kbG0udjEuUGF1c2VSZXNwb25zZSIAEjkKBlJlc3VtZRIVLmRsbS52MS5SZXN1bWVSZXF1ZXN0GhYuZGxtLnYxLlJlc3VtZVJlc3BvbnNlIgASOQoGUmVtb3ZlEhUuZGxtLnYxLlJlbW92ZVJlcXVlc3QaFi5kbG0udjEuUmVtb3ZlUmVzcG9uc2UiABI2CgVTdGF0cxIULmRsbS52MS5TdGF0c1JlcXVlc3QaFS5kbG0udjEuU3RhdHNSZXNwb25zZSIAElEKDlNldEdsb2JhbExpbWl0Eh0uZGxtLnYxLlNldEdsb2JhbExpbWl0UmVxdWVzdBoeLmRsbS52MS5TZXRHbG9iYWxMaW1pdFJlc3BvbnNlIgASQQoIV2F0Y2hBbGwSFy5kbG0udjEuV2F0Y2hBbGxSZXF1ZXN0GhguZGxtLnYxLldhdGNoQWxsUmVzcG9uc2UiADABElAKDVdhdGNoRG93bmxvYWQSHC5kbG0udjEuV2F0Y2hEb3dubG9hZFJlcXVlc3QaHS5kbG0udjEuV2F0Y2hEb3dubG9hZFJlc3BvbnNlIgAwAWIGcHJvdG8z", [file_dlm_v1_progress, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("ChVkbG0vdjEvZG93bmxvYWQucHJvdG8SBmRsbS52MSIlCgZIZWFkZXISDAoEbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoCSJYCg9Eb3dubG9hZEZhaWx1cmUSDAoEa2luZBgBIAEoCRITCgtodHRwX3N0YXR1cxgCIAEoDRIRCglyZXRyeWFibGUYAyABKAgSDwoHbWVzc2FnZRgEIAEoCSKZBQoIRG93bmxvYWQSCgoCaWQYASABKAQSCwoDdXJsGAIgASgJEg4KBm91dHB1dBgDIAEoCRIRCglkaXJlY3RvcnkYBCABKAkSDAoEcGF0aBgFIAEoCRIfCgdoZWFkZXJzGAYgAygLMg4uZGxtLnYxLkhlYWRlchIQCghjaGVja3N1bRgHIAEoCRITCgtjb25uZWN0aW9ucxgIIAEoDRITCgtzcGVlZF9saW1pdBgJIAEoBBIQCghwcmlvcml0eRgKIAEoBRIQCghwb3NpdGlvbhgLIAEoBBIOCgZsYWJlbHMYDCADKAkSJAoFc3RhdGUYDSABKA4yFS5kbG0udjEuRG93bmxvYWRTdGF0ZRIoCgdmYWlsdXJlGA4gASgLMhcuZGxtLnYxLkRvd25sb2FkRmFpbHVyZRIxCg1uZXh0X3RyeV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBieXRlc19kb3dubG9hZGVkGBAgASgEEhgKC3RvdGFsX2J5dGVzGBEgASgESACIAQESGAoQYnl0ZXNfcGVyX3NlY29uZBgSIAEoARIQCghhdHRlbXB0cxgTIAEoDRISCgpyZXF1ZXN0X2lkGBQgASgJEi8KC2NyZWF0ZV90aW1lGBUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgWIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc2hhMjU2GBcgASgJEhoKEmFjdGl2ZV9jb25uZWN0aW9ucxgYIAEoDRIMCgRub2RlGBkgASgJEg8KB21pcnJvcnMYHiADKAlCDgoMX3RvdGFsX2J5dGVzIrYCCgpBZGRSZXF1ZXN0EgsKA3VybBgBIAEoCRIOCgZvdXRwdXQYAiABKAkSEQoJZGlyZWN0b3J5GAMgASgJEh8KB2hlYWRlcnMYBCADKAsyDi5kbG0udjEuSGVhZGVyEhAKCGNoZWNrc3VtGAUgASgJEhMKC2Nvbm5lY3Rpb25zGAYgASgNEhMKC3NwZWVkX2xpbWl0GAcgASgEEhAKCHByaW9yaXR5GAggASgFEg4KBmxhYmVscxgJIAMoCRIUCgxzdGFydF9wYXVzZWQYCiABKAgSEgoKcmVxdWVzdF9pZBgLIAEoCRIVCg1jaGVja3N1bV9maWxlGAwgASgJEg8KB21pcnJvcnMYFCADKAkSEAoIbWV0YWxpbmsYFSABKAkSFQoNbWV0YWxpbmtfZmlsZRgWIAEoCSJCCgtBZGRSZXNwb25zZRIiCghkb3dubG9hZBgBIAEoCzIQLmRsbS52MS5Eb3dubG9hZBIPCgdjcmVhdGVkGAIgASgIIhgKCkdldFJlcXVlc3QSCgoCaWQYASABKAQiMQoLR2V0UmVzcG9uc2USIgoIZG93bmxvYWQYASABKAsyEC5kbG0udjEuRG93bmxvYWQiawoLTGlzdFJlcXVlc3QSJQoGc3RhdGVzGAEgAygOMhUuZGxtLnYxLkRvd25sb2FkU3RhdGUSDgoGbGFiZWxzGAIgAygJEhEKCXBhZ2Vfc2l6ZRgDIAEoDRISCgpwYWdlX3Rva2VuGAQgASgJIkwKDExpc3RSZXNwb25zZRIjCglkb3dubG9hZHMYASADKAsyEC5kbG0udjEuRG93bmxvYWQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIoEBCg1VcGRhdGVSZXF1ZXN0EgoKAmlkGAEgASgEEiIKCGRvd25sb2FkGAIgASgLMhAuZGxtLnYxLkRvd25sb2FkEi8KC3VwZGF0ZV9tYXNrGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxIPCgdyZXN0YXJ0GAQgASgIIjQKDlVwZGF0ZVJlc3BvbnNlEiIKCGRvd25sb2FkGAEgASgLMhAuZGxtLnYxLkRvd25sb2FkIisKC01vdmVSZXF1ZXN0EgoKAmlkGAEgASgEEhAKCHBvc2l0aW9uGAIgASgEIjIKDE1vdmVSZXNwb25zZRIiCghkb3dubG9hZBgBIAEoCzIQLmRsbS52MS5Eb3dubG9hZCJjChBEb3dubG9hZFNlbGVjdG9yEgsKA2lkcxgBIAMoBBILCgNhbGwYAiABKAgSJQoGc3RhdGVzGAMgAygOMhUuZGxtLnYxLkRvd25sb2FkU3RhdGUSDgoGbGFiZWxzGAQgAygJIjoKDFBhdXNlUmVxdWVzdBIqCghzZWxlY3RvchgBIAEoCzIYLmRsbS52MS5Eb3dubG9hZFNlbGVjdG9yIjQKDVBhdXNlUmVzcG9uc2USIwoJZG93bmxvYWRzGAEgAygLMhAuZGxtLnYxLkRvd25sb2FkIjsKDVJlc3VtZVJlcXVlc3QSKgoIc2VsZWN0b3IYASABKAsyGC5kbG0udjEuRG93bmxvYWRTZWxlY3RvciI1Cg5SZXN1bWVSZXNwb25zZRIjCglkb3dubG9hZHMYASADKAsyEC5kbG0udjEuRG93bmxvYWQiUQoNUmVtb3ZlUmVxdWVzdBIqCghzZWxlY3RvchgBIAEoCzIYLmRsbS52MS5Eb3dubG9hZFNlbGVjdG9yEhQKDGRlbGV0ZV9maWxlcxgCIAEoCCIdCg5SZW1vdmVSZXNwb25zZRILCgNpZHMYASADKAQiDgoMU3RhdHNSZXF1ZXN0IkEKClN0YXRlQ291bnQSJAoFc3RhdGUYASABKA4yFS5kbG0udjEuRG93bmxvYWRTdGF0ZRINCgVjb3VudBgCIAEoBCKNAQoNU3RhdHNSZXNwb25zZRIiCgZjb3VudHMYASADKAsyEi5kbG0udjEuU3RhdGVDb3VudBIYChBieXRlc19wZXJfc2Vjb25kGAIgASgBEg4KBmFjdGl2ZRgDIAEoDRISCgptYXhfYWN0aXZlGAQgASgNEhoKEmdsb2JhbF9zcGVlZF9saW1pdBgFIAEoBCIsChVTZXRHbG9iYWxMaW1pdFJlcXVlc3QSEwoLc3BlZWRfbGltaXQYASABKAQiPgoWU2V0R2xvYmFsTGltaXRSZXNwb25zZRIkCgVzdGF0cxgBIAEoCzIVLmRsbS52MS5TdGF0c1Jlc3BvbnNlIiQKD1dhdGNoQWxsUmVxdWVzdBIRCglzaW5jZV9zZXEYASABKAQi+wEKEFdhdGNoQWxsUmVzcG9uc2USCwoDc2VxGAEgASgEEigKCHNuYXBzaG90GAIgASgLMhQuZGxtLnYxLkxpc3RSZXNwb25zZUgAEiEKBWFkZGVkGAMgASgLMhAuZGxtLnYxLkRvd25sb2FkSAASIwoHY2hhbmdlZBgEIAEoCzIQLmRsbS52MS5Eb3dubG9hZEgAEiQKCHByb2dyZXNzGAUgASgLMhAuZGxtLnYxLkRvd25sb2FkSAASEQoHcmVtb3ZlZBgGIAEoBEgAEiYKBXN0YXRzGAcgASgLMhUuZGxtLnYxLlN0YXRzUmVzcG9uc2VIAEIHCgVldmVudCIiChRXYXRjaERvd25sb2FkUmVxdWVzdBIKCgJpZBgBIAEoBCI7ChVXYXRjaERvd25sb2FkUmVzcG9uc2USIgoIcHJvZ3Jlc3MYASABKAsyEC5kbG0udjEuUHJvZ3Jlc3MqkAIKDURvd25sb2FkU3RhdGUSHgoaRE9XTkxPQURfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVET1dOTE9BRF9TVEFURV9RVUVVRUQQARIaChZET1dOTE9BRF9TVEFURV9SVU5OSU5HEAISGQoVRE9XTkxPQURfU1RBVEVfUEFVU0VEEAMSGwoXRE9XTkxPQURfU1RBVEVfUkVUUllJTkcQBBIcChhET1dOTE9BRF9TVEFURV9WRVJJRllJTkcQBRIbChdET1dOTE9BRF9TVEFURV9GSU5JU0hFRBAGEhkKFURPV05MT0FEX1NUQVRFX0ZBSUxFRBAHEhoKFkRPV05MT0FEX1NUQVRFX1JFTU9WRUQQCDLoBQoPRG93bmxvYWRTZXJ2aWNlEjAKA0FkZBISLmRsbS52MS5BZGRSZXF1ZXN0GhMuZGxtLnYxLkFkZFJlc3BvbnNlIgASMAoDR2V0EhIuZGxtLnYxLkdldFJlcXVlc3QaEy5kbG0udjEuR2V0UmVzcG9uc2UiABIzCgRMaXN0EhMuZGxtLnYxLkxpc3RSZXF1ZXN0GhQuZGxtLnYxLkxpc3RSZXNwb25zZSIAEjkKBlVwZGF0ZRIVLmRsbS52MS5VcGRhdGVSZXF1ZXN0GhYuZGxtLnYxLlVwZGF0ZVJlc3BvbnNlIgASMwoETW92ZRITLmRsbS52MS5Nb3ZlUmVxdWVzdBoULmRsbS52MS5Nb3ZlUmVzcG9uc2UiABI2CgVQYXVzZRIULmRsbS52MS5QYXVzZVJlcXVlc3QaFS5kbG0udjEuUGF1c2VSZXNwb25zZSIAEjkKBlJlc3VtZRIVLmRsbS52MS5SZXN1bWVSZXF1ZXN0GhYuZGxtLnYxLlJlc3VtZVJlc3BvbnNlIgASOQoGUmVtb3ZlEhUuZGxtLnYxLlJlbW92ZVJlcXVlc3QaFi5kbG0udjEuUmVtb3ZlUmVzcG9uc2UiABI2CgVTdGF0cxIULmRsbS52MS5TdGF0c1JlcXVlc3QaFS5kbG0udjEuU3RhdHNSZXNwb25zZSIAElEKDlNldEdsb2JhbExpbWl0Eh0uZGxtLnYxLlNldEdsb2JhbExpbWl0UmVxdWVzdBoeLmRsbS52MS5TZXRHbG9iYWxMaW1pdFJlc3BvbnNlIgASQQoIV2F0Y2hBbGwSFy5kbG0udjEuV2F0Y2hBbGxSZXF1ZXN0GhguZGxtLnYxLldhdGNoQWxsUmVzcG9uc2UiADABElAKDVdhdGNoRG93bmxvYWQSHC5kbG0udjEuV2F0Y2hEb3dubG9hZFJlcXVlc3QaHS5kbG0udjEuV2F0Y2hEb3dubG9hZFJlc3BvbnNlIgAwAWIGcHJvdG8z", [file_dlm_v1_progress, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * Header is one HTTP request header sent with every request of a download.
@@ -616,6 +616,55 @@ export const UpdateResponseSchema: GenMessage<UpdateResponse> = /*@__PURE__*/
   messageDesc(file_dlm_v1_download, 10);
 
 /**
+ * MoveRequest moves one download in the queue.
+ *
+ * @generated from message dlm.v1.MoveRequest
+ */
+export type MoveRequest = Message<"dlm.v1.MoveRequest"> & {
+  /**
+   * The download's id.
+   *
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * Its new position (1 or more); the downloads in between shift by one.
+   *
+   * @generated from field: uint64 position = 2;
+   */
+  position: bigint;
+};
+
+/**
+ * Describes the message dlm.v1.MoveRequest.
+ * Use `create(MoveRequestSchema)` to create a new message.
+ */
+export const MoveRequestSchema: GenMessage<MoveRequest> = /*@__PURE__*/
+  messageDesc(file_dlm_v1_download, 11);
+
+/**
+ * MoveResponse is the download after the move.
+ *
+ * @generated from message dlm.v1.MoveResponse
+ */
+export type MoveResponse = Message<"dlm.v1.MoveResponse"> & {
+  /**
+   * The download.
+   *
+   * @generated from field: dlm.v1.Download download = 1;
+   */
+  download?: Download | undefined;
+};
+
+/**
+ * Describes the message dlm.v1.MoveResponse.
+ * Use `create(MoveResponseSchema)` to create a new message.
+ */
+export const MoveResponseSchema: GenMessage<MoveResponse> = /*@__PURE__*/
+  messageDesc(file_dlm_v1_download, 12);
+
+/**
  * DownloadSelector picks downloads by id or by filter; an empty selector picks none.
  *
  * @generated from message dlm.v1.DownloadSelector
@@ -655,7 +704,7 @@ export type DownloadSelector = Message<"dlm.v1.DownloadSelector"> & {
  * Use `create(DownloadSelectorSchema)` to create a new message.
  */
 export const DownloadSelectorSchema: GenMessage<DownloadSelector> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 11);
+  messageDesc(file_dlm_v1_download, 13);
 
 /**
  * PauseRequest picks the downloads to pause.
@@ -676,7 +725,7 @@ export type PauseRequest = Message<"dlm.v1.PauseRequest"> & {
  * Use `create(PauseRequestSchema)` to create a new message.
  */
 export const PauseRequestSchema: GenMessage<PauseRequest> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 12);
+  messageDesc(file_dlm_v1_download, 14);
 
 /**
  * PauseResponse lists the downloads selected, after the change.
@@ -697,7 +746,7 @@ export type PauseResponse = Message<"dlm.v1.PauseResponse"> & {
  * Use `create(PauseResponseSchema)` to create a new message.
  */
 export const PauseResponseSchema: GenMessage<PauseResponse> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 13);
+  messageDesc(file_dlm_v1_download, 15);
 
 /**
  * ResumeRequest picks the downloads to resume.
@@ -718,7 +767,7 @@ export type ResumeRequest = Message<"dlm.v1.ResumeRequest"> & {
  * Use `create(ResumeRequestSchema)` to create a new message.
  */
 export const ResumeRequestSchema: GenMessage<ResumeRequest> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 14);
+  messageDesc(file_dlm_v1_download, 16);
 
 /**
  * ResumeResponse lists the downloads selected, after the change.
@@ -739,7 +788,7 @@ export type ResumeResponse = Message<"dlm.v1.ResumeResponse"> & {
  * Use `create(ResumeResponseSchema)` to create a new message.
  */
 export const ResumeResponseSchema: GenMessage<ResumeResponse> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 15);
+  messageDesc(file_dlm_v1_download, 17);
 
 /**
  * RemoveRequest picks the downloads to forget.
@@ -767,7 +816,7 @@ export type RemoveRequest = Message<"dlm.v1.RemoveRequest"> & {
  * Use `create(RemoveRequestSchema)` to create a new message.
  */
 export const RemoveRequestSchema: GenMessage<RemoveRequest> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 16);
+  messageDesc(file_dlm_v1_download, 18);
 
 /**
  * RemoveResponse lists the ids removed.
@@ -788,7 +837,7 @@ export type RemoveResponse = Message<"dlm.v1.RemoveResponse"> & {
  * Use `create(RemoveResponseSchema)` to create a new message.
  */
 export const RemoveResponseSchema: GenMessage<RemoveResponse> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 17);
+  messageDesc(file_dlm_v1_download, 19);
 
 /**
  * StatsRequest asks for the queue's counters.
@@ -803,7 +852,7 @@ export type StatsRequest = Message<"dlm.v1.StatsRequest"> & {
  * Use `create(StatsRequestSchema)` to create a new message.
  */
 export const StatsRequestSchema: GenMessage<StatsRequest> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 18);
+  messageDesc(file_dlm_v1_download, 20);
 
 /**
  * StateCount is how many downloads are in one state.
@@ -831,7 +880,7 @@ export type StateCount = Message<"dlm.v1.StateCount"> & {
  * Use `create(StateCountSchema)` to create a new message.
  */
 export const StateCountSchema: GenMessage<StateCount> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 19);
+  messageDesc(file_dlm_v1_download, 21);
 
 /**
  * StatsResponse summarises the queue.
@@ -880,7 +929,7 @@ export type StatsResponse = Message<"dlm.v1.StatsResponse"> & {
  * Use `create(StatsResponseSchema)` to create a new message.
  */
 export const StatsResponseSchema: GenMessage<StatsResponse> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 20);
+  messageDesc(file_dlm_v1_download, 22);
 
 /**
  * SetGlobalLimitRequest is the new shared speed limit.
@@ -901,7 +950,7 @@ export type SetGlobalLimitRequest = Message<"dlm.v1.SetGlobalLimitRequest"> & {
  * Use `create(SetGlobalLimitRequestSchema)` to create a new message.
  */
 export const SetGlobalLimitRequestSchema: GenMessage<SetGlobalLimitRequest> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 21);
+  messageDesc(file_dlm_v1_download, 23);
 
 /**
  * SetGlobalLimitResponse is the queue's counters after the change.
@@ -922,7 +971,7 @@ export type SetGlobalLimitResponse = Message<"dlm.v1.SetGlobalLimitResponse"> & 
  * Use `create(SetGlobalLimitResponseSchema)` to create a new message.
  */
 export const SetGlobalLimitResponseSchema: GenMessage<SetGlobalLimitResponse> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 22);
+  messageDesc(file_dlm_v1_download, 24);
 
 /**
  * WatchAllRequest says where a (re)connecting watcher left off.
@@ -943,7 +992,7 @@ export type WatchAllRequest = Message<"dlm.v1.WatchAllRequest"> & {
  * Use `create(WatchAllRequestSchema)` to create a new message.
  */
 export const WatchAllRequestSchema: GenMessage<WatchAllRequest> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 23);
+  messageDesc(file_dlm_v1_download, 25);
 
 /**
  * WatchAllResponse is one event of the queue.
@@ -1019,7 +1068,7 @@ export type WatchAllResponse = Message<"dlm.v1.WatchAllResponse"> & {
  * Use `create(WatchAllResponseSchema)` to create a new message.
  */
 export const WatchAllResponseSchema: GenMessage<WatchAllResponse> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 24);
+  messageDesc(file_dlm_v1_download, 26);
 
 /**
  * WatchDownloadRequest names the download to follow.
@@ -1040,7 +1089,7 @@ export type WatchDownloadRequest = Message<"dlm.v1.WatchDownloadRequest"> & {
  * Use `create(WatchDownloadRequestSchema)` to create a new message.
  */
 export const WatchDownloadRequestSchema: GenMessage<WatchDownloadRequest> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 25);
+  messageDesc(file_dlm_v1_download, 27);
 
 /**
  * WatchDownloadResponse is one view of the download's detail.
@@ -1062,7 +1111,7 @@ export type WatchDownloadResponse = Message<"dlm.v1.WatchDownloadResponse"> & {
  * Use `create(WatchDownloadResponseSchema)` to create a new message.
  */
 export const WatchDownloadResponseSchema: GenMessage<WatchDownloadResponse> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_download, 26);
+  messageDesc(file_dlm_v1_download, 28);
 
 /**
  * DownloadState is where a download is in the queue.
@@ -1191,6 +1240,18 @@ export const DownloadService: GenService<{
     methodKind: "unary";
     input: typeof UpdateRequestSchema;
     output: typeof UpdateResponseSchema;
+  },
+  /**
+   * Move puts one download at a queue position in one server-side operation: the downloads between its old
+   * and new positions shift by one place, so no two downloads share a position (two Updates of position
+   * could leave two with the same one if the second failed). NOT_FOUND for an unknown id.
+   *
+   * @generated from rpc dlm.v1.DownloadService.Move
+   */
+  move: {
+    methodKind: "unary";
+    input: typeof MoveRequestSchema;
+    output: typeof MoveResponseSchema;
   },
   /**
    * Pause stops the selected downloads (state saved in their sidecars); queued ones stay put until resumed.

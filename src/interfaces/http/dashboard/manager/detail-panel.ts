@@ -1,126 +1,267 @@
 /**
- * The drill-down of the manager's page: one download's segment map, connections and rate chart (the
- * download page's {@link SegmentsView}), fed by `DownloadService.WatchDownload`, a second server stream that
- * is open only while the panel is. The header figures come from the list's own WatchAll data, so the panel
- * and its row never disagree.
- *
- * Why a second stream rather than detail inside WatchAll: WatchAll's request is fixed for the life of the
- * stream (choosing another download would mean reconnecting the list), every watcher of the list would
- * decode segments it does not show, and a page with no detail open should cost the daemon nothing for it.
- * WatchDownload sends the `Progress` message of `ProgressService.Watch`, so the drawing code is shared as is.
+ * The drill-down of the manager's page: one download's segment map, connections and rate chart. The header
+ * figures come from the list's own WatchAll row, so the panel and its row never disagree; the segments come
+ * from `WatchDownload` (streams.ts), a stream open only while the panel is.
  */
-import type { Client } from "@connectrpc/connect";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { type Download, type DownloadService, DownloadState } from "../../../../gen/dlm/v1/download_pb.ts";
-import { type Progress, State } from "../../../../gen/dlm/v1/progress_pb.ts";
-import { $, SegmentsView } from "../segments-view.ts";
+import { type ComponentChild, h } from "preact";
+import { useEffect, useLayoutEffect, useMemo, useRef } from "preact/hooks";
+import { type Download, DownloadState } from "../../../../gen/dlm/v1/download_pb.ts";
+import type { Progress } from "../../../../gen/dlm/v1/progress_pb.ts";
+import { formatBytes, formatRate } from "../../../shared/format.ts";
+import { SEGMENT_STATES } from "../../../shared/proto-states.ts";
+import type { SegmentOwners } from "../../../shared/segment-map.ts";
+import { type ConnectionInfo, connectionsOf, type RateSegment } from "../connection-rates.ts";
+import type { DetailState, PageState } from "./page-state.ts";
+import { RateChart } from "./rate-chart-view.ts";
 import { rateInput, rowText } from "./row-text.ts";
+import { type SourceInfo, sourcesOf } from "./source-rates.ts";
+import { type DownloadClient, followDetail } from "./streams.ts";
 
-/** Follows one download at a time. */
-export class DetailPanel {
-  readonly #client: Client<typeof DownloadService>;
-  #id: bigint | undefined;
-  #abort: AbortController | undefined;
-  #segments: SegmentsView | undefined;
-  #lastElapsed = 0;
+/** Connection colours in page.css (`.c0` ... `.c7`). */
+const PALETTE = 8;
 
-  constructor(client: Client<typeof DownloadService>) {
-    this.#client = client;
-  }
+/** A segment with its byte counts as numbers. */
+interface PlainSegment extends RateSegment {
+  readonly start: number;
+  readonly end: number;
+  readonly done: number;
+}
 
-  /** The download shown, if any. */
-  get id(): bigint | undefined {
-    return this.#id;
-  }
+interface DetailProps {
+  readonly detail: DetailState;
+  /** The download's row (WatchAll). */
+  readonly d: Download;
+  readonly client: DownloadClient;
+  /** The page's state, which the detail stream feeds. */
+  readonly state: PageState;
+  readonly onClose: () => void;
+  /** Sets the download's speed limit from what was typed (the page reports bad input). */
+  readonly onLimit: (typed: string) => Promise<void>;
+}
 
-  /** Shows `d` and starts following its detail stream. */
-  open(d: Download): void {
-    this.close();
-    this.#id = d.id;
-    this.#abort = new AbortController();
-    this.#reset();
-    $("detail").hidden = false;
-    this.update(d);
-    $("detail-close").focus();
-    $("detail").scrollIntoView({ block: "nearest" });
-    void this.#follow(d.id, this.#abort.signal);
-  }
-
-  /** Redraws the header from the list's message; closes the panel when the download is gone. */
-  update(d: Download | undefined): void {
-    if (this.#id === undefined) return;
-    if (d === undefined) {
-      this.close();
-      return;
+/** The panel of the open download. */
+export function DetailPanel({ detail, d, client, state, onClose, onLimit }: DetailProps): ComponentChild {
+  // Preact's element references start as null (its API, not dlm's).
+  const close = useRef<HTMLButtonElement>(null);
+  const section = useRef<HTMLElement>(null);
+  const limit = useRef<HTMLInputElement>(null);
+  const id = detail.id;
+  useEffect(() => {
+    const abort = new AbortController();
+    void followDetail(client, state, id, abort.signal);
+    close.current?.focus();
+    section.current?.scrollIntoView({ block: "nearest" });
+    return () => abort.abort();
+  }, [id]);
+  // The field shows the daemon's limit, except while someone types in it.
+  useLayoutEffect(() => {
+    if (limit.current !== null && document.activeElement !== limit.current) {
+      limit.current.value = rateInput(d.speedLimit);
     }
-    const t = rowText(d, Date.now());
-    $("detail-name").textContent = t.name;
-    $("detail-url").textContent = d.url;
-    const pill = $("detail-state");
-    pill.textContent = t.state;
-    pill.dataset["state"] = t.state;
-    const problem = $("detail-problem");
-    problem.textContent = [t.problem, t.retry].filter((s) => s !== "").join(" — ");
-    problem.hidden = problem.textContent === "";
-    $("detail-done").textContent = t.size;
-    $("detail-rate").textContent = t.rate;
-    $("detail-eta").textContent = t.eta;
-    $("detail-conns").textContent = t.connections;
-    const limit = $("detail-limit") as HTMLInputElement;
-    // Not while someone types in it.
-    if (document.activeElement !== limit) limit.value = rateInput(d.speedLimit);
-    $("detail").dataset["running"] = String(d.state === DownloadState.RUNNING);
-  }
+  });
+  const t = rowText(d, Date.now());
+  const problem = [t.problem, t.retry].filter((s) => s !== "").join(" — ");
+  return h(
+    "section",
+    {
+      id: "detail",
+      ref: section,
+      "aria-labelledby": "detail-name",
+      "data-running": String(d.state === DownloadState.RUNNING),
+    },
+    h(
+      "header",
+      { class: "top" },
+      h(
+        "div",
+        { class: "title" },
+        h("h2", { id: "detail-name" }, t.name),
+        h("p", { id: "detail-url", class: "muted" }, d.url),
+      ),
+      h("span", { id: "detail-state", class: "pill", role: "status", "data-state": t.state }, t.state),
+      h(
+        "button",
+        {
+          type: "button",
+          id: "detail-close",
+          "aria-label": "Close the detail",
+          ref: close,
+          onClick: onClose,
+        },
+        "Close",
+      ),
+    ),
+    h("p", { id: "detail-problem", class: "problem", hidden: problem === "" }, problem),
+    h(
+      "dl",
+      { class: "stats" },
+      stat("Done", "detail-done", t.size),
+      stat("Rate", "detail-rate", t.rate),
+      stat("ETA", "detail-eta", t.eta),
+      stat("Connections", "detail-conns", t.connections),
+    ),
+    h(
+      "form",
+      {
+        id: "detail-limit-form",
+        class: "inline",
+        onSubmit: (event: SubmitEvent) => {
+          event.preventDefault();
+          const field = limit.current;
+          if (field === null) return;
+          void onLimit(field.value).then(() => field.blur());
+        },
+      },
+      h("label", { for: "detail-limit" }, "Speed limit"),
+      h("input", {
+        id: "detail-limit",
+        name: "limit",
+        placeholder: "none",
+        size: 7,
+        autocomplete: "off",
+        ref: limit,
+      }),
+      h("button", { type: "submit" }, "Set"),
+    ),
+    h(Segments, { progress: detail.progress, owners: detail.owners, urls: [d.url] }),
+    h("h3", {}, "Rate"),
+    h(RateChart, {
+      samples: detail.samples,
+      svgId: "chart",
+      prefix: "chart",
+      label: "Download rate over time",
+    }),
+  );
+}
 
-  /** Hides the panel and ends its stream. */
-  close(): void {
-    this.#abort?.abort();
-    this.#abort = undefined;
-    this.#id = undefined;
-    $("detail").hidden = true;
-  }
+function stat(term: string, id: string, value: string): ComponentChild {
+  return h("div", {}, h("dt", {}, term), h("dd", { id }, value));
+}
 
-  #reset(): void {
-    this.#segments = undefined;
-    this.#lastElapsed = 0;
-    $("map").replaceChildren();
-    $("connections").replaceChildren();
-    $("seg-count").textContent = "";
-    for (const id of ["chart-line", "chart-area"]) $(id).setAttribute("points", "");
-    $("chart-max").textContent = "";
-  }
+/** The segment map, the connections and the sources of the last message. */
+function Segments({
+  progress,
+  owners,
+  urls,
+}: {
+  progress: Progress | undefined;
+  owners: SegmentOwners;
+  /** The download's sources: its URL (then its mirrors, once the Download message carries them). */
+  urls: readonly string[];
+}): ComponentChild {
+  const segments = useMemo(() => plainSegments(progress, owners), [progress]);
+  const total = progress?.totalBytes === undefined ? undefined : Number(progress.totalBytes);
+  const idle = segments.length === 0 || total === undefined;
+  const first = segments.reduce((low, s) => Math.min(low, s.start), segments[0]?.start ?? 0);
+  const size = Math.max(1, total ?? 1);
+  const complete = segments.filter((s) => s.done >= s.end - s.start + 1).length;
+  const count = idle ? "" : `${segments.length} segments, ${complete} complete`;
+  // The live owners, not the remembered ones the map colours finished segments with.
+  const connections = connectionsOf(
+    segments.map((s, i) => ({ ...s, worker: progress?.segments[i]?.worker })),
+  );
+  return h(
+    "div",
+    {},
+    h("h3", {}, "Segments ", h("span", { id: "seg-count", class: "muted" }, count)),
+    h(
+      "div",
+      {
+        id: "map",
+        class: "map",
+        role: "img",
+        "aria-label": count === "" ? "Segment map" : count,
+        hidden: idle,
+      },
+      idle ? [] : segments.map((s) => block(s, first, size)),
+    ),
+    h(
+      "p",
+      { id: "map-unknown", class: "muted", hidden: !idle },
+      "No segments: the download is not running, or the server did not say its size.",
+    ),
+    h(
+      "ul",
+      { id: "connections", class: "connections", "aria-label": "Connections" },
+      idle ? [] : connections.map(connection),
+    ),
+    h("h3", {}, "Sources"),
+    h(
+      "ul",
+      { id: "sources", class: "connections", "aria-label": "Sources" },
+      // The proto's Segment does not name its source yet (issue 21 adds `source`; then pass it here):
+      // until then every connection counts for the URL given.
+      sourcesOf(
+        (idle ? [] : connections).map((c) => ({ ...c, source: undefined })),
+        urls,
+      ).map(sourceItem),
+    ),
+  );
+}
 
-  #render(p: Progress): void {
-    // A new run (resumed, retried) starts its clock again: start a fresh map and chart with it.
-    const elapsed = Number(p.elapsedMs);
-    if (elapsed < this.#lastElapsed) this.#reset();
-    this.#lastElapsed = elapsed;
-    const idle = p.segments.length === 0;
-    $("map").hidden = idle;
-    $("map-unknown").hidden = !idle;
-    if (idle) {
-      $("connections").replaceChildren();
-      return;
-    }
-    this.#segments ??= new SegmentsView();
-    this.#segments.render(p, p.state === State.RUNNING);
-  }
+function sourceItem(s: SourceInfo): ComponentChild {
+  const where = s.url === undefined ? `source ${s.id}` : (URL.parse(s.url)?.host ?? s.url);
+  const what =
+    s.state === "idle"
+      ? "idle"
+      : `${formatRate(s.bytesPerSecond)}, ${s.connections} connection${s.connections === 1 ? "" : "s"}${s.state === "trouble" ? " (trouble)" : ""}`;
+  return h(
+    "li",
+    { key: s.id, class: s.state === "trouble" ? "trouble" : "", title: s.url ?? "", "data-state": s.state },
+    `#${s.id} ${where} ${what}`,
+  );
+}
 
-  /** Reads the stream until the panel closes or the download is removed, reconnecting after a drop. */
-  async #follow(id: bigint, signal: AbortSignal): Promise<void> {
-    let delay = 500;
-    while (!signal.aborted) {
-      try {
-        for await (const message of this.#client.watchDownload({ id }, { signal })) {
-          delay = 500;
-          if (message.progress !== undefined) this.#render(message.progress);
-        }
-        return; // removed: the list closes the panel
-      } catch (error) {
-        if (signal.aborted || ConnectError.from(error).code === Code.NotFound) return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      delay = Math.min(delay * 2, 8_000);
-    }
-  }
+function plainSegments(progress: Progress | undefined, owners: SegmentOwners): PlainSegment[] {
+  if (progress === undefined) return [];
+  return owners.withOwners(
+    progress.segments.map((s) => ({
+      id: s.id,
+      start: Number(s.start),
+      end: Number(s.end),
+      done: Number(s.done),
+      worker: s.worker,
+      state: SEGMENT_STATES[s.state],
+      retries: s.retries,
+      bytesPerSecond: s.bytesPerSecond,
+      slow: s.slow,
+    })),
+  );
+}
+
+function block(s: PlainSegment, first: number, size: number): ComponentChild {
+  const length = s.end - s.start + 1;
+  const trouble = s.state === "stalled" || s.state === "retrying" ? ` ${s.state}` : "";
+  return h(
+    "div",
+    {
+      key: s.id,
+      class: `seg${trouble}`,
+      style: { left: `${((s.start - first) / size) * 100}%`, width: `${(length / size) * 100}%` },
+      title:
+        `segment ${s.id}: ${formatBytes(s.done)} of ${formatBytes(length)}` +
+        (s.worker === undefined ? "" : `, connection ${s.worker}`) +
+        (trouble === "" ? "" : ` (${s.state})`),
+    },
+    h("i", {
+      class: s.worker === undefined ? "cx" : `c${s.worker % PALETTE}`,
+      style: { width: `${Math.min(100, (s.done / length) * 100)}%` },
+    }),
+  );
+}
+
+function connection(c: ConnectionInfo): ComponentChild {
+  const marks = [
+    c.state === "active" ? "" : c.state,
+    c.slow ? "slow" : "",
+    c.retries > 0 ? `${c.retries} retries` : "",
+  ]
+    .filter((m) => m !== "")
+    .join(", ");
+  return h(
+    "li",
+    { key: c.worker, class: c.state !== "active" || c.slow ? "trouble" : "" },
+    h("span", { class: `swatch c${c.worker % PALETTE}` }),
+    `#${c.worker} ${c.measured ? formatRate(c.bytesPerSecond) : "measuring…"}${marks === "" ? "" : ` (${marks})`}`,
+  );
 }

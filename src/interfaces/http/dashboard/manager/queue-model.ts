@@ -11,6 +11,7 @@ import {
   type StatsResponse,
   type WatchAllResponse,
 } from "../../../../gen/dlm/v1/download_pb.ts";
+import { compareQueueOrder, type QueueOrderKey } from "../../../../manager/queue-order.ts";
 
 /** States a user can filter by, in lifecycle order (REMOVED never stays in the list). */
 export const FILTER_STATES: readonly DownloadState[] = [
@@ -44,11 +45,13 @@ export interface QueueView {
   readonly pages: number;
 }
 
-/** Queue order, as List and the scheduler use it: higher priority first, then lower position, then id. */
+/** Queue order, as List and the scheduler use it (manager/queue-order.ts, the one comparator). */
 export function queueOrder(a: Download, b: Download): number {
-  if (a.priority !== b.priority) return b.priority - a.priority;
-  if (a.position !== b.position) return a.position < b.position ? -1 : 1;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  return compareQueueOrder(orderKey(a), orderKey(b));
+}
+
+function orderKey(d: Download): QueueOrderKey {
+  return { priority: d.priority, position: Number(d.position), id: Number(d.id) };
 }
 
 /** The queue as the page knows it. */
@@ -58,6 +61,9 @@ export class QueueModel {
   #order: Download[] | undefined;
   #seq = 0n;
   #stats: StatsResponse | undefined;
+  /** Counts per state and labels, kept until a stored event (the page draws them at every message). */
+  #counts: Map<DownloadState, number> | undefined;
+  #labels: string[] | undefined;
 
   /** Sequence number of the last stored event applied: a reconnect asks for everything after it. */
   get seq(): bigint {
@@ -87,7 +93,7 @@ export class QueueModel {
       case "snapshot":
         this.#downloads.clear();
         for (const d of event.value.downloads) this.#downloads.set(d.id, d);
-        this.#order = undefined;
+        this.#forget();
         this.#seq = message.seq;
         return "list";
       case "added":
@@ -105,6 +111,7 @@ export class QueueModel {
         const known = this.#downloads.get(event.value.id);
         if (known !== undefined && known.state === DownloadState.RUNNING) {
           this.#downloads.set(event.value.id, event.value);
+          if (event.value.state !== known.state) this.#counts = undefined;
         }
         return "progress";
       }
@@ -141,16 +148,20 @@ export class QueueModel {
 
   /** How many downloads are in each state. */
   counts(): Map<DownloadState, number> {
+    if (this.#counts !== undefined) return this.#counts;
     const counts = new Map<DownloadState, number>();
     for (const d of this.#downloads.values()) counts.set(d.state, (counts.get(d.state) ?? 0) + 1);
+    this.#counts = counts;
     return counts;
   }
 
   /** Every label in use, sorted. */
   labels(): string[] {
+    if (this.#labels !== undefined) return this.#labels;
     const labels = new Set<string>();
     for (const d of this.#downloads.values()) for (const label of d.labels) labels.add(label);
-    return [...labels].sort();
+    this.#labels = [...labels].sort();
+    return this.#labels;
   }
 
   /**
@@ -193,7 +204,7 @@ export class QueueModel {
     }
     this.#downloads.clear();
     for (const d of list.downloads) this.#downloads.set(d.id, d);
-    this.#order = undefined;
+    this.#forget();
     this.#seq = BigInt(match[1]);
     return true;
   }
@@ -201,12 +212,19 @@ export class QueueModel {
   /** Forgets everything (before a fresh snapshot). */
   clear(): void {
     this.#downloads.clear();
-    this.#order = undefined;
+    this.#forget();
     this.#seq = 0n;
   }
 
-  #stored(seq: bigint): void {
+  /** The list changed: order, counts and labels are computed again when next asked. */
+  #forget(): void {
     this.#order = undefined;
+    this.#counts = undefined;
+    this.#labels = undefined;
+  }
+
+  #stored(seq: bigint): void {
+    this.#forget();
     if (seq > this.#seq) this.#seq = seq;
   }
 }

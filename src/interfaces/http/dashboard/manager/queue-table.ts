@@ -1,195 +1,169 @@
 /**
- * The rows of the manager's list (page.html's `#rows`). Only the page on screen has elements (50 rows of
- * 1,000 downloads), each kept by id and redrawn only when its Download message changed, so a 4 Hz stream
- * over a long queue costs the browser a few text updates. Every control is a native button or checkbox
- * (keyboard reachable); `data-action` names what it does, and the page handles clicks in one listener.
+ * The rows of the manager's list: only the page on screen (50 rows of 1,000 downloads), one row per
+ * download keyed by id, so Preact touches only what a message changed. Every control is a native button or
+ * checkbox (keyboard reachable). The buttons register in a {@link RowButtons} map: the page puts the focus
+ * back on a row's name when the detail it opened closes.
  */
+import { Component, type ComponentChild, h } from "preact";
 import { type Download, DownloadState } from "../../../../gen/dlm/v1/download_pb.ts";
-import { rowText } from "./row-text.ts";
+import { rowText, rowToggle } from "./row-text.ts";
 
-/** The row button's word in states where it does not pause. */
-const TOGGLE_LABELS: ReadonlyMap<DownloadState, string> = new Map([
-  [DownloadState.PAUSED, "Resume"],
-  [DownloadState.FAILED, "Retry"],
-  [DownloadState.RETRYING, "Retry now"],
-]);
-
-/** One row's elements. */
-interface Row {
-  readonly root: HTMLElement;
-  readonly check: HTMLInputElement;
-  readonly name: HTMLButtonElement;
-  readonly problem: HTMLElement;
-  readonly state: HTMLElement;
-  readonly bar: HTMLElement;
-  readonly fill: HTMLElement;
-  readonly percent: HTMLElement;
-  readonly size: HTMLElement;
-  readonly rate: HTMLElement;
-  readonly eta: HTMLElement;
-  readonly conns: HTMLElement;
-  readonly labels: HTMLElement;
-  readonly toggle: HTMLButtonElement;
-  readonly up: HTMLButtonElement;
-  readonly down: HTMLButtonElement;
-  /** The message and second it was drawn from (a retry countdown redraws each second). */
-  drawn: Download | undefined;
-  drawnSecond: number;
+/** What a row's controls do. */
+export interface RowActions {
+  select(id: bigint, on: boolean): void;
+  open(id: bigint): void;
+  /** Pauses or resumes, as {@link rowToggle} of the row's state says. */
+  toggle(d: Download): void;
+  move(id: bigint, direction: -1 | 1): void;
+  remove(id: bigint): void;
 }
 
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text = "",
-): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  e.className = className;
-  if (text !== "") e.textContent = text;
-  return e;
+/** A row's buttons. */
+export type RowAction = "open" | "toggle" | "up" | "down" | "remove";
+
+/** The buttons of the rows on screen, by `${id} ${action}` (typed element references, set by Preact). */
+export type RowButtons = Map<string, HTMLButtonElement>;
+
+/** The key of a row's button in {@link RowButtons}. */
+export const buttonKey = (id: bigint, action: RowAction): string => `${id} ${action}`;
+
+interface TableProps {
+  readonly rows: readonly Download[];
+  readonly selected: ReadonlySet<bigint>;
+  readonly nowMs: number;
+  readonly actions: RowActions;
+  readonly buttons: RowButtons;
 }
 
-function actionButton(action: string, label: string, text: string, className = ""): HTMLButtonElement {
-  const b = el("button", `small ${className}`.trim(), text);
-  b.type = "button";
-  b.dataset["action"] = action;
-  b.setAttribute("aria-label", label);
-  return b;
+/** The `<tbody>` of the list. */
+export function QueueRows({ rows, selected, nowMs, actions, buttons }: TableProps): ComponentChild {
+  // Keyed by id: a row that moves one place keeps its elements, and Preact moves its neighbour, so a
+  // keyboard user's focus stays on the button pressed (manager-page.test.ts checks it both ways).
+  return h(
+    "tbody",
+    { id: "rows" },
+    rows.map((d) =>
+      h(QueueRow, { key: String(d.id), d, checked: selected.has(d.id), nowMs, actions, buttons }),
+    ),
+  );
 }
 
-function cell(className: string, ...children: Node[]): HTMLElement {
-  const c = el("td", className);
-  c.append(...children);
-  return c;
+interface RowProps {
+  readonly d: Download;
+  readonly checked: boolean;
+  readonly nowMs: number;
+  readonly actions: RowActions;
+  readonly buttons: RowButtons;
 }
 
-/** Draws the visible page of the list, reusing row elements by download id. */
-export class QueueTable {
-  readonly #container: HTMLElement;
-  readonly #rows = new Map<bigint, Row>();
-
-  constructor(container: HTMLElement) {
-    this.#container = container;
-  }
-
-  /** Shows `downloads` in this order; `selected` ticks their boxes. */
-  render(downloads: readonly Download[], selected: ReadonlySet<bigint>, nowMs: number): void {
-    const second = Math.floor(nowMs / 1000);
-    const shown = new Set<bigint>();
-    const elements: HTMLElement[] = [];
-    for (const d of downloads) {
-      shown.add(d.id);
-      let row = this.#rows.get(d.id);
-      if (row === undefined) {
-        row = this.#create(d.id);
-        this.#rows.set(d.id, row);
-      }
-      row.check.checked = selected.has(d.id);
-      const retrying = d.state === DownloadState.RETRYING;
-      if (row.drawn !== d || (retrying && row.drawnSecond !== second)) this.#draw(row, d, nowMs);
-      row.drawnSecond = second;
-      elements.push(row.root);
-    }
-    for (const [id, row] of this.#rows) {
-      if (shown.has(id)) continue;
-      row.root.remove();
-      this.#rows.delete(id);
-    }
-    // Only when the order or membership changed: moving focused elements would lose the keyboard focus.
-    const current = this.#container.children;
-    if (current.length !== elements.length || elements.some((e, i) => current[i] !== e)) {
-      this.#container.replaceChildren(...elements);
-    }
-  }
-
-  #create(id: bigint): Row {
-    const root = el("tr", "qrow");
-    root.dataset["id"] = String(id);
-    const check = el("input", "");
-    check.type = "checkbox";
-    check.dataset["action"] = "select";
-    const name = el("button", "link");
-    name.type = "button";
-    name.dataset["action"] = "open";
-    const problem = el("span", "problem");
-    const state = el("span", "pill small");
-    const bar = el("span", "bar mini");
-    bar.setAttribute("role", "progressbar");
-    bar.setAttribute("aria-valuemin", "0");
-    bar.setAttribute("aria-valuemax", "100");
-    const fill = el("i", "");
-    bar.append(fill);
-    const percent = el("span", "pct");
-    const size = el("span", "");
-    const rate = el("span", "");
-    const eta = el("span", "");
-    const conns = el("span", "");
-    const labels = el("span", "labels");
-    const toggle = actionButton("toggle", "Pause", "Pause");
-    const up = actionButton("up", "Move up", "↑");
-    const down = actionButton("down", "Move down", "↓");
-    const remove = actionButton("remove", "Remove", "Remove", "danger");
-    root.append(
-      cell("c-check", check),
-      cell("c-name", name, problem),
-      cell("c-state", state),
-      cell("c-progress", bar, percent),
-      cell("c-size", size),
-      cell("c-rate", rate),
-      cell("c-eta", eta),
-      cell("c-conns", conns),
-      cell("c-labels", labels),
-      cell("c-actions", toggle, up, down, remove),
+/**
+ * One row, redrawn only when its Download message or its tick changed (a 4 Hz stream changes a few rows of
+ * the 50), or each second while it counts down to a retry.
+ */
+class QueueRow extends Component<RowProps> {
+  override shouldComponentUpdate(next: RowProps): boolean {
+    const now = this.props;
+    return (
+      next.d !== now.d ||
+      next.checked !== now.checked ||
+      (next.d.state === DownloadState.RETRYING &&
+        Math.floor(next.nowMs / 1000) !== Math.floor(now.nowMs / 1000))
     );
-    return {
-      root,
-      check,
-      name,
-      problem,
-      state,
-      bar,
-      fill,
-      percent,
-      size,
-      rate,
-      eta,
-      conns,
-      labels,
-      toggle,
-      up,
-      down,
-      drawn: undefined,
-      drawnSecond: -1,
-    };
   }
 
-  #draw(row: Row, d: Download, nowMs: number): void {
-    const t = rowText(d, nowMs);
-    row.drawn = d;
-    row.root.dataset["state"] = t.state;
-    row.check.setAttribute("aria-label", `Select ${t.name}`);
-    row.name.textContent = t.name;
-    row.name.title = d.url;
-    row.problem.textContent = [t.problem, t.retry].filter((s) => s !== "").join(" — ");
-    row.problem.hidden = row.problem.textContent === "";
-    row.problem.title = row.problem.textContent;
-    row.state.textContent = t.state;
-    row.state.dataset["state"] = t.state;
-    row.fill.style.width = `${t.percent ?? 0}%`;
-    row.bar.setAttribute("aria-valuenow", (t.percent ?? 0).toFixed(1));
-    row.bar.setAttribute("aria-label", `${t.name} downloaded`);
-    row.percent.textContent = t.percent === undefined ? "-" : `${t.percent.toFixed(1)}%`;
-    row.size.textContent = t.size;
-    row.rate.textContent = t.rate;
-    row.eta.textContent = t.eta;
-    row.conns.textContent = t.connections;
-    row.labels.textContent = d.labels.join(", ");
-    // One button whose meaning follows the state: a failed download offers Retry, a retrying one Retry now.
-    const label = TOGGLE_LABELS.get(d.state) ?? "Pause";
-    row.toggle.textContent = label;
-    row.toggle.setAttribute("aria-label", `${label} ${t.name}`);
-    row.toggle.dataset["command"] = label === "Pause" ? "pause" : "resume";
-    row.toggle.disabled = d.state === DownloadState.FINISHED || d.state === DownloadState.VERIFYING;
-    row.up.setAttribute("aria-label", `Move ${t.name} up`);
-    row.down.setAttribute("aria-label", `Move ${t.name} down`);
+  override render(props: RowProps): ComponentChild {
+    return row(props);
   }
+}
+
+function row({ d, checked, nowMs, actions, buttons }: RowProps): ComponentChild {
+  const t = rowText(d, nowMs);
+  const toggle = rowToggle(d.state);
+  const problem = [t.problem, t.retry].filter((s) => s !== "").join(" — ");
+  const percent = t.percent ?? 0;
+  const button = (action: RowAction, label: string, text: string, onClick: () => void, extra = {}) =>
+    h(
+      "button",
+      {
+        type: "button",
+        class: action === "remove" ? "small danger" : "small",
+        "data-action": action,
+        "aria-label": label,
+        onClick,
+        ref: (el: HTMLButtonElement | null) => {
+          if (el === null) buttons.delete(buttonKey(d.id, action));
+          else buttons.set(buttonKey(d.id, action), el);
+        },
+        ...extra,
+      },
+      text,
+    );
+  return h(
+    "tr",
+    { class: "qrow", "data-id": String(d.id), "data-state": t.state },
+    h(
+      "td",
+      { class: "c-check" },
+      h("input", {
+        type: "checkbox",
+        "data-action": "select",
+        "aria-label": `Select ${t.name}`,
+        checked,
+        onChange: (event: Event) => actions.select(d.id, (event.currentTarget as HTMLInputElement).checked),
+      }),
+    ),
+    h(
+      "td",
+      { class: "c-name" },
+      h(
+        "button",
+        {
+          type: "button",
+          class: "link",
+          "data-action": "open",
+          title: d.url,
+          onClick: () => actions.open(d.id),
+          ref: (el: HTMLButtonElement | null) => {
+            if (el === null) buttons.delete(buttonKey(d.id, "open"));
+            else buttons.set(buttonKey(d.id, "open"), el);
+          },
+        },
+        t.name,
+      ),
+      h("span", { class: "problem", hidden: problem === "", title: problem }, problem),
+    ),
+    h("td", { class: "c-state" }, h("span", { class: "pill small", "data-state": t.state }, t.state)),
+    h(
+      "td",
+      { class: "c-progress" },
+      h(
+        "span",
+        {
+          class: "bar mini",
+          role: "progressbar",
+          "aria-valuemin": 0,
+          "aria-valuemax": 100,
+          "aria-valuenow": percent.toFixed(1),
+          "aria-label": `${t.name} downloaded`,
+        },
+        h("i", { style: { width: `${percent}%` } }),
+      ),
+      h("span", { class: "pct" }, t.percent === undefined ? "-" : `${t.percent.toFixed(1)}%`),
+    ),
+    h("td", { class: "c-size" }, h("span", {}, t.size)),
+    h("td", { class: "c-rate" }, h("span", {}, t.rate)),
+    h("td", { class: "c-eta" }, h("span", {}, t.eta)),
+    h("td", { class: "c-conns" }, h("span", {}, t.connections)),
+    h("td", { class: "c-labels" }, h("span", { class: "labels" }, d.labels.join(", "))),
+    h(
+      "td",
+      { class: "c-actions" },
+      button("toggle", `${toggle.label} ${t.name}`, toggle.label, () => actions.toggle(d), {
+        disabled: toggle.disabled,
+      }),
+      button("up", `Move ${t.name} up`, "↑", () => actions.move(d.id, -1)),
+      button("down", `Move ${t.name} down`, "↓", () => actions.move(d.id, 1)),
+      button("remove", `Remove ${t.name}`, "Remove", () => actions.remove(d.id)),
+    ),
+  );
 }

@@ -18,7 +18,7 @@ export interface RowText {
   readonly rate: string;
   readonly eta: string;
   readonly connections: string;
-  /** Why it failed or waits: "http_status · HTTP 404 · message"; "" when nothing went wrong. */
+  /** Why it failed or waits, said once ("HTTP 404 Not Found for …"); "" when nothing went wrong. */
   readonly problem: string;
   /** For a retrying download: "next try in 12s (attempt 2)"; else "". */
   readonly retry: string;
@@ -33,13 +33,17 @@ export function displayName(d: Download): string {
   return last ? decodeURIComponent(last) : d.url;
 }
 
-/** "kind · HTTP 404 · message" for a download with a failure. */
+/**
+ * Why `d` failed or waits, said once: the failure's own message, which already names the status and the URL
+ * ("HTTP 404 Not Found for …"). The status is put in front only when the message does not say it, and the
+ * kind (a code such as "http_status", for programs) only when there is no message at all.
+ */
 export function problemText(d: Download): string {
   const f = d.failure;
   if (f === undefined) return "";
-  return [f.kind, f.httpStatus === 0 ? "" : `HTTP ${f.httpStatus}`, f.message]
-    .filter((s) => s !== "")
-    .join(" · ");
+  const status = f.httpStatus === 0 ? "" : `HTTP ${f.httpStatus}`;
+  if (f.message === "") return status === "" ? f.kind : status;
+  return status === "" || f.message.includes(String(f.httpStatus)) ? f.message : `${status}: ${f.message}`;
 }
 
 /** The row of `d` at wall-clock `nowMs` (for the retry countdown). */
@@ -90,6 +94,26 @@ export function rowText(d: Download, nowMs: number): RowText {
     problem: problemText(d),
     retry,
   };
+}
+
+/** A row's one state-following button: its word, and the call it makes. */
+export interface RowToggle {
+  readonly label: "Pause" | "Resume" | "Retry" | "Retry now";
+  readonly command: "pause" | "resume";
+  /** Nothing to pause or resume (finished, or being verified). */
+  readonly disabled: boolean;
+}
+
+/**
+ * The toggle of a row in `state`: a paused download offers Resume, a failed one Retry, a retrying one Retry
+ * now (all three resume); the others Pause. Decided from the state, never from what a button says.
+ */
+export function rowToggle(state: DownloadState): RowToggle {
+  const disabled = state === DownloadState.FINISHED || state === DownloadState.VERIFYING;
+  if (state === DownloadState.PAUSED) return { label: "Resume", command: "resume", disabled };
+  if (state === DownloadState.FAILED) return { label: "Retry", command: "resume", disabled };
+  if (state === DownloadState.RETRYING) return { label: "Retry now", command: "resume", disabled };
+  return { label: "Pause", command: "pause", disabled };
 }
 
 const UNITS: Readonly<Record<string, number>> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
