@@ -28,6 +28,24 @@ function servedName(size: number): string {
   return `bench-${size}.bin`;
 }
 
+/**
+ * Compiles dlm (`bun scripts/build.ts OUT`, as `bun run build` does) for the binary rows, so they always
+ * measure this checkout. Returns the path, or undefined (with a note) when the build failed.
+ */
+async function buildDlm(out: string, say: (line: string) => void): Promise<string | undefined> {
+  say(`bench: building the dlm binary into ${out}`);
+  const build = Bun.spawnSync([process.execPath, "scripts/build.ts", out], {
+    cwd: REPO,
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  if (build.exitCode === 0) return out;
+  say(
+    `bench: bun run build failed, binary rows skipped: ${build.stderr.toString().trim().split("\n").pop()}`,
+  );
+  return undefined;
+}
+
 async function main(options: BenchOptions): Promise<number> {
   const started = new Date();
   const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -52,6 +70,7 @@ async function main(options: BenchOptions): Promise<number> {
     void stop().finally(() => process.exit(130));
   });
   try {
+    const dlmBinary = await buildDlm(join(work, "dlm"), say);
     const bunStartSeconds = bunStartup();
     say(`bench: bun -e 0 takes ${bunStartSeconds.toFixed(3)} s`);
     const accessLog = await findAccessLog(nginx.port);
@@ -63,7 +82,7 @@ async function main(options: BenchOptions): Promise<number> {
       const plan = planFor(index, options, table);
       for (const id of plan.ids) {
         const scenario = table[id];
-        const { tools, notes } = pickTools(scenario, file.size, plan.tools);
+        const { tools, notes } = pickTools(scenario, file.size, plan.tools, dlmBinary);
         if (scenario.via === "nginx" && accessLog === undefined)
           notes.push("served/size and first byte unknown: nginx log not found");
         pacer.configure(scenario.mode);
@@ -80,6 +99,7 @@ async function main(options: BenchOptions): Promise<number> {
           pacer,
           accessLog,
           timeoutMs,
+          dlmBinary,
         };
         for (let rep = 0; rep < options.reps; rep++) {
           // Alternate the order, so no tool always runs first on a cold cache or last on a hot machine.
@@ -112,6 +132,7 @@ async function main(options: BenchOptions): Promise<number> {
       pacer,
       accessLog,
       say,
+      dlmBinary,
     });
     const limits = await runLimits({
       rates: options.limitRates,
