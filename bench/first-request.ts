@@ -1,6 +1,7 @@
 // Start-up: `bun bench/first-request.ts [--runs 11] [--binary PATH]` measures, for each command, the time from
 // just before the spawn to the first request arriving at a tiny origin in this process (the same clock), and
-// the whole run to exit. Commands: a bare `bun -e "await fetch(URL)"` (Bun's own floor), dlm from source
+// the whole run to exit. Commands: a bare `bun -e "await fetch(URL)"` (Bun's own floor) and the same line
+// compiled (the floor of a single-file executable), dlm from source
 // (`bun src/main.ts get`) and the compiled dlm (built into a temp dir unless --binary names one).
 // Prints a table of medians (min-max). Issue 24 item 3: the binary's first request within 50 ms of exec.
 
@@ -35,9 +36,22 @@ if (binary === undefined) {
   const build = Bun.spawnSync([process.execPath, "scripts/build.ts", binary], { cwd: REPO, stdout: "ignore" });
   if (build.exitCode !== 0) throw new Error(`bun run build failed: ${build.stderr.toString()}`);
 }
+// The same floor compiled: what exec of a Bun single-file executable costs before any of dlm runs.
+const floorSource = join(dir, "floor.ts");
+await Bun.write(floorSource, "await fetch(process.argv[2] as string);\n");
+const floorBinary = join(dir, "floor");
+const floorBuild = await Bun.build({
+  entrypoints: [floorSource],
+  compile: { outfile: floorBinary, autoloadDotenv: false, autoloadBunfig: false },
+  format: "esm",
+  minify: true,
+  bytecode: true,
+});
+if (!floorBuild.success) throw new Error("could not compile the floor script");
 const out = join(dir, "out.bin");
 const commands: { label: string; argv: string[] }[] = [
   { label: "bun -e fetch (floor)", argv: [process.execPath, "-e", `await fetch(${JSON.stringify(url)})`] },
+  { label: "compiled fetch (floor)", argv: [floorBinary, url] },
   {
     label: "bun src/main.ts get",
     argv: [process.execPath, "src/main.ts", "get", url, "-o", out, "--quiet", "--force"],
