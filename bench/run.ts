@@ -9,6 +9,7 @@ import { startNginx } from "../test/helpers/nginx.ts";
 import { type BenchOptions, BenchUsageError, parseBenchArgs, USAGE } from "./args.ts";
 import { BATCH_LEGEND, batchAllOk, batchTable, batchTargets } from "./batch-report.ts";
 import { type BenchFile, ensureFile } from "./files.ts";
+import { floorTargets } from "./floor-targets.ts";
 import { bunStartup, header } from "./header.ts";
 import { LIMIT_LEGEND, limitAllOk, limitTable, limitTargets } from "./limit-report.ts";
 import { ACCESS_LOG_FORMAT, findAccessLog } from "./nginx-log.ts";
@@ -151,6 +152,7 @@ async function main(options: BenchOptions): Promise<number> {
     const targets = targetsTable(results);
     const batchTarget = batchTargets(batches);
     const limitTarget = limitTargets(limits);
+    const floorTarget = floorTargets(results, batches);
     const sections = files.map((file) => [
       `## ${sizeLabel(file.size)}`,
       ...results.filter((r) => r.sizeBytes === file.size).map(scenarioTable),
@@ -173,6 +175,7 @@ async function main(options: BenchOptions): Promise<number> {
       targets ?? [],
       batchTarget ?? [],
       limitTarget ?? [],
+      floorTarget ?? [],
       legends,
     ]
       .flat()
@@ -187,7 +190,7 @@ async function main(options: BenchOptions): Promise<number> {
         .replace(/\.\d+Z$/, "Z")}.md`,
     );
     await writeFile(path, `${report}\n`);
-    for (const table of [targets, batchTarget, limitTarget])
+    for (const table of [targets, batchTarget, limitTarget, floorTarget])
       if (table !== undefined) process.stdout.write(`\n${table}\n`);
     process.stdout.write(`\n${legends.join("\n\n")}\n\nbench: report written to ${path}\n`);
     const failed = [

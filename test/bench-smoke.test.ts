@@ -9,6 +9,7 @@ import { type BatchResult, batchTable, batchTargets } from "../bench/batch-repor
 import { type BatchRunResult, type BatchSetup, runBatchOnce } from "../bench/batch-run.ts";
 import { aria2List, BATCH_TOOLS, type BatchTool } from "../bench/batch-tools.ts";
 import { type BenchFile, ensureFile } from "../bench/files.ts";
+import { floorTargets } from "../bench/floor-targets.ts";
 import { idealOf } from "../bench/ideal.ts";
 import { countDlmRetries } from "../bench/limit-log.ts";
 import { type LimitResult, limitTable, limitTargets, rateLabel } from "../bench/limit-report.ts";
@@ -424,6 +425,52 @@ describe("runOnce and the report", () => {
     expect(row[header.indexOf("first byte s")]).toBe(result.firstByteSeconds?.toFixed(3));
     expect(table).toStartWith(`### no-range, ${file.size} B: `);
   }, 30_000);
+});
+
+describe("floor targets", () => {
+  const run = (wall: number, rssMiB: number): RunResult => ({
+    ok: true,
+    wallSeconds: wall,
+    hashSeconds: 0,
+    verifiedSeconds: wall,
+    cpuSeconds: 0,
+    peakRssBytes: rssMiB * MIB,
+    servedBytes: 0,
+    ideal: undefined,
+    firstByteSeconds: 0.1,
+    lastByteToVerifiedSeconds: 0,
+  });
+  const link = scenarios({ rateBytesPerSec: 16 * MIB, latencyMs: 50 });
+  const result = (id: ScenarioId, rows: Record<string, [number, number] | "FAIL">): ScenarioResult => ({
+    scenario: link[id],
+    sizeBytes: 2 ** 30,
+    rows: Object.entries(rows).map(([toolId, figures]) => ({
+      tool: TOOLS.find((t) => t.id === toolId) as Tool,
+      runs: figures === "FAIL" ? [{ ok: false, failure: "exit 1" }] : [run(...figures)],
+    })),
+    notes: [],
+  });
+  const lines = (table: string | undefined) =>
+    table?.split("\n").filter((l) => l.startsWith("| unthr") || l.startsWith("| thr"));
+
+  test("dlm against wget2 and the Bun ranged script's RSS unthrottled, -c 16 against -c 8 when capped", () => {
+    const table = floorTargets(
+      [
+        result("unthrottled", { dlm16: [1.4, 120], "bun-ranged16": [0.9, 80], wget2: [1.2, 20] }),
+        result("throttled", { dlm16: [2.1, 90], dlm8: [2, 90] }),
+      ],
+      [],
+    );
+    expect(lines(table)).toEqual([
+      "| unthrottled 1 GiB | dlm -c 16 / wget2 wall ≤ 1.3 | ✓ 1.17 |",
+      "| unthrottled 1 GiB | dlm -c 16 / bun floor-ranged.ts 16 peak RSS ≤ 1.25 | ✗ 1.50 |",
+      "| throttled 1 GiB | dlm -c 16 / dlm -c 8 wall ≤ 1.05 | ✓ 1.05 |",
+    ]);
+    // The binary's rows and the batch ones are left out when they did not run; a failed dlm is a ✗.
+    const failed = floorTargets([result("unthrottled", { dlm16: "FAIL", wget2: [1, 1] })], []);
+    expect(failed).toContain("| dlm -c 16 / wget2 wall ≤ 1.3 | ✗ FAIL |");
+    expect(floorTargets([result("unthrottled", { dlm16: [1, 1] })], [])).toBeUndefined();
+  });
 });
 
 describe("targets table", () => {
