@@ -26,10 +26,19 @@ export type HashWorkerReply =
   | { readonly type: "digests"; readonly hex: Readonly<Record<string, string>>; readonly hashedBytes: number }
   | { readonly type: "error"; readonly message: string };
 
-/** A message to or from the hash thread, for one of the sessions it runs. */
+/**
+ * A message to or from the hash thread, for one of the sessions it runs; to the thread also several at once,
+ * in order (one post per small download: a post costs the sending thread more than hashing 1 MiB).
+ */
 export interface HashEnvelope<T> {
   readonly session: number;
-  readonly message: T;
+  readonly message: T | readonly T[];
+}
+
+/** The hash thread's answer for one session. */
+export interface HashReplyEnvelope {
+  readonly session: number;
+  readonly message: HashWorkerReply;
 }
 
 /**

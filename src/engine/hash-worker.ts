@@ -7,12 +7,13 @@
 import { parentPort } from "node:worker_threads";
 import {
   type HashEnvelope,
+  type HashReplyEnvelope,
   type HashWorkerReply,
   type HashWorkerRequest,
   hashSession,
 } from "./hash-session.ts";
 
-export type { HashEnvelope, HashWorkerReply, HashWorkerRequest } from "./hash-session.ts";
+export type { HashEnvelope, HashReplyEnvelope, HashWorkerReply, HashWorkerRequest } from "./hash-session.ts";
 
 // 1 MiB a read: the ranges come from the page cache, where a larger read hashes no faster; every MiB here
 // is resident for the whole download (issue 24: dlm's peak RSS against a bare Bun script's).
@@ -34,13 +35,14 @@ if (parentPort !== null) {
       handle = hashSession(
         (reply: HashWorkerReply) => {
           if (reply.type === "digests") sessions.delete(session);
-          port.postMessage({ session, message: reply } satisfies HashEnvelope<HashWorkerReply>);
+          port.postMessage({ session, message: reply } satisfies HashReplyEnvelope);
         },
         BUFFER_BYTES,
         shared,
       );
       sessions.set(session, handle);
     }
-    handle(message);
+    if (Array.isArray(message)) for (const one of message) handle(one);
+    else handle(message as HashWorkerRequest);
   });
 }

@@ -2,6 +2,7 @@ import type { Worker } from "node:worker_threads";
 import type { ChecksumAlgorithm } from "./checksum.ts";
 import {
   type HashEnvelope,
+  type HashReplyEnvelope,
   type HashWorkerReply,
   type HashWorkerRequest,
   hashSession,
@@ -47,7 +48,7 @@ function startHashThread(): HashThread {
   const worker = new WorkerThread(HASH_WORKER);
   worker.unref();
   const thread: HashThread = { worker, sessions: new Map(), dead: false };
-  worker.on("message", ({ session, message }: HashEnvelope<HashWorkerReply>) => {
+  worker.on("message", ({ session, message }: HashReplyEnvelope) => {
     thread.sessions.get(session)?.(message);
   });
   const end = (message: string) => {
@@ -78,6 +79,8 @@ export class PrefixHasher {
   readonly #ownThread: boolean;
   readonly #session = nextSession++;
   readonly #inline: ((message: HashWorkerRequest) => void) | undefined;
+  /** On the shared thread: messages held until `finish` sends them in one post. */
+  readonly #held: HashWorkerRequest[] = [];
   #closed = false;
   readonly #sink: Sink;
   readonly #segments: () => readonly Segment[];
@@ -110,8 +113,8 @@ export class PrefixHasher {
       inlineActive += 1;
       this.#inline = hashSession((reply) => this.#receive(reply), 1 << 20);
     } else {
-      if (sharedThread?.dead === true) sharedThread = undefined;
-      const thread = inline ? (sharedThread ??= startHashThread()) : startHashThread();
+      if (inline && (sharedThread === undefined || sharedThread.dead)) sharedThread = startHashThread();
+      const thread = inline && sharedThread !== undefined ? sharedThread : startHashThread();
       thread.sessions.set(this.#session, (reply) => this.#receive(reply));
       this.#thread = thread;
     }
@@ -177,8 +180,9 @@ export class PrefixHasher {
     if (thread === undefined) return;
     thread.sessions.delete(this.#session);
     if (!this.#ownThread) {
-      // The shared thread keeps running for the next files; a session closed before its digests ends there.
-      if (this.#onDigests === undefined) this.#post({ type: "finish" });
+      // The shared thread keeps running for the next files. A session closed before `finish` never reached
+      // it (its messages were held); one closed after has its digests, and the thread has let it go.
+      this.#held.length = 0;
       return;
     }
     // terminate() holds the calling thread for tens of ms (68 ms in a profile of a 128 MiB run) while the
@@ -188,12 +192,21 @@ export class PrefixHasher {
   }
 
   #post(message: HashWorkerRequest): void {
-    if (this.#inline !== undefined) this.#inline(message);
-    else
-      this.#thread?.worker.postMessage({
-        session: this.#session,
-        message,
-      } satisfies HashEnvelope<HashWorkerRequest>);
+    if (this.#inline !== undefined) {
+      this.#inline(message);
+      return;
+    }
+    const thread = this.#thread;
+    if (thread === undefined) return;
+    if (!this.#ownThread) {
+      this.#held.push(message);
+      if (message.type !== "finish") return;
+    }
+    const batch = this.#ownThread ? message : this.#held.splice(0);
+    thread.worker.postMessage({
+      session: this.#session,
+      message: batch,
+    } satisfies HashEnvelope<HashWorkerRequest>);
   }
 
   #receive(reply: HashWorkerReply): void {
