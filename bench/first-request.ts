@@ -33,7 +33,10 @@ const url = `http://127.0.0.1:${server.port}/f.bin`;
 let binary = values.binary;
 if (binary === undefined) {
   binary = join(dir, "dlm");
-  const build = Bun.spawnSync([process.execPath, "scripts/build.ts", binary], { cwd: REPO, stdout: "ignore" });
+  const build = Bun.spawnSync([process.execPath, "scripts/build.ts", binary], {
+    cwd: REPO,
+    stdout: "ignore",
+  });
   if (build.exitCode !== 0) throw new Error(`bun run build failed: ${build.stderr.toString()}`);
 }
 // The same floor compiled: what exec of a Bun single-file executable costs before any of dlm runs.
