@@ -67,7 +67,7 @@ export function floorTargets(
     if (latency !== undefined)
       rows.push([
         `batch-latency ${latency.count} × ${sizeLabel(latency.size)}`,
-        `${label} -j 8 / wget2 wall ≤ ${FLOOR_BOUNDS.batchLatency}`,
+        `${label} -j 8 / wget2 wall ≤ ${FLOOR_BOUNDS.batchLatency.toFixed(1)}`,
         verdict(batchFigure(latency, id), batchFigure(latency, "wget2-batch"), FLOOR_BOUNDS.batchLatency),
       ]);
   }
