@@ -40,7 +40,7 @@ export interface BenchOptions {
 export const USAGE = `usage: bun bench/run.ts [--smoke] [--size 128M,1G] [--reps 3] [--scenarios a,b] [--tools a,b]
                         [--rate 16M] [--latency 50] [--timeout SECONDS] [--results DIR]
   --smoke       one repetition of 1 MiB and 4 MiB files (unless --size/--reps say otherwise); no speed checks
-  --size        file sizes, comma-separated: bytes or K/M/G (binary: 1G = 1 GiB); default 128M,1G
+  --size        file sizes, comma-separated: bytes or K/M/G (binary: 1G = 1 GiB); default 16M,128M,1G
   --reps        repetitions per tool and scenario (tool order alternates); default 3
                         [--batch-files 200] [--batch-size 1M]
                         [--limit-rates 4M,512K] [--limit-seconds 10]
@@ -107,8 +107,11 @@ export function parseSizes(flag: string, input: string): number[] {
   return [...new Set(sizes)];
 }
 
-/** Sizes run when --size is not given: the issue's short and long downloads, or two tiny files for --smoke. */
-const DEFAULT_SIZES = "128M,1G";
+/**
+ * Sizes run when --size is not given: a small file (where more connections must not hurt), the issue's short
+ * and long downloads; or two tiny files for --smoke.
+ */
+const DEFAULT_SIZES = "16M,128M,1G";
 const SMOKE_SIZES = "1M,4M";
 /** Batch defaults: the issue's 200 files of 1 MiB, or 10 of 64 KiB for --smoke. */
 const BATCH_FILES = 200;

@@ -31,6 +31,8 @@ export interface BatchSetup {
   readonly pacer: Pacer;
   readonly accessLog: AccessLog | undefined;
   readonly timeoutMs: number;
+  /** The compiled dlm of this run, for its row. */
+  readonly dlmBinary?: string | undefined;
 }
 
 const SETTLE_MS = 2000;
@@ -50,6 +52,7 @@ export async function runBatchOnce(tool: BatchTool, setup: BatchSetup): Promise<
     listDir: setup.listDir,
     bun: process.execPath,
     repo: setup.repo,
+    dlmBinary: setup.dlmBinary,
   });
   const m = await measure(argv, dir, setup.timeoutMs, join(setup.listDir, "meter"));
   if (viaPacer) await setup.pacer.settle(SETTLE_MS);

@@ -15,6 +15,8 @@ export interface BatchInput {
   /** The Bun binary running the harness (dlm runs on the same one) and the repo root (for src/main.ts). */
   readonly bun: string;
   readonly repo: string;
+  /** dlm compiled by `bun run build` for this run; undefined when not built (its row is skipped). */
+  readonly dlmBinary?: string | undefined;
 }
 
 /** One row of a batch table: a downloader fetching the whole list, BATCH_JOBS files at once. */
@@ -27,6 +29,8 @@ export interface BatchTool {
   readonly bin: string | undefined;
   /** Whether its exit means "every file verified" (it hashed them itself). */
   readonly selfVerifies: boolean;
+  /** Runs the compiled dlm (BatchInput.dlmBinary): skipped with a note when there is none. */
+  readonly needsBinary?: boolean;
   /** Writes the tool's list file, if it takes one, and returns its argv. */
   prepare(input: BatchInput): Promise<string[]>;
   /** The digests the tool printed, by file name, if it prints them. */
@@ -40,22 +44,20 @@ export function aria2List(files: BatchInput["files"]): string {
 
 const J = String(BATCH_JOBS);
 
-/**
- * Every batch tool, in report order. Each opens one connection per file (dlm with `-c 1`, aria2c with `-x1
- * -s1`; wget2 and curl always do), so the rows differ in how they run a list, not in how they split a file;
- * rc files are off (`--no-conf`, `--no-config`, `-q` first for curl).
- */
-export const BATCH_TOOLS: readonly BatchTool[] = [
-  {
-    id: "dlm-batch",
-    label: `dlm get -i LIST -j ${J} -c 1`,
+/** `dlm get -i LIST -j 8 -c 1` from source (as `bun run dlm` starts it) or compiled (`binary`). */
+function dlmBatch(binary: boolean): BatchTool {
+  return {
+    id: binary ? "dlmbin-batch" : "dlm-batch",
+    label: `dlm${binary ? " binary" : ""} get -i LIST -j ${J} -c 1`,
     bin: undefined,
     // dlm hashes every file as it writes it and prints the digest; the harness compares those too.
     selfVerifies: true,
-    prepare: async ({ files, listDir, bun, repo }) => {
+    needsBinary: binary,
+    prepare: async ({ files, listDir, bun, repo, dlmBinary }) => {
       const list = join(listDir, "dlm.list");
       await writeFile(list, aria2List(files));
-      return [bun, join(repo, "src/main.ts"), "get", "-i", list, "-j", J, "-c", "1", "--quiet"];
+      const dlm = binary ? [dlmBinary ?? join(repo, "dist/dlm")] : [bun, join(repo, "src/main.ts")];
+      return [...dlm, "get", "-i", list, "-j", J, "-c", "1", "--quiet"];
     },
     // One `PATH  BYTES bytes  sha256 HEX` line per finished file (batch.ts); anything after the digest is ignored.
     reportedSha256: (stdout) => {
@@ -64,6 +66,28 @@ export const BATCH_TOOLS: readonly BatchTool[] = [
         digests.set(basename(m[1] ?? ""), m[2] ?? "");
       }
       return digests;
+    },
+  };
+}
+
+/**
+ * Every batch tool, in report order: dlm (from source, compiled), the Bun floor (bench/floor-batch.ts: fetch,
+ * `for await` over the body, a Bun file writer; no hash, no fsync), then the anchors. Each opens one connection per file (dlm with `-c 1`, aria2c with `-x1
+ * -s1`; wget2 and curl always do), so the rows differ in how they run a list, not in how they split a file;
+ * rc files are off (`--no-conf`, `--no-config`, `-q` first for curl).
+ */
+export const BATCH_TOOLS: readonly BatchTool[] = [
+  dlmBatch(false),
+  dlmBatch(true),
+  {
+    id: "bun-batch",
+    label: `bun floor-batch.ts ${J}`,
+    bin: undefined,
+    selfVerifies: false,
+    prepare: async ({ files, listDir, bun, repo }) => {
+      const list = join(listDir, "bun.list");
+      await writeFile(list, files.map((f) => `${f.url}\n`).join(""));
+      return [bun, join(repo, "bench/floor-batch.ts"), list, J];
     },
   },
   {

@@ -54,6 +54,7 @@ export async function runLimitOnce(tool: LimitTool, setup: LimitSetup): Promise<
     out,
     sha256: file.sha256,
     bun: process.execPath,
+    size: file.size,
     limitBytesPerSec: setup.limitBytesPerSec,
     stallTimeoutMs: setup.stallTimeoutMs,
   });

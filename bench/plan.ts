@@ -23,11 +23,15 @@ export function planFor(
   return { ids, tools };
 }
 
-/** Which tools run in a scenario (`only`: the ids asked for, else the default set), and notes on the rest. */
+/**
+ * Which tools run in a scenario (`only`: the ids asked for, else the default set), and notes on the rest.
+ * The compiled dlm's rows run only when `dlmBinary` (built for this run) is given.
+ */
 export function pickTools(
   scenario: Scenario,
   size: number,
   only: readonly string[] | undefined,
+  dlmBinary?: string | undefined,
 ): { tools: Tool[]; notes: string[] } {
   const notes: string[] = [];
   const tools: Tool[] = [];
@@ -36,6 +40,10 @@ export function pickTools(
   for (const tool of wanted) {
     if (!toolInstalled(tool)) {
       notes.push(`${tool.label}: not run, \`${tool.bin}\` is not installed`);
+      continue;
+    }
+    if (tool.needsBinary === true && dlmBinary === undefined) {
+      notes.push(`${tool.label}: not run, no compiled dlm (\`bun run build\` failed)`);
       continue;
     }
     const rc = tool.configFiles?.filter((path) => existsSync(path)) ?? [];

@@ -28,6 +28,8 @@ export interface BatchContext {
   readonly pacer: Pacer;
   readonly accessLog: AccessLog | undefined;
   readonly say: (line: string) => void;
+  /** The compiled dlm of this run; undefined: its row is skipped with a note. */
+  readonly dlmBinary?: string | undefined;
 }
 
 /** Bound on one batch run: 60 s plus the whole list at 10 MB/s, plus one latency per file. */
@@ -61,6 +63,10 @@ export async function runBatches(ctx: BatchContext): Promise<BatchResult[]> {
     const scenario = table[id];
     const notes: string[] = [];
     const tools = wanted.filter((tool) => {
+      if (tool.needsBinary === true && ctx.dlmBinary === undefined) {
+        notes.push(`${tool.label}: not run, no compiled dlm`);
+        return false;
+      }
       if (batchToolInstalled(tool)) return true;
       notes.push(`${tool.label}: not run, \`${tool.bin}\` is not installed`);
       return false;
@@ -78,6 +84,7 @@ export async function runBatches(ctx: BatchContext): Promise<BatchResult[]> {
       pacer: ctx.pacer,
       accessLog: ctx.accessLog,
       timeoutMs: ctx.timeoutMs ?? batchTimeoutMs(ctx.count, ctx.size, scenario.mode.latencyMs ?? 0),
+      dlmBinary: ctx.dlmBinary,
     };
     const rows: BatchToolRuns[] = tools.map((tool) => ({ tool, runs: [] }));
     for (let rep = 0; rep < ctx.reps; rep++) {

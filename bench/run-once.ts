@@ -50,6 +50,8 @@ export interface RunSetup {
   readonly pacer: Pacer;
   readonly accessLog: AccessLog | undefined;
   readonly timeoutMs: number;
+  /** The compiled dlm of this run, for the binary rows. */
+  readonly dlmBinary?: string | undefined;
 }
 
 const SETTLE_MS = 2000;
@@ -61,7 +63,14 @@ export async function runOnce(tool: Tool, setup: RunSetup): Promise<RunResult> {
   const viaPacer = scenario.via === "pacer";
   const connections = setup.pacer.reset();
   const logMark = viaPacer ? undefined : await setup.accessLog?.mark();
-  const argv = tool.argv({ url: setup.url, out, sha256: file.sha256, bun: process.execPath });
+  const argv = tool.argv({
+    url: setup.url,
+    out,
+    sha256: file.sha256,
+    bun: process.execPath,
+    size: file.size,
+    dlmBinary: setup.dlmBinary,
+  });
   const m = await measure(argv, setup.repo, setup.timeoutMs, out);
   if (viaPacer) await setup.pacer.settle(SETTLE_MS);
   else await Bun.sleep(100); // nginx writes the log line when it has finished with the request

@@ -9,6 +9,7 @@ import { startNginx } from "../test/helpers/nginx.ts";
 import { type BenchOptions, BenchUsageError, parseBenchArgs, USAGE } from "./args.ts";
 import { BATCH_LEGEND, batchAllOk, batchTable, batchTargets } from "./batch-report.ts";
 import { type BenchFile, ensureFile } from "./files.ts";
+import { floorTargets } from "./floor-targets.ts";
 import { bunStartup, header } from "./header.ts";
 import { LIMIT_LEGEND, limitAllOk, limitTable, limitTargets } from "./limit-report.ts";
 import { ACCESS_LOG_FORMAT, findAccessLog } from "./nginx-log.ts";
@@ -26,6 +27,24 @@ const FILE_CACHE = join(tmpdir(), "dlm-bench-files");
 /** Name the file of `size` bytes is served under. */
 function servedName(size: number): string {
   return `bench-${size}.bin`;
+}
+
+/**
+ * Compiles dlm (`bun scripts/build.ts OUT`, as `bun run build` does) for the binary rows, so they always
+ * measure this checkout. Returns the path, or undefined (with a note) when the build failed.
+ */
+async function buildDlm(out: string, say: (line: string) => void): Promise<string | undefined> {
+  say(`bench: building the dlm binary into ${out}`);
+  const build = Bun.spawnSync([process.execPath, "scripts/build.ts", out], {
+    cwd: REPO,
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  if (build.exitCode === 0) return out;
+  say(
+    `bench: bun run build failed, binary rows skipped: ${build.stderr.toString().trim().split("\n").pop()}`,
+  );
+  return undefined;
 }
 
 async function main(options: BenchOptions): Promise<number> {
@@ -52,6 +71,7 @@ async function main(options: BenchOptions): Promise<number> {
     void stop().finally(() => process.exit(130));
   });
   try {
+    const dlmBinary = await buildDlm(join(work, "dlm"), say);
     const bunStartSeconds = bunStartup();
     say(`bench: bun -e 0 takes ${bunStartSeconds.toFixed(3)} s`);
     const accessLog = await findAccessLog(nginx.port);
@@ -63,7 +83,7 @@ async function main(options: BenchOptions): Promise<number> {
       const plan = planFor(index, options, table);
       for (const id of plan.ids) {
         const scenario = table[id];
-        const { tools, notes } = pickTools(scenario, file.size, plan.tools);
+        const { tools, notes } = pickTools(scenario, file.size, plan.tools, dlmBinary);
         if (scenario.via === "nginx" && accessLog === undefined)
           notes.push("served/size and first byte unknown: nginx log not found");
         pacer.configure(scenario.mode);
@@ -80,6 +100,7 @@ async function main(options: BenchOptions): Promise<number> {
           pacer,
           accessLog,
           timeoutMs,
+          dlmBinary,
         };
         for (let rep = 0; rep < options.reps; rep++) {
           // Alternate the order, so no tool always runs first on a cold cache or last on a hot machine.
@@ -112,6 +133,7 @@ async function main(options: BenchOptions): Promise<number> {
       pacer,
       accessLog,
       say,
+      dlmBinary,
     });
     const limits = await runLimits({
       rates: options.limitRates,
@@ -130,6 +152,7 @@ async function main(options: BenchOptions): Promise<number> {
     const targets = targetsTable(results);
     const batchTarget = batchTargets(batches);
     const limitTarget = limitTargets(limits);
+    const floorTarget = floorTargets(results, batches);
     const sections = files.map((file) => [
       `## ${sizeLabel(file.size)}`,
       ...results.filter((r) => r.sizeBytes === file.size).map(scenarioTable),
@@ -152,6 +175,7 @@ async function main(options: BenchOptions): Promise<number> {
       targets ?? [],
       batchTarget ?? [],
       limitTarget ?? [],
+      floorTarget ?? [],
       legends,
     ]
       .flat()
@@ -166,7 +190,7 @@ async function main(options: BenchOptions): Promise<number> {
         .replace(/\.\d+Z$/, "Z")}.md`,
     );
     await writeFile(path, `${report}\n`);
-    for (const table of [targets, batchTarget, limitTarget])
+    for (const table of [targets, batchTarget, limitTarget, floorTarget])
       if (table !== undefined) process.stdout.write(`\n${table}\n`);
     process.stdout.write(`\n${legends.join("\n\n")}\n\nbench: report written to ${path}\n`);
     const failed = [

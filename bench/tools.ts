@@ -10,6 +10,10 @@ export interface ToolInput {
   readonly sha256: string;
   /** The Bun binary running the harness (dlm runs on the same one). */
   readonly bun: string;
+  /** Size of the served file, bytes (the Bun floor script is given it: no probe). */
+  readonly size: number;
+  /** dlm compiled by `bun run build` for this run; undefined when not built (binary rows are skipped). */
+  readonly dlmBinary?: string | undefined;
 }
 
 /** One row of the report: a downloader with fixed options. */
@@ -24,6 +28,8 @@ export interface Tool {
   readonly connections: number;
   /** Whether its exit means "file verified" (it hashed the file itself), so no separate hash is added. */
   readonly selfVerifies: boolean;
+  /** Runs the compiled dlm (ToolInput.dlmBinary): skipped with a note when there is none. */
+  readonly needsBinary?: boolean;
   argv(input: ToolInput): string[];
   /** Configuration files the tool reads that no flag turns off; the report notes any that exist. */
   readonly configFiles?: readonly string[];
@@ -31,27 +37,45 @@ export interface Tool {
   reportedSha256?(stdout: string): string | undefined;
 }
 
-function dlm(connections: number): Tool {
+/** dlm via `bun src/main.ts` (the way `bun run dlm` starts it), or the compiled binary when `binary`. */
+function dlm(connections: number, binary = false): Tool {
+  const n = String(connections);
   return {
-    id: `dlm${connections}`,
-    label: `dlm -c ${connections}`,
+    id: binary ? `dlmbin${n}` : `dlm${n}`,
+    label: binary ? `dlm binary -c ${n}` : `dlm -c ${n}`,
     bin: undefined,
     connections,
     // dlm always hashes what it writes and prints the digest; the harness compares that digest too.
     selfVerifies: true,
-    argv: ({ url, out, bun }) => [
-      bun,
-      "src/main.ts",
+    needsBinary: binary,
+    argv: ({ url, out, bun, dlmBinary }) => [
+      ...(binary ? [dlmBinary ?? "dist/dlm"] : [bun, "src/main.ts"]),
       "get",
       url,
       "-o",
       out,
       "-c",
-      String(connections),
+      n,
       "--quiet",
       "--force",
     ],
     reportedSha256: (stdout) => /sha256 ([0-9a-f]{64})/.exec(stdout)?.[1],
+  };
+}
+
+/**
+ * The Bun floor (bench/floor-ranged.ts): N ranged fetches of equal parts written at their offsets, told the
+ * size, no probe, no hash, no fsync. What Bun's fetch and positional writes alone cost at N connections.
+ */
+function bunFloor(connections: number): Tool {
+  const n = String(connections);
+  return {
+    id: `bun-ranged${n}`,
+    label: `bun floor-ranged.ts ${n}`,
+    bin: undefined,
+    connections,
+    selfVerifies: false,
+    argv: ({ url, out, bun, size }) => [bun, "bench/floor-ranged.ts", url, out, String(size), n],
   };
 }
 
@@ -101,14 +125,18 @@ function axel(connections: number): Tool {
 }
 
 /**
- * Every tool the bench knows, in report order: dlm, then the anchors at the same connection counts (16, then
- * 8), then the single-connection tools. Ids stay short for --tools: `aria2c`/`axel` are the 16-connection rows.
+ * Every tool the bench knows, in report order: dlm (from source, then compiled), the Bun floor, then the
+ * anchors at the same connection counts (16, then 8), then the single-connection tools. Ids stay short for --tools: `aria2c`/`axel` are the 16-connection rows.
  */
 export const TOOLS: readonly Tool[] = [
   dlm(16),
+  dlm(16, true),
+  bunFloor(16),
   aria2(16, false),
   axel(16),
   dlm(8),
+  dlm(8, true),
+  bunFloor(8),
   aria2(8, false),
   axel(8),
   aria2(16, true),

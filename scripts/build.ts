@@ -59,6 +59,11 @@ async function main(outArg: string | undefined): Promise<number> {
     format: "esm",
     minify: true,
     bytecode: true,
+    // Without splitting, the bundler hoists every node: import of a lazily loaded module (connect-node's
+    // http2, zlib, http, https) to the top of the one bundle, so `dlm get` loaded them before its first
+    // request: 25-45 ms of a 60-90 ms start-up (bench/first-request.ts). With it, a dynamic import is a chunk
+    // of its own, loaded with its builtins when used.
+    splitting: true,
     plugins: [dashboard.plugin],
   });
   if (!result.success) {

@@ -9,6 +9,7 @@ import { type BatchResult, batchTable, batchTargets } from "../bench/batch-repor
 import { type BatchRunResult, type BatchSetup, runBatchOnce } from "../bench/batch-run.ts";
 import { aria2List, BATCH_TOOLS, type BatchTool } from "../bench/batch-tools.ts";
 import { type BenchFile, ensureFile } from "../bench/files.ts";
+import { floorTargets } from "../bench/floor-targets.ts";
 import { idealOf } from "../bench/ideal.ts";
 import { countDlmRetries } from "../bench/limit-log.ts";
 import { type LimitResult, limitTable, limitTargets, rateLabel } from "../bench/limit-report.ts";
@@ -80,8 +81,12 @@ describe("command line", () => {
     expect(() => parseSizes("--size", ",")).toThrow("--size");
     expect(() => parseSizes("--size", "128M,x")).toThrow('--size: expected a size like 8M or 1G, got "x"');
   });
-  test("defaults: 128 MiB and 1 GiB, 3 repetitions; --smoke: 1 MiB and 4 MiB, 1 repetition", () => {
-    expect(parseBenchArgs([])).toMatchObject({ sizes: [128 * MIB, 2 ** 30], reps: 3, smoke: false });
+  test("defaults: 16 MiB, 128 MiB and 1 GiB, 3 repetitions; --smoke: 1 MiB and 4 MiB, 1 repetition", () => {
+    expect(parseBenchArgs([])).toMatchObject({
+      sizes: [16 * MIB, 128 * MIB, 2 ** 30],
+      reps: 3,
+      smoke: false,
+    });
     expect(parseBenchArgs(["--smoke"])).toMatchObject({ sizes: [MIB, 4 * MIB], reps: 1, smoke: true });
     expect(parseBenchArgs(["--smoke", "--size", "2M"])).toMatchObject({ sizes: [2 * MIB] });
   });
@@ -118,21 +123,36 @@ describe("plan", () => {
         pickTools(table[id], MIB, only).tools.map((t) => t.id);
       expect(names("throttled")).toEqual([
         "dlm16",
+        "bun-ranged16",
         "aria2c",
         "axel",
         "dlm8",
+        "bun-ranged8",
         "aria2c8",
         "axel8",
         "aria2c-sha",
       ]);
       expect(names("no-range")).toContain("curl");
       expect(names("throttled", ["curl"])).toEqual(["curl"]);
+      // The compiled dlm's rows run beside dlm when the run built one.
+      const withBinary = pickTools(table.throttled, MIB, ["dlm16", "dlmbin16"], "/tmp/dlm").tools;
+      expect(withBinary.map((t) => t.id)).toEqual(["dlm16", "dlmbin16"]);
+      const without = pickTools(table.throttled, MIB, ["dlm16", "dlmbin16"]);
+      expect(without.tools.map((t) => t.id)).toEqual(["dlm16"]);
+      expect(without.notes).toEqual([expect.stringContaining("dlm binary -c 16: not run")]);
     },
   );
 });
 
 describe("tools", () => {
-  const input = { url: "http://127.0.0.1:1/f", out: "/tmp/x/out.bin", sha256: "0".repeat(64), bun: "bun" };
+  const input = {
+    url: "http://127.0.0.1:1/f",
+    out: "/tmp/x/out.bin",
+    sha256: "0".repeat(64),
+    bun: "bun",
+    size: 1024,
+    dlmBinary: "/tmp/x/dlm",
+  };
   const argv = (id: string) => TOOLS.find((t) => t.id === id)?.argv(input) ?? [];
   test("the 8-connection anchors differ from the 16-connection ones only in the count", () => {
     expect(argv("aria2c8")).toEqual(
@@ -148,11 +168,19 @@ describe("tools", () => {
     const byCount = (n: number) => TOOLS.filter((t) => t.connections === n).map((t) => t.label);
     expect(byCount(16)).toEqual([
       "dlm -c 16",
+      "dlm binary -c 16",
+      "bun floor-ranged.ts 16",
       "aria2c -x16 -s16",
       "axel -n 16",
       "aria2c -x16 -s16 --checksum",
     ]);
-    expect(byCount(8)).toEqual(["dlm -c 8", "aria2c -x8 -s8", "axel -n 8"]);
+    expect(byCount(8)).toEqual([
+      "dlm -c 8",
+      "dlm binary -c 8",
+      "bun floor-ranged.ts 8",
+      "aria2c -x8 -s8",
+      "axel -n 8",
+    ]);
   });
 });
 
@@ -361,6 +389,19 @@ describe("runOnce and the report", () => {
     expect(table.split("\n").find((l) => l.startsWith("| copy |"))).toMatch(/^\| copy \| \d+\.\d\d \|/);
   }, 30_000);
 
+  test.each([false, true])(
+    "the Bun floor script writes the file right over 4 connections (server ignores Range: %p)",
+    async (ignoreRange) => {
+      pacer.configure(ignoreRange ? { ignoreRange: true } : {});
+      origin.serve("/floor", { size: file.size });
+      const floor = TOOLS.find((t) => t.id === "bun-ranged8") as Tool;
+      const four: Tool = { ...floor, argv: (input) => [...floor.argv(input).slice(0, -1), "4"] };
+      const result = await runOnce(four, { ...setup, url: pacer.url("/floor") });
+      expect(failureOf(result)).toBeUndefined();
+    },
+    30_000,
+  );
+
   test("first byte: from spawn to the pacer sending the first body byte, within the wall time", async () => {
     pacer.configure({ ignoreRange: true });
     origin.serve("/first", { size: file.size });
@@ -384,6 +425,52 @@ describe("runOnce and the report", () => {
     expect(row[header.indexOf("first byte s")]).toBe(result.firstByteSeconds?.toFixed(3));
     expect(table).toStartWith(`### no-range, ${file.size} B: `);
   }, 30_000);
+});
+
+describe("floor targets", () => {
+  const run = (wall: number, rssMiB: number): RunResult => ({
+    ok: true,
+    wallSeconds: wall,
+    hashSeconds: 0,
+    verifiedSeconds: wall,
+    cpuSeconds: 0,
+    peakRssBytes: rssMiB * MIB,
+    servedBytes: 0,
+    ideal: undefined,
+    firstByteSeconds: 0.1,
+    lastByteToVerifiedSeconds: 0,
+  });
+  const link = scenarios({ rateBytesPerSec: 16 * MIB, latencyMs: 50 });
+  const result = (id: ScenarioId, rows: Record<string, [number, number] | "FAIL">): ScenarioResult => ({
+    scenario: link[id],
+    sizeBytes: 2 ** 30,
+    rows: Object.entries(rows).map(([toolId, figures]) => ({
+      tool: TOOLS.find((t) => t.id === toolId) as Tool,
+      runs: figures === "FAIL" ? [{ ok: false, failure: "exit 1" }] : [run(...figures)],
+    })),
+    notes: [],
+  });
+  const lines = (table: string | undefined) =>
+    table?.split("\n").filter((l) => l.startsWith("| unthr") || l.startsWith("| thr"));
+
+  test("dlm against wget2 and the Bun ranged script's RSS unthrottled, -c 16 against -c 8 when capped", () => {
+    const table = floorTargets(
+      [
+        result("unthrottled", { dlm16: [1.4, 120], "bun-ranged16": [0.9, 80], wget2: [1.2, 20] }),
+        result("throttled", { dlm16: [2.1, 90], dlm8: [2, 90] }),
+      ],
+      [],
+    );
+    expect(lines(table)).toEqual([
+      "| unthrottled 1 GiB | dlm -c 16 / wget2 wall ≤ 1.3 | ✓ 1.17 |",
+      "| unthrottled 1 GiB | dlm -c 16 / bun floor-ranged.ts 16 peak RSS ≤ 1.25 | ✗ 1.50 |",
+      "| throttled 1 GiB | dlm -c 16 / dlm -c 8 wall ≤ 1.05 | ✓ 1.05 |",
+    ]);
+    // The binary's rows and the batch ones are left out when they did not run; a failed dlm is a ✗.
+    const failed = floorTargets([result("unthrottled", { dlm16: "FAIL", wget2: [1, 1] })], []);
+    expect(failed).toContain("| dlm -c 16 / wget2 wall ≤ 1.3 | ✗ FAIL |");
+    expect(floorTargets([result("unthrottled", { dlm16: [1, 1] })], [])).toBeUndefined();
+  });
 });
 
 describe("targets table", () => {
@@ -628,6 +715,15 @@ describe("batch", () => {
       expect((await stat(join(set.dir, "f-000.bin"))).mtimeMs).toBe(before);
     });
 
+    test("the Bun floor batch script fetches every file of the list right", async () => {
+      for (const [seed, member] of setup.set.members.entries())
+        origin.serve(`/batch/${member.name}`, { size: 4096, seed });
+      const floor = BATCH_TOOLS.find((t) => t.id === "bun-batch") as BatchTool;
+      const result = await runBatchOnce(floor, setup);
+      expect(result.ok ? undefined : result.failure).toBeUndefined();
+      if (result.ok) expect(result.requests).toBe(3);
+    }, 30_000);
+
     test("every file right is a time; one wrong or missing file is a FAIL, and dlm's race is judged", async () => {
       const good = await runBatchOnce(copier("copy"), setup);
       expect(good.ok).toBe(true);
@@ -689,6 +785,7 @@ describe("limit", () => {
       out: "/o/out.bin",
       sha256: "",
       bun: "bun",
+      size: 5242880,
       limitBytesPerSec: 524288,
       stallTimeoutMs: 2000,
     };

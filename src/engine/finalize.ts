@@ -51,6 +51,11 @@ export async function finalizeDownload(input: FinalizeInput): Promise<VerifiedFi
     }
     expectedStart = segment.end + 1;
   }
+  // In place, the file's fsync runs while the hash finishes (the hash reads by path; the file stays where it
+  // is); parts are assembled by renaming them, so the hash must be done before.
+  const completing = sink.kind === "in-place" ? sink.complete(ordered) : undefined;
+  // A failed hash must not leave the fsync's failure unobserved.
+  completing?.catch(() => undefined);
   const digests = await prefix.finish();
   const size = expectedStart - (prepared.mode === "range" ? prepared.first : 0);
   const expectedSize = prepared.last === undefined ? size : prepared.last - prepared.first + 1;
@@ -76,7 +81,7 @@ export async function finalizeDownload(input: FinalizeInput): Promise<VerifiedFi
       );
     }
   }
-  const complete = await sink.complete(ordered);
+  const complete = await (completing ?? sink.complete(ordered));
   const onDisk = (await stat(complete)).size;
   if (onDisk !== expectedSize) {
     throw new IntegrityError(`${output}: assembled file has ${onDisk} bytes, expected ${expectedSize}`, {

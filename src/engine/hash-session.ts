@@ -4,7 +4,7 @@
  * cost more than the hashing.
  *
  * Protocol (messages in order): init { algorithms } → (range { path, position, length } | bytes { data })*
- * → finish;
+ * → finish; a thread runs several sessions, each message and reply wrapped in a {@link HashEnvelope};
  * replies: progress { hashedBytes } after each range, digests { hex, hashedBytes } after finish, or
  * error { message }.
  */
@@ -27,6 +27,21 @@ export type HashWorkerReply =
   | { readonly type: "error"; readonly message: string };
 
 /**
+ * A message to or from the hash thread, for one of the sessions it runs; to the thread also several at once,
+ * in order (one post per small download: a post costs the sending thread more than hashing 1 MiB).
+ */
+export interface HashEnvelope<T> {
+  readonly session: number;
+  readonly message: T | readonly T[];
+}
+
+/** The hash thread's answer for one session. */
+export interface HashReplyEnvelope {
+  readonly session: number;
+  readonly message: HashWorkerReply;
+}
+
+/**
  * A message handler that reads each range with positional reads into one reusable buffer of `bufferBytes`
  * and feeds every hasher, answering through `reply`. Messages are handled strictly in order; init is async
  * (wasm), so everything queues behind it. After an error it ignores the rest.
@@ -34,9 +49,11 @@ export type HashWorkerReply =
 export function hashSession(
   reply: (message: HashWorkerReply) => void,
   bufferBytes: number,
+  sharedBuffer?: () => Uint8Array,
 ): (message: HashWorkerRequest) => void {
   // Made on the first range read: a small download hashed from memory never reads back, and zeroing a
-  // buffer per download cost a batch of small files more than their hashing.
+  // buffer per download cost a batch of small files more than their hashing. Sessions of one thread may
+  // share one (`sharedBuffer`): a range is read and hashed synchronously, so no two use it at once.
   let buffer: Uint8Array | undefined;
   let hashers: Map<ChecksumAlgorithm, IncrementalHasher> | undefined;
   let ready: Promise<void> = Promise.resolve();
@@ -44,7 +61,8 @@ export function hashSession(
   let failed = false;
 
   const hashRange = (path: string, position: number, length: number) => {
-    buffer ??= new Uint8Array(bufferBytes);
+    buffer ??= sharedBuffer?.() ?? new Uint8Array(bufferBytes);
+    bufferBytes = buffer.length;
     const fd = openSync(path, OPEN.read);
     try {
       let done = 0;

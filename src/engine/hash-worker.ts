@@ -5,14 +5,44 @@
  * throughput.
  */
 import { parentPort } from "node:worker_threads";
-import { type HashWorkerReply, hashSession } from "./hash-session.ts";
+import {
+  type HashEnvelope,
+  type HashReplyEnvelope,
+  type HashWorkerReply,
+  type HashWorkerRequest,
+  hashSession,
+} from "./hash-session.ts";
 
-export type { HashWorkerReply, HashWorkerRequest } from "./hash-session.ts";
+export type { HashEnvelope, HashReplyEnvelope, HashWorkerReply, HashWorkerRequest } from "./hash-session.ts";
 
-const BUFFER_BYTES = 4 << 20;
+// 1 MiB a read: the ranges come from the page cache, where a larger read hashes no faster; every MiB here
+// is resident for the whole download (issue 24: dlm's peak RSS against a bare Bun script's).
+const BUFFER_BYTES = 1 << 20;
 
 if (parentPort !== null) {
   const port = parentPort;
-  const handle = hashSession((message: HashWorkerReply) => port.postMessage(message), BUFFER_BYTES);
-  port.on("message", handle);
+  // One thread serves one large download, or every small one of a batch (prefix-hasher.ts): the sessions
+  // share the read buffer and end with their digests (a session that failed ignores the rest until then).
+  let buffer: Uint8Array | undefined;
+  const shared = () => {
+    buffer ??= new Uint8Array(BUFFER_BYTES);
+    return buffer;
+  };
+  const sessions = new Map<number, (message: HashWorkerRequest) => void>();
+  port.on("message", ({ session, message }: HashEnvelope<HashWorkerRequest>) => {
+    let handle = sessions.get(session);
+    if (handle === undefined) {
+      handle = hashSession(
+        (reply: HashWorkerReply) => {
+          if (reply.type === "digests") sessions.delete(session);
+          port.postMessage({ session, message: reply } satisfies HashReplyEnvelope);
+        },
+        BUFFER_BYTES,
+        shared,
+      );
+      sessions.set(session, handle);
+    }
+    if (Array.isArray(message)) for (const one of message) handle(one);
+    else handle(message as HashWorkerRequest);
+  });
 }

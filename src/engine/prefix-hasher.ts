@@ -1,6 +1,12 @@
 import type { Worker } from "node:worker_threads";
 import type { ChecksumAlgorithm } from "./checksum.ts";
-import { type HashWorkerReply, type HashWorkerRequest, hashSession } from "./hash-session.ts";
+import {
+  type HashEnvelope,
+  type HashReplyEnvelope,
+  type HashWorkerReply,
+  type HashWorkerRequest,
+  hashSession,
+} from "./hash-session.ts";
 import type { Segment } from "./segment.ts";
 import type { Sink } from "./storage/sink.ts";
 
@@ -26,15 +32,56 @@ const HASH_WORKER = Bun.isStandaloneExecutable
  */
 export const INLINE_HASH_MAX_BYTES = 16 << 20;
 
+/** A hash thread and the sessions it runs for this process's downloads. */
+interface HashThread {
+  readonly worker: Worker;
+  readonly sessions: Map<number, (reply: HashWorkerReply) => void>;
+  /** It failed or exited: sessions still waiting got an error, and new ones need another thread. */
+  dead: boolean;
+}
+
+let nextSession = 1;
+
+function startHashThread(): HashThread {
+  // Loaded on first use: most runs that need no thread (small files, batches) skip its start-up cost.
+  const { Worker: WorkerThread } = require("node:worker_threads") as typeof import("node:worker_threads");
+  const worker = new WorkerThread(HASH_WORKER);
+  worker.unref();
+  const thread: HashThread = { worker, sessions: new Map(), dead: false };
+  worker.on("message", ({ session, message }: HashReplyEnvelope) => {
+    thread.sessions.get(session)?.(message);
+  });
+  const end = (message: string) => {
+    thread.dead = true;
+    for (const receive of thread.sessions.values()) receive({ type: "error", message });
+  };
+  worker.on("error", (error: Error) => end(error.message));
+  worker.on("exit", (code: number) => end(`the hash thread exited (${code})`));
+  return thread;
+}
+
+/** The one thread the small downloads that overlap share (started by the second of them, kept for later). */
+let sharedThread: HashThread | undefined;
+/** Small downloads hashing on this thread now: a second one at the same time goes to the shared thread. */
+let inlineActive = 0;
+
 /**
  * Hash on arrival: hands the worker thread (hash-worker.ts) each stretch of the output's contiguous prefix
  * as soon as it is readable from storage, while later bytes still arrive, so the check after the last byte
- * covers only the tail. `pump()` is synchronous and cheap: it only posts messages. With `inline`, the same
- * session runs on this thread instead (small outputs, see INLINE_HASH_MAX_BYTES).
+ * covers only the tail. `pump()` is synchronous and cheap: it only posts messages. With `inline` (small
+ * outputs, see INLINE_HASH_MAX_BYTES) the session runs on this thread, where a thread's start would cost more
+ * than the hashing; but while another small download already hashes here (a batch, `-j 8`), it goes to one
+ * hash thread all small downloads share, so the hashing of many files leaves the download thread too.
  */
 export class PrefixHasher {
-  readonly #worker: Worker | undefined;
+  readonly #thread: HashThread | undefined;
+  /** The thread is this download's own (a large one): terminated when done. */
+  readonly #ownThread: boolean;
+  readonly #session = nextSession++;
   readonly #inline: ((message: HashWorkerRequest) => void) | undefined;
+  /** On the shared thread: messages held until `finish` sends them in one post. */
+  readonly #held: HashWorkerRequest[] = [];
+  #closed = false;
   readonly #sink: Sink;
   readonly #segments: () => readonly Segment[];
   readonly #readable: (segment: Segment) => number;
@@ -60,16 +107,16 @@ export class PrefixHasher {
     this.#segments = segments;
     this.#readable = readable;
     this.#queuedUpTo = first;
-    if (inline) {
+    const alone = inline && inlineActive === 0;
+    this.#ownThread = !inline;
+    if (alone) {
+      inlineActive += 1;
       this.#inline = hashSession((reply) => this.#receive(reply), 1 << 20);
     } else {
-      // Loaded on first use: most runs that need no thread (small files, batches) skip its start-up cost.
-      const { Worker: WorkerThread } = require("node:worker_threads") as typeof import("node:worker_threads");
-      const worker = new WorkerThread(HASH_WORKER);
-      worker.unref();
-      worker.on("message", (reply: HashWorkerReply) => this.#receive(reply));
-      worker.on("error", (error: Error) => this.#fail(error));
-      this.#worker = worker;
+      if (inline && (sharedThread === undefined || sharedThread.dead)) sharedThread = startHashThread();
+      const thread = inline && sharedThread !== undefined ? sharedThread : startHashThread();
+      thread.sessions.set(this.#session, (reply) => this.#receive(reply));
+      this.#thread = thread;
     }
     this.#post({ type: "init", algorithms });
   }
@@ -89,8 +136,17 @@ export class PrefixHasher {
     this.#queuedUpTo += chunk.length;
   }
 
-  /** Queues every newly readable stretch of the prefix. Never blocks. */
+  /**
+   * Queues every newly readable stretch of the prefix. Never blocks. On the shared thread a small download is
+   * hashed in one piece when its last byte is stored (`finish`): a message per tick and download cost the
+   * download thread more than the hashing it moved.
+   */
   pump(): void {
+    if (this.#thread !== undefined && !this.#ownThread) return;
+    this.#queueReadable();
+  }
+
+  #queueReadable(): void {
     for (;;) {
       const offset = this.#queuedUpTo;
       const segment = this.#segments().find((s) => s.start <= offset && offset <= s.end);
@@ -106,7 +162,7 @@ export class PrefixHasher {
 
   /** Queues the rest, then waits for the digests; call once, after the last byte is stored. */
   finish(): Promise<PrefixDigests> {
-    this.pump();
+    this.#queueReadable();
     return new Promise<PrefixDigests>((resolve, reject) => {
       if (this.#error !== undefined) return reject(this.#error);
       this.#onDigests = resolve;
@@ -115,18 +171,42 @@ export class PrefixHasher {
     }).finally(() => this.close());
   }
 
-  /** Stops the worker (pause, failure, or after the digests). */
+  /** Ends the session (pause, failure, or after the digests); stops a thread of its own. */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#inline !== undefined) inlineActive -= 1;
+    const thread = this.#thread;
+    if (thread === undefined) return;
+    thread.sessions.delete(this.#session);
+    if (!this.#ownThread) {
+      // The shared thread keeps running for the next files. A session closed before `finish` never reached
+      // it (its messages were held); one closed after has its digests, and the thread has let it go.
+      this.#held.length = 0;
+      return;
+    }
     // terminate() holds the calling thread for tens of ms (68 ms in a profile of a 128 MiB run) while the
     // worker's isolate is torn down: off the path to the result line. The timer does not keep the process
     // alive; a process that exits first takes the thread with it, a long-lived one (dlm serve) frees it.
-    const worker = this.#worker;
-    if (worker !== undefined) setTimeout(() => void worker.terminate(), 0).unref();
+    setTimeout(() => void thread.worker.terminate(), 0).unref();
   }
 
   #post(message: HashWorkerRequest): void {
-    if (this.#inline !== undefined) this.#inline(message);
-    else this.#worker?.postMessage(message);
+    if (this.#inline !== undefined) {
+      this.#inline(message);
+      return;
+    }
+    const thread = this.#thread;
+    if (thread === undefined) return;
+    if (!this.#ownThread) {
+      this.#held.push(message);
+      if (message.type !== "finish") return;
+    }
+    const batch = this.#ownThread ? message : this.#held.splice(0);
+    thread.worker.postMessage({
+      session: this.#session,
+      message: batch,
+    } satisfies HashEnvelope<HashWorkerRequest>);
   }
 
   #receive(reply: HashWorkerReply): void {

@@ -89,6 +89,26 @@ describe("dlm get with several URLs (no daemon)", () => {
     expect(sha256Hex(new Uint8Array(await readFile(join(dir, "sub", "b.bin"))))).toBe(sha256Of(4000, 51));
   }, 60_000);
 
+  test("files at once share the hash thread: every checksum= is checked, a wrong one fails alone", async () => {
+    const dir = await dirs.fresh();
+    const size = 2 << 20;
+    // Paced, so the six overlap: the first is hashed on the download thread, the others on the shared one.
+    const lines = [0, 1, 2, 3, 4, 5].map((i) => {
+      const url = origin.serve(`/h/f${i}.bin`, { size, seed: 60 + i, throttleBytesPerSec: 8 << 20 });
+      const digest = i === 5 ? "0".repeat(64) : sha256Of(size, 60 + i);
+      return `${url}\n  checksum=sha-256=${digest}\n`;
+    });
+    await Bun.write(join(dir, "list.txt"), lines.join(""));
+    const run = await runDlm(["get", "-i", "list.txt", "-j", "6", "-c", "1"], { cwd: dir });
+    expect(run.exitCode).toBe(EXIT.INTEGRITY);
+    expect(run.stderr).toContain("f5.bin: sha256 mismatch");
+    for (const i of [0, 1, 2, 3, 4]) {
+      const bytes = new Uint8Array(await readFile(join(dir, `f${i}.bin`)));
+      expect(sha256Hex(bytes)).toBe(sha256Of(size, 60 + i));
+    }
+    expect(await Bun.file(join(dir, "f5.bin")).exists()).toBe(false);
+  }, 60_000);
+
   test("flags for one file are refused with several URLs; no URL at all is a usage error", async () => {
     const dir = await dirs.fresh();
     const twoWithOutput = await runDlm(["get", origin.url("/x"), origin.url("/y"), "-o", "z"], { cwd: dir });

@@ -34,23 +34,26 @@ export class InPlaceSink implements Sink {
   }
 
   async open(segments: readonly Segment[], outputBytes: number | undefined): Promise<void> {
-    const existed = await lstat(this.#path).then(
-      () => true,
-      () => false,
-    );
+    let existed = false;
     await guardStorage(this.#path, "open", async () => {
       // Never through a link (ELOOP), and a new file only where nothing is (EEXIST): see no-follow.ts.
       // 0o666 less the umask, as curl and wget leave a download: this file becomes the output. The sidecar
-      // directory (0700) keeps it private until then.
-      const fd = await openFd(this.#path, existed ? OPEN.readWrite : OPEN.createReadWrite, 0o666);
+      // directory (0700) keeps it private until then. A fresh download (the common case, every file of a
+      // batch) creates it in one call; EEXIST means an earlier run's data, opened as it is.
+      const fd = await openFd(this.#path, OPEN.createReadWrite, 0o666).catch((error: unknown) => {
+        if ((error as { code?: string }).code !== "EEXIST") throw error;
+        existed = true;
+        return openFd(this.#path, OPEN.readWrite, 0o666);
+      });
       this.#fd = fd;
-      // ftruncate makes a sparse file of the final size; the blocks are claimed as bytes arrive.
-      if (outputBytes !== undefined && (await fstatFd(fd)).size !== outputBytes) {
+      // ftruncate makes a sparse file of the final size; the blocks are claimed as bytes arrive. A file just
+      // created is empty: no fstat needed.
+      if (outputBytes !== undefined && (existed ? (await fstatFd(fd)).size : 0) !== outputBytes) {
         await ftruncateFd(fd, outputBytes);
       }
       // A stream of unknown length: drop whatever an earlier run wrote past the bytes the state vouches for.
-      if (outputBytes === undefined) {
-        const trusted = existed ? Math.max(0, ...segments.map((s) => s.start + s.done - this.#base)) : 0;
+      if (outputBytes === undefined && existed) {
+        const trusted = Math.max(0, ...segments.map((s) => s.start + s.done - this.#base));
         await ftruncateFd(fd, trusted);
       }
     });
