@@ -4,6 +4,7 @@
 import { nextSegmentBytes } from "./plan.ts";
 import { isComplete, lengthOf, remainingOf, type Segment } from "./segment.ts";
 import { DEFAULT_SLOW_POLICY, medianRate, type SlowPolicy } from "./slow-connection.ts";
+import { type SourceEvent, type SourceLimits, type SourceStat, SourceTable } from "./source-table.ts";
 import { planEvenSplit } from "./steal.ts";
 import { type Assignment, WorkerTable } from "./worker-table.ts";
 
@@ -31,6 +32,28 @@ export interface SchedulerOptions {
   /** A connection silent this long (ms) while waiting for bytes is aborted. */
   readonly stallTimeoutMs: number;
   readonly slowPolicy?: SlowPolicy;
+  /** Where the file can be fetched from (source 0 = the URL given); default: source 0 alone. */
+  readonly sources?: readonly SourceLimits[];
+}
+
+/** Why a request on a source failed, as the scheduler needs to know it. */
+export interface SourceFailure {
+  /**
+   * `limit`: 503/429 (one connection too many, if others on the source work); `error`: anything retryable;
+   * `disagrees`: its answer contradicts the file (size, validator).
+   */
+  readonly kind: "limit" | "error" | "disagrees";
+  /** For the log line. */
+  readonly reason: string;
+  readonly retryAfterMs?: number | undefined;
+}
+
+/** What a worker does after a failure on its source. */
+export interface FailureVerdict {
+  /** Give the segment back and ask for new work (another source takes it); else retry here as before. */
+  readonly leave: boolean;
+  /** A change of the source to log once (demoted, dropped, limited, backoff). */
+  readonly event: SourceEvent | undefined;
 }
 
 /** A worker as the run saw it at a tick (its bytes the scheduler counts from its segment's `done`). */
@@ -53,6 +76,8 @@ export interface Work {
   readonly kind: "carved" | "resumed" | "stolen" | "slow";
   /** The segment split for a steal. */
   readonly victim: Segment | undefined;
+  /** The source its requests go to (0 = the URL given). */
+  readonly source: number;
 }
 
 /** Something the run must do to a worker's current attempt (the segment itself continues). */
@@ -75,7 +100,10 @@ export class Scheduler {
   readonly #segments: Segment[];
   /** Segments not yet handed out, in file order. */
   readonly #pending: Segment[];
-  readonly #workers = new WorkerTable();
+  readonly #sources: SourceTable;
+  readonly #workers: WorkerTable;
+  /** Set while no source takes a request (all in a Retry-After wait): idle workers wait instead of ending. */
+  #blocked = false;
   readonly #startedAt: number;
   readonly #doneAtStart: number;
   #nextId: number;
@@ -89,6 +117,8 @@ export class Scheduler {
     this.#options = options;
     this.#policy = options.slowPolicy ?? DEFAULT_SLOW_POLICY;
     this.#segments = segments;
+    this.#sources = new SourceTable(options.sources ?? []);
+    this.#workers = new WorkerTable((source, bytes) => this.#sources.stored(source, bytes));
     this.#pending = segments
       .filter((s) => !isComplete(s) || options.mode === "stream")
       .sort((a, b) => a.start - b.start);
@@ -113,7 +143,17 @@ export class Scheduler {
 
   /** True while some worker holds a segment: an idle worker may get work later (a steal), so it waits. */
   get busy(): boolean {
-    return this.#workers.assigned.size > 0;
+    return this.#workers.assigned.size > 0 || this.#blocked;
+  }
+
+  /** What is known of each source now (for progress, logs and tests). */
+  sourceStats(): SourceStat[] {
+    return this.#sources.stats((source) => this.#workers.connectionsOn(source));
+  }
+
+  /** The source of `worker`'s current or last request. */
+  sourceOf(worker: number): number | undefined {
+    return this.#workers.sourceOf(worker);
   }
 
   /** Since when (monotonic ms) `worker`'s connection has been far slower than its peers, if it is. */
@@ -132,10 +172,18 @@ export class Scheduler {
    * undefined when there is nothing left worth a request.
    */
   next(worker: number, now: number): Work | undefined {
-    this.#workers.release(worker);
+    this.#release(worker);
     this.#workers.meter(worker, now);
-    const work = this.#stealFromSlow(worker) ?? this.#nextInOrder(worker, now) ?? this.#steal(worker);
-    if (work !== undefined) this.#workers.assign(worker, work.segment, now);
+    const source = this.#sources.choose(this.#workers.sourceOf(worker), now, (s) =>
+      this.#workers.connectionsOn(s, worker),
+    );
+    this.#blocked = source === undefined && this.#sources.waitingUntil(now) !== undefined;
+    if (source === undefined) return undefined;
+    const work =
+      this.#stealFromSlow(worker, source) ??
+      this.#nextInOrder(worker, now, source) ??
+      this.#steal(worker, source);
+    if (work !== undefined) this.#workers.assign(worker, work.segment, now, source);
     return work;
   }
 
@@ -148,20 +196,60 @@ export class Scheduler {
     const segment = this.#pending[index];
     if (segment === undefined) return undefined;
     this.#pending.splice(index, 1);
-    this.#workers.release(worker);
+    this.#release(worker);
     this.#workers.meter(worker, now);
-    this.#workers.assign(worker, segment, now);
-    return { segment, kind: "resumed", victim: undefined };
+    this.#workers.assign(worker, segment, now, 0);
+    return { segment, kind: "resumed", victim: undefined, source: 0 };
   }
 
   /** A request of `worker` got its response head `ms` after it was sent. */
-  firstByte(_worker: number, ms: number): void {
+  firstByte(worker: number, ms: number): void {
     this.#ttfbMs = this.#ttfbMs === undefined ? ms : this.#ttfbMs * 0.8 + ms * 0.2;
+    const source = this.#workers.sourceOf(worker);
+    if (source !== undefined) this.#sources.firstByte(source, ms);
   }
 
-  /** `worker` is done with its segment (complete, or failed for good). */
+  /**
+   * `worker` is done with its segment: complete, failed for good, or given back after a failure on its
+   * source (see `failed`): the bytes it still needs go back to the pending work, for any source.
+   */
   finished(worker: number): void {
+    this.#release(worker);
+  }
+
+  /**
+   * A request of `worker` failed on its source: the source learns (a connection cap from a 503/429 while
+   * others on it work, which is no failure; errors that demote, then drop it; a Retry-After for itself
+   * alone), and the worker leaves it when another source can take the segment now.
+   */
+  failed(worker: number, failure: SourceFailure, now: number): FailureVerdict {
+    const source = this.#workers.sourceOf(worker);
+    if (source === undefined) return { leave: false, event: undefined };
+    let event: SourceEvent | undefined;
+    const open = this.#workers.connectionsOn(source, worker);
+    if (failure.kind === "limit" && open > 0) {
+      event = this.#sources.limited(source, open, failure.retryAfterMs, now);
+    } else {
+      event = this.#sources.failed(source, failure.reason, now, {
+        retryAfterMs: failure.retryAfterMs,
+        disagrees: failure.kind === "disagrees",
+      });
+    }
+    if (this.#options.mode !== "range") return { leave: false, event };
+    const elsewhere = this.#sources.openOther(source, now, (s) => this.#workers.connectionsOn(s, worker));
+    const leave =
+      this.#sources.stateOf(source) === "dropped" || elsewhere || (failure.kind === "limit" && open > 0);
+    return { leave, event };
+  }
+
+  /** Releases `worker`; the unfetched rest of a segment it gives back goes to the pending work. */
+  #release(worker: number): void {
+    const a = this.#workers.assigned.get(worker);
     this.#workers.release(worker);
+    if (a === undefined || this.#options.mode !== "range" || isComplete(a.segment)) return;
+    if (this.#pending.includes(a.segment)) return;
+    const at = this.#pending.findIndex((s) => s.start > a.segment.start);
+    this.#pending.splice(at < 0 ? this.#pending.length : at, 0, a.segment);
   }
 
   /**
@@ -174,6 +262,10 @@ export class Scheduler {
     // dead connection; then one sample is enough to call a connection slow (policy.graceMs, 0 by default).
     const minIntervalMs = Math.max(TICK_MS * 0.75, 4 * (this.#ttfbMs ?? 0));
     const stalled = this.#workers.sample(now, sample, minIntervalMs, this.#options.stallTimeoutMs);
+    for (let source = 0; source < this.#sources.size; source++) {
+      const rates = this.#workers.rates("latest", source).map((r) => r.bytesPerSecond);
+      this.#sources.sample(source, this.#workers.connectionsOn(source), rates, now);
+    }
     const slow = this.#paced ? [] : this.#workers.slowToRestart(now, this.#policy);
     return [
       ...stalled.map((worker): Decision => ({ kind: "stalled", worker })),
@@ -191,7 +283,7 @@ export class Scheduler {
    * (sized by `nextSegmentBytes`, and in proportion for a worker slower than the median), or a resumed
    * segment as it is.
    */
-  #nextInOrder(worker: number, now: number): Work | undefined {
+  #nextInOrder(worker: number, now: number, source: number): Work | undefined {
     const pending = this.#pending;
     const { mode, minSplitBytes } = this.#options;
     for (;;) {
@@ -203,7 +295,7 @@ export class Scheduler {
       }
       if (head.done > 0 || mode !== "range") {
         pending.shift();
-        return { segment: head, kind: "resumed", victim: undefined };
+        return { segment: head, kind: "resumed", victim: undefined, source };
       }
       let inFlightBytes = 0;
       for (const a of this.#workers.assigned.values()) inFlightBytes += remainingOf(a.segment);
@@ -227,12 +319,12 @@ export class Scheduler {
       // The rest of the head goes with this segment when what would be left is too small to be its own.
       if (lengthOf(head) - size < Math.min(size, minSplitBytes)) {
         pending.shift();
-        return { segment: head, kind: "carved", victim: undefined };
+        return { segment: head, kind: "carved", victim: undefined, source };
       }
       const segment: Segment = { id: this.#nextId++, start: head.start, end: head.start + size - 1, done: 0 };
       head.start = segment.end + 1;
       this.#segments.push(segment);
-      return { segment, kind: "carved", victim: undefined };
+      return { segment, kind: "carved", victim: undefined, source };
     }
   }
 
@@ -270,7 +362,7 @@ export class Scheduler {
   }
 
   /** End game: the segment in flight that would finish last, split so that both parts finish together. */
-  #steal(thief: number): Work | undefined {
+  #steal(thief: number, source: number): Work | undefined {
     if (this.#options.mode !== "range") return undefined;
     const median = this.#workers.median();
     let victim: [number, Assignment] | undefined;
@@ -281,8 +373,17 @@ export class Scheduler {
     }
     if (victim === undefined) return undefined;
     // All of a waiting worker's remainder, however small: nobody else would fetch it before its backoff ends.
-    const minBytes = victim[1].waiting ? 1 : this.#options.minSplitBytes;
-    return this.#split(victim[0], victim[1].segment, thief, minBytes, "stolen");
+    // From a connection at most half as fast as the thief, parts down to SLOW_MIN_STEAL_BYTES: on a small
+    // file (or a slow source's last segment) a whole --min-split is most of the tail.
+    const victimRate = this.#workers.rateOf(victim[0]);
+    const thiefRate = this.#workers.rateOf(thief) ?? median;
+    const slower = victimRate !== undefined && thiefRate >= 2 * victimRate;
+    const minBytes = victim[1].waiting
+      ? 1
+      : slower
+        ? Math.min(this.#options.minSplitBytes, SLOW_MIN_STEAL_BYTES)
+        : this.#options.minSplitBytes;
+    return this.#split(victim[0], victim[1].segment, thief, minBytes, "stolen", source);
   }
 
   /**
@@ -291,12 +392,14 @@ export class Scheduler {
    * where hash on arrival waits and where the file's contiguous prefix ends. Left alone, a slow connection
    * that no reconnect cures holds its whole segment, and at the end the whole download.
    */
-  #stealFromSlow(thief: number): Work | undefined {
+  #stealFromSlow(thief: number, source: number): Work | undefined {
     if (this.#options.mode !== "range" || this.#paced) return undefined;
     // The thief counts among the peers: with two connections, the other one is all there is to compare.
     const own = this.#workers.rateOf(thief);
     const rates = this.#workers.rates("smoothed").map((r) => r.bytesPerSecond);
-    const median = medianRate([...rates, ...(own === undefined ? [] : [own])]);
+    // A fast thief is a peer too: when the slow connections are most of those still busy (the tail; a slow
+    // source's), the median alone would call none of them slow.
+    const median = Math.max(medianRate([...rates, ...(own === undefined ? [] : [own])]), own ?? 0);
     // A slow thief would only make two slow connections of one; its faster peers will take the work.
     if (median <= 0 || this.#workers.isSlow(thief, median, this.#policy)) return undefined;
     // Only a segment that would still be fetched when half the work left is done: earlier ones end in time
@@ -313,7 +416,7 @@ export class Scheduler {
     // Smaller parts than a plain steal takes: a few hundred KiB behind a slow connection can hold the
     // hash for a second.
     const minBytes = Math.min(this.#options.minSplitBytes, SLOW_MIN_STEAL_BYTES);
-    return this.#split(victim[0], victim[1], thief, minBytes, "slow");
+    return this.#split(victim[0], victim[1], thief, minBytes, "slow", source);
   }
 
   /**
@@ -327,6 +430,7 @@ export class Scheduler {
     thief: number,
     minStealBytes: number,
     kind: Work["kind"],
+    source: number,
   ): Work | undefined {
     const median = this.#workers.median();
     const victimRate = this.#workers.assigned.get(owner)?.waiting ? 0 : this.#workers.rateOf(owner);
@@ -346,6 +450,6 @@ export class Scheduler {
     // non-empty ranges; its worker sees nothing remaining and moves on.
     if (lengthOf(plan.victim) === 0) this.#segments.splice(this.#segments.indexOf(plan.victim), 1);
     this.#segments.push(stolen);
-    return { segment: stolen, kind, victim: plan.victim };
+    return { segment: stolen, kind, victim: plan.victim, source };
   }
 }

@@ -22,6 +22,8 @@ export interface Assignment {
   lastByteAt: number;
   /** Waiting out a retry backoff (no connection). */
   waiting: boolean;
+  /** The source its requests go to. */
+  readonly source: number;
 }
 
 /**
@@ -32,6 +34,14 @@ export interface Assignment {
 export class WorkerTable {
   readonly #assigned = new Map<number, Assignment>();
   readonly #meters = new Map<number, WorkerMeter>();
+  /** The source each worker's last request went to (kept while it is idle). */
+  readonly #sources = new Map<number, number>();
+  /** Told the bytes each worker stores, with their source. */
+  readonly #onStored: (source: number, bytes: number) => void;
+
+  constructor(onStored: (source: number, bytes: number) => void = () => {}) {
+    this.#onStored = onStored;
+  }
 
   /** Busy workers and their segments. */
   get assigned(): ReadonlyMap<number, Assignment> {
@@ -53,8 +63,27 @@ export class WorkerTable {
     return this.#meters.get(worker)?.bytesPerSecond;
   }
 
-  assign(worker: number, segment: Segment, now: number): void {
-    this.#assigned.set(worker, { segment, counted: segment.done, lastByteAt: now, waiting: false });
+  /**
+   * `worker` fetches `segment` from `source`; a worker that changes source has a new connection, so what
+   * was measured of the old one is forgotten.
+   */
+  assign(worker: number, segment: Segment, now: number, source = 0): void {
+    const before = this.#sources.get(worker);
+    if (before !== undefined && before !== source) this.#meters.get(worker)?.reset(now);
+    this.#sources.set(worker, source);
+    this.#assigned.set(worker, { segment, counted: segment.done, lastByteAt: now, waiting: false, source });
+  }
+
+  /** The source of `worker`'s last request, if it made one. */
+  sourceOf(worker: number): number | undefined {
+    return this.#sources.get(worker);
+  }
+
+  /** Busy workers on `source`, not counting `except`. */
+  connectionsOn(source: number, except?: number): number {
+    let n = 0;
+    for (const [worker, a] of this.#assigned) if (a.source === source && worker !== except) n++;
+    return n;
   }
 
   /** `worker` holds no segment any more; what it stored is counted. */
@@ -93,10 +122,14 @@ export class WorkerTable {
     return medianRate(this.rates("smoothed"));
   }
 
-  /** Rates of the busy, measured workers: smoothed, or over the last sampling interval alone. */
-  rates(which: "smoothed" | "latest"): ConnectionRate[] {
+  /**
+   * Rates of the busy, measured workers: smoothed, or over the last sampling interval alone; of one source
+   * only when `source` is given.
+   */
+  rates(which: "smoothed" | "latest", source?: number): ConnectionRate[] {
     const rates: ConnectionRate[] = [];
     for (const [worker, a] of this.#assigned) {
+      if (source !== undefined && a.source !== source) continue;
       const m = this.#meters.get(worker);
       const rate = which === "smoothed" ? m?.bytesPerSecond : m?.latestBytesPerSecond;
       if (a.waiting || rate === undefined) continue;
@@ -134,7 +167,13 @@ export class WorkerTable {
    * at once.
    */
   slowToRestart(now: number, policy: SlowPolicy): number[] {
-    const rates = this.rates("latest");
+    // Compared within each source: a slow source's connections are its own pace, which no reconnect cures.
+    const bySource = new Set([...this.#assigned.values()].map((a) => a.source));
+    return [...bySource].flatMap((source) => this.#slowToRestartOn(source, now, policy));
+  }
+
+  #slowToRestartOn(source: number, now: number, policy: SlowPolicy): number[] {
+    const rates = this.rates("latest", source);
     const median = medianRate(rates);
     const timed = rates.map((r) => {
       const m = this.#meters.get(r.worker) as WorkerMeter;
@@ -159,7 +198,9 @@ export class WorkerTable {
   /** Moves the bytes `worker` stored since last counted into its meter. */
   #count(worker: number, a: Assignment): WorkerMeter | undefined {
     const meter = this.#meters.get(worker);
-    meter?.add(a.segment.done - a.counted);
+    const bytes = a.segment.done - a.counted;
+    meter?.add(bytes);
+    if (bytes > 0) this.#onStored(a.source, bytes);
     a.counted = a.segment.done;
     return meter;
   }
