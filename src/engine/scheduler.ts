@@ -207,6 +207,8 @@ export class Scheduler {
     this.#ttfbMs = this.#ttfbMs === undefined ? ms : this.#ttfbMs * 0.8 + ms * 0.2;
     const source = this.#workers.sourceOf(worker);
     if (source !== undefined) this.#sources.firstByte(source, ms);
+    const a = this.#workers.assigned.get(worker);
+    if (a !== undefined) a.answered = true;
   }
 
   /**
@@ -226,7 +228,8 @@ export class Scheduler {
     const source = this.#workers.sourceOf(worker);
     if (source === undefined) return { leave: false, event: undefined };
     let event: SourceEvent | undefined;
-    const open = this.#workers.connectionsOn(source, worker);
+    // Those that were answered: several refused at once must not count each other.
+    const open = this.#workers.connectionsOn(source, worker, true);
     if (failure.kind === "limit" && open > 0) {
       event = this.#sources.limited(source, open, failure.retryAfterMs, now);
     } else {

@@ -24,6 +24,8 @@ export interface Assignment {
   waiting: boolean;
   /** The source its requests go to. */
   readonly source: number;
+  /** Its request on the source was answered (a first byte): it counts among the source's open connections. */
+  answered: boolean;
 }
 
 /**
@@ -71,7 +73,7 @@ export class WorkerTable {
     const before = this.#sources.get(worker);
     if (before !== undefined && before !== source) this.#meters.get(worker)?.reset(now);
     this.#sources.set(worker, source);
-    this.#assigned.set(worker, { segment, counted: segment.done, lastByteAt: now, waiting: false, source });
+    this.#assigned.set(worker, { segment, counted: segment.done, lastByteAt: now, waiting: false, source, answered: false });
   }
 
   /** The source of `worker`'s last request, if it made one. */
@@ -79,10 +81,11 @@ export class WorkerTable {
     return this.#sources.get(worker);
   }
 
-  /** Busy workers on `source`, not counting `except`. */
-  connectionsOn(source: number, except?: number): number {
+  /** Busy workers on `source`, not counting `except`; only those whose request was answered if `answered`. */
+  connectionsOn(source: number, except?: number, answered = false): number {
     let n = 0;
-    for (const [worker, a] of this.#assigned) if (a.source === source && worker !== except) n++;
+    for (const [worker, a] of this.#assigned)
+      if (a.source === source && worker !== except && (!answered || a.answered)) n++;
     return n;
   }
 
