@@ -363,7 +363,7 @@ export class DownloadRun {
         log: WORKER_LOG.with({ download: prepared.output }),
       });
     } finally {
-      this.#scheduler.finished(worker);
+      this.#scheduler.finished(worker, this.#ctx.monotonic());
       this.#wakeIdle();
       if (this.#scheduler.segments.every(isComplete)) this.#allDone.abort(new AllSegmentsDone());
       this.#activity.splice(this.#activity.indexOf(activity), 1);

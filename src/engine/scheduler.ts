@@ -104,6 +104,8 @@ export class Scheduler {
   readonly #workers: WorkerTable;
   /** Set while no source takes a request (all in a Retry-After wait): idle workers wait instead of ending. */
   #blocked = false;
+  /** The time of the current `next` call (steals estimate unsampled workers' rates from their progress). */
+  #now = 0;
   readonly #startedAt: number;
   readonly #doneAtStart: number;
   #nextId: number;
@@ -172,6 +174,7 @@ export class Scheduler {
    * undefined when there is nothing left worth a request.
    */
   next(worker: number, now: number): Work | undefined {
+    this.#now = now;
     this.#release(worker);
     this.#workers.meter(worker, now);
     const source = this.#sources.choose(this.#workers.sourceOf(worker), now, (s) =>
@@ -215,8 +218,8 @@ export class Scheduler {
    * `worker` is done with its segment: complete, failed for good, or given back after a failure on its
    * source (see `failed`): the bytes it still needs go back to the pending work, for any source.
    */
-  finished(worker: number): void {
-    this.#release(worker);
+  finished(worker: number, now?: number): void {
+    this.#release(worker, now);
   }
 
   /**
@@ -246,9 +249,9 @@ export class Scheduler {
   }
 
   /** Releases `worker`; the unfetched rest of a segment it gives back goes to the pending work. */
-  #release(worker: number): void {
+  #release(worker: number, now?: number): void {
     const a = this.#workers.assigned.get(worker);
-    this.#workers.release(worker);
+    this.#workers.release(worker, now);
     if (a === undefined || this.#options.mode !== "range" || isComplete(a.segment)) return;
     if (this.#pending.includes(a.segment)) return;
     const at = this.#pending.findIndex((s) => s.start > a.segment.start);
@@ -355,7 +358,7 @@ export class Scheduler {
   #projectedSeconds(worker: number, a: Assignment, median: number): number {
     if (remainingOf(a.segment) === 0) return 0;
     if (a.waiting) return 1e9 + remainingOf(a.segment);
-    const rate = this.#workers.rateOf(worker) ?? median;
+    const rate = this.#workers.estimateOf(worker, this.#now) ?? median;
     return remainingOf(a.segment) / Math.max(rate, 1);
   }
 
@@ -378,7 +381,7 @@ export class Scheduler {
     // All of a waiting worker's remainder, however small: nobody else would fetch it before its backoff ends.
     // From a connection at most half as fast as the thief, parts down to SLOW_MIN_STEAL_BYTES: on a small
     // file (or a slow source's last segment) a whole --min-split is most of the tail.
-    const victimRate = this.#workers.rateOf(victim[0]);
+    const victimRate = this.#workers.estimateOf(victim[0], this.#now);
     const thiefRate = this.#workers.rateOf(thief) ?? median;
     const slower = victimRate !== undefined && thiefRate >= 2 * victimRate;
     const minBytes = victim[1].waiting
@@ -410,7 +413,7 @@ export class Scheduler {
     const soon = Math.max(this.#minSplitSeconds, this.#secondsLeft(own ?? median) / 2);
     let victim: [number, Segment] | undefined;
     for (const [worker, a] of this.#workers.assigned) {
-      const rate = this.#workers.rateOf(worker);
+      const rate = this.#workers.estimateOf(worker, this.#now);
       if (a.waiting || rate === undefined || !this.#workers.isSlow(worker, median, this.#policy)) continue;
       if (remainingOf(a.segment) / Math.max(rate, 1) <= soon) continue;
       if (victim === undefined || a.segment.start < victim[1].start) victim = [worker, a.segment];
@@ -436,7 +439,9 @@ export class Scheduler {
     source: number,
   ): Work | undefined {
     const median = this.#workers.median();
-    const victimRate = this.#workers.assigned.get(owner)?.waiting ? 0 : this.#workers.rateOf(owner);
+    const victimRate = this.#workers.assigned.get(owner)?.waiting
+      ? 0
+      : this.#workers.estimateOf(owner, this.#now);
     const thiefRate = this.#workers.rateOf(thief) ?? median;
     const plan = planEvenSplit({
       victim,

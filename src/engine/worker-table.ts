@@ -14,6 +14,12 @@ import { WorkerMeter } from "./worker-meter.ts";
  */
 const MAX_FRUITLESS_RESTARTS = 2;
 
+/** A segment smaller than this says too little of its connection's rate to seed it (see WorkerMeter.seed). */
+const SEED_MIN_BYTES = 128 << 10;
+
+/** Shortest time (ms) on a segment that gives an unsampled worker an estimated rate (see estimateOf). */
+const ESTIMATE_MIN_MS = 40;
+
 /** A worker's current segment, and what the last tick saw of it. */
 export interface Assignment {
   readonly segment: Segment;
@@ -24,6 +30,9 @@ export interface Assignment {
   waiting: boolean;
   /** The source its requests go to. */
   readonly source: number;
+  /** When it was handed out, and `segment.done` then (for a segment finished before any tick: see seed). */
+  readonly assignedAt: number;
+  readonly doneAtAssign: number;
   /** Its request on the source was answered (a first byte): it counts among the source's open connections. */
   answered: boolean;
 }
@@ -69,11 +78,32 @@ export class WorkerTable {
    * `worker` fetches `segment` from `source`; a worker that changes source has a new connection, so what
    * was measured of the old one is forgotten.
    */
+  /**
+   * `worker`'s measured rate, else (not sampled by a tick yet) what its current segment moved since it was
+   * handed out, once that is at least ESTIMATE_MIN_MS old: a fast peer may look for work before the first tick.
+   */
+  estimateOf(worker: number, now: number): number | undefined {
+    const measured = this.rateOf(worker);
+    if (measured !== undefined) return measured;
+    const a = this.#assigned.get(worker);
+    if (a === undefined || a.waiting || !a.answered || now - a.assignedAt < ESTIMATE_MIN_MS) return undefined;
+    return ((a.segment.done - a.doneAtAssign) / (now - a.assignedAt)) * 1000;
+  }
+
   assign(worker: number, segment: Segment, now: number, source = 0): void {
     const before = this.#sources.get(worker);
     if (before !== undefined && before !== source) this.#meters.get(worker)?.reset(now);
     this.#sources.set(worker, source);
-    this.#assigned.set(worker, { segment, counted: segment.done, lastByteAt: now, waiting: false, source, answered: false });
+    this.#assigned.set(worker, {
+      segment,
+      counted: segment.done,
+      lastByteAt: now,
+      waiting: false,
+      source,
+      answered: false,
+      assignedAt: now,
+      doneAtAssign: segment.done,
+    });
   }
 
   /** The source of `worker`'s last request, if it made one. */
@@ -89,11 +119,17 @@ export class WorkerTable {
     return n;
   }
 
-  /** `worker` holds no segment any more; what it stored is counted. */
-  release(worker: number): void {
+  /**
+   * `worker` holds no segment any more; what it stored is counted. With `now`, a segment it finished before
+   * any tick measured it gives its connection a first rate.
+   */
+  release(worker: number, now?: number): void {
     const a = this.#assigned.get(worker);
     if (a === undefined) return;
     this.#count(worker, a);
+    const bytes = a.segment.done - a.doneAtAssign;
+    if (now !== undefined && now > a.assignedAt && bytes >= SEED_MIN_BYTES && remainingOf(a.segment) === 0)
+      this.#meters.get(worker)?.seed((bytes / (now - a.assignedAt)) * 1000);
     this.#assigned.delete(worker);
   }
 

@@ -257,6 +257,7 @@ export function simulate(options: SimOptions): SimResult {
   // redone (carving and stealing keep the order; a new or removed segment forces a re-sort).
   let ordered: Segment[] = [];
   let firstIncomplete = 0;
+  let orderedLast: Segment | undefined;
   const walk = (): number | undefined => {
     let frontier = firstIncomplete === 0 ? 0 : (ordered[firstIncomplete - 1]?.end ?? -1) + 1;
     for (let i = firstIncomplete; i < ordered.length; i++) {
@@ -272,9 +273,12 @@ export function simulate(options: SimOptions): SimResult {
     return frontier;
   };
   const pump = (): void => {
-    let frontier = ordered.length === segments.length ? walk() : undefined;
+    // A steal that takes all of a victim removes it and adds one: the same count, a new last segment.
+    const same = ordered.length === segments.length && orderedLast === segments.at(-1);
+    let frontier = same ? walk() : undefined;
     if (frontier === undefined) {
       ordered = [...segments].sort((a, b) => a.start - b.start);
+      orderedLast = segments.at(-1);
       firstIncomplete = 0;
       frontier = walk() ?? 0;
     }
@@ -395,7 +399,7 @@ export function simulate(options: SimOptions): SimResult {
     if (verdict.event !== undefined) sourceEvents.push({ ...verdict.event, atMs: now });
     if (verdict.leave) {
       w.conn = undefined;
-      scheduler.finished(w.id);
+      scheduler.finished(w.id, now);
       takeWork(w);
       return;
     }
@@ -500,7 +504,7 @@ export function simulate(options: SimOptions): SimResult {
         // taken all of them meanwhile).
         if (segment !== undefined && remainingOf(segment) === 0) {
           w.conn = undefined;
-          scheduler.finished(w.id);
+          scheduler.finished(w.id, now);
           takeWork(w);
         } else send(w, true);
         continue;
@@ -530,7 +534,7 @@ export function simulate(options: SimOptions): SimResult {
         // The body loop stops at the segment's end; if a steal moved it, the rest of the answer is dropped.
         if (segment.end < w.askedEnd) cut(w, rate);
         w.carry = 0;
-        scheduler.finished(w.id);
+        scheduler.finished(w.id, now);
         pump();
         takeWork(w);
         wakeIdle();

@@ -8,7 +8,7 @@ import { SOURCE_CONNECTIONS, SOURCE_SHAPES, SOURCE_SIZES_MIB, type SourceCase } 
 
 const MiB = 1 << 20;
 /** At 16 MiB the file is done in a few ticks: blind first segments on a slow source show (issue 24). */
-const SMALL_FILE_BOUND = 1.6;
+const SMALL_FILE_BOUND = 2;
 
 interface Row {
   readonly c: SourceCase;
@@ -73,7 +73,8 @@ describe("link simulator with sources: invariants", () => {
       }
       expect(at).toBe(size);
       expect(result.servedBytes - size).toBeLessThanOrEqual(result.allowanceBytes + 1);
-      expect(result.servedBytes / size).toBeLessThan(1.05);
+      // A small file's end game drops slow victims' in-flight bytes (see simulator.test.ts).
+      expect(result.servedBytes / size).toBeLessThan(sizeMiB < 128 ? 1.08 : 1.05);
     },
   );
 
