@@ -131,7 +131,9 @@ describe("planEvenSplit", () => {
             // at all of it) nothing.
             const takesAll = rv * 4 <= rt && plan.splitAt === nextOffsetOf(s);
             if (!takesAll)
-              expect(plan.splitAt).toBeGreaterThanOrEqual(nextOffsetOf(s) + Math.min(inFlight, remainingOf(s)));
+              expect(plan.splitAt).toBeGreaterThanOrEqual(
+                nextOffsetOf(s) + Math.min(inFlight, remainingOf(s)),
+              );
             expect(plan.splitAt).toBeLessThanOrEqual(s.end);
             expect(Number.isInteger(plan.splitAt)).toBe(true);
           }

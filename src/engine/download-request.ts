@@ -28,6 +28,8 @@ export interface DownloadRequest {
   readonly checkpointIntervalMs: number;
   /** Speed limit of the whole download, bytes/s, over all its connections; undefined = none. */
   readonly limitBytesPerSec?: number | undefined;
+  /** More URLs of the same file, besides `url` (mirrors). */
+  readonly mirrors?: readonly string[] | undefined;
 }
 
 /** Defaults shared by every interface (CLI flags, control plane). */

@@ -9,13 +9,21 @@ import { discardBody } from "./http.ts";
 import { INLINE_HASH_MAX_BYTES, PrefixHasher } from "./prefix-hasher.ts";
 import { credentialOriginOf, type PreparedDownload } from "./prepare.ts";
 import { TokenBucket } from "./rate-limiter.ts";
-import { type Decision, Scheduler, TICK_MS } from "./scheduler.ts";
+import type { RemoteFile } from "./remote-file.ts";
+import { parseRetryAfter } from "./retry-policy.ts";
+import { type Decision, Scheduler, type SourceFailure, TICK_MS } from "./scheduler.ts";
 import { isComplete, type Segment } from "./segment.ts";
 import { writeStateFile } from "./state-file.ts";
 import { createSink } from "./storage/create-sink.ts";
 import type { SegmentWriter, Sink } from "./storage/sink.ts";
 import { algorithmsFor, type VerifiedFile } from "./verify.ts";
-import { fetchSegment, SlowRestart, StallAbort, type WorkerActivity } from "./worker.ts";
+import {
+  fetchSegment,
+  SlowRestart,
+  type SourceAttemptFailure,
+  StallAbort,
+  type WorkerActivity,
+} from "./worker.ts";
 import { Writeback } from "./writeback.ts";
 
 /** Where a run is: fetching bytes, verifying and placing the file, or done. */
@@ -96,6 +104,11 @@ export class DownloadRun {
   readonly #allDone = new AbortController();
   /** Hash on arrival; told at every tick and whenever a segment ends that more of the prefix is readable. */
   #prefix: PrefixHasher | undefined;
+  /**
+   * What each source's requests go to and are checked against (index = source id): source 0 is the probed
+   * `remote`; a mirror's validators are its own, learnt from its first answer.
+   */
+  readonly #remotes: RemoteFile[];
 
   /**
    * `onPhase` hears each phase change synchronously, as it happens (the Controller holds the state).
@@ -124,8 +137,18 @@ export class DownloadRun {
         connections: prepared.request.connections,
         minSplitBytes: prepared.request.minSplitBytes,
         stallTimeoutMs: prepared.request.stallTimeoutMs,
+        sources: prepared.sources.map((s) => ({
+          id: s.id,
+          maxConnections: s.maxConnections,
+          priority: s.priority,
+        })),
       },
       this.#startedAt,
+    );
+    this.#remotes = prepared.sources.map((s) =>
+      s.id === 0
+        ? prepared.remote
+        : { ...prepared.remote, url: s.url, etag: s.etag, lastModified: s.lastModified },
     );
     this.#scheduler.setPaced(this.#paced());
     this.#sink = createSink(
@@ -228,6 +251,7 @@ export class DownloadRun {
       else this.#setPhase("verifying");
     } finally {
       clearInterval(timer);
+      this.#logSourceEvents();
       clearInterval(checkpointer);
       await writeback.stop();
       await this.#checkpointing?.catch(() => undefined);
@@ -311,7 +335,7 @@ export class DownloadRun {
           kind: work.kind,
         });
       }
-      await this.#fetch(worker, work.segment, signal);
+      await this.#fetch(worker, work.segment, signal, undefined, work.source);
     }
   }
 
@@ -321,8 +345,10 @@ export class DownloadRun {
     segment: Segment,
     signal: AbortSignal,
     opening: Response | undefined = undefined,
+    source = 0,
   ): Promise<void> {
     const prepared = this.#prepared;
+    const remote = this.#remotes[source] ?? prepared.remote;
     const activity: WorkerActivity = {
       worker,
       segment,
@@ -343,7 +369,7 @@ export class DownloadRun {
     try {
       await fetchSegment({
         ctx: this.#ctx,
-        remote: prepared.remote,
+        remote,
         mode: prepared.mode,
         headers: prepared.request.headers,
         credentialOrigin: credentialOriginOf(prepared.request),
@@ -360,6 +386,8 @@ export class DownloadRun {
           this.#prefix?.offer(offset, chunk);
         },
         onFirstByte: (ms) => this.#scheduler.firstByte(worker, ms),
+        onFailure: prepared.mode === "range" ? (failure) => this.#sourceFailed(worker, failure) : undefined,
+        onValidators: (etag, lastModified) => this.#learnValidators(source, etag, lastModified),
         log: WORKER_LOG.with({ download: prepared.output }),
       });
     } finally {
@@ -372,6 +400,8 @@ export class DownloadRun {
     }
     // The frontier may have just moved by a whole segment: the hash thread should not wait for the next tick.
     this.#prefix?.pump();
+    // Given back after a failure on its source: another worker continues it.
+    if (!isComplete(segment)) return;
     this.#log.info("segment {segment} done: {bytes} bytes in {elapsed_ms} ms", {
       worker,
       segment: segment.id,
@@ -379,6 +409,50 @@ export class DownloadRun {
       elapsed_ms: Math.round(this.#ctx.monotonic() - started),
       retries: activity.retries,
     });
+  }
+
+  /**
+   * A failed attempt on `worker`'s source: the scheduler learns (a limit, an error, a Retry-After, a
+   * disagreement), a change of the source is logged once, and the worker leaves the source when another can
+   * take its segment now.
+   */
+  #sourceFailed(worker: number, failure: SourceAttemptFailure): "leave" | "retry" {
+    const now = this.#ctx.monotonic();
+    let f: SourceFailure;
+    if (failure.kind === "disagrees") f = { kind: "disagrees", reason: failure.reason };
+    else if (failure.kind === "status") {
+      const retryAfterMs = parseRetryAfter(failure.retryAfter, this.#ctx.now());
+      const limit = failure.status === 503 || failure.status === 429;
+      f = { kind: limit ? "limit" : "error", reason: `HTTP ${failure.status}`, retryAfterMs };
+    } else f = { kind: "error", reason: failure.kind === "network" ? failure.reason : failure.kind };
+    return this.#scheduler.failed(worker, f, now).leave ? "leave" : "retry";
+  }
+
+  /** One line per change of a source (at a tick: a cap learnt from refusals racing each other is one line). */
+  #logSourceEvents(): void {
+    for (const event of this.#scheduler.takeSourceEvents()) {
+      const url = this.#remotes[event.source]?.url ?? "";
+      const what =
+        event.what === "limited"
+          ? `takes at most ${event.value} connections`
+          : event.what === "backoff"
+            ? `asks to wait (${event.reason}, Retry-After)`
+            : `${event.what} (${event.reason})`;
+      this.#log.warn("source {source} {what}: {url}", { source: event.source, what, url });
+    }
+  }
+
+  /** A mirror's first accepted answer tells its own validators; later answers are checked against them. */
+  #learnValidators(source: number, etag: string | undefined, lastModified: string | undefined): void {
+    const remote = this.#remotes[source];
+    if (
+      source === 0 ||
+      remote === undefined ||
+      remote.etag !== undefined ||
+      remote.lastModified !== undefined
+    )
+      return;
+    this.#remotes[source] = { ...remote, etag, lastModified };
   }
 
   /** True while any speed limit applies (the shared ones can change from outside: checked every tick). */
@@ -401,6 +475,7 @@ export class DownloadRun {
       return a === undefined ? undefined : { lastByteAt: a.lastByteAt, waiting: a.state === "retrying" };
     });
     for (const decision of decisions) this.#apply(decision, byWorker.get(decision.worker));
+    this.#logSourceEvents();
     this.#wakeIdle();
     for (const a of this.#activity) {
       a.bytesPerSecond = this.#scheduler.rateOf(a.worker);

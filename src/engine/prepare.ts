@@ -19,6 +19,7 @@ import { isStrongEtag } from "./response-check.ts";
 import { withRetries } from "./retry-loop.ts";
 import type { Segment } from "./segment.ts";
 import { checkSidecarTrust } from "./sidecar-trust.ts";
+import type { Source } from "./source.ts";
 import { type DownloadStateFile, readStateFile, STATE_VERSION, statePath } from "./state-file.ts";
 import { allocatedBytes, bytesToWrite, ensureFreeSpace } from "./storage/free-space.ts";
 import { guardStorage } from "./storage/storage-error.ts";
@@ -38,6 +39,8 @@ export interface PreparedDownload {
   readonly last: number | undefined;
   readonly segments: Segment[];
   readonly state: DownloadStateFile;
+  /** Where the file is fetched from: source 0 is the URL given (describing `remote`), then the mirrors. */
+  readonly sources: readonly Source[];
   /** The probe's 200 response, reusable as the stream body. */
   fullResponse: Response | undefined;
   /** The probe's 206 response carrying segment 0 (see `ProbeResult.headResponse`), taken by worker 0. */
@@ -244,6 +247,7 @@ async function planFresh(
       : { checksum: { algorithm: request.checksum.algorithm, hex: request.checksum.hex } }),
     storage: request.storage,
     segments,
+    ...(request.mirrors === undefined || request.mirrors.length === 0 ? {} : { mirrors: request.mirrors }),
     createdAt: now,
     updatedAt: now,
   };
@@ -258,6 +262,7 @@ async function planFresh(
     last,
     segments,
     state,
+    sources: sourcesOf(request.url, remote, mode === "range" ? (request.mirrors ?? []) : []),
     fullResponse: probed.fullResponse,
     headResponse: head?.response,
   };
@@ -317,6 +322,7 @@ async function continueSaved(
     last,
     segments,
     state,
+    sources: sourcesOf(request.url, remote, mode === "range" ? (saved.mirrors ?? request.mirrors ?? []) : []),
     fullResponse: mode === "stream" ? probed.fullResponse : undefined,
     headResponse: undefined,
   };
@@ -335,6 +341,32 @@ export function describeChange(saved: DownloadStateFile, remote: RemoteFile): st
     return `Last-Modified was ${lastModified}, now ${remote.lastModified ?? "absent"}`;
   }
   return undefined;
+}
+
+/**
+ * Source 0 is what the probe learnt of the URL given; mirrors start with no validators of their own (each
+ * learns its ETag from its first answer: mirrors have ETags of their own).
+ */
+function sourcesOf(url: string, remote: RemoteFile, mirrors: readonly string[]): Source[] {
+  const first: Source = {
+    id: 0,
+    given: url,
+    url: remote.url,
+    etag: remote.etag,
+    lastModified: remote.lastModified,
+  };
+  for (const m of mirrors) {
+    // Bun's fetch reads file: and data: URLs: only http(s) may reach it, wherever a mirror came from.
+    if (!URL.canParse(m) || !/^https?:$/.test(new URL(m).protocol))
+      throw new UsageError(`mirror: only http:// and https:// URLs are fetched, got ${JSON.stringify(m)}`, {
+        flag: "--mirror",
+        input: m,
+      });
+  }
+  const rest = [...new Set(mirrors)]
+    .filter((m) => m !== url)
+    .map((m, i): Source => ({ id: i + 1, given: m, url: m, etag: undefined, lastModified: undefined }));
+  return [first, ...rest];
 }
 
 function validatorOf(remote: RemoteFile): DownloadStateFile["validator"] {

@@ -153,6 +153,11 @@ export class Scheduler {
     return this.#sources.stats((source) => this.#workers.connectionsOn(source));
   }
 
+  /** Changes of the sources since the last call (demoted, dropped, a cap learnt, a Retry-After), to log once. */
+  takeSourceEvents(): SourceEvent[] {
+    return this.#sources.takeEvents();
+  }
+
   /** The source of `worker`'s current or last request. */
   sourceOf(worker: number): number | undefined {
     return this.#workers.sourceOf(worker);
@@ -202,6 +207,9 @@ export class Scheduler {
     this.#release(worker);
     this.#workers.meter(worker, now);
     this.#workers.assign(worker, segment, now, 0);
+    // The probe's answer: an open connection on source 0 (see `failed`'s count of them).
+    const assigned = this.#workers.assigned.get(worker);
+    if (assigned !== undefined) assigned.answered = true;
     return { segment, kind: "resumed", victim: undefined, source: 0 };
   }
 
@@ -212,6 +220,8 @@ export class Scheduler {
     if (source !== undefined) this.#sources.firstByte(source, ms);
     const a = this.#workers.assigned.get(worker);
     if (a !== undefined) a.answered = true;
+    if (source !== undefined)
+      this.#sources.answered(source, this.#workers.connectionsOn(source, undefined, true));
   }
 
   /**

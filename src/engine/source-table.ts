@@ -90,6 +90,8 @@ class SourceRecord {
  */
 export class SourceTable {
   readonly #sources: SourceRecord[];
+  /** Events not yet taken (see `takeEvents`); a source's `limited` is kept once, with its latest cap. */
+  #events: SourceEvent[] = [];
 
   constructor(sources: readonly SourceLimits[]) {
     const list = sources.length === 0 ? [{ id: 0 }] : sources;
@@ -190,6 +192,34 @@ export class SourceTable {
     return perConnection * (s.state === "demoted" ? DEMOTED_WEIGHT : 1);
   }
 
+  /**
+   * Events since the last call, for the run's log: a cap learnt from several refusals at once (the first
+   * requests of a download race each other) is one line with the cap that held.
+   */
+  takeEvents(): SourceEvent[] {
+    const events = this.#events;
+    this.#events = [];
+    return events;
+  }
+
+  #emit(event: SourceEvent): SourceEvent {
+    const same = this.#events.findIndex((e) => e.what === "limited" && e.source === event.source);
+    if (event.what === "limited" && same >= 0) this.#events[same] = event;
+    else this.#events.push(event);
+    return event;
+  }
+
+  /**
+   * `answered` connections on `source` are open at once: a cap learnt below that was too low (a refusal raced
+   * an answer still on its way), so it is raised to what the source carried.
+   */
+  answered(source: number, answered: number): void {
+    const s = this.#get(source);
+    if (s === undefined || s.learnedMax === undefined || answered <= s.learnedMax) return;
+    s.learnedMax = answered;
+    this.#emit({ source, what: "limited", value: s.maxConnections, reason: "refused one connection more" });
+  }
+
   /** `bytes` were stored from `source`: it works (a later failure starts a new run of errors). */
   stored(source: number, bytes: number): void {
     const s = this.#get(source);
@@ -257,12 +287,12 @@ export class SourceTable {
     const before = s.maxConnections;
     s.learnedMax = Math.min(s.learnedMax ?? Number.POSITIVE_INFINITY, open);
     if (before === s.maxConnections) return undefined;
-    return {
+    return this.#emit({
       source: s.limits.id,
       what: "limited",
       value: s.maxConnections,
       reason: "refused one connection more",
-    };
+    });
   }
 
   /**
@@ -284,14 +314,14 @@ export class SourceTable {
     const last = this.usableCount <= 1;
     if ((options.disagrees === true || s.errors >= DROP_AFTER_ERRORS) && !last) {
       s.state = "dropped";
-      return { source: s.limits.id, what: "dropped", reason };
+      return this.#emit({ source: s.limits.id, what: "dropped", reason });
     }
     if (s.errors >= DEMOTE_AFTER_ERRORS && s.state === "active" && !last) {
       s.state = "demoted";
-      return { source: s.limits.id, what: "demoted", reason };
+      return this.#emit({ source: s.limits.id, what: "demoted", reason });
     }
     if (options.retryAfterMs !== undefined)
-      return { source: s.limits.id, what: "backoff", value: s.retryUntil, reason };
+      return this.#emit({ source: s.limits.id, what: "backoff", value: s.retryUntil, reason });
     return undefined;
   }
 

@@ -29,6 +29,8 @@ export interface DownloadStateFile {
   readonly storage: StorageKind;
   /** `done` counts bytes that were fsynced before this state was written. */
   readonly segments: readonly Segment[];
+  /** More URLs of the same file (mirrors, as given), used again on resume; absent = none. */
+  readonly mirrors?: readonly string[];
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -229,6 +231,13 @@ export function validateState(json: unknown, path: string): DownloadStateFile {
   }
   for (const key of ["createdAt", "updatedAt"]) {
     if (typeof o[key] !== "string") return fail(key, "an ISO date", o[key]);
+  }
+  const mirrors = o["mirrors"];
+  if (mirrors !== undefined) {
+    const ok =
+      Array.isArray(mirrors) &&
+      mirrors.every((m) => typeof m === "string" && URL.canParse(m) && /^https?:$/.test(new URL(m).protocol));
+    if (!ok) return fail("mirrors", "an array of http(s) URLs", mirrors);
   }
   return { ...(o as unknown as DownloadStateFile), segments: parsed };
 }

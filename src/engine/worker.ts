@@ -57,6 +57,9 @@ export interface WorkerActivity {
   slowSince: number | undefined;
 }
 
+/** A failed attempt as a source learns of it. */
+export type SourceAttemptFailure = FailureKind | { readonly kind: "disagrees"; readonly reason: string };
+
 /** How a segment is fetched: by byte ranges, or as one whole-file stream from a server without Range. */
 export type FetchMode = "range" | "stream";
 
@@ -87,6 +90,14 @@ export interface SegmentJob {
   readonly onBytes: (chunk: Uint8Array, offset: number) => void;
   /** Called with the time (ms) from sending a request to its response headers. */
   readonly onFirstByte: (ms: number) => void;
+  /**
+   * Told of each failed attempt when the file has several sources (`disagrees`: the answer contradicts the
+   * file: size, validator). `leave`: stop here, the segment's rest goes to another source (the scheduler
+   * takes it back); `retry`: as without sources (backoff, then again; a disagreement is then final).
+   */
+  readonly onFailure?: ((failure: SourceAttemptFailure) => "leave" | "retry") | undefined;
+  /** Told the validators of each accepted range answer (a mirror learns its own ETag from its first). */
+  readonly onValidators?: ((etag: string | undefined, lastModified: string | undefined) => void) | undefined;
   readonly log: Logger;
 }
 
@@ -111,7 +122,7 @@ export async function fetchSegment(job: SegmentJob): Promise<void> {
     let failure: FailureKind;
     try {
       const outcome = await attemptOnce(job, signal);
-      if (outcome.kind === "none") return;
+      if (outcome.kind === "none" || outcome.kind === "leave") return;
       failure = outcome;
     } catch (error) {
       if (job.signal.aborted) throw job.signal.reason;
@@ -131,6 +142,8 @@ export async function fetchSegment(job: SegmentJob): Promise<void> {
         throw error;
       }
     }
+    // Another source may take the rest at once (this one is limited, waiting, demoted or dropped).
+    if (job.onFailure?.(failure) === "leave") return;
     // A connection that made progress resets the count: a flaky link that keeps moving should finish.
     const progressed = segment.done > before;
     failures = progressed ? 1 : failures + 1;
@@ -156,7 +169,7 @@ export async function fetchSegment(job: SegmentJob): Promise<void> {
   }
 }
 
-type AttemptOutcome = FailureKind | { readonly kind: "none" };
+type AttemptOutcome = FailureKind | { readonly kind: "none" } | { readonly kind: "leave" };
 
 async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<AttemptOutcome> {
   const segment = job.activity.segment;
@@ -171,8 +184,17 @@ async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<Attemp
   const problem = job.mode === "range" ? checkRange(job, response, asked) : checkStream(job, response);
   if (problem !== undefined) {
     await discardBody(response);
+    if (problem.kind === "changed" && job.onFailure !== undefined) {
+      const reason = `${problem.what} ${problem.actual}, expected ${problem.expected}`;
+      if (job.onFailure({ kind: "disagrees", reason }) === "leave") return { kind: "leave" };
+    }
     return toFailure(problem, job, segment);
   }
+  if (job.mode === "range")
+    job.onValidators?.(
+      response.headers.get("etag") ?? undefined,
+      response.headers.get("last-modified") ?? undefined,
+    );
   const activity = job.activity;
   // In stream mode a retry starts at byte 0: skip what is already stored.
   let skip = job.mode === "stream" ? segment.done : 0;

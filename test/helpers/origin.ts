@@ -46,6 +46,8 @@ export interface OriginFile {
   wrongContentRange?: boolean | undefined;
   /** Answer 206 with correct headers but this many bytes fewer than promised, then close the connection. */
   shortBody?: number | undefined;
+  /** Answer 503 (with retryAfter, if set) to a GET while this many answers of this path are still being sent. */
+  maxConcurrent?: number | undefined;
 }
 
 /** One request as the origin saw it. `at` is Date.now() in ms when the answer was chosen. */
@@ -92,6 +94,8 @@ interface Entry {
   stalled: number;
   failQueue: number[];
   ranged: number;
+  /** Answers of this path still being sent (see maxConcurrent). */
+  open: number;
 }
 
 type RangeAnswer =
@@ -149,6 +153,15 @@ export async function startOrigin(): Promise<Origin> {
       if (file.retryAfter !== undefined) res.setHeader("Retry-After", file.retryAfter);
       text(failure, `status ${failure}\n`);
       return;
+    }
+    if (file.maxConcurrent !== undefined && method === "GET") {
+      if (entry.open >= file.maxConcurrent) {
+        if (file.retryAfter !== undefined) res.setHeader("Retry-After", file.retryAfter);
+        text(503, "too many connections\n");
+        return;
+      }
+      entry.open++;
+      res.once("close", () => entry.open--);
     }
     if (file.redirectTo !== undefined) {
       res.setHeader("Location", file.redirectTo);
@@ -284,6 +297,7 @@ export async function startOrigin(): Promise<Origin> {
         stalled: 0,
         failQueue: [...(file.failStatuses ?? [])],
         ranged: 0,
+        open: 0,
       });
       return url(path);
     },

@@ -396,7 +396,6 @@ export function simulate(options: SimOptions): SimResult {
     const sourceFailure: SourceFailure =
       kind === "503" ? { kind: "limit", reason: "HTTP 503" } : { kind: "error", reason: kind };
     const verdict = scheduler.failed(w.id, sourceFailure, now);
-    if (verdict.event !== undefined) sourceEvents.push({ ...verdict.event, atMs: now });
     if (verdict.leave) {
       w.conn = undefined;
       scheduler.finished(w.id, now);
@@ -568,6 +567,8 @@ export function simulate(options: SimOptions): SimResult {
         // simulator can also drive earlier schedulers for a before/after table).
         return { received: w.received, lastByteAt: w.lastByteAt, waiting: w.phase === "backoff" };
       });
+      // DownloadRun logs the sources' changes at each tick.
+      for (const e of scheduler.takeSourceEvents()) sourceEvents.push({ ...e, atMs: now });
       wakeIdle();
       for (const d of made) {
         const w = byId.get(d.worker);
@@ -585,6 +586,7 @@ export function simulate(options: SimOptions): SimResult {
     }
   }
   const stored = segments.reduce((sum, s) => sum + s.done, 0);
+  for (const e of scheduler.takeSourceEvents()) sourceEvents.push({ ...e, atMs: now });
   pump();
   return {
     seconds: now / 1000,

@@ -30,6 +30,8 @@ export interface GetFlags {
   readonly limit?: number;
   readonly minSplit?: number;
   readonly checkpointInterval?: number;
+  /** sched: minimal --mirror until branch src's (which replaces this). */
+  readonly mirror?: readonly string[];
 }
 
 /** Turns parsed flags into a request; checks that need two flags at once (still before any I/O). */
@@ -59,6 +61,7 @@ export function requestFromFlags(url: string, flags: GetFlags): DownloadRequest 
     minSplitBytes: flags.minSplit ?? REQUEST_DEFAULTS.minSplitBytes,
     checkpointIntervalMs: flags.checkpointInterval ?? REQUEST_DEFAULTS.checkpointIntervalMs,
     limitBytesPerSec: flags.limit,
+    ...(flags.mirror === undefined ? {} : { mirrors: flags.mirror }),
   };
 }
 
@@ -208,6 +211,27 @@ export const getCommand = buildCommand({
         brief: `Smallest segment to split or steal (default ${REQUEST_DEFAULTS.minSplitBytes / 2 ** 20}M)`,
         optional: true,
         placeholder: "SIZE",
+      },
+      // sched: minimal --mirror until branch src's (which replaces this).
+      mirror: {
+        kind: "parsed",
+        parse: (input: string) => {
+          try {
+            return httpUrl(input);
+          } catch {
+            throw new UsageError(
+              `--mirror: expected an http:// or https:// URL, got ${JSON.stringify(input)}`,
+              {
+                flag: "--mirror",
+                input,
+              },
+            );
+          }
+        },
+        brief: "Another URL of the same file, fetched from too; repeatable (default: none)",
+        optional: true,
+        variadic: true,
+        placeholder: "URL",
       },
       ...batchFlags,
     },
