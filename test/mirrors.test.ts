@@ -2,6 +2,7 @@
 // mirror that dies mid-way, a mirror with another size, a source that takes two connections (503 beyond).
 // Each run must leave the exact file (SHA-256) under its name.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { EXIT } from "../src/exit-codes.ts";
@@ -121,5 +122,26 @@ describe("dlm get --mirror", () => {
     expect(run.stderr.match(/source 0 \\?"takes at most 2 connections/g)?.length).toBe(1);
     // After the limit is learned, no more than a handful of refusals (one per connection over the limit).
     expect(answered(origin, "/m/two/file.bin", 503).length).toBeLessThanOrEqual(6);
+  });
+
+  test("state.json keeps the mirrors; a resume after kill -9 fetches from them too", async () => {
+    const size = 6 * MiB;
+    const seed = 25;
+    const main = origin.serve("/m/resume/a.bin", { size, seed, throttleBytesPerSec: 1 * MiB });
+    const mirror = origin.serve("/m/resume/b.bin", { size, seed, throttleBytesPerSec: 1 * MiB });
+    const cwd = await dirs.fresh();
+    const args = ["-c", "4", "--min-split", "256K", "--checkpoint-interval", "100ms"];
+    const live = spawnDlm(["get", main, "--mirror", mirror, "-o", "out.bin", ...args], { cwd });
+    const state = join(cwd, "out.bin.dlm", "state.json");
+    // The first checkpoint (polled: no event crosses the process boundary; bounded).
+    for (let i = 0; i < 1000 && !existsSync(state); i++) await Bun.sleep(10);
+    expect(JSON.parse(await readFile(state, "utf8")).mirrors).toEqual([mirror]);
+    live.proc.kill("SIGKILL");
+    await live.done.catch(() => undefined);
+    origin.resetStats();
+    const run = await runDlm(["resume", "out.bin", "-c", "4"], { cwd });
+    expect({ exit: run.exitCode, stderr: run.stderr }).toEqual({ exit: EXIT.OK, stderr: expect.any(String) });
+    await expectExact(cwd, "out.bin", size, seed);
+    expect(answered(origin, "/m/resume/b.bin", 206).length).toBeGreaterThan(0);
   });
 });

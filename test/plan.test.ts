@@ -98,7 +98,7 @@ describe("planEvenSplit", () => {
     ["the victim keeps its in-flight bytes", { victimBytesPerSecond: 50, inFlightBytes: 300 }, 400],
     [
       "... unless it is so slow that the thief fetches all of it sooner: all goes (in-flight bytes dropped)",
-      { victimBytesPerSecond: 12.5, inFlightBytes: 300 },
+      { victimBytesPerSecond: 12.5, inFlightBytes: 300, mayTakeAll: true },
       100,
     ],
     ["a victim that moves nothing gives all of it", { victimBytesPerSecond: 0 }, 100],
@@ -125,6 +125,7 @@ describe("planEvenSplit", () => {
               thiefStartSeconds: start,
               inFlightBytes: inFlight,
               minStealBytes: 1,
+              mayTakeAll: true,
             });
             if (plan === undefined) continue;
             // The victim keeps its in-flight bytes, or (4x slower or more, and slower at them than the thief

@@ -3,7 +3,7 @@
 // steal.ts.
 import { nextSegmentBytes } from "./plan.ts";
 import { isComplete, lengthOf, remainingOf, type Segment } from "./segment.ts";
-import { DEFAULT_SLOW_POLICY, medianRate, type SlowPolicy } from "./slow-connection.ts";
+import { DEFAULT_SLOW_POLICY, isSlow, medianRate, type SlowPolicy } from "./slow-connection.ts";
 import { type SourceEvent, type SourceLimits, type SourceStat, SourceTable } from "./source-table.ts";
 import { planEvenSplit } from "./steal.ts";
 import { type Assignment, WorkerTable } from "./worker-table.ts";
@@ -219,7 +219,10 @@ export class Scheduler {
     const source = this.#workers.sourceOf(worker);
     if (source !== undefined) this.#sources.firstByte(source, ms);
     const a = this.#workers.assigned.get(worker);
-    if (a !== undefined) a.answered = true;
+    if (a !== undefined) {
+      a.answered = true;
+      a.timed = true;
+    }
     if (source !== undefined)
       this.#sources.answered(source, this.#workers.connectionsOn(source, undefined, true));
   }
@@ -393,7 +396,7 @@ export class Scheduler {
     // file (or a slow source's last segment) a whole --min-split is most of the tail.
     const victimRate = this.#workers.estimateOf(victim[0], this.#now);
     const thiefRate = this.#workers.rateOf(thief) ?? median;
-    const slower = victimRate !== undefined && thiefRate >= 2 * victimRate;
+    const slower = victimRate !== undefined && victimRate < thiefRate * this.#policy.ratio;
     const minBytes = victim[1].waiting
       ? 1
       : slower
@@ -410,21 +413,22 @@ export class Scheduler {
    */
   #stealFromSlow(thief: number, source: number): Work | undefined {
     if (this.#options.mode !== "range" || this.#paced) return undefined;
-    // The thief counts among the peers: with two connections, the other one is all there is to compare.
-    const own = this.#workers.rateOf(thief);
-    const rates = this.#workers.rates("smoothed").map((r) => r.bytesPerSecond);
-    // A fast thief is a peer too: when the slow connections are most of those still busy (the tail; a slow
-    // source's), the median alone would call none of them slow.
-    const median = Math.max(medianRate([...rates, ...(own === undefined ? [] : [own])]), own ?? 0);
+    // The thief counts among the peers (with two connections, the other one is all there is to compare), and
+    // so do the idle ones: in the end game the fast connections finish first.
+    const median = medianRate(this.#workers.peerRates());
     // A slow thief would only make two slow connections of one; its faster peers will take the work.
     if (median <= 0 || this.#workers.isSlow(thief, median, this.#policy)) return undefined;
     // Only a segment that would still be fetched when half the work left is done: earlier ones end in time
     // (each split drops what the victim has in flight).
-    const soon = Math.max(this.#minSplitSeconds, this.#secondsLeft(own ?? median) / 2);
+    const soon = Math.max(
+      this.#minSplitSeconds,
+      this.#secondsLeft(this.#workers.rateOf(thief) ?? median) / 2,
+    );
     let victim: [number, Segment] | undefined;
     for (const [worker, a] of this.#workers.assigned) {
-      const rate = this.#workers.estimateOf(worker, this.#now);
-      if (a.waiting || rate === undefined || !this.#workers.isSlow(worker, median, this.#policy)) continue;
+      // Measured over a tick, not estimated: robbing a connection is for a slowness that lasts.
+      const rate = this.#workers.rateOf(worker);
+      if (a.waiting || rate === undefined || !isSlow(rate, median, this.#policy)) continue;
       if (remainingOf(a.segment) / Math.max(rate, 1) <= soon) continue;
       if (victim === undefined || a.segment.start < victim[1].start) victim = [worker, a.segment];
     }
@@ -460,6 +464,8 @@ export class Scheduler {
       thiefStartSeconds: this.#startSeconds,
       inFlightBytes: (victimRate ?? 0) * IN_FLIGHT_SECONDS,
       minStealBytes,
+      // The end game: nothing left to carve (earlier, a slow connection's next segment would be robbed again).
+      mayTakeAll: this.#pending.every(isComplete),
     });
     if (plan === undefined) return undefined;
     const stolen: Segment = { id: this.#nextId++, start: plan.splitAt, end: plan.victim.end, done: 0 };

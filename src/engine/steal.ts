@@ -22,6 +22,12 @@ export interface EvenSplitInput {
    */
   readonly inFlightBytes: number;
   readonly minStealBytes: number;
+  /**
+   * The end game (nothing left to carve): a victim much slower than the thief may lose all its remainder,
+   * in-flight bytes included (see planEvenSplit). Earlier, a slow connection's next segment would be robbed
+   * the same way again and again.
+   */
+  readonly mayTakeAll?: boolean;
 }
 
 /**
@@ -46,7 +52,8 @@ export function planEvenSplit(input: EvenSplitInput): StealPlan | undefined {
   keep = Math.ceil(Math.max(keep, input.inFlightBytes));
   // A victim so slow that even its in-flight bytes take longer than the thief needs for all of it: the
   // thief takes all, and the victim's in-flight bytes (fetched twice, at most inFlightBytes) are dropped.
-  if (rv !== undefined && rt !== undefined && rv > 0 && rv * TAKE_ALL_RATIO <= rt && keep > 0) {
+  const takeAll = input.mayTakeAll === true && rv !== undefined && rt !== undefined && rv > 0;
+  if (takeAll && rv * TAKE_ALL_RATIO <= rt && keep > 0) {
     const victimSeconds = keep / rv;
     if (victimSeconds > input.thiefStartSeconds + remaining / rt) keep = 0;
   }

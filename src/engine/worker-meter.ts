@@ -71,9 +71,9 @@ export class WorkerMeter {
    * fast worker that finishes within a tick looks unmeasured, and the slow ones still busy set the median.
    */
   seed(bytesPerSecond: number): void {
+    // The smoothed rate only: `latest` is what a tick measured (a restart compares those alone).
     if (this.#bytesPerSecond !== undefined) return;
     this.#bytesPerSecond = bytesPerSecond;
-    this.#latest = bytesPerSecond;
   }
 
   /** The connection was replaced: what was measured of the old one no longer says anything. */

@@ -35,6 +35,8 @@ export interface Assignment {
   readonly doneAtAssign: number;
   /** Its request on the source was answered (a first byte): it counts among the source's open connections. */
   answered: boolean;
+  /** Its request was timed from sending (not the probe's answer, read from a buffer): its rate says something. */
+  timed: boolean;
 }
 
 /**
@@ -86,7 +88,7 @@ export class WorkerTable {
     const measured = this.rateOf(worker);
     if (measured !== undefined) return measured;
     const a = this.#assigned.get(worker);
-    if (a === undefined || a.waiting || !a.answered || now - a.assignedAt < ESTIMATE_MIN_MS) return undefined;
+    if (a === undefined || a.waiting || !a.timed || now - a.assignedAt < ESTIMATE_MIN_MS) return undefined;
     return ((a.segment.done - a.doneAtAssign) / (now - a.assignedAt)) * 1000;
   }
 
@@ -101,6 +103,7 @@ export class WorkerTable {
       waiting: false,
       source,
       answered: false,
+      timed: false,
       assignedAt: now,
       doneAtAssign: segment.done,
     });
@@ -128,7 +131,8 @@ export class WorkerTable {
     if (a === undefined) return;
     this.#count(worker, a);
     const bytes = a.segment.done - a.doneAtAssign;
-    if (now !== undefined && now > a.assignedAt && bytes >= SEED_MIN_BYTES && remainingOf(a.segment) === 0)
+    const whole = a.timed && remainingOf(a.segment) === 0;
+    if (now !== undefined && now > a.assignedAt && bytes >= SEED_MIN_BYTES && whole)
       this.#meters.get(worker)?.seed((bytes / (now - a.assignedAt)) * 1000);
     this.#assigned.delete(worker);
   }
@@ -173,6 +177,20 @@ export class WorkerTable {
       const rate = which === "smoothed" ? m?.bytesPerSecond : m?.latestBytesPerSecond;
       if (a.waiting || rate === undefined) continue;
       rates.push({ worker, bytesPerSecond: rate, slowForMs: 0, remainingBytes: remainingOf(a.segment) });
+    }
+    return rates;
+  }
+
+  /**
+   * Smoothed rates of every measured worker, busy or idle (not one waiting out a backoff): the peers a
+   * connection is compared with. The idle ones count: in the end game the fast connections are done first,
+   * and the slow ones still busy would otherwise set the median.
+   */
+  peerRates(): number[] {
+    const rates: number[] = [];
+    for (const [worker, meter] of this.#meters) {
+      if (this.#assigned.get(worker)?.waiting === true || meter.bytesPerSecond === undefined) continue;
+      rates.push(meter.bytesPerSecond);
     }
     return rates;
   }
