@@ -333,6 +333,7 @@ export class DownloadRun {
           segment: work.segment.id,
           bytes: work.segment.end - work.segment.start + 1,
           kind: work.kind,
+          source: work.source,
         });
       }
       await this.#fetch(worker, work.segment, signal, undefined, work.source);
@@ -404,6 +405,7 @@ export class DownloadRun {
     if (!isComplete(segment)) return;
     this.#log.info("segment {segment} done: {bytes} bytes in {elapsed_ms} ms", {
       worker,
+      source,
       segment: segment.id,
       bytes: segment.done - before,
       elapsed_ms: Math.round(this.#ctx.monotonic() - started),

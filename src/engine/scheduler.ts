@@ -187,10 +187,13 @@ export class Scheduler {
     );
     this.#blocked = source === undefined && this.#sources.waitingUntil(now) !== undefined;
     if (source === undefined) return undefined;
+    // A part taken off a slow connection goes to the fastest source: a slow source's tail is not fetched from
+    // it again.
+    const fast = this.#sources.fastest(now, (s) => this.#workers.connectionsOn(s, worker)) ?? source;
     const work =
-      this.#stealFromSlow(worker, source) ??
+      this.#stealFromSlow(worker, fast) ??
       this.#nextInOrder(worker, now, source) ??
-      this.#steal(worker, source);
+      this.#steal(worker, fast);
     if (work !== undefined) this.#workers.assign(worker, work.segment, now, source);
     return work;
   }
@@ -375,6 +378,11 @@ export class Scheduler {
     return remainingOf(a.segment) / Math.max(rate, 1);
   }
 
+  /** The thief's measured rate, if its request goes to the source it was measured on (else unknown). */
+  #thiefRate(thief: number, source: number): number | undefined {
+    return this.#workers.sourceOf(thief) === source ? this.#workers.rateOf(thief) : undefined;
+  }
+
   /** Below this (s) left, a segment is not worth splitting (see MIN_SPLIT_REMAINING_SECONDS). */
   get #minSplitSeconds(): number {
     return Math.max(MIN_SPLIT_REMAINING_SECONDS, MIN_SPLIT_REMAINING_RTTS * this.#startSeconds);
@@ -395,7 +403,7 @@ export class Scheduler {
     // From a connection at most half as fast as the thief, parts down to SLOW_MIN_STEAL_BYTES: on a small
     // file (or a slow source's last segment) a whole --min-split is most of the tail.
     const victimRate = this.#workers.estimateOf(victim[0], this.#now);
-    const thiefRate = this.#workers.rateOf(thief) ?? median;
+    const thiefRate = this.#thiefRate(thief, source) ?? median;
     const slower = victimRate !== undefined && victimRate < thiefRate * this.#policy.ratio;
     const minBytes = victim[1].waiting
       ? 1
@@ -417,13 +425,11 @@ export class Scheduler {
     // so do the idle ones: in the end game the fast connections finish first.
     const median = medianRate(this.#workers.peerRates());
     // A slow thief would only make two slow connections of one; its faster peers will take the work.
-    if (median <= 0 || this.#workers.isSlow(thief, median, this.#policy)) return undefined;
+    const own = this.#thiefRate(thief, source);
+    if (median <= 0 || (own !== undefined && isSlow(own, median, this.#policy))) return undefined;
     // Only a segment that would still be fetched when half the work left is done: earlier ones end in time
     // (each split drops what the victim has in flight).
-    const soon = Math.max(
-      this.#minSplitSeconds,
-      this.#secondsLeft(this.#workers.rateOf(thief) ?? median) / 2,
-    );
+    const soon = Math.max(this.#minSplitSeconds, this.#secondsLeft(own ?? median) / 2);
     let victim: [number, Segment] | undefined;
     for (const [worker, a] of this.#workers.assigned) {
       // Measured over a tick, not estimated: robbing a connection is for a slowness that lasts.
@@ -456,7 +462,7 @@ export class Scheduler {
     const victimRate = this.#workers.assigned.get(owner)?.waiting
       ? 0
       : this.#workers.estimateOf(owner, this.#now);
-    const thiefRate = this.#workers.rateOf(thief) ?? median;
+    const thiefRate = this.#thiefRate(thief, source) ?? median;
     const plan = planEvenSplit({
       victim,
       victimBytesPerSecond: victimRate,

@@ -52,6 +52,8 @@ const DEMOTED_WEIGHT = 0.25;
  */
 const SATURATION_PER_CONNECTION = 0.8;
 const SATURATION_GAIN = 1.1;
+/** How long (ms) a learnt number of useful connections holds before more are tried again. */
+const USEFUL_FORGET_MS = 3000;
 /** A new connection count is measured only once every connection on it was sampled this long after the change. */
 const SETTLE_MS = 200;
 
@@ -63,6 +65,8 @@ class SourceRecord {
   bytesAtError = 0;
   learnedMax: number | undefined;
   useful: number | undefined;
+  /** A learnt `useful` is tried again after this (monotonic ms): one noisy sample must not hold for good. */
+  usefulUntil = 0;
   retryUntil = 0;
   ttfbMs: number | undefined;
   rate: number | undefined;
@@ -165,7 +169,7 @@ export class SourceTable {
       const id = s.limits.id;
       const n = connections(id);
       if (this.closed(id, n, now)) continue;
-      const score = this.#marginal(s, n);
+      const score = this.#marginal(s, n, now);
       if (id === current) currentScore = score;
       const priority = s.limits.priority ?? 1;
       const better =
@@ -184,10 +188,30 @@ export class SourceTable {
     return best.id;
   }
 
+  /**
+   * The open source whose connections are fastest (measured bytes/s per connection; a demoted one's counts a
+   * quarter): where a part taken off a slow connection goes, so that a slow source's tail is fetched from a
+   * fast one. Undefined while none is measured.
+   */
+  fastest(now: number, connections: (source: number) => number): number | undefined {
+    let best: { id: number; rate: number } | undefined;
+    for (const s of this.#sources) {
+      const id = s.limits.id;
+      const n = connections(id);
+      // Not one where more connections did not add to its total: there the part would only slow the others.
+      if (s.rate === undefined || this.closed(id, n, now) || this.#marginal(s, n, now) <= 0) continue;
+      const perConnection =
+        (s.connections > 0 ? s.rate / s.connections : s.bestPerConnection) *
+        (s.state === "demoted" ? DEMOTED_WEIGHT : 1);
+      if (best === undefined || perConnection > best.rate) best = { id, rate: perConnection };
+    }
+    return best?.id;
+  }
+
   /** Bytes/s one more connection on `s` is expected to add (Infinity while unmeasured). */
-  #marginal(s: SourceRecord, connections: number): number {
+  #marginal(s: SourceRecord, connections: number, now: number): number {
     if (s.rate === undefined) return Number.POSITIVE_INFINITY;
-    if (s.useful !== undefined && connections >= s.useful) return 0;
+    if (s.useful !== undefined && connections >= s.useful && now < s.usefulUntil) return 0;
     const perConnection = connections > 0 ? s.rate / connections : s.bestPerConnection;
     return perConnection * (s.state === "demoted" ? DEMOTED_WEIGHT : 1);
   }
@@ -263,6 +287,7 @@ export class SourceTable {
       total < s.bestTotal * SATURATION_GAIN
     ) {
       s.useful = Math.min(s.useful ?? Number.POSITIVE_INFINITY, Math.max(1, s.bestTotalAt));
+      s.usefulUntil = now + USEFUL_FORGET_MS;
     }
     s.bestPerConnection = Math.max(s.bestPerConnection, perConnection);
     if (total > s.bestTotal) {
