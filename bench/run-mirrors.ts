@@ -94,6 +94,8 @@ interface Run {
   readonly ok: boolean;
   readonly failure?: string;
   readonly wallSeconds: number;
+  /** CPU seconds of the tool (user + system). */
+  readonly cpuSeconds: number;
   /** Body bytes each mirror sent. */
   readonly perMirror: readonly number[];
 }
@@ -134,11 +136,17 @@ async function main(): Promise<number> {
         const checked = await checkOutput(row.tool, m, { file, out, timeoutMs });
         const perMirror = runs.map((r) => r.reduce((sum, c) => sum + c.bytes, 0));
         const run: Run = checked.ok
-          ? { ok: true, wallSeconds: m.wallSeconds, perMirror }
-          : { ok: false, failure: checked.failure, wallSeconds: m.wallSeconds, perMirror };
+          ? { ok: true, wallSeconds: m.wallSeconds, cpuSeconds: m.cpuSeconds, perMirror }
+          : {
+              ok: false,
+              failure: checked.failure,
+              wallSeconds: m.wallSeconds,
+              cpuSeconds: m.cpuSeconds,
+              perMirror,
+            };
         row.runs.push(run);
         say(
-          `bench: [mirrors ${rep + 1}/${reps}] ${row.tool.id}: ${run.ok ? `${m.wallSeconds.toFixed(2)} s ok` : `FAIL ${run.failure}`} (MiB per mirror ${perMirror.map((b) => (b / MiB).toFixed(1)).join(" / ")})`,
+          `bench: [mirrors ${rep + 1}/${reps}] ${row.tool.id}: ${run.ok ? `${m.wallSeconds.toFixed(2)} s (CPU ${m.cpuSeconds.toFixed(2)} s) ok` : `FAIL ${run.failure}`} (MiB per mirror ${perMirror.map((b) => (b / MiB).toFixed(1)).join(" / ")})`,
         );
       }
     }
@@ -149,15 +157,16 @@ async function main(): Promise<number> {
       "",
       `ideal ${ideal.toFixed(2)} s (size / summed total caps)`,
       "",
-      "| tool | wall s | × ideal | MiB per mirror (median) | ok runs |",
-      "| --- | ---: | ---: | --- | ---: |",
+      "| tool | wall s | × ideal | CPU s | MiB per mirror (median) | ok runs |",
+      "| --- | ---: | ---: | ---: | --- | ---: |",
     ];
     for (const { tool, runs } of rows) {
       const ok = runs.filter((r) => r.ok);
       const wall = ok.length === 0 ? Number.NaN : median(ok.map((r) => r.wallSeconds));
+      const cpu = ok.length === 0 ? Number.NaN : median(ok.map((r) => r.cpuSeconds));
       const perMirror = [0, 1, 2].map((i) => median(ok.map((r) => r.perMirror[i] ?? 0)) / MiB);
       lines.push(
-        `| ${tool.label} | ${wall.toFixed(2)} | ${(wall / ideal).toFixed(2)} | ${perMirror.map((b) => b.toFixed(1)).join(" / ")} | ${ok.length}/${runs.length} |`,
+        `| ${tool.label} | ${wall.toFixed(2)} | ${(wall / ideal).toFixed(2)} | ${cpu.toFixed(2)} | ${perMirror.map((b) => b.toFixed(1)).join(" / ")} | ${ok.length}/${runs.length} |`,
       );
     }
     process.stdout.write(`${lines.join("\n")}\n`);

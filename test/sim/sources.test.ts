@@ -39,7 +39,12 @@ function table(): string {
   ];
   for (const { c, sizeMiB, connections, result: r } of rows) {
     const perSource = r.bytesBySource.map((b) => (b / MiB).toFixed(1)).join(" / ");
-    const events = r.sourceEvents.map((e) => `${e.what} ${e.source} at ${Math.round(e.atMs)} ms`).join(", ");
+    const events = r.sourceEvents
+      .map(
+        (e) =>
+          `${e.what} ${e.source}${e.what === "limited" ? ` to ${e.value}` : ""} at ${Math.round(e.atMs)} ms`,
+      )
+      .join(", ");
     lines.push(
       `| ${c.name} | ${sizeMiB} MiB | ${connections} | ${r.seconds.toFixed(3)} | ${r.idealSeconds.toFixed(3)} | ${(r.seconds / r.idealSeconds).toFixed(2)} | ${(r.servedBytes / (sizeMiB * MiB)).toFixed(4)} | ${perSource} | ${r.refused} | ${r.work.filter((w) => w.victim !== undefined).length} | ${events} |`,
     );
