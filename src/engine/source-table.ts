@@ -46,12 +46,11 @@ const DROP_AFTER_ERRORS = 6;
 /** A demoted source's rate counts this much less when choosing where a connection goes. */
 const DEMOTED_WEIGHT = 0.25;
 /**
- * A source whose rate per connection fell below this fraction of its best while its connections grew, and
- * whose total did not grow by more than SATURATION_GAIN, has a total cap: more connections there divide the
- * same rate, so they go elsewhere.
+ * A source to which more connections added less than this share of what they would add at the rate per
+ * connection it had (its total grew from T at n connections to under T × (1 + SATURATION_GAIN × k / n) at
+ * n + k) has a total cap: more connections there divide the same rate, so they go elsewhere.
  */
-const SATURATION_PER_CONNECTION = 0.8;
-const SATURATION_GAIN = 1.1;
+const SATURATION_GAIN = 0.5;
 /** How long (ms) a learnt number of useful connections holds before more are tried again. */
 const USEFUL_FORGET_MS = 3000;
 /** A new connection count is measured only once every connection on it was sampled this long after the change. */
@@ -279,12 +278,12 @@ export class SourceTable {
     const total = rates.reduce((sum, r) => sum + r, 0);
     s.rate = total;
     const perConnection = total / connections;
+    const added = connections - s.bestTotalAt;
     if (
       connections > 1 &&
-      connections > s.bestTotalAt &&
-      s.bestPerConnection > 0 &&
-      perConnection < s.bestPerConnection * SATURATION_PER_CONNECTION &&
-      total < s.bestTotal * SATURATION_GAIN
+      s.bestTotalAt > 0 &&
+      added > 0 &&
+      total < s.bestTotal * (1 + (SATURATION_GAIN * added) / s.bestTotalAt)
     ) {
       s.useful = Math.min(s.useful ?? Number.POSITIVE_INFINITY, Math.max(1, s.bestTotalAt));
       s.usefulUntil = now + USEFUL_FORGET_MS;
