@@ -55,6 +55,8 @@ const SATURATION_GAIN = 0.5;
 const USEFUL_FORGET_MS = 3000;
 /** A new connection count is measured only once every connection on it was sampled this long after the change. */
 const SETTLE_MS = 200;
+/** After a worker moved into a source, no other moves in for this long (ms): its total is measured first. */
+const MOVE_SETTLE_MS = 2 * SETTLE_MS;
 
 class SourceRecord {
   state: SourceState = "active";
@@ -64,6 +66,8 @@ class SourceRecord {
   bytesAtError = 0;
   learnedMax: number | undefined;
   useful: number | undefined;
+  /** When a worker last moved in from another source (monotonic ms; see choose). */
+  movedInAt = Number.NEGATIVE_INFINITY;
   /** A learnt `useful` is tried again after this (monotonic ms): one noisy sample must not hold for good. */
   usefulUntil = 0;
   retryUntil = 0;
@@ -183,6 +187,13 @@ export class SourceTable {
       // Both unmeasured: move only to even out the spread; else only for 1.5 times the rate.
       if (currentScore === Number.POSITIVE_INFINITY) return best.n < n ? best.id : current;
       if (best.score <= currentScore * 1.5) return current;
+      // One move into a source at a time: the next waits until the last one's effect on its total was
+      // measured (several at once would all land where the rate per connection looked best, past its cap).
+      const target = this.#get(best.id);
+      if (currentScore !== Number.POSITIVE_INFINITY && target !== undefined) {
+        if (now - target.movedInAt < MOVE_SETTLE_MS) return current;
+        target.movedInAt = now;
+      }
     }
     return best.id;
   }
