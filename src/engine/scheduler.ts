@@ -19,6 +19,8 @@ const IN_FLIGHT_SECONDS = 0.1;
 const MIN_SPLIT_REMAINING_SECONDS = 0.05;
 /** ... that is, sooner than this many round trips (time to first byte) of a new request. */
 const MIN_SPLIT_REMAINING_RTTS = 3;
+/** A connection not sampled yet is judged slow from its segment's progress after this long (ms). */
+const SLOW_ESTIMATE_MIN_MS = 500;
 /** Smallest part taken off a slow connection's segment (see #stealFromSlow). */
 const SLOW_MIN_STEAL_BYTES = 256 << 10;
 
@@ -354,7 +356,7 @@ export class Scheduler {
   #secondsLeft(own: number): number {
     let pending = 0;
     for (const s of this.#pending) pending += remainingOf(s);
-    return this.#workers.secondsLeft(own, pending);
+    return this.#workers.secondsLeft(own, pending, this.#now);
   }
 
   /** Mean bytes/s of one connection so far this run, once there is something to measure. */
@@ -432,8 +434,10 @@ export class Scheduler {
     const soon = Math.max(this.#minSplitSeconds, this.#secondsLeft(own ?? median) / 2);
     let victim: [number, Segment] | undefined;
     for (const [worker, a] of this.#workers.assigned) {
-      // Measured over a tick, not estimated: robbing a connection is for a slowness that lasts.
-      const rate = this.#workers.rateOf(worker);
+      // Measured over a tick, or over its segment so far when that is long enough: robbing a connection is
+      // for a slowness that lasts (the first ticks wait a few round trips, long under load).
+      const rate =
+        this.#workers.rateOf(worker) ?? this.#workers.estimateOf(worker, this.#now, SLOW_ESTIMATE_MIN_MS);
       if (a.waiting || rate === undefined || !isSlow(rate, median, this.#policy)) continue;
       if (remainingOf(a.segment) / Math.max(rate, 1) <= soon) continue;
       if (victim === undefined || a.segment.start < victim[1].start) victim = [worker, a.segment];

@@ -84,11 +84,11 @@ export class WorkerTable {
    * `worker`'s measured rate, else (not sampled by a tick yet) what its current segment moved since it was
    * handed out, once that is at least ESTIMATE_MIN_MS old: a fast peer may look for work before the first tick.
    */
-  estimateOf(worker: number, now: number): number | undefined {
+  estimateOf(worker: number, now: number, minMs = ESTIMATE_MIN_MS): number | undefined {
     const measured = this.rateOf(worker);
     if (measured !== undefined) return measured;
     const a = this.#assigned.get(worker);
-    if (a === undefined || a.waiting || !a.timed || now - a.assignedAt < ESTIMATE_MIN_MS) return undefined;
+    if (a === undefined || a.waiting || !a.timed || now - a.assignedAt < minMs) return undefined;
     return ((a.segment.done - a.doneAtAssign) / (now - a.assignedAt)) * 1000;
   }
 
@@ -207,12 +207,13 @@ export class WorkerTable {
   }
 
   /** Seconds until the busy workers' segments and `pendingBytes` are done at their rates plus `own`. */
-  secondsLeft(own: number, pendingBytes: number): number {
+  secondsLeft(own: number, pendingBytes: number, now: number): number {
     let total = own;
     let work = pendingBytes;
     for (const [worker, a] of this.#assigned) {
       work += remainingOf(a.segment);
-      total += this.rateOf(worker) ?? 0;
+      // A busy worker not sampled yet (the first samples wait a few round trips) still moves bytes.
+      total += this.estimateOf(worker, now) ?? 0;
     }
     return work / Math.max(total, 1);
   }
