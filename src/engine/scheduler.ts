@@ -192,9 +192,11 @@ export class Scheduler {
     // A part taken off a slow connection goes to the fastest source: a slow source's tail is not fetched from
     // it again.
     const fast = this.#sources.fastest(now, (s) => this.#workers.connectionsOn(s, worker)) ?? source;
+    // A connection too slow for a segment of its own where it is gets one from the fastest source instead.
     const work =
       this.#stealFromSlow(worker, fast) ??
       this.#nextInOrder(worker, now, source) ??
+      (fast === source ? undefined : this.#nextInOrder(worker, now, fast)) ??
       this.#steal(worker, fast);
     if (work !== undefined) this.#workers.assign(worker, work.segment, now, source);
     return work;
@@ -333,7 +335,7 @@ export class Scheduler {
       });
       // A slow connection gets a segment it finishes in about the time its peers finish theirs, and none
       // when even that would outlast all the work left at the current rates: it would end the download last.
-      const own = this.#workers.rateOf(worker);
+      const own = this.#thiefRate(worker, source);
       const median = this.#workers.median();
       if (!this.#paced && own !== undefined && median > 0 && own < median) {
         size = Math.max(minSplitBytes, Math.round((size * own) / median));
