@@ -15,6 +15,8 @@ export interface PacerMode {
   ignoreRange?: boolean | undefined;
   /** Delay before each request is forwarded (so before its first byte), in ms. */
   latencyMs?: number | undefined;
+  /** Cap of all connections together, bytes/s (a mirror's total; the mirrors scenario); undefined = none. */
+  totalRateBytesPerSec?: number | undefined;
 }
 
 /** One accepted client connection, as the pacer saw it during a run. */
@@ -76,6 +78,8 @@ export async function startPacer(upstream: string): Promise<Pacer> {
   let mode: PacerMode = {};
   let run: PacedConnection[] = [];
   const connOf = new WeakMap<Socket, { record: PacedConnection; due: number | undefined }>();
+  /** The total cap's token clock, shared by every connection (see totalRateBytesPerSec). */
+  let totalDue: number | undefined;
   const server = createServer((req, res) => {
     handle(req, res).catch(() => res.destroy());
   });
@@ -138,6 +142,7 @@ export async function startPacer(upstream: string): Promise<Pacer> {
       return;
     }
     const cap = conn.record.capBytesPerSec;
+    const total = mode.totalRateBytesPerSec;
     // Paced bodies go out in ~20 ms quanta: fetch may hand over megabytes at once, which would be one lump.
     const slice =
       cap === undefined ? Number.POSITIVE_INFINITY : Math.min(256 * 1024, Math.max(16 * 1024, cap / 50));
@@ -155,7 +160,12 @@ export async function startPacer(upstream: string): Promise<Pacer> {
           // burst is saved up.
           const now = performance.now();
           conn.due = Math.max(conn.due ?? now, now - CATCH_UP_MS) + (part.byteLength / cap) * 1000;
-          if (conn.due - now > 1) await Bun.sleep(conn.due - now);
+          // A total cap: the part also takes its place on the shared clock, in the order parts arrive.
+          if (total !== undefined)
+            totalDue = Math.max(totalDue ?? now, now - CATCH_UP_MS) + (part.byteLength / total) * 1000;
+          const due = Math.max(conn.due, totalDue ?? 0);
+          conn.due = due;
+          if (due - now > 1) await Bun.sleep(due - now);
           if (res.destroyed) return;
         }
         const record = conn.record;

@@ -84,10 +84,14 @@ describe("dlm get: whole files", () => {
       expect(start["connections"]).toBe(n);
       expect(result["sha256"]).toBe(sha256Of(size, n));
       expect(sha256Hex(await readFile(join(cwd, path.slice(1))))).toBe(sha256Of(size, n));
-      // The N requests tile [0, size-1] exactly, with no gap and no overlap.
-      const ranges = segmentRanges(path)
+      // The N requests tile [0, size-1] exactly, with no gap and no overlap. (sched: a request inside another
+      // one's range is a part taken off a connection far slower than its peers, or a slow restart: on a loaded
+      // machine loopback connections differ that much; at most one per connection.)
+      const all = segmentRanges(path)
         .map((r) => r.replace("bytes=", "").split("-").map(Number))
-        .sort((a, b) => (a[0] ?? 0) - (b[0] ?? 0));
+        .sort((a, b) => (a[0] ?? 0) - (b[0] ?? 0) || (b[1] ?? 0) - (a[1] ?? 0));
+      const ranges = all.filter((r, i) => !all.slice(0, i).some((o) => (r[1] ?? 0) <= (o[1] ?? 0)));
+      expect(all.length - ranges.length).toBeLessThanOrEqual(n);
       expect(ranges.length).toBeGreaterThanOrEqual(2);
       expect(ranges.length).toBeLessThanOrEqual(n + 1);
       expect(ranges[0]).toEqual([0, PROBE_FIRST_BYTES - 1]);

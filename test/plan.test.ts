@@ -95,7 +95,12 @@ describe("planEvenSplit", () => {
     ],
     ["a victim 8x slower keeps a ninth", { victimBytesPerSecond: 12.5 }, 200],
     ["unmeasured rates: halves", { victimBytesPerSecond: undefined }, 550],
-    ["the victim keeps its in-flight bytes", { victimBytesPerSecond: 12.5, inFlightBytes: 300 }, 400],
+    ["the victim keeps its in-flight bytes", { victimBytesPerSecond: 50, inFlightBytes: 300 }, 400],
+    [
+      "... unless it is so slow that the thief fetches all of it sooner: all goes (in-flight bytes dropped)",
+      { victimBytesPerSecond: 12.5, inFlightBytes: 300, mayTakeAll: true },
+      100,
+    ],
     ["a victim that moves nothing gives all of it", { victimBytesPerSecond: 0 }, 100],
     ["no steal when the thief gets under the minimum", { minStealBytes: 451 }, undefined],
     ["no steal when the thief would not finish sooner", { thiefStartSeconds: 10 }, undefined],
@@ -120,9 +125,16 @@ describe("planEvenSplit", () => {
               thiefStartSeconds: start,
               inFlightBytes: inFlight,
               minStealBytes: 1,
+              mayTakeAll: true,
             });
             if (plan === undefined) continue;
-            expect(plan.splitAt).toBeGreaterThanOrEqual(nextOffsetOf(s) + Math.min(inFlight, remainingOf(s)));
+            // The victim keeps its in-flight bytes, or (4x slower or more, and slower at them than the thief
+            // at all of it) nothing.
+            const takesAll = rv * 4 <= rt && plan.splitAt === nextOffsetOf(s);
+            if (!takesAll)
+              expect(plan.splitAt).toBeGreaterThanOrEqual(
+                nextOffsetOf(s) + Math.min(inFlight, remainingOf(s)),
+              );
             expect(plan.splitAt).toBeLessThanOrEqual(s.end);
             expect(Number.isInteger(plan.splitAt)).toBe(true);
           }

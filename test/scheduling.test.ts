@@ -5,6 +5,7 @@ import {
   MAX_SEGMENT_BYTES,
   nextSegmentBytes,
 } from "../src/engine/plan.ts";
+import { Scheduler } from "../src/engine/scheduler.ts";
 import { DEFAULT_SLOW_POLICY, medianRate, slowConnections } from "../src/engine/slow-connection.ts";
 
 const MiB = 1 << 20;
@@ -132,5 +133,68 @@ describe("slowConnections", () => {
     expect(medianRate([rate(0, 1), rate(1, 5), rate(2, 3)])).toBe(3);
     expect(medianRate([rate(0, 1), rate(1, 5), rate(2, 3), rate(3, 7)])).toBe(4);
     expect(medianRate([])).toBe(0);
+  });
+});
+
+describe("Scheduler with sources", () => {
+  const make = (sources: { id: number; maxConnections?: number }[]) =>
+    new Scheduler(
+      [{ id: 0, start: 0, end: 64 * MiB - 1, done: 0 }],
+      { mode: "range", connections: 6, minSplitBytes: MiB, stallTimeoutMs: 30_000, sources },
+      0,
+    );
+
+  test("connections spread evenly over unmeasured sources, within a source's known cap", () => {
+    const s = make([{ id: 0 }, { id: 1, maxConnections: 1 }, { id: 2 }]);
+    const sources = [0, 1, 2, 3, 4, 5].map((w) => s.next(w, 0)?.source);
+    expect(sources.filter((x) => x === 1).length).toBe(1);
+    expect(sources.filter((x) => x === 0).length).toBe(3);
+    expect(sources.filter((x) => x === 2).length).toBe(2);
+  });
+
+  test("Retry-After holds back its own source only; the worker leaves it and its segment goes back", () => {
+    const s = make([{ id: 0 }, { id: 1 }]);
+    const a = s.next(0, 0);
+    const b = s.next(1, 0);
+    expect([a?.source, b?.source]).toEqual([0, 1]);
+    const verdict = s.failed(1, { kind: "error", reason: "HTTP 503", retryAfterMs: 5000 }, 10);
+    expect(verdict.leave).toBe(true);
+    s.finished(1);
+    const again = s.next(1, 20);
+    expect(again?.source).toBe(0);
+    // The given-back segment is handed out again before anything new is carved.
+    expect(again?.segment).toBe(b?.segment);
+    expect(s.sourceStats()[1]?.errors).toBe(1);
+  });
+
+  test("a 503 while others on the source work sets its cap, not an error", () => {
+    const s = make([{ id: 0 }, { id: 1 }]);
+    for (const w of [0, 1, 2, 3]) s.next(w, 0);
+    s.firstByte(1, 5);
+    const verdict = s.failed(3, { kind: "limit", reason: "HTTP 503" }, 10);
+    expect(verdict.event).toEqual({
+      source: 1,
+      what: "limited",
+      value: 1,
+      reason: "refused one connection more",
+    });
+    expect(s.sourceStats()[1]?.errors).toBe(0);
+    expect(s.sourceStats()[1]?.maxConnections).toBe(1);
+  });
+
+  test("errors in a row demote a source, then drop it (one event each); the last source is never dropped", () => {
+    const s = make([{ id: 0 }, { id: 1 }]);
+    s.next(0, 0);
+    s.next(1, 0);
+    const events = [];
+    for (let i = 0; i < 8; i++) {
+      const e = s.failed(1, { kind: "error", reason: "reset" }, i).event;
+      if (e !== undefined) events.push(e.what);
+    }
+    expect(events).toEqual(["demoted", "dropped"]);
+    for (let i = 0; i < 8; i++)
+      expect(s.failed(0, { kind: "error", reason: "reset" }, i).event?.what).not.toBe("dropped");
+    // The last usable source is neither demoted nor dropped: the worker's own retries decide.
+    expect(s.sourceStats().map((x) => x.state)).toEqual(["active", "dropped"]);
   });
 });

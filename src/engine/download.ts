@@ -12,13 +12,21 @@ import { credentialOriginOf, type PreparedDownload } from "./prepare.ts";
 import { TokenBucket } from "./rate-limiter.ts";
 import { LinkRefresher } from "./refresh.ts";
 import { readStoredSample } from "./refresh-sample.ts";
-import { type Decision, Scheduler, TICK_MS } from "./scheduler.ts";
+import type { RemoteFile } from "./remote-file.ts";
+import { parseRetryAfter } from "./retry-policy.ts";
+import { type Decision, Scheduler, type SourceFailure, TICK_MS } from "./scheduler.ts";
 import { isComplete, type Segment } from "./segment.ts";
 import { writeStateFile } from "./state-file.ts";
 import { createSink } from "./storage/create-sink.ts";
 import type { SegmentWriter, Sink } from "./storage/sink.ts";
 import { algorithmsFor, type VerifiedFile } from "./verify.ts";
-import { fetchSegment, SlowRestart, StallAbort, type WorkerActivity } from "./worker.ts";
+import {
+  fetchSegment,
+  SlowRestart,
+  type SourceAttemptFailure,
+  StallAbort,
+  type WorkerActivity,
+} from "./worker.ts";
 import { Writeback } from "./writeback.ts";
 
 /** Where a run is: fetching bytes, verifying and placing the file, or done. */
@@ -103,6 +111,13 @@ export class DownloadRun {
   readonly #refresh: LinkRefresher;
   /** Piece hashes checked as pieces complete, bad pieces and wrong sources fetched again (integrity-guard.ts). */
   readonly integrity: IntegrityGuard;
+  /**
+   * What each source's requests go to and are checked against (index = source id): source 0 is the probed
+   * `remote`; a mirror's validators are its own, learnt from its first answer.
+   */
+  readonly #remotes: RemoteFile[];
+  /** Which source stored which bytes this run (piece repair and whole-file recovery suspect by it). */
+  readonly #served: { readonly start: number; readonly end: number; readonly source: number }[] = [];
 
   /**
    * `onPhase` hears each phase change synchronously, as it happens (the Controller holds the state).
@@ -131,8 +146,18 @@ export class DownloadRun {
         connections: prepared.request.connections,
         minSplitBytes: prepared.request.minSplitBytes,
         stallTimeoutMs: prepared.request.stallTimeoutMs,
+        sources: prepared.sources.map((s) => ({
+          id: s.id,
+          maxConnections: s.maxConnections,
+          priority: s.priority,
+        })),
       },
       this.#startedAt,
+    );
+    this.#remotes = prepared.sources.map((s) =>
+      s.id === 0
+        ? prepared.remote
+        : { ...prepared.remote, url: s.url, etag: s.etag, lastModified: s.lastModified },
     );
     this.#scheduler.setPaced(this.#paced());
     this.#sink = createSink(
@@ -161,6 +186,20 @@ export class DownloadRun {
       (segment) => this.#writers.get(segment.id)?.readableBytes ?? segment.done,
       log,
     );
+    this.integrity.servedBy = (start, end) => this.#servedBy(start, end);
+    this.integrity.onBadSource = (source) => this.#scheduler.sentBadBytes(source.id, this.#ctx.monotonic());
+  }
+
+  /** The source that stored the most of bytes [start, end] this run (undefined: none of them this run). */
+  #servedBy(start: number, end: number): number | undefined {
+    const bytesBySource = new Map<number, number>();
+    for (const r of this.#served) {
+      const overlap = Math.min(end, r.end) - Math.max(start, r.start) + 1;
+      if (overlap > 0) bytesBySource.set(r.source, (bytesBySource.get(r.source) ?? 0) + overlap);
+    }
+    let best: [number, number] | undefined;
+    for (const entry of bytesBySource) if (best === undefined || entry[1] > best[1]) best = entry;
+    return best?.[0];
   }
 
   /** Changes the download's speed limit while it runs (bytes/s; undefined lifts it). */
@@ -249,6 +288,7 @@ export class DownloadRun {
       else this.#setPhase("verifying");
     } finally {
       clearInterval(timer);
+      this.#logSourceEvents();
       clearInterval(checkpointer);
       await writeback.stop();
       await this.#checkpointing?.catch(() => undefined);
@@ -364,9 +404,10 @@ export class DownloadRun {
           segment: work.segment.id,
           bytes: work.segment.end - work.segment.start + 1,
           kind: work.kind,
+          source: work.source,
         });
       }
-      await this.#fetch(worker, work.segment, signal);
+      await this.#fetch(worker, work.segment, signal, undefined, work.source);
     }
   }
 
@@ -376,8 +417,10 @@ export class DownloadRun {
     segment: Segment,
     signal: AbortSignal,
     opening: Response | undefined = undefined,
+    source = 0,
   ): Promise<void> {
     const prepared = this.#prepared;
+    const remote = this.#remotes[source] ?? prepared.remote;
     const activity: WorkerActivity = {
       worker,
       segment,
@@ -398,9 +441,10 @@ export class DownloadRun {
     try {
       await fetchSegment({
         ctx: this.#ctx,
-        remote: this.#refresh.current,
+        // Source 0's signed link may have been renewed (refresh.ts); a mirror's target is its own.
+        remote: source === 0 ? this.#refresh.current : remote,
         // A whole-file stream starts over on a new link; only ranges continue where they stopped.
-        refresh: prepared.mode === "range" ? this.#refresh : undefined,
+        refresh: prepared.mode === "range" && source === 0 ? this.#refresh : undefined,
         mode: prepared.mode,
         headers: prepared.request.headers,
         credentialOrigin: credentialOriginOf(prepared.request),
@@ -417,10 +461,15 @@ export class DownloadRun {
           this.#prefix?.offer(offset, chunk);
         },
         onFirstByte: (ms) => this.#scheduler.firstByte(worker, ms),
+        onFailure: prepared.mode === "range" ? (failure) => this.#sourceFailed(worker, failure) : undefined,
+        onValidators: (etag, lastModified) => this.#learnValidators(source, etag, lastModified),
         log: WORKER_LOG.with({ download: prepared.output }),
       });
     } finally {
-      this.#scheduler.finished(worker);
+      if (segment.done > before) {
+        this.#served.push({ start: segment.start + before, end: segment.start + segment.done - 1, source });
+      }
+      this.#scheduler.finished(worker, this.#ctx.monotonic());
       this.#wakeIdle();
       if (this.#scheduler.segments.every(isComplete)) this.#allDone.abort(new AllSegmentsDone());
       this.#activity.splice(this.#activity.indexOf(activity), 1);
@@ -429,13 +478,60 @@ export class DownloadRun {
     }
     // The frontier may have just moved by a whole segment: the hash thread should not wait for the next tick.
     this.#prefix?.pump();
+    // Given back after a failure on its source: another worker continues it.
+    if (!isComplete(segment)) return;
     this.#log.info("segment {segment} done: {bytes} bytes in {elapsed_ms} ms", {
       worker,
+      source,
       segment: segment.id,
       bytes: segment.done - before,
       elapsed_ms: Math.round(this.#ctx.monotonic() - started),
       retries: activity.retries,
     });
+  }
+
+  /**
+   * A failed attempt on `worker`'s source: the scheduler learns (a limit, an error, a Retry-After, a
+   * disagreement), a change of the source is logged once, and the worker leaves the source when another can
+   * take its segment now.
+   */
+  #sourceFailed(worker: number, failure: SourceAttemptFailure): "leave" | "retry" {
+    const now = this.#ctx.monotonic();
+    let f: SourceFailure;
+    if (failure.kind === "disagrees") f = { kind: "disagrees", reason: failure.reason };
+    else if (failure.kind === "status") {
+      const retryAfterMs = parseRetryAfter(failure.retryAfter, this.#ctx.now());
+      const limit = failure.status === 503 || failure.status === 429;
+      f = { kind: limit ? "limit" : "error", reason: `HTTP ${failure.status}`, retryAfterMs };
+    } else f = { kind: "error", reason: failure.kind === "network" ? failure.reason : failure.kind };
+    return this.#scheduler.failed(worker, f, now).leave ? "leave" : "retry";
+  }
+
+  /** One line per change of a source (at a tick: a cap learnt from refusals racing each other is one line). */
+  #logSourceEvents(): void {
+    for (const event of this.#scheduler.takeSourceEvents()) {
+      const url = this.#remotes[event.source]?.url ?? "";
+      const what =
+        event.what === "limited"
+          ? `takes at most ${event.value} connections`
+          : event.what === "backoff"
+            ? `asks to wait (${event.reason}, Retry-After)`
+            : `${event.what} (${event.reason})`;
+      this.#log.warn("source {source} {what}: {url}", { source: event.source, what, url });
+    }
+  }
+
+  /** A mirror's first accepted answer tells its own validators; later answers are checked against them. */
+  #learnValidators(source: number, etag: string | undefined, lastModified: string | undefined): void {
+    const remote = this.#remotes[source];
+    if (
+      source === 0 ||
+      remote === undefined ||
+      remote.etag !== undefined ||
+      remote.lastModified !== undefined
+    )
+      return;
+    this.#remotes[source] = { ...remote, etag, lastModified };
   }
 
   /** True while any speed limit applies (the shared ones can change from outside: checked every tick). */
@@ -458,6 +554,7 @@ export class DownloadRun {
       return a === undefined ? undefined : { lastByteAt: a.lastByteAt, waiting: a.state === "retrying" };
     });
     for (const decision of decisions) this.#apply(decision, byWorker.get(decision.worker));
+    this.#logSourceEvents();
     this.#wakeIdle();
     for (const a of this.#activity) {
       a.bytesPerSecond = this.#scheduler.rateOf(a.worker);

@@ -3,7 +3,8 @@
 // steal.ts.
 import { nextSegmentBytes } from "./plan.ts";
 import { isComplete, lengthOf, remainingOf, type Segment } from "./segment.ts";
-import { DEFAULT_SLOW_POLICY, medianRate, type SlowPolicy } from "./slow-connection.ts";
+import { DEFAULT_SLOW_POLICY, isSlow, medianRate, type SlowPolicy } from "./slow-connection.ts";
+import { type SourceEvent, type SourceLimits, type SourceStat, SourceTable } from "./source-table.ts";
 import { planEvenSplit } from "./steal.ts";
 import { type Assignment, WorkerTable } from "./worker-table.ts";
 
@@ -18,6 +19,8 @@ const IN_FLIGHT_SECONDS = 0.1;
 const MIN_SPLIT_REMAINING_SECONDS = 0.05;
 /** ... that is, sooner than this many round trips (time to first byte) of a new request. */
 const MIN_SPLIT_REMAINING_RTTS = 3;
+/** A connection not sampled yet is judged slow from its segment's progress after this long (ms). */
+const SLOW_ESTIMATE_MIN_MS = 500;
 /** Smallest part taken off a slow connection's segment (see #stealFromSlow). */
 const SLOW_MIN_STEAL_BYTES = 256 << 10;
 
@@ -31,6 +34,28 @@ export interface SchedulerOptions {
   /** A connection silent this long (ms) while waiting for bytes is aborted. */
   readonly stallTimeoutMs: number;
   readonly slowPolicy?: SlowPolicy;
+  /** Where the file can be fetched from (source 0 = the URL given); default: source 0 alone. */
+  readonly sources?: readonly SourceLimits[];
+}
+
+/** Why a request on a source failed, as the scheduler needs to know it. */
+export interface SourceFailure {
+  /**
+   * `limit`: 503/429 (one connection too many, if others on the source work); `error`: anything retryable;
+   * `disagrees`: its answer contradicts the file (size, validator).
+   */
+  readonly kind: "limit" | "error" | "disagrees";
+  /** For the log line. */
+  readonly reason: string;
+  readonly retryAfterMs?: number | undefined;
+}
+
+/** What a worker does after a failure on its source. */
+export interface FailureVerdict {
+  /** Give the segment back and ask for new work (another source takes it); else retry here as before. */
+  readonly leave: boolean;
+  /** A change of the source to log once (demoted, dropped, limited, backoff). */
+  readonly event: SourceEvent | undefined;
 }
 
 /** A worker as the run saw it at a tick (its bytes the scheduler counts from its segment's `done`). */
@@ -53,6 +78,8 @@ export interface Work {
   readonly kind: "carved" | "resumed" | "stolen" | "slow";
   /** The segment split for a steal. */
   readonly victim: Segment | undefined;
+  /** The source its requests go to (0 = the URL given). */
+  readonly source: number;
 }
 
 /** Something the run must do to a worker's current attempt (the segment itself continues). */
@@ -75,7 +102,12 @@ export class Scheduler {
   readonly #segments: Segment[];
   /** Segments not yet handed out, in file order. */
   readonly #pending: Segment[];
-  readonly #workers = new WorkerTable();
+  readonly #sources: SourceTable;
+  readonly #workers: WorkerTable;
+  /** Set while no source takes a request (all in a Retry-After wait): idle workers wait instead of ending. */
+  #blocked = false;
+  /** The time of the current `next` call (steals estimate unsampled workers' rates from their progress). */
+  #now = 0;
   readonly #startedAt: number;
   readonly #doneAtStart: number;
   #nextId: number;
@@ -89,6 +121,8 @@ export class Scheduler {
     this.#options = options;
     this.#policy = options.slowPolicy ?? DEFAULT_SLOW_POLICY;
     this.#segments = segments;
+    this.#sources = new SourceTable(options.sources ?? []);
+    this.#workers = new WorkerTable((source, bytes) => this.#sources.stored(source, bytes));
     this.#pending = segments
       .filter((s) => !isComplete(s) || options.mode === "stream")
       .sort((a, b) => a.start - b.start);
@@ -113,7 +147,22 @@ export class Scheduler {
 
   /** True while some worker holds a segment: an idle worker may get work later (a steal), so it waits. */
   get busy(): boolean {
-    return this.#workers.assigned.size > 0;
+    return this.#workers.assigned.size > 0 || this.#blocked;
+  }
+
+  /** What is known of each source now (for progress, logs and tests). */
+  sourceStats(): SourceStat[] {
+    return this.#sources.stats((source) => this.#workers.connectionsOn(source));
+  }
+
+  /** Changes of the sources since the last call (demoted, dropped, a cap learnt, a Retry-After), to log once. */
+  takeSourceEvents(): SourceEvent[] {
+    return this.#sources.takeEvents();
+  }
+
+  /** The source of `worker`'s current or last request. */
+  sourceOf(worker: number): number | undefined {
+    return this.#workers.sourceOf(worker);
   }
 
   /** Since when (monotonic ms) `worker`'s connection has been far slower than its peers, if it is. */
@@ -132,10 +181,24 @@ export class Scheduler {
    * undefined when there is nothing left worth a request.
    */
   next(worker: number, now: number): Work | undefined {
-    this.#workers.release(worker);
+    this.#now = now;
+    this.#release(worker);
     this.#workers.meter(worker, now);
-    const work = this.#stealFromSlow(worker) ?? this.#nextInOrder(worker, now) ?? this.#steal(worker);
-    if (work !== undefined) this.#workers.assign(worker, work.segment, now);
+    const source = this.#sources.choose(this.#workers.sourceOf(worker), now, (s) =>
+      this.#workers.connectionsOn(s, worker),
+    );
+    this.#blocked = source === undefined && this.#sources.waitingUntil(now) !== undefined;
+    if (source === undefined) return undefined;
+    // A part taken off a slow connection goes to the fastest source: a slow source's tail is not fetched from
+    // it again.
+    const fast = this.#sources.fastest(now, (s) => this.#workers.connectionsOn(s, worker)) ?? source;
+    // A connection too slow for a segment of its own where it is gets one from the fastest source instead.
+    const work =
+      this.#stealFromSlow(worker, fast) ??
+      this.#nextInOrder(worker, now, source) ??
+      (fast === source ? undefined : this.#nextInOrder(worker, now, fast)) ??
+      this.#steal(worker, fast);
+    if (work !== undefined) this.#workers.assign(worker, work.segment, now, source);
     return work;
   }
 
@@ -148,20 +211,79 @@ export class Scheduler {
     const segment = this.#pending[index];
     if (segment === undefined) return undefined;
     this.#pending.splice(index, 1);
-    this.#workers.release(worker);
+    this.#release(worker);
     this.#workers.meter(worker, now);
-    this.#workers.assign(worker, segment, now);
-    return { segment, kind: "resumed", victim: undefined };
+    this.#workers.assign(worker, segment, now, 0);
+    // The probe's answer: an open connection on source 0 (see `failed`'s count of them).
+    const assigned = this.#workers.assigned.get(worker);
+    if (assigned !== undefined) assigned.answered = true;
+    return { segment, kind: "resumed", victim: undefined, source: 0 };
   }
 
   /** A request of `worker` got its response head `ms` after it was sent. */
-  firstByte(_worker: number, ms: number): void {
+  firstByte(worker: number, ms: number): void {
     this.#ttfbMs = this.#ttfbMs === undefined ? ms : this.#ttfbMs * 0.8 + ms * 0.2;
+    const source = this.#workers.sourceOf(worker);
+    if (source !== undefined) this.#sources.firstByte(source, ms);
+    const a = this.#workers.assigned.get(worker);
+    if (a !== undefined) {
+      a.answered = true;
+      a.timed = true;
+    }
+    if (source !== undefined)
+      this.#sources.answered(source, this.#workers.connectionsOn(source, undefined, true));
   }
 
-  /** `worker` is done with its segment (complete, or failed for good). */
-  finished(worker: number): void {
-    this.#workers.release(worker);
+  /**
+   * `worker` is done with its segment: complete, failed for good, or given back after a failure on its
+   * source (see `failed`): the bytes it still needs go back to the pending work, for any source.
+   */
+  finished(worker: number, now?: number): void {
+    this.#release(worker, now);
+  }
+
+  /**
+   * A request of `worker` failed on its source: the source learns (a connection cap from a 503/429 while
+   * others on it work, which is no failure; errors that demote, then drop it; a Retry-After for itself
+   * alone), and the worker leaves it when another source can take the segment now.
+   */
+  failed(worker: number, failure: SourceFailure, now: number): FailureVerdict {
+    const source = this.#workers.sourceOf(worker);
+    if (source === undefined) return { leave: false, event: undefined };
+    let event: SourceEvent | undefined;
+    // Those that were answered: several refused at once must not count each other.
+    const open = this.#workers.connectionsOn(source, worker, true);
+    if (failure.kind === "limit" && open > 0) {
+      event = this.#sources.limited(source, open, failure.retryAfterMs, now);
+    } else {
+      event = this.#sources.failed(source, failure.reason, now, {
+        retryAfterMs: failure.retryAfterMs,
+        disagrees: failure.kind === "disagrees",
+      });
+    }
+    if (this.#options.mode !== "range") return { leave: false, event };
+    const elsewhere = this.#sources.openOther(source, now, (s) => this.#workers.connectionsOn(s, worker));
+    const leave =
+      this.#sources.stateOf(source) === "dropped" || elsewhere || (failure.kind === "limit" && open > 0);
+    return { leave, event };
+  }
+
+  /**
+   * Bytes `source` sent failed their hash (a piece, or the whole file when sources were compared): it is
+   * dropped like a source that disagrees on the file, unless it is the last one left.
+   */
+  sentBadBytes(source: number, now: number): void {
+    this.#sources.failed(source, "sent bytes that failed their hash", now, { disagrees: true });
+  }
+
+  /** Releases `worker`; the unfetched rest of a segment it gives back goes to the pending work. */
+  #release(worker: number, now?: number): void {
+    const a = this.#workers.assigned.get(worker);
+    this.#workers.release(worker, now);
+    if (a === undefined || this.#options.mode !== "range" || isComplete(a.segment)) return;
+    if (this.#pending.includes(a.segment)) return;
+    const at = this.#pending.findIndex((s) => s.start > a.segment.start);
+    this.#pending.splice(at < 0 ? this.#pending.length : at, 0, a.segment);
   }
 
   /**
@@ -174,6 +296,10 @@ export class Scheduler {
     // dead connection; then one sample is enough to call a connection slow (policy.graceMs, 0 by default).
     const minIntervalMs = Math.max(TICK_MS * 0.75, 4 * (this.#ttfbMs ?? 0));
     const stalled = this.#workers.sample(now, sample, minIntervalMs, this.#options.stallTimeoutMs);
+    for (let source = 0; source < this.#sources.size; source++) {
+      const rates = this.#workers.rates("latest", source).map((r) => r.bytesPerSecond);
+      this.#sources.sample(source, this.#workers.connectionsOn(source), rates, now);
+    }
     const slow = this.#paced ? [] : this.#workers.slowToRestart(now, this.#policy);
     return [
       ...stalled.map((worker): Decision => ({ kind: "stalled", worker })),
@@ -191,7 +317,7 @@ export class Scheduler {
    * (sized by `nextSegmentBytes`, and in proportion for a worker slower than the median), or a resumed
    * segment as it is.
    */
-  #nextInOrder(worker: number, now: number): Work | undefined {
+  #nextInOrder(worker: number, now: number, source: number): Work | undefined {
     const pending = this.#pending;
     const { mode, minSplitBytes } = this.#options;
     for (;;) {
@@ -203,7 +329,7 @@ export class Scheduler {
       }
       if (head.done > 0 || mode !== "range") {
         pending.shift();
-        return { segment: head, kind: "resumed", victim: undefined };
+        return { segment: head, kind: "resumed", victim: undefined, source };
       }
       let inFlightBytes = 0;
       for (const a of this.#workers.assigned.values()) inFlightBytes += remainingOf(a.segment);
@@ -217,7 +343,7 @@ export class Scheduler {
       });
       // A slow connection gets a segment it finishes in about the time its peers finish theirs, and none
       // when even that would outlast all the work left at the current rates: it would end the download last.
-      const own = this.#workers.rateOf(worker);
+      const own = this.#thiefRate(worker, source);
       const median = this.#workers.median();
       if (!this.#paced && own !== undefined && median > 0 && own < median) {
         size = Math.max(minSplitBytes, Math.round((size * own) / median));
@@ -227,12 +353,12 @@ export class Scheduler {
       // The rest of the head goes with this segment when what would be left is too small to be its own.
       if (lengthOf(head) - size < Math.min(size, minSplitBytes)) {
         pending.shift();
-        return { segment: head, kind: "carved", victim: undefined };
+        return { segment: head, kind: "carved", victim: undefined, source };
       }
       const segment: Segment = { id: this.#nextId++, start: head.start, end: head.start + size - 1, done: 0 };
       head.start = segment.end + 1;
       this.#segments.push(segment);
-      return { segment, kind: "carved", victim: undefined };
+      return { segment, kind: "carved", victim: undefined, source };
     }
   }
 
@@ -240,7 +366,7 @@ export class Scheduler {
   #secondsLeft(own: number): number {
     let pending = 0;
     for (const s of this.#pending) pending += remainingOf(s);
-    return this.#workers.secondsLeft(own, pending);
+    return this.#workers.secondsLeft(own, pending, this.#now);
   }
 
   /** Mean bytes/s of one connection so far this run, once there is something to measure. */
@@ -260,8 +386,13 @@ export class Scheduler {
   #projectedSeconds(worker: number, a: Assignment, median: number): number {
     if (remainingOf(a.segment) === 0) return 0;
     if (a.waiting) return 1e9 + remainingOf(a.segment);
-    const rate = this.#workers.rateOf(worker) ?? median;
+    const rate = this.#workers.estimateOf(worker, this.#now) ?? median;
     return remainingOf(a.segment) / Math.max(rate, 1);
+  }
+
+  /** The thief's measured rate, if its request goes to the source it was measured on (else unknown). */
+  #thiefRate(thief: number, source: number): number | undefined {
+    return this.#workers.sourceOf(thief) === source ? this.#workers.rateOf(thief) : undefined;
   }
 
   /** Below this (s) left, a segment is not worth splitting (see MIN_SPLIT_REMAINING_SECONDS). */
@@ -270,7 +401,7 @@ export class Scheduler {
   }
 
   /** End game: the segment in flight that would finish last, split so that both parts finish together. */
-  #steal(thief: number): Work | undefined {
+  #steal(thief: number, source: number): Work | undefined {
     if (this.#options.mode !== "range") return undefined;
     const median = this.#workers.median();
     let victim: [number, Assignment] | undefined;
@@ -281,8 +412,17 @@ export class Scheduler {
     }
     if (victim === undefined) return undefined;
     // All of a waiting worker's remainder, however small: nobody else would fetch it before its backoff ends.
-    const minBytes = victim[1].waiting ? 1 : this.#options.minSplitBytes;
-    return this.#split(victim[0], victim[1].segment, thief, minBytes, "stolen");
+    // From a connection at most half as fast as the thief, parts down to SLOW_MIN_STEAL_BYTES: on a small
+    // file (or a slow source's last segment) a whole --min-split is most of the tail.
+    const victimRate = this.#workers.estimateOf(victim[0], this.#now);
+    const thiefRate = this.#thiefRate(thief, source) ?? median;
+    const slower = victimRate !== undefined && victimRate < thiefRate * this.#policy.ratio;
+    const minBytes = victim[1].waiting
+      ? 1
+      : slower
+        ? Math.min(this.#options.minSplitBytes, SLOW_MIN_STEAL_BYTES)
+        : this.#options.minSplitBytes;
+    return this.#split(victim[0], victim[1].segment, thief, minBytes, "stolen", source);
   }
 
   /**
@@ -291,21 +431,24 @@ export class Scheduler {
    * where hash on arrival waits and where the file's contiguous prefix ends. Left alone, a slow connection
    * that no reconnect cures holds its whole segment, and at the end the whole download.
    */
-  #stealFromSlow(thief: number): Work | undefined {
+  #stealFromSlow(thief: number, source: number): Work | undefined {
     if (this.#options.mode !== "range" || this.#paced) return undefined;
-    // The thief counts among the peers: with two connections, the other one is all there is to compare.
-    const own = this.#workers.rateOf(thief);
-    const rates = this.#workers.rates("smoothed").map((r) => r.bytesPerSecond);
-    const median = medianRate([...rates, ...(own === undefined ? [] : [own])]);
+    // The thief counts among the peers (with two connections, the other one is all there is to compare), and
+    // so do the idle ones: in the end game the fast connections finish first.
+    const median = medianRate(this.#workers.peerRates());
     // A slow thief would only make two slow connections of one; its faster peers will take the work.
-    if (median <= 0 || this.#workers.isSlow(thief, median, this.#policy)) return undefined;
+    const own = this.#thiefRate(thief, source);
+    if (median <= 0 || (own !== undefined && isSlow(own, median, this.#policy))) return undefined;
     // Only a segment that would still be fetched when half the work left is done: earlier ones end in time
     // (each split drops what the victim has in flight).
     const soon = Math.max(this.#minSplitSeconds, this.#secondsLeft(own ?? median) / 2);
     let victim: [number, Segment] | undefined;
     for (const [worker, a] of this.#workers.assigned) {
-      const rate = this.#workers.rateOf(worker);
-      if (a.waiting || rate === undefined || !this.#workers.isSlow(worker, median, this.#policy)) continue;
+      // Measured over a tick, or over its segment so far when that is long enough: robbing a connection is
+      // for a slowness that lasts (the first ticks wait a few round trips, long under load).
+      const rate =
+        this.#workers.rateOf(worker) ?? this.#workers.estimateOf(worker, this.#now, SLOW_ESTIMATE_MIN_MS);
+      if (a.waiting || rate === undefined || !isSlow(rate, median, this.#policy)) continue;
       if (remainingOf(a.segment) / Math.max(rate, 1) <= soon) continue;
       if (victim === undefined || a.segment.start < victim[1].start) victim = [worker, a.segment];
     }
@@ -313,7 +456,7 @@ export class Scheduler {
     // Smaller parts than a plain steal takes: a few hundred KiB behind a slow connection can hold the
     // hash for a second.
     const minBytes = Math.min(this.#options.minSplitBytes, SLOW_MIN_STEAL_BYTES);
-    return this.#split(victim[0], victim[1], thief, minBytes, "slow");
+    return this.#split(victim[0], victim[1], thief, minBytes, "slow", source);
   }
 
   /**
@@ -327,10 +470,13 @@ export class Scheduler {
     thief: number,
     minStealBytes: number,
     kind: Work["kind"],
+    source: number,
   ): Work | undefined {
     const median = this.#workers.median();
-    const victimRate = this.#workers.assigned.get(owner)?.waiting ? 0 : this.#workers.rateOf(owner);
-    const thiefRate = this.#workers.rateOf(thief) ?? median;
+    const victimRate = this.#workers.assigned.get(owner)?.waiting
+      ? 0
+      : this.#workers.estimateOf(owner, this.#now);
+    const thiefRate = this.#thiefRate(thief, source) ?? median;
     const plan = planEvenSplit({
       victim,
       victimBytesPerSecond: victimRate,
@@ -338,6 +484,8 @@ export class Scheduler {
       thiefStartSeconds: this.#startSeconds,
       inFlightBytes: (victimRate ?? 0) * IN_FLIGHT_SECONDS,
       minStealBytes,
+      // The end game: nothing left to carve (earlier, a slow connection's next segment would be robbed again).
+      mayTakeAll: this.#pending.every(isComplete),
     });
     if (plan === undefined) return undefined;
     const stolen: Segment = { id: this.#nextId++, start: plan.splitAt, end: plan.victim.end, done: 0 };
@@ -346,6 +494,6 @@ export class Scheduler {
     // non-empty ranges; its worker sees nothing remaining and moves on.
     if (lengthOf(plan.victim) === 0) this.#segments.splice(this.#segments.indexOf(plan.victim), 1);
     this.#segments.push(stolen);
-    return { segment: stolen, kind, victim: plan.victim };
+    return { segment: stolen, kind, victim: plan.victim, source };
   }
 }

@@ -65,6 +65,17 @@ export class WorkerMeter {
     this.#restartInterval(now);
   }
 
+  /**
+   * A whole segment took `bytesPerSecond` from request to last byte, before any tick sampled it (a short
+   * segment on a fast connection): the first measure of this connection, if it has none yet. Without it a
+   * fast worker that finishes within a tick looks unmeasured, and the slow ones still busy set the median.
+   */
+  seed(bytesPerSecond: number): void {
+    // The smoothed rate only: `latest` is what a tick measured (a restart compares those alone).
+    if (this.#bytesPerSecond !== undefined) return;
+    this.#bytesPerSecond = bytesPerSecond;
+  }
+
   /** The connection was replaced: what was measured of the old one no longer says anything. */
   reset(now: number): void {
     this.#bytesPerSecond = undefined;

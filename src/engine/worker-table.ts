@@ -14,6 +14,12 @@ import { WorkerMeter } from "./worker-meter.ts";
  */
 const MAX_FRUITLESS_RESTARTS = 2;
 
+/** A segment smaller than this says too little of its connection's rate to seed it (see WorkerMeter.seed). */
+const SEED_MIN_BYTES = 128 << 10;
+
+/** Shortest time (ms) on a segment that gives an unsampled worker an estimated rate (see estimateOf). */
+const ESTIMATE_MIN_MS = 40;
+
 /** A worker's current segment, and what the last tick saw of it. */
 export interface Assignment {
   readonly segment: Segment;
@@ -22,6 +28,15 @@ export interface Assignment {
   lastByteAt: number;
   /** Waiting out a retry backoff (no connection). */
   waiting: boolean;
+  /** The source its requests go to. */
+  readonly source: number;
+  /** When it was handed out, and `segment.done` then (for a segment finished before any tick: see seed). */
+  readonly assignedAt: number;
+  readonly doneAtAssign: number;
+  /** Its request on the source was answered (a first byte): it counts among the source's open connections. */
+  answered: boolean;
+  /** Its request was timed from sending (not the probe's answer, read from a buffer): its rate says something. */
+  timed: boolean;
 }
 
 /**
@@ -32,6 +47,14 @@ export interface Assignment {
 export class WorkerTable {
   readonly #assigned = new Map<number, Assignment>();
   readonly #meters = new Map<number, WorkerMeter>();
+  /** The source each worker's last request went to (kept while it is idle). */
+  readonly #sources = new Map<number, number>();
+  /** Told the bytes each worker stores, with their source. */
+  readonly #onStored: (source: number, bytes: number) => void;
+
+  constructor(onStored: (source: number, bytes: number) => void = () => {}) {
+    this.#onStored = onStored;
+  }
 
   /** Busy workers and their segments. */
   get assigned(): ReadonlyMap<number, Assignment> {
@@ -53,15 +76,64 @@ export class WorkerTable {
     return this.#meters.get(worker)?.bytesPerSecond;
   }
 
-  assign(worker: number, segment: Segment, now: number): void {
-    this.#assigned.set(worker, { segment, counted: segment.done, lastByteAt: now, waiting: false });
+  /**
+   * `worker` fetches `segment` from `source`; a worker that changes source has a new connection, so what
+   * was measured of the old one is forgotten.
+   */
+  /**
+   * `worker`'s measured rate, else (not sampled by a tick yet) what its current segment moved since it was
+   * handed out, once that is at least ESTIMATE_MIN_MS old: a fast peer may look for work before the first tick.
+   */
+  estimateOf(worker: number, now: number, minMs = ESTIMATE_MIN_MS): number | undefined {
+    const measured = this.rateOf(worker);
+    if (measured !== undefined) return measured;
+    const a = this.#assigned.get(worker);
+    if (a === undefined || a.waiting || !a.timed || now - a.assignedAt < minMs) return undefined;
+    return ((a.segment.done - a.doneAtAssign) / (now - a.assignedAt)) * 1000;
   }
 
-  /** `worker` holds no segment any more; what it stored is counted. */
-  release(worker: number): void {
+  assign(worker: number, segment: Segment, now: number, source = 0): void {
+    const before = this.#sources.get(worker);
+    if (before !== undefined && before !== source) this.#meters.get(worker)?.reset(now);
+    this.#sources.set(worker, source);
+    this.#assigned.set(worker, {
+      segment,
+      counted: segment.done,
+      lastByteAt: now,
+      waiting: false,
+      source,
+      answered: false,
+      timed: false,
+      assignedAt: now,
+      doneAtAssign: segment.done,
+    });
+  }
+
+  /** The source of `worker`'s last request, if it made one. */
+  sourceOf(worker: number): number | undefined {
+    return this.#sources.get(worker);
+  }
+
+  /** Busy workers on `source`, not counting `except`; only those whose request was answered if `answered`. */
+  connectionsOn(source: number, except?: number, answered = false): number {
+    let n = 0;
+    for (const [worker, a] of this.#assigned)
+      if (a.source === source && worker !== except && (!answered || a.answered)) n++;
+    return n;
+  }
+
+  /**
+   * `worker` holds no segment any more; what it stored is counted. With `now`, a segment it finished before
+   * any tick measured it gives its connection a first rate.
+   */
+  release(worker: number, now?: number): void {
     const a = this.#assigned.get(worker);
     if (a === undefined) return;
     this.#count(worker, a);
+    const bytes = a.segment.done - a.doneAtAssign;
+    const whole = a.timed && remainingOf(a.segment) === 0;
+    if (now !== undefined && now > a.assignedAt && bytes >= SEED_MIN_BYTES && whole)
+      this.#meters.get(worker)?.seed((bytes / (now - a.assignedAt)) * 1000);
     this.#assigned.delete(worker);
   }
 
@@ -93,14 +165,32 @@ export class WorkerTable {
     return medianRate(this.rates("smoothed"));
   }
 
-  /** Rates of the busy, measured workers: smoothed, or over the last sampling interval alone. */
-  rates(which: "smoothed" | "latest"): ConnectionRate[] {
+  /**
+   * Rates of the busy, measured workers: smoothed, or over the last sampling interval alone; of one source
+   * only when `source` is given.
+   */
+  rates(which: "smoothed" | "latest", source?: number): ConnectionRate[] {
     const rates: ConnectionRate[] = [];
     for (const [worker, a] of this.#assigned) {
+      if (source !== undefined && a.source !== source) continue;
       const m = this.#meters.get(worker);
       const rate = which === "smoothed" ? m?.bytesPerSecond : m?.latestBytesPerSecond;
       if (a.waiting || rate === undefined) continue;
       rates.push({ worker, bytesPerSecond: rate, slowForMs: 0, remainingBytes: remainingOf(a.segment) });
+    }
+    return rates;
+  }
+
+  /**
+   * Smoothed rates of every measured worker, busy or idle (not one waiting out a backoff): the peers a
+   * connection is compared with. The idle ones count: in the end game the fast connections are done first,
+   * and the slow ones still busy would otherwise set the median.
+   */
+  peerRates(): number[] {
+    const rates: number[] = [];
+    for (const [worker, meter] of this.#meters) {
+      if (this.#assigned.get(worker)?.waiting === true || meter.bytesPerSecond === undefined) continue;
+      rates.push(meter.bytesPerSecond);
     }
     return rates;
   }
@@ -117,12 +207,13 @@ export class WorkerTable {
   }
 
   /** Seconds until the busy workers' segments and `pendingBytes` are done at their rates plus `own`. */
-  secondsLeft(own: number, pendingBytes: number): number {
+  secondsLeft(own: number, pendingBytes: number, now: number): number {
     let total = own;
     let work = pendingBytes;
     for (const [worker, a] of this.#assigned) {
       work += remainingOf(a.segment);
-      total += this.rateOf(worker) ?? 0;
+      // A busy worker not sampled yet (the first samples wait a few round trips) still moves bytes.
+      total += this.estimateOf(worker, now) ?? 0;
     }
     return work / Math.max(total, 1);
   }
@@ -134,7 +225,13 @@ export class WorkerTable {
    * at once.
    */
   slowToRestart(now: number, policy: SlowPolicy): number[] {
-    const rates = this.rates("latest");
+    // Compared within each source: a slow source's connections are its own pace, which no reconnect cures.
+    const bySource = new Set([...this.#assigned.values()].map((a) => a.source));
+    return [...bySource].flatMap((source) => this.#slowToRestartOn(source, now, policy));
+  }
+
+  #slowToRestartOn(source: number, now: number, policy: SlowPolicy): number[] {
+    const rates = this.rates("latest", source);
     const median = medianRate(rates);
     const timed = rates.map((r) => {
       const m = this.#meters.get(r.worker) as WorkerMeter;
@@ -159,7 +256,9 @@ export class WorkerTable {
   /** Moves the bytes `worker` stored since last counted into its meter. */
   #count(worker: number, a: Assignment): WorkerMeter | undefined {
     const meter = this.#meters.get(worker);
-    meter?.add(a.segment.done - a.counted);
+    const bytes = a.segment.done - a.counted;
+    meter?.add(bytes);
+    if (bytes > 0) this.#onStored(a.source, bytes);
     a.counted = a.segment.done;
     return meter;
   }

@@ -58,6 +58,9 @@ export interface WorkerActivity {
   slowSince: number | undefined;
 }
 
+/** A failed attempt as a source learns of it. */
+export type SourceAttemptFailure = FailureKind | { readonly kind: "disagrees"; readonly reason: string };
+
 /** How a segment is fetched: by byte ranges, or as one whole-file stream from a server without Range. */
 export type FetchMode = "range" | "stream";
 
@@ -91,6 +94,14 @@ export interface SegmentJob {
   readonly onBytes: (chunk: Uint8Array, offset: number) => void;
   /** Called with the time (ms) from sending a request to its response headers. */
   readonly onFirstByte: (ms: number) => void;
+  /**
+   * Told of each failed attempt when the file has several sources (`disagrees`: the answer contradicts the
+   * file: size, validator). `leave`: stop here, the segment's rest goes to another source (the scheduler
+   * takes it back); `retry`: as without sources (backoff, then again; a disagreement is then final).
+   */
+  readonly onFailure?: ((failure: SourceAttemptFailure) => "leave" | "retry") | undefined;
+  /** Told the validators of each accepted range answer (a mirror learns its own ETag from its first). */
+  readonly onValidators?: ((etag: string | undefined, lastModified: string | undefined) => void) | undefined;
   readonly log: Logger;
 }
 
@@ -115,7 +126,7 @@ export async function fetchSegment(job: SegmentJob): Promise<void> {
     let failure: FailureKind;
     try {
       const outcome = await attemptOnce(job, signal);
-      if (outcome.kind === "none") return;
+      if (outcome.kind === "none" || outcome.kind === "leave") return;
       // A renewed link: ask the new target for the same missing bytes at once (refresh.ts bounds how often).
       if (outcome.kind === "refreshed") continue;
       failure = outcome;
@@ -137,6 +148,8 @@ export async function fetchSegment(job: SegmentJob): Promise<void> {
         throw error;
       }
     }
+    // Another source may take the rest at once (this one is limited, waiting, demoted or dropped).
+    if (job.onFailure?.(failure) === "leave") return;
     // A connection that made progress resets the count: a flaky link that keeps moving should finish.
     const progressed = segment.done > before;
     failures = progressed ? 1 : failures + 1;
@@ -162,7 +175,11 @@ export async function fetchSegment(job: SegmentJob): Promise<void> {
   }
 }
 
-type AttemptOutcome = FailureKind | { readonly kind: "none" } | { readonly kind: "refreshed" };
+type AttemptOutcome =
+  | FailureKind
+  | { readonly kind: "none" }
+  | { readonly kind: "refreshed" }
+  | { readonly kind: "leave" };
 
 async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<AttemptOutcome> {
   const segment = job.activity.segment;
@@ -179,11 +196,22 @@ async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<Attemp
   if (problem !== undefined) {
     if (problem.kind === "status" && job.refresh !== undefined) {
       const fresh = await job.refresh.afterRefusal(job.remote, response, job.signal);
-      if (fresh !== undefined) job.remote = fresh;
-      if (fresh !== undefined) return { kind: "refreshed" };
+      if (fresh !== undefined) {
+        job.remote = fresh;
+        return { kind: "refreshed" };
+      }
     } else await discardBody(response);
+    if (problem.kind === "changed" && job.onFailure !== undefined) {
+      const reason = `${problem.what} ${problem.actual}, expected ${problem.expected}`;
+      if (job.onFailure({ kind: "disagrees", reason }) === "leave") return { kind: "leave" };
+    }
     return toFailure(problem, job, segment);
   }
+  if (job.mode === "range")
+    job.onValidators?.(
+      response.headers.get("etag") ?? undefined,
+      response.headers.get("last-modified") ?? undefined,
+    );
   // A 206 running past the asked end: keep what was asked, then close this connection (see response-check).
   const superset = checked === "superset";
   const activity = job.activity;

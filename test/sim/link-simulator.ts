@@ -4,8 +4,15 @@
 // drops and stalls. A discrete-event loop: between two events every transfer moves at a constant rate, so
 // the next event (a request's first byte, a segment's end, a drop, a tick...) is computed, not stepped to.
 import { DEFAULT_RETRY_OPTIONS, decideRetry, type FailureKind } from "../../src/engine/retry-policy.ts";
-import { type Decision, Scheduler, TICK_MS, type Work } from "../../src/engine/scheduler.ts";
+import {
+  type Decision,
+  Scheduler,
+  type SourceFailure,
+  TICK_MS,
+  type Work,
+} from "../../src/engine/scheduler.ts";
 import { lengthOf, remainingOf, type Segment } from "../../src/engine/segment.ts";
+import type { SourceEvent } from "../../src/engine/source-table.ts";
 import { afterProgress } from "../../src/engine/worker.ts";
 
 /** A kind of link between dlm and the server. Rates in bytes/s, times in ms. */
@@ -34,6 +41,26 @@ export interface LinkShape {
   readonly stalls?: { readonly every: number; readonly afterBytes: number };
 }
 
+/**
+ * One source of the file (a mirror). Its connections run at `capBytesPerSec` each (the shape's slow slots
+ * and such apply on top), sharing `totalCapBytesPerSec` max-min fairly.
+ */
+export interface SimSource {
+  readonly name: string;
+  readonly capBytesPerSec: number;
+  readonly totalCapBytesPerSec?: number;
+  /** Its round trip; the shape's when undefined. */
+  readonly rttMs?: number;
+  /** Answers 503 to a connection beyond this many open ones (a mirror's limit per client). */
+  readonly acceptsConnections?: number;
+  /** From this time on its connections break and new requests are refused (a mirror that goes away). */
+  readonly diesAtMs?: number;
+  /** Serves wrong bytes: the simulator only marks what came from it (SimResult.servedBy). */
+  readonly corrupts?: boolean;
+  /** Told to the scheduler as the source's known connection limit (a Metalink's), if any. */
+  readonly maxConnections?: number;
+}
+
 export interface SimOptions {
   readonly sizeBytes: number;
   readonly connections: number;
@@ -46,6 +73,15 @@ export interface SimOptions {
   readonly seed?: number;
   /** Hash-on-arrival speed (bytes/s): SHA-256 with Bun.CryptoHasher, about 1 GB/s (DESIGN.md). */
   readonly hashBytesPerSec?: number;
+  /** Mirrors: source 0 is the first; undefined = one source with the shape's cap. */
+  readonly sources?: readonly SimSource[];
+}
+
+/** Bytes stored from one source, as a range of the file (for per-source and corruption checks). */
+export interface ServedRange {
+  readonly source: number;
+  readonly start: number;
+  readonly end: number;
 }
 
 /** One range request as the server saw it. */
@@ -53,6 +89,7 @@ export interface SimRequest {
   readonly atMs: number;
   readonly worker: number;
   readonly connection: number;
+  readonly source: number;
   readonly start: number;
   readonly end: number;
 }
@@ -79,6 +116,14 @@ export interface SimResult {
   /** The scheduler's decisions that were carried out, with when. */
   readonly decisions: readonly (Decision & { readonly atMs: number })[];
   readonly connectionsOpened: number;
+  /** Bytes stored from each source (index = source id). */
+  readonly bytesBySource: readonly number[];
+  /** Every stored byte range with its source, merged where adjacent. */
+  readonly servedBy: readonly ServedRange[];
+  /** Requests a source refused (503 beyond its connections, or dead). */
+  readonly refused: number;
+  /** What the scheduler logged of its sources. */
+  readonly sourceEvents: readonly (SourceEvent & { readonly atMs: number })[];
 }
 
 /** Seconds of a connection's rate assumed in flight (sent, not yet read) when its response is cut. */
@@ -102,8 +147,40 @@ export function idealSeconds(sizeBytes: number, connections: number, shape: Link
   return ((shape.connectMs ?? 0) + shape.rttMs) / 1000 + sizeBytes / rate;
 }
 
+/**
+ * The ideal with mirrors: one round trip, then the file at the best total `connections` connections can get,
+ * each added where it adds most (a source gives min(its total cap, n × its cap)); a source that dies counts
+ * as absent, and so does one that corrupts (its bytes must be fetched again elsewhere).
+ */
+export function idealSourcesSeconds(
+  sizeBytes: number,
+  connections: number,
+  sources: readonly SimSource[],
+  rttMs: number,
+): number {
+  const live = sources.filter((s) => s.diesAtMs === undefined && s.corrupts !== true);
+  const counts = live.map(() => 0);
+  const total = (i: number, n: number): number => {
+    const s = live[i] as SimSource;
+    const max = Math.min(n, s.acceptsConnections ?? n);
+    return Math.min(s.totalCapBytesPerSec ?? Number.POSITIVE_INFINITY, max * s.capBytesPerSec);
+  };
+  for (let c = 0; c < connections; c++) {
+    let best = 0;
+    let gain = -1;
+    live.forEach((_, i) => {
+      const g = total(i, (counts[i] ?? 0) + 1) - total(i, counts[i] ?? 0);
+      if (g > gain) [best, gain] = [i, g];
+    });
+    counts[best] = (counts[best] ?? 0) + 1;
+  }
+  const rate = live.reduce((sum, _, i) => sum + total(i, counts[i] ?? 0), 0);
+  return rttMs / 1000 + sizeBytes / rate;
+}
+
 interface Connection {
   readonly index: number;
+  readonly source: number;
   /** Body bytes sent on it. */
   bytes: number;
   dead: boolean;
@@ -143,9 +220,27 @@ export function simulate(options: SimOptions): SimResult {
       connections,
       minSplitBytes: options.minSplitBytes ?? 1 << 20,
       stallTimeoutMs: options.stallTimeoutMs ?? 30_000,
+      sources: (options.sources ?? [{ name: "origin", capBytesPerSec: shape.capBytesPerSec }]).map(
+        (s, id) => ({
+          id,
+          maxConnections: s.maxConnections,
+        }),
+      ),
     },
     0,
   );
+  const sources: readonly SimSource[] = options.sources ?? [
+    { name: "origin", capBytesPerSec: shape.capBytesPerSec },
+  ];
+  const bytesBySource = sources.map(() => 0);
+  const servedBy: ServedRange[] = [];
+  const sourceEvents: (SourceEvent & { atMs: number })[] = [];
+  let refused = 0;
+  const rttOf = (source: number): number => sources[source]?.rttMs ?? rtt;
+  const deadSource = (source: number): boolean => {
+    const at = sources[source]?.diesAtMs;
+    return at !== undefined && now >= at;
+  };
   const requests: SimRequest[] = [];
   const work: Work[] = [];
   const decisions: (Decision & { atMs: number })[] = [];
@@ -162,6 +257,7 @@ export function simulate(options: SimOptions): SimResult {
   // redone (carving and stealing keep the order; a new or removed segment forces a re-sort).
   let ordered: Segment[] = [];
   let firstIncomplete = 0;
+  let orderedLast: Segment | undefined;
   const walk = (): number | undefined => {
     let frontier = firstIncomplete === 0 ? 0 : (ordered[firstIncomplete - 1]?.end ?? -1) + 1;
     for (let i = firstIncomplete; i < ordered.length; i++) {
@@ -177,9 +273,12 @@ export function simulate(options: SimOptions): SimResult {
     return frontier;
   };
   const pump = (): void => {
-    let frontier = ordered.length === segments.length ? walk() : undefined;
+    // A steal that takes all of a victim removes it and adds one: the same count, a new last segment.
+    const same = ordered.length === segments.length && orderedLast === segments.at(-1);
+    let frontier = same ? walk() : undefined;
     if (frontier === undefined) {
       ordered = [...segments].sort((a, b) => a.start - b.start);
+      orderedLast = segments.at(-1);
       firstIncomplete = 0;
       frontier = walk() ?? 0;
     }
@@ -195,7 +294,8 @@ export function simulate(options: SimOptions): SimResult {
       c.bytes >= shape.stalls.afterBytes
     )
       return 0;
-    let cap = shape.capBytesPerSec;
+    if (deadSource(c.source)) return 0;
+    let cap = sources[c.source]?.capBytesPerSec ?? shape.capBytesPerSec;
     if (shape.slowSlots !== undefined && c.index % shape.slowSlots.every === 0) cap /= shape.slowSlots.factor;
     if (shape.slowWorkers !== undefined && (w.id + 1) % shape.slowWorkers.every === 0)
       cap /= shape.slowWorkers.factor;
@@ -204,9 +304,31 @@ export function simulate(options: SimOptions): SimResult {
     return cap;
   };
 
-  /** Max-min fair shares of the link cap over the connections moving bytes. */
+  /** Max-min fair shares of `total` over demands. */
+  const fair = (demand: { w: SimWorker; cap: number }[], total: number): Map<SimWorker, number> => {
+    const out = new Map<SimWorker, number>();
+    let left = total;
+    demand.sort((a, b) => a.cap - b.cap);
+    demand.forEach((d, i) => {
+      const share = Math.min(d.cap, left / (demand.length - i));
+      out.set(d.w, share);
+      left -= share;
+    });
+    return out;
+  };
+
+  /** Max-min fair shares of each source's total cap, then of the link cap, over the connections moving bytes. */
   const rates = (ws: readonly SimWorker[]): Map<SimWorker, number> => {
-    const demand = ws.map((w) => ({ w, cap: rateOf(w) })).filter((d) => d.cap > 0);
+    const capped = new Map<SimWorker, number>();
+    sources.forEach((src, id) => {
+      const demand = ws
+        .filter((w) => w.conn?.source === id)
+        .map((w) => ({ w, cap: rateOf(w) }))
+        .filter((d) => d.cap > 0);
+      for (const [w, r] of fair(demand, src.totalCapBytesPerSec ?? Number.POSITIVE_INFINITY))
+        capped.set(w, r);
+    });
+    const demand = ws.map((w) => ({ w, cap: capped.get(w) ?? 0 })).filter((d) => d.cap > 0);
     const out = new Map<SimWorker, number>();
     let left = shape.linkCapBytesPerSec ?? Number.POSITIVE_INFINITY;
     demand.sort((a, b) => a.cap - b.cap);
@@ -221,20 +343,21 @@ export function simulate(options: SimOptions): SimResult {
   const send = (w: SimWorker, fresh: boolean): void => {
     const segment = w.work?.segment;
     if (segment === undefined) return;
-    if (fresh || w.conn === undefined || w.conn.dead) {
-      opened++;
-      w.conn = { index: opened, bytes: 0, dead: false };
-    }
+    const source = w.work?.source ?? 0;
+    const renew = fresh || w.conn === undefined || w.conn.dead || w.conn.source !== source;
+    const conn = renew || w.conn === undefined ? { index: ++opened, source, bytes: 0, dead: false } : w.conn;
+    w.conn = conn;
     w.phase = "requesting";
     w.sentAt = now;
     w.lastByteAt = now;
     w.doneAtAttempt = segment.done;
-    w.until = now + rtt + (fresh ? (shape.connectMs ?? 0) : 0);
+    w.until = now + rttOf(source) + (renew ? (shape.connectMs ?? 0) : 0);
     w.askedEnd = segment.end;
     requests.push({
       atMs: now,
       worker: w.id,
-      connection: w.conn.index,
+      connection: conn.index,
+      source,
       start: segment.start + segment.done,
       end: segment.end,
     });
@@ -250,7 +373,7 @@ export function simulate(options: SimOptions): SimResult {
       return;
     }
     work.push(next);
-    send(w, w.conn === undefined || w.conn.dead);
+    send(w, w.conn === undefined || w.conn.dead || w.conn.source !== next.source);
   };
 
   /** Cuts the current response: what the server had in flight past what was stored is lost. */
@@ -262,14 +385,32 @@ export function simulate(options: SimOptions): SimResult {
     allowance += inFlight;
   };
 
-  /** A failed attempt (drop, stall): back off as worker.ts does, then retry on a new connection. */
-  const fail = (w: SimWorker, rate: number, kind: "network" | "stall"): void => {
+  /**
+   * A failed attempt (drop, stall, a refusal): the source learns of it (as worker.ts tells the scheduler);
+   * the worker gives the segment back when another source can take it, else backs off as worker.ts does
+   * and retries on a new connection.
+   */
+  const fail = (w: SimWorker, rate: number, kind: "network" | "stall" | "503"): void => {
     cut(w, rate);
     if (w.conn !== undefined) w.conn.dead = true;
+    const sourceFailure: SourceFailure =
+      kind === "503" ? { kind: "limit", reason: "HTTP 503" } : { kind: "error", reason: kind };
+    const verdict = scheduler.failed(w.id, sourceFailure, now);
+    if (verdict.leave) {
+      w.conn = undefined;
+      scheduler.finished(w.id, now);
+      takeWork(w);
+      return;
+    }
     const segment = w.work?.segment;
     const progressed = segment !== undefined && segment.done > w.doneAtAttempt;
     w.failures = progressed ? 1 : w.failures + 1;
-    const failure: FailureKind = kind === "stall" ? { kind } : { kind, reason: "reset" };
+    const failure: FailureKind =
+      kind === "stall"
+        ? { kind }
+        : kind === "503"
+          ? { kind: "status", status: 503 }
+          : { kind, reason: "reset" };
     const decision = afterProgress(
       decideRetry(failure, w.failures, DEFAULT_RETRY_OPTIONS, 0, random),
       failure,
@@ -325,6 +466,8 @@ export function simulate(options: SimOptions): SimResult {
     }
     if (shape.slowdown !== undefined && shape.slowdown.atMs > now)
       dt = Math.min(dt, shape.slowdown.atMs - now);
+    for (const src of sources)
+      if (src.diesAtMs !== undefined && src.diesAtMs > now) dt = Math.min(dt, src.diesAtMs - now);
     dt = Math.max(0, dt);
     now += dt;
     hashed = Math.min(hashQueued, hashed + (hashRate * dt) / 1000);
@@ -338,6 +481,13 @@ export function simulate(options: SimOptions): SimResult {
       w.carry = Math.max(0, delivered - whole);
       whole = Math.min(whole, remainingOf(segment));
       if (whole > 0) {
+        const at = segment.start + segment.done;
+        const source = w.conn.source;
+        bytesBySource[source] = (bytesBySource[source] ?? 0) + whole;
+        const last = servedBy.at(-1);
+        if (last !== undefined && last.source === source && last.end === at - 1)
+          servedBy[servedBy.length - 1] = { ...last, end: at + whole - 1 };
+        else servedBy.push({ source, start: at, end: at + whole - 1 });
         segment.done += whole;
         w.received += whole;
         w.conn.bytes += whole;
@@ -353,13 +503,28 @@ export function simulate(options: SimOptions): SimResult {
         // taken all of them meanwhile).
         if (segment !== undefined && remainingOf(segment) === 0) {
           w.conn = undefined;
-          scheduler.finished(w.id);
+          scheduler.finished(w.id, now);
           takeWork(w);
         } else send(w, true);
         continue;
       }
       if (segment === undefined) continue;
       if (w.phase === "requesting" && now >= w.until) {
+        const source = w.conn?.source ?? 0;
+        const accepts = sources[source]?.acceptsConnections;
+        const open = workers.filter(
+          (o) =>
+            o !== w &&
+            o.phase === "receiving" &&
+            o.conn !== undefined &&
+            !o.conn.dead &&
+            o.conn.source === source,
+        ).length;
+        if (deadSource(source) || (accepts !== undefined && open >= accepts)) {
+          refused++;
+          fail(w, 0, deadSource(source) ? "network" : "503");
+          continue;
+        }
         scheduler.firstByte(w.id, now - w.sentAt);
         w.phase = "receiving";
         w.carry = 0;
@@ -368,13 +533,17 @@ export function simulate(options: SimOptions): SimResult {
         // The body loop stops at the segment's end; if a steal moved it, the rest of the answer is dropped.
         if (segment.end < w.askedEnd) cut(w, rate);
         w.carry = 0;
-        scheduler.finished(w.id);
+        scheduler.finished(w.id, now);
         pump();
         takeWork(w);
         wakeIdle();
         continue;
       }
       const c = w.conn;
+      if (w.phase === "receiving" && c !== undefined && !c.dead && deadSource(c.source)) {
+        fail(w, rate, "network");
+        continue;
+      }
       if (
         w.phase === "receiving" &&
         c !== undefined &&
@@ -398,6 +567,8 @@ export function simulate(options: SimOptions): SimResult {
         // simulator can also drive earlier schedulers for a before/after table).
         return { received: w.received, lastByteAt: w.lastByteAt, waiting: w.phase === "backoff" };
       });
+      // DownloadRun logs the sources' changes at each tick.
+      for (const e of scheduler.takeSourceEvents()) sourceEvents.push({ ...e, atMs: now });
       wakeIdle();
       for (const d of made) {
         const w = byId.get(d.worker);
@@ -415,11 +586,15 @@ export function simulate(options: SimOptions): SimResult {
     }
   }
   const stored = segments.reduce((sum, s) => sum + s.done, 0);
+  for (const e of scheduler.takeSourceEvents()) sourceEvents.push({ ...e, atMs: now });
   pump();
   return {
     seconds: now / 1000,
     verifiedSeconds: now / 1000 + (size - hashed) / hashRate,
-    idealSeconds: idealSeconds(size, connections, shape),
+    idealSeconds:
+      options.sources === undefined
+        ? idealSeconds(size, connections, shape)
+        : idealSourcesSeconds(size, connections, options.sources, rtt),
     servedBytes: stored + wasted,
     allowanceBytes: allowance,
     segments,
@@ -427,6 +602,10 @@ export function simulate(options: SimOptions): SimResult {
     work,
     decisions,
     connectionsOpened: opened,
+    bytesBySource,
+    servedBy,
+    refused,
+    sourceEvents,
   };
 }
 

@@ -81,5 +81,5 @@ export const SHAPES: readonly ShapeCase[] = [
 ];
 
 /** File sizes (MiB) and connection counts of the table. */
-export const SIZES_MIB = [128, 1024] as const;
+export const SIZES_MIB = [16, 128, 1024] as const;
 export const CONNECTIONS = [8, 16] as const;
