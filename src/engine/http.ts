@@ -1,6 +1,7 @@
 import type { Context } from "../context.ts";
 import { HttpStatusError, NetworkError } from "../errors.ts";
 import { toNetworkError } from "./network-failure.ts";
+import { assertFetchableUrl, isFetchable } from "./url-scheme.ts";
 
 /** Options of one GET issued by the engine. */
 export interface GetOptions {
@@ -36,7 +37,7 @@ const CREDENTIAL_HEADERS = new Set(["authorization", "cookie", "proxy-authorizat
  * URL that answered.
  */
 export async function httpGet(ctx: Context, url: string, options: GetOptions): Promise<Response> {
-  const credentialOrigin = options.credentialOrigin ?? new URL(url).origin;
+  const credentialOrigin = options.credentialOrigin ?? assertFetchableUrl(url, "GET").origin;
   let target = url;
   for (let hop = 0; ; hop++) {
     const headers = requestHeaders(options, new URL(target).origin === credentialOrigin);
@@ -54,9 +55,9 @@ export async function httpGet(ctx: Context, url: string, options: GetOptions): P
         status: response.status,
       });
     }
-    const next = new URL(location, target);
-    if (next.protocol !== "http:" && next.protocol !== "https:") {
-      throw new NetworkError(`GET ${target}: redirect to unsupported ${next.protocol} URL`, {
+    const next = URL.parse(location, target);
+    if (next === null || !isFetchable(next)) {
+      throw new NetworkError(`GET ${target}: redirect to an unsupported URL ${JSON.stringify(location)}`, {
         reason: "protocol",
         url: target,
       });
@@ -72,6 +73,8 @@ async function fetchHead(
   headers: Headers,
   options: GetOptions,
 ): Promise<Response> {
+  // Every request dlm makes passes here, whatever brought its URL (Add, Update, a resumed state.json).
+  assertFetchableUrl(url, "GET");
   const head = new AbortController();
   const timer =
     options.headTimeoutMs === undefined

@@ -13,7 +13,8 @@ import { sidecarOf } from "../engine/prepare.ts";
 import { TokenBucket } from "../engine/rate-limiter.ts";
 import { renewSidecarUrl } from "../engine/renew-url.ts";
 import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "../engine/retry-policy.ts";
-import { HttpStatusError, OutputExistsError, UsageError } from "../errors.ts";
+import { assertFetchableUrl } from "../engine/url-scheme.ts";
+import { HttpStatusError, OutputExistsError } from "../errors.ts";
 import type { ProgressSnapshot } from "../progress/snapshot.ts";
 import {
   ACTIVE_STATES,
@@ -207,13 +208,7 @@ export class Manager {
 
   /** Queues a download (paused when asked); an output leaving the download directory is a UsageError. */
   async add(input: NewDownload): Promise<{ record: DownloadView; created: boolean }> {
-    const url = URL.parse(input.url);
-    if (url === null || (url.protocol !== "http:" && url.protocol !== "https:")) {
-      throw new UsageError(`url: expected an http:// or https:// URL, got ${JSON.stringify(input.url)}`, {
-        flag: "url",
-        input: input.url,
-      });
-    }
+    assertFetchableUrl(input.url, "url");
     if (input.checksum !== undefined) parseChecksum(input.checksum);
     // Checked now so the client hears of it; checked again at each start (a link may appear later).
     await placeInside(this.#options.dir, input.directory, input.output);
@@ -248,9 +243,7 @@ export class Manager {
    * URL (see renewSidecarUrl).
    */
   async update(id: number, patch: Pick<RecordPatch, UpdatableField>): Promise<DownloadView | undefined> {
-    if (patch.url !== undefined && URL.parse(patch.url) === null) {
-      throw new UsageError(`url: not a URL: ${JSON.stringify(patch.url)}`, { flag: "url", input: patch.url });
-    }
+    if (patch.url !== undefined) assertFetchableUrl(patch.url, "url");
     const before = await this.#store.get(id);
     if (before === undefined) return undefined;
     const renewing = patch.url !== undefined && patch.url !== before.url;
