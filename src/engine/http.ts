@@ -1,5 +1,6 @@
 import type { Context } from "../context.ts";
 import { HttpStatusError, NetworkError } from "../errors.ts";
+import { isCredentialHeader } from "./credential-headers.ts";
 import { toNetworkError } from "./network-failure.ts";
 import { assertFetchableUrl, isFetchable } from "./url-scheme.ts";
 
@@ -24,9 +25,6 @@ export interface GetOptions {
 
 /** Redirects followed for one GET, all hops together (the fetch standard's limit). */
 export const MAX_REDIRECTS = 20;
-
-/** Request headers that carry a user's credentials: sent only to the origin they were given for. */
-const CREDENTIAL_HEADERS = new Set(["authorization", "cookie", "proxy-authorization"]);
 
 /**
  * Issues one GET through the injected fetch, following redirects itself so credentials never leave their
@@ -120,7 +118,8 @@ function isRedirect(status: number): boolean {
 export function requestHeaders(options: Omit<GetOptions, "signal">, withCredentials = true): Headers {
   const headers = new Headers();
   for (const [name, value] of options.headers) {
-    if (!withCredentials && CREDENTIAL_HEADERS.has(name.toLowerCase())) continue;
+    // Credentials are sent only to the origin they were given for.
+    if (!withCredentials && isCredentialHeader(name)) continue;
     headers.append(name, value);
   }
   headers.set("Accept-Encoding", "identity");

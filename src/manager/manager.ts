@@ -25,9 +25,11 @@ import {
   type StoredEvent,
 } from "./download-record.ts";
 import { failureInfo, RETRY_BASE_MS, retryDelayMs } from "./failure-info.ts";
+import { checkBounded, checkInput } from "./input-bounds.ts";
 import type { DownloadView, ManagerListener, QueueStats } from "./manager-events.ts";
 import { placeInside } from "./output-place.ts";
 import { planQueue } from "./queue-plan.ts";
+import { headersAfterUpdate, hideSecrets, sameOrigin, secretNames } from "./secret-headers.ts";
 import type { RecordFilter, Store } from "./store.ts";
 
 /** How a manager runs. */
@@ -48,8 +50,10 @@ export interface ManagerOptions {
   readonly globalLimit?: number;
   /** Retry retryable failures later (default true); false fails them once the engine's retries are spent. */
   readonly retryLater?: boolean;
-  /** Stored events kept across restarts for WatchAll replays (default KEEP_EVENTS). */
+  /** Stored events kept for WatchAll replays, at start and while running (default KEEP_EVENTS). */
   readonly keepEvents?: number;
+  /** Bytes of stored event payloads kept, at start and while running (default KEEP_EVENT_BYTES). */
+  readonly keepEventBytes?: number;
   /** Called once a download ends, finished or failed (the `--on-complete` hook); must not throw. */
   readonly onEnded?: (record: DownloadRecord) => void;
   /** The engine's own retries within one run (default DEFAULT_RETRY_OPTIONS, as `dlm get`). */
@@ -97,6 +101,9 @@ interface Job {
  * per download), so this covers tens of thousands of downloads.
  */
 export const KEEP_EVENTS = 100_000;
+
+/** Bytes of stored event payloads kept (each event holds a record without secrets, a few hundred bytes). */
+export const KEEP_EVENT_BYTES = 64 * 1024 * 1024;
 
 /** How often progress and stats go to listeners, ms (at most 4 a second, as WatchAll promises). */
 const TICK_MS = 250;
@@ -147,6 +154,9 @@ export class Manager {
   #pulling: Promise<void> | undefined;
   #repull = false;
   #unlisten: (() => Promise<void>) | undefined;
+  /** Events and payload bytes delivered since the last prune: the events stay bounded while running. */
+  #sincePrune = { events: 0, bytes: 0 };
+  #pruning: Promise<void> | undefined;
 
   private constructor(options: ManagerOptions, lastSeq: number) {
     this.#options = options;
@@ -165,7 +175,10 @@ export class Manager {
    * when their leases expire.
    */
   static async start(options: ManagerOptions): Promise<Manager> {
-    await options.store.pruneEvents(options.keepEvents ?? KEEP_EVENTS);
+    await options.store.pruneEvents(
+      options.keepEvents ?? KEEP_EVENTS,
+      options.keepEventBytes ?? KEEP_EVENT_BYTES,
+    );
     const manager = new Manager(options, await options.store.lastSeq());
     const now = options.ctx.now();
     for (const record of await options.store.list({ states: ["running", "verifying"] })) {
@@ -209,6 +222,7 @@ export class Manager {
   /** Queues a download (paused when asked); an output leaving the download directory is a UsageError. */
   async add(input: NewDownload): Promise<{ record: DownloadView; created: boolean }> {
     assertFetchableUrl(input.url, "url");
+    checkInput(input);
     if (input.checksum !== undefined) parseChecksum(input.checksum);
     // Checked now so the client hears of it; checked again at each start (a link may appear later).
     await placeInside(this.#options.dir, input.directory, input.output);
@@ -244,6 +258,7 @@ export class Manager {
    */
   async update(id: number, patch: Pick<RecordPatch, UpdatableField>): Promise<DownloadView | undefined> {
     if (patch.url !== undefined) assertFetchableUrl(patch.url, "url");
+    checkInput(patch);
     const before = await this.#store.get(id);
     if (before === undefined) return undefined;
     const renewing = patch.url !== undefined && patch.url !== before.url;
@@ -268,6 +283,13 @@ export class Manager {
     const stoppedElsewhere = renewing && this.#runsElsewhere(before);
     if (stoppedElsewhere) await this.#stopElsewhere(id);
     const record = (await this.#store.get(id)) ?? before;
+    // Credentials were given for the old origin: they follow the URL only if the same Update gives them.
+    const headers = headersAfterUpdate(
+      record.headers,
+      patch.headers,
+      patch.url === undefined || sameOrigin(record.url, patch.url),
+    );
+    const change = patch.headers === undefined && headers === record.headers ? patch : { ...patch, headers };
     if (renewing && record.path !== undefined && patch.url !== undefined) {
       // The bytes already fetched stay: the next run continues them from the new URL if it serves the same
       // file (checked against the sidecar's size and validator), else it fails as "remote changed".
@@ -278,7 +300,7 @@ export class Manager {
       renewing && (record.state === "retrying" || (stoppedElsewhere && record.state === "paused"));
     const event = await this.#change(
       id,
-      retryNow ? { ...patch, state: "queued", nextTryAt: undefined, attempts: 0 } : patch,
+      retryNow ? { ...change, state: "queued", nextTryAt: undefined, attempts: 0 } : change,
       this.#options.ctx.now(),
     );
     const job = this.#jobs.get(id);
@@ -401,6 +423,7 @@ export class Manager {
 
   /** Changes the speed limit all downloads share, at once (0 lifts it). */
   setGlobalLimit(bytesPerSecond: number): void {
+    checkBounded("speed_limit", bytesPerSecond);
     this.#globalBucket.setRate(bytesPerSecond, this.#options.ctx.monotonic());
   }
 
@@ -433,6 +456,7 @@ export class Manager {
     await this.#planning;
     await this.#beating;
     await this.#pulling;
+    await this.#pruning;
   }
 
   /** Plans and starts jobs; a call while planning runs plans once more after it. */
@@ -707,6 +731,7 @@ export class Manager {
     ) {
       this.#pending.delete(next.seq);
       this.#delivered = next.seq;
+      this.#countForPrune(next);
       const job = this.#jobs.get(next.downloadId);
       if (job !== undefined) {
         job.record = next.record;
@@ -718,6 +743,26 @@ export class Manager {
       const message = { kind: "stored", event: { ...next, record: this.#view(next.record) } } as const;
       for (const listener of this.#listeners) listener(message);
     }
+  }
+
+  /**
+   * Prunes the stored events once a quarter of their bounds (count or bytes) was added since the last
+   * prune, so they stay within 1.25 × the bounds while the daemon runs, not only at start.
+   */
+  #countForPrune(event: StoredEvent): void {
+    const keep = this.#options.keepEvents ?? KEEP_EVENTS;
+    const maxBytes = this.#options.keepEventBytes ?? KEEP_EVENT_BYTES;
+    this.#sincePrune.events++;
+    this.#sincePrune.bytes += JSON.stringify(event.record).length;
+    if (this.#pruning !== undefined) return;
+    if (this.#sincePrune.events * 4 < keep && this.#sincePrune.bytes * 4 < maxBytes) return;
+    this.#sincePrune = { events: 0, bytes: 0 };
+    this.#pruning = this.#store
+      .pruneEvents(keep, maxBytes)
+      .catch((error: unknown) => this.#options.log.warn("pruning events failed: {error}", { error }))
+      .finally(() => {
+        this.#pruning = undefined;
+      });
   }
 
   /** Runs a heartbeat now, or once more after the one in flight. */
@@ -868,13 +913,18 @@ export class Manager {
     return views;
   }
 
-  /** The record with live bytes and rate while its job runs. */
+  /** The record as clients see it (secrets hidden), with live bytes and rate while its job runs. */
   #view(record: DownloadRecord): DownloadView {
     const job = this.#jobs.get(record.id);
-    if (job === undefined || record.state === "finished") return { ...record, bytesPerSecond: 0 };
+    const shown = {
+      ...record,
+      headers: hideSecrets(record.headers),
+      secretHeaders: secretNames(record.headers),
+    };
+    if (job === undefined || record.state === "finished") return { ...shown, bytesPerSecond: 0 };
     const snapshot = job.controller.snapshot();
     return {
-      ...record,
+      ...shown,
       bytesDownloaded: snapshot.bytesDownloaded,
       totalBytes: snapshot.totalBytes ?? record.totalBytes,
       bytesPerSecond: snapshot.bytesPerSecond,

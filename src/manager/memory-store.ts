@@ -1,4 +1,5 @@
 import type { DownloadRecord, NewDownload, QueueState, RecordPatch, StoredEvent } from "./download-record.ts";
+import { hideSecrets } from "./secret-headers.ts";
 import type { AddOutcome, Heartbeat, RecordFilter, Store } from "./store.ts";
 import { withLeaseRule } from "./store-rows.ts";
 
@@ -165,8 +166,17 @@ export class MemoryStore implements Store {
     return this.#events[0]?.seq ?? this.#seq + 1;
   }
 
-  async pruneEvents(keep: number): Promise<void> {
+  async pruneEvents(keep: number, maxBytes?: number): Promise<void> {
     this.#events.splice(0, Math.max(0, this.#events.length - keep));
+    if (maxBytes === undefined) return;
+    let total = 0;
+    for (let i = this.#events.length - 1; i >= 0; i--) {
+      total += JSON.stringify(this.#events[i]?.record).length;
+      if (total > maxBytes) {
+        this.#events.splice(0, i + 1);
+        return;
+      }
+    }
   }
 
   async countByState(): Promise<Map<QueueState, number>> {
@@ -179,7 +189,8 @@ export class MemoryStore implements Store {
 
   #event(kind: StoredEvent["kind"], record: DownloadRecord): StoredEvent {
     const event = { seq: ++this.#seq, downloadId: record.id, kind, record };
-    this.#events.push(event);
+    // Kept as the SQL stores keep it: without secrets (the caller gets the record as written).
+    this.#events.push({ ...event, record: { ...record, headers: hideSecrets(record.headers) } });
     return event;
   }
 }

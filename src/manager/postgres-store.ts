@@ -12,6 +12,7 @@ import type {
 import type { AddOutcome, Heartbeat, RecordFilter, Store } from "./store.ts";
 import {
   asState,
+  eventPayload,
   heartbeatOf,
   mustRow,
   type Row,
@@ -79,6 +80,10 @@ const MIGRATIONS: readonly (readonly string[])[] = [
       BEGIN PERFORM pg_notify('dlm_events', ''); RETURN NULL; END $$`,
     `CREATE TRIGGER dlm_events_notify AFTER INSERT ON dlm_events
       FOR EACH STATEMENT EXECUTE FUNCTION dlm_notify_events()`,
+  ],
+  [
+    // Events stored before credential headers became write-only held their values: drop every header.
+    "UPDATE dlm_events SET payload = jsonb_set(payload::jsonb, '{headers}', '[]'::jsonb)::text",
   ],
 ];
 
@@ -226,8 +231,13 @@ export class PostgresStore implements Store {
     return row["first"] === null ? Number(row["last"]) + 1 : Number(row["first"]);
   }
 
-  async pruneEvents(keep: number): Promise<void> {
+  async pruneEvents(keep: number, maxBytes?: number): Promise<void> {
     await this.#db`DELETE FROM dlm_events WHERE seq <= (SELECT last FROM dlm_event_counter) - ${keep}`;
+    if (maxBytes === undefined) return;
+    // The newest event past which (newest first) the payloads exceed maxBytes goes, with all older ones.
+    await this.#db`DELETE FROM dlm_events WHERE seq <= COALESCE((SELECT seq FROM (
+        SELECT seq, SUM(octet_length(payload)) OVER (ORDER BY seq DESC) AS total FROM dlm_events) AS t
+      WHERE total > ${maxBytes} ORDER BY seq DESC LIMIT 1), 0)`;
   }
 
   async countByState(): Promise<Map<QueueState, number>> {
@@ -351,7 +361,7 @@ async function appendEvent(
 ): Promise<StoredEvent> {
   const rows: Row[] = await tx`WITH next AS (UPDATE dlm_event_counter SET last = last + 1 RETURNING last)
     INSERT INTO dlm_events (seq, download_id, kind, payload, at)
-    SELECT last, ${record.id}, ${kind}, ${JSON.stringify(record)}, ${now} FROM next
+    SELECT last, ${record.id}, ${kind}, ${eventPayload(record)}, ${now} FROM next
     RETURNING seq`;
   return { seq: Number(mustRow(rows)["seq"]), downloadId: record.id, kind, record };
 }

@@ -10,6 +10,7 @@ import type {
 import type { AddOutcome, Heartbeat, RecordFilter, Store } from "./store.ts";
 import {
   asState,
+  eventPayload,
   heartbeatOf,
   mustRow,
   type Row,
@@ -63,6 +64,10 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     "ALTER TABLE downloads ADD COLUMN node TEXT",
     "ALTER TABLE downloads ADD COLUMN lease_until INTEGER",
     "ALTER TABLE downloads ADD COLUMN requested TEXT",
+  ],
+  [
+    // Events stored before credential headers became write-only held their values: drop every header.
+    "UPDATE events SET payload = json_set(payload, '$.headers', json('[]'))",
   ],
 ];
 
@@ -295,9 +300,14 @@ export class SqliteStore implements Store {
     });
   }
 
-  pruneEvents(keep: number): Promise<void> {
+  pruneEvents(keep: number, maxBytes?: number): Promise<void> {
     return this.#serial(async () => {
       await this.#db`DELETE FROM events WHERE seq <= ${(await this.#highWater()) - keep}`;
+      if (maxBytes === undefined) return;
+      // The newest event past which (newest first) the payloads exceed maxBytes goes, with all older ones.
+      await this.#db`DELETE FROM events WHERE seq <= COALESCE((SELECT seq FROM (
+          SELECT seq, SUM(length(CAST(payload AS BLOB))) OVER (ORDER BY seq DESC) AS total FROM events)
+        WHERE total > ${maxBytes} ORDER BY seq DESC LIMIT 1), 0)`;
     });
   }
 
@@ -320,6 +330,6 @@ async function appendEvent(
   now: number,
 ): Promise<StoredEvent> {
   const rows: Row[] = await tx`INSERT INTO events (download_id, kind, payload, at)
-    VALUES (${record.id}, ${kind}, ${JSON.stringify(record)}, ${now}) RETURNING seq`;
+    VALUES (${record.id}, ${kind}, ${eventPayload(record)}, ${now}) RETURNING seq`;
   return { seq: Number(mustRow(rows)["seq"]), downloadId: record.id, kind, record };
 }

@@ -59,8 +59,11 @@ export interface Store {
   lastSeq(): Promise<number>;
   /** The oldest stored event's seq (lastSeq() + 1 when none are kept). */
   firstSeq(): Promise<number>;
-  /** Deletes all but the newest `keep` events (sequence numbers are never reused). */
-  pruneEvents(keep: number): Promise<void>;
+  /**
+   * Deletes all but the newest `keep` events, and (with `maxBytes`) the oldest ones beyond the newest whose
+   * payloads add up to `maxBytes` (sequence numbers are never reused).
+   */
+  pruneEvents(keep: number, maxBytes?: number): Promise<void>;
   /** How many downloads are in each state (states with none are absent). */
   countByState(): Promise<Map<QueueState, number>>;
   /**
