@@ -1,3 +1,4 @@
+import { chmod, writeFile } from "node:fs/promises";
 import { SQL } from "bun";
 import type {
   DownloadRecord,
@@ -91,8 +92,18 @@ export class SqliteStore implements Store {
 
   /** Opens (creating if needed) the database at the absolute `path` and migrates it to SCHEMA_VERSION. */
   static async open(path: string): Promise<SqliteStore> {
+    // Owner-only: rows keep credential headers. Created before SQLite opens it, which gives the -wal and
+    // -shm files the database's mode; files left by an older dlm are tightened after the open.
+    await writeFile(path, "", { flag: "a", mode: 0o600 });
     const db = new SQL(`sqlite://${path}`);
     await db`PRAGMA journal_mode = WAL`;
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+      await chmod(file, 0o600).catch((error: unknown) => {
+        if ((error as { code?: unknown }).code !== "ENOENT") throw error;
+      });
+    }
+    // A removed download's row (its headers) is overwritten, not left in free pages.
+    await db`PRAGMA secure_delete = ON`;
     await db`PRAGMA synchronous = NORMAL`;
     await db`PRAGMA busy_timeout = 5000`;
     const store = new SqliteStore(db);

@@ -1,4 +1,4 @@
-import { mkdir, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { buildCommand } from "@stricli/core";
 import { DEFAULT_RETRY_OPTIONS } from "../../../engine/retry-policy.ts";
@@ -18,6 +18,7 @@ import {
   processAlive,
   readServeFile,
   removeServeFile,
+  secureHome,
   serveHome,
   writeServeFile,
 } from "../serve-home.ts";
@@ -123,7 +124,7 @@ export const serveCommand = buildCommand({
         throw new UsageError(`--dir: ${dir} is not a directory`, { flag: "--dir", input: flags.dir ?? "." });
       }
       const home = serveHome(ctx);
-      await mkdir(home, { recursive: true, mode: 0o700 });
+      await secureHome(home);
       const other = await readServeFile(home);
       if (other !== undefined && other.pid !== process.pid && processAlive(other.pid)) {
         throw new UsageError(`dlm serve already runs for ${home} (pid ${other.pid}, ${other.rpc})`, {
