@@ -27,7 +27,7 @@ import {
 import { failureInfo, RETRY_BASE_MS, retryDelayMs } from "./failure-info.ts";
 import { checkBounded, checkInput } from "./input-bounds.ts";
 import type { DownloadView, ManagerListener, QueueStats } from "./manager-events.ts";
-import { placeInside } from "./output-place.ts";
+import { checkPlace, deletableInside, placeInside } from "./output-place.ts";
 import { planQueue } from "./queue-plan.ts";
 import { headersAfterUpdate, hideSecrets, sameOrigin, secretNames } from "./secret-headers.ts";
 import type { RecordFilter, Store } from "./store.ts";
@@ -225,7 +225,7 @@ export class Manager {
     checkInput(input);
     if (input.checksum !== undefined) parseChecksum(input.checksum);
     // Checked now so the client hears of it; checked again at each start (a link may appear later).
-    await placeInside(this.#options.dir, input.directory, input.output);
+    await checkPlace(this.#options.dir, input.directory, input.output);
     const outcome = await this.#store.add(input, this.#options.ctx.now());
     if (outcome.event !== undefined) this.#deliver(outcome.event);
     this.#schedule();
@@ -407,7 +407,12 @@ export class Manager {
         record = await this.#store.get(id);
       }
       if (record === undefined) continue;
-      if (deleteFiles && record.path !== undefined) {
+      // The stored path is checked again: nothing outside the download directory is ever deleted.
+      if (
+        deleteFiles &&
+        record.path !== undefined &&
+        (await deletableInside(this.#options.dir, record.path))
+      ) {
         await rm(sidecarOf(record.path), { recursive: true, force: true });
         if (record.state === "finished") await rm(record.path, { force: true });
       }
