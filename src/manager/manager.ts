@@ -259,13 +259,17 @@ export class Manager {
   async update(id: number, patch: Pick<RecordPatch, UpdatableField>): Promise<DownloadView | undefined> {
     if (patch.url !== undefined) assertFetchableUrl(patch.url, "url");
     checkInput(patch);
+    const { position, ...rest } = patch;
+    // A position is a move: the others shift, so no two downloads share one.
+    if (position !== undefined && (await this.#store.get(id)) !== undefined) await this.move(id, position);
+    if (position !== undefined && Object.keys(rest).length === 0) return this.get(id);
     const before = await this.#store.get(id);
     if (before === undefined) return undefined;
     const renewing = patch.url !== undefined && patch.url !== before.url;
     // Held out of planning until the new URL is stored: it must not start again with the old one.
     if (renewing) this.#held.add(id);
     try {
-      return await this.#applyUpdate(id, patch, before, renewing);
+      return await this.#applyUpdate(id, rest, before, renewing);
     } finally {
       this.#held.delete(id);
       this.#schedule();
@@ -308,6 +312,18 @@ export class Manager {
       job.bucket.setRate(patch.speedLimit, this.#options.ctx.monotonic());
     }
     return event === undefined ? undefined : this.#view(event.record);
+  }
+
+  /**
+   * Moves one download to `position` among the queue (at most the last position held) in one store
+   * transaction: the downloads between its old and new place shift by one, so no two share a position.
+   * Undefined when the id is unknown.
+   */
+  async move(id: number, position: number): Promise<DownloadView | undefined> {
+    checkBounded("position", position);
+    for (const event of await this.#store.move(id, position, this.#options.ctx.now())) this.#deliver(event);
+    this.#schedule();
+    return this.get(id);
   }
 
   /** Stops a running download whose URL is being replaced; it goes back to the queue, its bytes kept. */

@@ -75,6 +75,27 @@ export class MemoryStore implements Store {
     return this.#event("changed", record);
   }
 
+  async move(id: number, position: number, now: number): Promise<StoredEvent[]> {
+    const found = this.#rows.get(id);
+    if (found === undefined) return [];
+    const from = found.position;
+    const to = Math.min(position, Math.max(...[...this.#rows.values()].map((r) => r.position)));
+    if (to === from) return [];
+    const moved = { ...found, position: to, updatedAt: now };
+    this.#rows.set(id, moved);
+    const events = [this.#event("changed", moved)];
+    for (const row of [...this.#rows.values()]) {
+      if (row.id === id) continue;
+      const shift =
+        to < from ? row.position >= to && row.position < from : row.position > from && row.position <= to;
+      if (!shift) continue;
+      const shifted = { ...row, position: row.position + (to < from ? 1 : -1), updatedAt: now };
+      this.#rows.set(row.id, shifted);
+      events.push(this.#event("changed", shifted));
+    }
+    return events;
+  }
+
   async claim(ids: readonly number[], node: string, leaseMs: number, now: number): Promise<StoredEvent[]> {
     const events: StoredEvent[] = [];
     for (const id of ids) {

@@ -93,6 +93,9 @@ export const PG_SCHEMA_VERSION = MIGRATIONS.length;
 /** Any number: serialises migrations of nodes that start at once. */
 const MIGRATION_LOCK = 0x646c6d;
 
+/** Any number: serialises the position changes (Add, move) of all nodes. */
+const POSITION_LOCK = 0x646c6d70;
+
 /** Connections per node: a transaction or two at a time, plus the LISTEN connection Bun opens itself. */
 const POOL_SIZE = 4;
 
@@ -137,6 +140,7 @@ export class PostgresStore implements Store {
       };
       const before = await existing();
       if (before !== undefined) return before;
+      await tx`SELECT pg_advisory_xact_lock(${POSITION_LOCK})`;
       const inserted: Row[] = await tx`INSERT INTO dlm_downloads (
           request_id, url, output, directory, headers, checksum, connections, speed_limit, priority,
           position, labels, state, created_at, updated_at)
@@ -202,6 +206,31 @@ export class PostgresStore implements Store {
           requested = CASE WHEN ${leased}::boolean THEN requested END
         WHERE id = ${id}`;
       return appendEvent(tx, "changed", record, now);
+    });
+  }
+
+  async move(id: number, position: number, now: number): Promise<StoredEvent[]> {
+    return this.#db.begin(async (tx) => {
+      // Moves and adds of every node take turns on positions, so none computes one another is taking.
+      await tx`SELECT pg_advisory_xact_lock(${POSITION_LOCK})`;
+      const found: Row[] = await tx`SELECT position FROM dlm_downloads WHERE id = ${id}`;
+      if (found[0] === undefined) return [];
+      const from = Number(found[0]["position"]);
+      const last: Row[] = await tx`SELECT MAX(position) AS p FROM dlm_downloads`;
+      const to = Math.min(position, Number(mustRow(last)["p"]));
+      if (to === from) return [];
+      const moved: Row[] = await tx`UPDATE dlm_downloads SET position = ${to}, updated_at = ${now}
+        WHERE id = ${id} RETURNING *`;
+      const shifted: Row[] =
+        to < from
+          ? await tx`UPDATE dlm_downloads SET position = position + 1, updated_at = ${now}
+              WHERE id != ${id} AND position >= ${to} AND position < ${from} RETURNING *`
+          : await tx`UPDATE dlm_downloads SET position = position - 1, updated_at = ${now}
+              WHERE id != ${id} AND position > ${from} AND position <= ${to} RETURNING *`;
+      const events: StoredEvent[] = [];
+      for (const row of [...moved, ...shifted])
+        events.push(await appendEvent(tx, "changed", toRecord(row), now));
+      return events;
     });
   }
 

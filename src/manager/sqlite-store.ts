@@ -209,6 +209,31 @@ export class SqliteStore implements Store {
     );
   }
 
+  move(id: number, position: number, now: number): Promise<StoredEvent[]> {
+    return this.#serial(() =>
+      this.#db.begin(async (tx) => {
+        const found: Row[] = await tx`SELECT position FROM downloads WHERE id = ${id}`;
+        if (found[0] === undefined) return [];
+        const from = Number(found[0]["position"]);
+        const last: Row[] = await tx`SELECT MAX(position) AS p FROM downloads`;
+        const to = Math.min(position, Number(mustRow(last)["p"]));
+        if (to === from) return [];
+        const moved: Row[] = await tx`UPDATE downloads SET position = ${to}, updated_at = ${now}
+          WHERE id = ${id} RETURNING *`;
+        const shifted: Row[] =
+          to < from
+            ? await tx`UPDATE downloads SET position = position + 1, updated_at = ${now}
+                WHERE id != ${id} AND position >= ${to} AND position < ${from} RETURNING *`
+            : await tx`UPDATE downloads SET position = position - 1, updated_at = ${now}
+                WHERE id != ${id} AND position > ${from} AND position <= ${to} RETURNING *`;
+        const events: StoredEvent[] = [];
+        for (const row of [...moved, ...shifted])
+          events.push(await appendEvent(tx, "changed", toRecord(row), now));
+        return events;
+      }),
+    );
+  }
+
   claim(ids: readonly number[], node: string, leaseMs: number, now: number): Promise<StoredEvent[]> {
     return this.#serial(() =>
       this.#db.begin(async (tx) => {

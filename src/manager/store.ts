@@ -51,6 +51,13 @@ export interface Store {
    * given and the download is not leased to that node (a node that lost a lease must not write its row).
    */
   update(id: number, patch: RecordPatch, now: number, owner?: string): Promise<StoredEvent | undefined>;
+  /**
+   * Moves download `id` to `position` (at most the largest position held) in one transaction, shifting the
+   * rows between its old and new place by one, so no two rows ever share a position. Stores a "changed"
+   * event per row whose position changed, the moved one first; none when the id is unknown (or it is
+   * already there).
+   */
+  move(id: number, position: number, now: number): Promise<StoredEvent[]>;
   /** Deletes the row and stores a "removed" event; undefined when the id is unknown. */
   remove(id: number, now: number): Promise<StoredEvent | undefined>;
   /** Stored events with seq > `seq`, oldest first, at most `limit`. */
