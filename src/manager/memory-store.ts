@@ -1,4 +1,5 @@
 import type { DownloadRecord, NewDownload, QueueState, RecordPatch, StoredEvent } from "./download-record.ts";
+import { compareQueueOrder } from "./queue-order.ts";
 import { hideSecrets } from "./secret-headers.ts";
 import type { AddOutcome, Heartbeat, RecordFilter, Store } from "./store.ts";
 import { withLeaseRule } from "./store-rows.ts";
@@ -56,7 +57,7 @@ export class MemoryStore implements Store {
     const rows = [...this.#rows.values()]
       .filter((r) => states.length === 0 || states.includes(r.state))
       .filter((r) => labels.length === 0 || r.labels.some((label) => labels.includes(label)))
-      .sort((a, b) => b.priority - a.priority || a.position - b.position || a.id - b.id);
+      .sort(compareQueueOrder);
     const offset = filter.offset ?? 0;
     return rows.slice(offset, filter.limit === undefined ? undefined : offset + filter.limit);
   }

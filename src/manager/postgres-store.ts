@@ -9,6 +9,7 @@ import type {
   RecordPatch,
   StoredEvent,
 } from "./download-record.ts";
+import { QUEUE_ORDER_SQL } from "./queue-order.ts";
 import type { AddOutcome, Heartbeat, RecordFilter, Store } from "./store.ts";
 import {
   asState,
@@ -181,7 +182,7 @@ export class PostgresStore implements Store {
     params.push(filter.limit ?? null, filter.offset ?? 0);
     // Only placeholders are interpolated: every value is bound.
     const rows: Row[] = await this.#db.unsafe(
-      `SELECT * FROM dlm_downloads ${clause} ORDER BY priority DESC, position, id
+      `SELECT * FROM dlm_downloads ${clause} ORDER BY ${QUEUE_ORDER_SQL}
         LIMIT $${params.length - 1}::bigint OFFSET $${params.length}::bigint`,
       params,
     );
@@ -277,7 +278,8 @@ export class PostgresStore implements Store {
   async claim(ids: readonly number[], node: string, leaseMs: number, now: number): Promise<StoredEvent[]> {
     if (ids.length === 0) return [];
     return this.#db.begin(async (tx) => {
-      // SKIP LOCKED: a row another node is claiming right now is left to it, not waited for.
+      // SKIP LOCKED: a row another node is claiming right now is left to it, not waited for. The order is
+      // QUEUE_ORDER_SQL, written out: a tagged template binds what it interpolates.
       const free: Row[] = await tx`SELECT id FROM dlm_downloads
         WHERE id = ANY(${[...ids]}::bigint[])
           AND (state = 'queued' OR (state = 'retrying' AND COALESCE(next_try_at, 0) <= ${now}))

@@ -8,6 +8,7 @@ import type {
   RecordPatch,
   StoredEvent,
 } from "./download-record.ts";
+import { QUEUE_ORDER_SQL } from "./queue-order.ts";
 import type { AddOutcome, Heartbeat, RecordFilter, Store } from "./store.ts";
 import {
   asState,
@@ -184,7 +185,7 @@ export class SqliteStore implements Store {
       params.push(filter.limit ?? -1, filter.offset ?? 0);
       // Only placeholders are interpolated: every value is bound.
       const rows: Row[] = await this.#db.unsafe(
-        `SELECT * FROM downloads ${clause} ORDER BY priority DESC, position, id LIMIT ? OFFSET ?`,
+        `SELECT * FROM downloads ${clause} ORDER BY ${QUEUE_ORDER_SQL} LIMIT ? OFFSET ?`,
         params,
       );
       return rows.map(toRecord);
