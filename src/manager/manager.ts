@@ -14,7 +14,7 @@ import { TokenBucket } from "../engine/rate-limiter.ts";
 import { renewSidecarUrl } from "../engine/renew-url.ts";
 import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "../engine/retry-policy.ts";
 import { assertFetchableUrl } from "../engine/url-scheme.ts";
-import { HttpStatusError, OutputExistsError } from "../errors.ts";
+import { CommandRefusedError, HttpStatusError, OutputExistsError } from "../errors.ts";
 import type { ProgressSnapshot } from "../progress/snapshot.ts";
 import {
   ACTIVE_STATES,
@@ -27,6 +27,7 @@ import {
 import { failureInfo, RETRY_BASE_MS, retryDelayMs } from "./failure-info.ts";
 import { checkBounded, checkInput } from "./input-bounds.ts";
 import type { DownloadView, ManagerListener, QueueStats } from "./manager-events.ts";
+import { claimForThisProcess, claimGone, type NodeClaim } from "./node-claim.ts";
 import { checkPlace, deletableInside, placeInside } from "./output-place.ts";
 import { planQueue } from "./queue-plan.ts";
 import { headersAfterUpdate, hideSecrets, sameOrigin, secretNames } from "./secret-headers.ts";
@@ -145,7 +146,10 @@ export class Manager {
   #ticker: ReturnType<typeof setInterval> | undefined;
   #heart: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
+  #released = false;
   readonly #node: string;
+  /** This process's hold on its node name (a token of its own): a second process cannot share it. */
+  readonly #claim: NodeClaim;
   readonly #leaseMs: number;
   /** performance.now() when the last heartbeat that succeeded was sent. */
   #beatOk = performance.now();
@@ -158,7 +162,8 @@ export class Manager {
   #sincePrune = { events: 0, bytes: 0 };
   #pruning: Promise<void> | undefined;
 
-  private constructor(options: ManagerOptions, lastSeq: number) {
+  private constructor(options: ManagerOptions, lastSeq: number, claim: NodeClaim) {
+    this.#claim = claim;
     this.#options = options;
     this.#store = options.store;
     this.#node = options.node ?? "local";
@@ -175,11 +180,20 @@ export class Manager {
    * when their leases expire.
    */
   static async start(options: ManagerOptions): Promise<Manager> {
+    const claim = claimForThisProcess(options.node ?? "local");
+    const leaseMs = options.leaseMs ?? LEASE_MS;
+    const holder = await options.store.claimNode(claim, leaseMs, options.ctx.now(), claimGone);
+    if (holder !== undefined) {
+      throw new CommandRefusedError(
+        `node ${claim.node} is already running (pid ${holder.pid} on ${holder.host}); stop it, or start this one with another --node`,
+        { input: claim.node, hint: "each dlm serve sharing a queue needs its own --node" },
+      );
+    }
     await options.store.pruneEvents(
       options.keepEvents ?? KEEP_EVENTS,
       options.keepEventBytes ?? KEEP_EVENT_BYTES,
     );
-    const manager = new Manager(options, await options.store.lastSeq());
+    const manager = new Manager(options, await options.store.lastSeq(), claim);
     const now = options.ctx.now();
     for (const record of await options.store.list({ states: ["running", "verifying"] })) {
       if (options.store.shared && record.node !== undefined && record.node !== manager.#node) continue;
@@ -478,6 +492,10 @@ export class Manager {
     await this.#beating;
     await this.#pulling;
     await this.#pruning;
+    if (!this.#released) {
+      this.#released = true;
+      await this.#store.releaseNode(this.#claim);
+    }
   }
 
   /** Plans and starts jobs; a call while planning runs plans once more after it. */
@@ -820,6 +838,12 @@ export class Manager {
     for (const [id, job] of this.#jobs) progress.set(id, job.controller.snapshot().bytesDownloaded);
     let beat: Awaited<ReturnType<Store["heartbeat"]>>;
     try {
+      if (!(await this.#store.renewNode(this.#claim, this.#leaseMs, this.#options.ctx.now()))) {
+        // Another process took the name after this one's claim ran out: nothing here is ours any more.
+        for (const [id, job] of this.#jobs)
+          this.#loseLease(id, job, `node ${this.#node} was taken by another process`);
+        throw new Error(`node ${this.#node} is held by another process now`);
+      }
       beat = await this.#store.heartbeat(this.#node, progress, this.#leaseMs, this.#options.ctx.now());
     } catch (error) {
       if (performance.now() - this.#beatOk > this.#leaseMs * 0.8) {

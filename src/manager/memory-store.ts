@@ -1,4 +1,5 @@
 import type { DownloadRecord, NewDownload, QueueState, RecordPatch, StoredEvent } from "./download-record.ts";
+import type { NodeClaim } from "./node-claim.ts";
 import { compareQueueOrder } from "./queue-order.ts";
 import { hideSecrets } from "./secret-headers.ts";
 import type { AddOutcome, Heartbeat, RecordFilter, Store } from "./store.ts";
@@ -18,6 +19,7 @@ export class MemoryStore implements Store {
   readonly #rows = new Map<number, DownloadRecord>();
   readonly #events: StoredEvent[] = [];
   readonly #leases = new Map<number, Lease>();
+  readonly #nodes = new Map<string, { readonly claim: NodeClaim; readonly until: number }>();
   #nextId = 1;
   #seq = 0;
 
@@ -155,6 +157,30 @@ export class MemoryStore implements Store {
       events.push(this.#event("changed", queued));
     }
     return events;
+  }
+
+  async claimNode(
+    claim: NodeClaim,
+    leaseMs: number,
+    now: number,
+    gone: (holder: NodeClaim) => boolean,
+  ): Promise<NodeClaim | undefined> {
+    const held = this.#nodes.get(claim.node);
+    if (held !== undefined && held.claim.token !== claim.token && held.until >= now && !gone(held.claim)) {
+      return held.claim;
+    }
+    this.#nodes.set(claim.node, { claim, until: now + leaseMs });
+    return undefined;
+  }
+
+  async renewNode(claim: NodeClaim, leaseMs: number, now: number): Promise<boolean> {
+    if (this.#nodes.get(claim.node)?.claim.token !== claim.token) return false;
+    this.#nodes.set(claim.node, { claim, until: now + leaseMs });
+    return true;
+  }
+
+  async releaseNode(claim: NodeClaim): Promise<void> {
+    if (this.#nodes.get(claim.node)?.claim.token === claim.token) this.#nodes.delete(claim.node);
   }
 
   async requestPause(id: number): Promise<boolean> {

@@ -9,6 +9,7 @@ import type {
   RecordPatch,
   StoredEvent,
 } from "./download-record.ts";
+import type { NodeClaim } from "./node-claim.ts";
 import { QUEUE_ORDER_SQL } from "./queue-order.ts";
 import type { AddOutcome, Heartbeat, RecordFilter, Store } from "./store.ts";
 import {
@@ -16,6 +17,7 @@ import {
   eventPayload,
   heartbeatOf,
   mustRow,
+  nodeClaimOf,
   type Row,
   recordColumns,
   toEvent,
@@ -85,6 +87,14 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   [
     // Events stored before credential headers became write-only held their values: drop every header.
     "UPDATE dlm_events SET payload = jsonb_set(payload::jsonb, '{headers}', '[]'::jsonb)::text",
+    // Which process holds each node name (see Store.claimNode), on the database's clock.
+    `CREATE TABLE dlm_nodes (
+      name TEXT PRIMARY KEY,
+      token TEXT NOT NULL,
+      host TEXT NOT NULL,
+      pid INTEGER NOT NULL,
+      until TIMESTAMPTZ NOT NULL
+    )`,
   ],
 ];
 
@@ -93,6 +103,9 @@ export const PG_SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Any number: serialises migrations of nodes that start at once. */
 const MIGRATION_LOCK = 0x646c6d;
+
+/** Any number: serialises claims of node names. */
+const NODE_LOCK = 0x646c6d6e;
 
 /** Any number: serialises the position changes (Add, move) of all nodes. */
 const POSITION_LOCK = 0x646c6d70;
@@ -334,6 +347,39 @@ export class PostgresStore implements Store {
       for (const row of rows) events.push(await appendEvent(tx, "changed", toRecord(row), now));
       return events;
     });
+  }
+
+  async claimNode(
+    claim: NodeClaim,
+    leaseMs: number,
+    _now: number,
+    gone: (holder: NodeClaim) => boolean,
+  ): Promise<NodeClaim | undefined> {
+    return this.#db.begin(async (tx) => {
+      // Two processes claiming one new name at once take turns (there is no row to lock yet).
+      await tx`SELECT pg_advisory_xact_lock(${NODE_LOCK})`;
+      const rows: Row[] =
+        await tx`SELECT *, until >= now() AS live FROM dlm_nodes WHERE name = ${claim.node}`;
+      const held = rows[0] === undefined ? undefined : nodeClaimOf(rows[0]);
+      if (held !== undefined && held.token !== claim.token && rows[0]?.["live"] === true && !gone(held)) {
+        return held;
+      }
+      await tx`INSERT INTO dlm_nodes (name, token, host, pid, until)
+        VALUES (${claim.node}, ${claim.token}, ${claim.host}, ${claim.pid}, ${leaseEnd(tx, leaseMs)})
+        ON CONFLICT (name) DO UPDATE SET token = EXCLUDED.token, host = EXCLUDED.host, pid = EXCLUDED.pid,
+          until = EXCLUDED.until`;
+      return undefined;
+    });
+  }
+
+  async renewNode(claim: NodeClaim, leaseMs: number): Promise<boolean> {
+    const rows: Row[] = await this.#db`UPDATE dlm_nodes SET until = ${leaseEnd(this.#db, leaseMs)}
+      WHERE name = ${claim.node} AND token = ${claim.token} RETURNING name`;
+    return rows.length > 0;
+  }
+
+  async releaseNode(claim: NodeClaim): Promise<void> {
+    await this.#db`DELETE FROM dlm_nodes WHERE name = ${claim.node} AND token = ${claim.token}`;
   }
 
   async requestPause(id: number): Promise<boolean> {

@@ -8,6 +8,7 @@ import type {
   RecordPatch,
   StoredEvent,
 } from "./download-record.ts";
+import type { NodeClaim } from "./node-claim.ts";
 import { QUEUE_ORDER_SQL } from "./queue-order.ts";
 import type { AddOutcome, Heartbeat, RecordFilter, Store } from "./store.ts";
 import {
@@ -15,6 +16,7 @@ import {
   eventPayload,
   heartbeatOf,
   mustRow,
+  nodeClaimOf,
   type Row,
   recordColumns,
   toEvent,
@@ -70,6 +72,16 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   [
     // Events stored before credential headers became write-only held their values: drop every header.
     "UPDATE events SET payload = json_set(payload, '$.headers', json('[]'))",
+  ],
+  [
+    // Which process holds each node name (see Store.claimNode).
+    `CREATE TABLE nodes (
+      name TEXT PRIMARY KEY,
+      token TEXT NOT NULL,
+      host TEXT NOT NULL,
+      pid INTEGER NOT NULL,
+      until INTEGER NOT NULL
+    )`,
   ],
 ];
 
@@ -286,6 +298,45 @@ export class SqliteStore implements Store {
         return events;
       }),
     );
+  }
+
+  claimNode(
+    claim: NodeClaim,
+    leaseMs: number,
+    now: number,
+    gone: (holder: NodeClaim) => boolean,
+  ): Promise<NodeClaim | undefined> {
+    return this.#serial(() =>
+      this.#db.begin(async (tx) => {
+        const rows: Row[] = await tx`SELECT * FROM nodes WHERE name = ${claim.node}`;
+        const held = rows[0] === undefined ? undefined : nodeClaimOf(rows[0]);
+        if (
+          held !== undefined &&
+          held.token !== claim.token &&
+          Number(rows[0]?.["until"]) >= now &&
+          !gone(held)
+        ) {
+          return held;
+        }
+        await tx`INSERT OR REPLACE INTO nodes (name, token, host, pid, until)
+          VALUES (${claim.node}, ${claim.token}, ${claim.host}, ${claim.pid}, ${now + leaseMs})`;
+        return undefined;
+      }),
+    );
+  }
+
+  renewNode(claim: NodeClaim, leaseMs: number, now: number): Promise<boolean> {
+    return this.#serial(async () => {
+      const rows: Row[] = await this.#db`UPDATE nodes SET until = ${now + leaseMs}
+        WHERE name = ${claim.node} AND token = ${claim.token} RETURNING name`;
+      return rows.length > 0;
+    });
+  }
+
+  releaseNode(claim: NodeClaim): Promise<void> {
+    return this.#serial(async () => {
+      await this.#db`DELETE FROM nodes WHERE name = ${claim.node} AND token = ${claim.token}`;
+    });
   }
 
   requestPause(id: number): Promise<boolean> {

@@ -7,6 +7,7 @@ import {
   type QueueState,
   type StoredEvent,
 } from "./download-record.ts";
+import type { NodeClaim } from "./node-claim.ts";
 import { hideSecrets } from "./secret-headers.ts";
 import type { Heartbeat } from "./store.ts";
 
@@ -149,4 +150,14 @@ export function heartbeatOf(rows: Row[]): Heartbeat {
  */
 export function eventPayload(record: DownloadRecord): string {
   return JSON.stringify({ ...record, headers: hideSecrets(record.headers) });
+}
+
+/** A `nodes` row as the claim it stores. */
+export function nodeClaimOf(row: Row): NodeClaim {
+  return {
+    node: String(row["name"]),
+    token: String(row["token"]),
+    host: String(row["host"]),
+    pid: Number(row["pid"]),
+  };
 }

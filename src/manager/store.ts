@@ -1,4 +1,5 @@
 import type { DownloadRecord, NewDownload, QueueState, RecordPatch, StoredEvent } from "./download-record.ts";
+import type { NodeClaim } from "./node-claim.ts";
 
 /** Which downloads a List or a selector picks. */
 export interface RecordFilter {
@@ -97,6 +98,21 @@ export interface Store {
    * their events.
    */
   reclaimExpired(now: number): Promise<StoredEvent[]>;
+  /**
+   * Takes the node name of `claim` for this process, for `leaseMs`: refused (the holder returned) while
+   * another process's claim of the name has not expired, unless `gone(holder)` says that process is dead.
+   * Undefined when taken. A second process under a running node's name must not take its downloads.
+   */
+  claimNode(
+    claim: NodeClaim,
+    leaseMs: number,
+    now: number,
+    gone: (holder: NodeClaim) => boolean,
+  ): Promise<NodeClaim | undefined>;
+  /** Renews the claim for `leaseMs`; false when the name is no longer this claim's (another took it). */
+  renewNode(claim: NodeClaim, leaseMs: number, now: number): Promise<boolean>;
+  /** Gives the name back (a clean stop): the next process under it need not wait. */
+  releaseNode(claim: NodeClaim): Promise<void>;
   /** Asks the node that runs download `id` to pause it; false when it is not running or verifying. */
   requestPause(id: number): Promise<boolean>;
   /**

@@ -198,6 +198,24 @@ describe.each(stores)("%s (the Store contract)", (name, open) => {
     await store.close();
   });
 
+  test("claimNode: a live claim of another process holds the name; once gone or released, it is taken", async () => {
+    const store = await open();
+    const mine = { node: "n", token: "t1", host: "h", pid: 1 };
+    const twin = { node: "n", token: "t2", host: "h", pid: 2 };
+    const never = () => false;
+    const now = Date.now();
+    expect(await store.claimNode(mine, 60_000, now, never)).toBeUndefined();
+    expect(await store.claimNode(twin, 60_000, now, never)).toEqual(mine);
+    expect(await store.renewNode(mine, 60_000, now)).toBe(true);
+    expect(await store.renewNode(twin, 60_000, now)).toBe(false);
+    // Its process is known dead (kill -9 on this host): taken at once.
+    expect(await store.claimNode(twin, 60_000, now, (held) => held.pid === 1)).toBeUndefined();
+    expect(await store.renewNode(mine, 60_000, now)).toBe(false);
+    await store.releaseNode(twin);
+    expect(await store.claimNode(mine, 60_000, now, never)).toBeUndefined();
+    await store.close();
+  });
+
   test("move puts one row at a position and shifts the others: positions stay unique, in one transaction", async () => {
     const store = await open();
     const ids: number[] = [];
