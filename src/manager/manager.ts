@@ -1,12 +1,12 @@
 // Over 300 lines on purpose: the manager is one state machine (queue rows, running jobs, their outcomes and
 // the event order) whose parts only make sense together; the pure decisions live in queue-plan.ts and
-// failure-info.ts.
+// lifecycle.ts.
 import { existsSync } from "node:fs";
 import { realpath, rm } from "node:fs/promises";
 import { join, sep } from "node:path";
 import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
-import { Controller } from "../control/controller.ts";
+import { Controller, type RunOutcome } from "../control/controller.ts";
 import { parseChecksum } from "../engine/checksum.ts";
 import { type DownloadRequest, REQUEST_DEFAULTS } from "../engine/download-request.ts";
 import { sidecarOf } from "../engine/prepare.ts";
@@ -14,7 +14,7 @@ import { TokenBucket } from "../engine/rate-limiter.ts";
 import { renewSidecarUrl } from "../engine/renew-url.ts";
 import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "../engine/retry-policy.ts";
 import { assertFetchableUrl } from "../engine/url-scheme.ts";
-import { CommandRefusedError, HttpStatusError, OutputExistsError } from "../errors.ts";
+import { CommandRefusedError, OutputExistsError } from "../errors.ts";
 import type { ProgressSnapshot } from "../progress/snapshot.ts";
 import {
   ACTIVE_STATES,
@@ -24,8 +24,9 @@ import {
   type RecordPatch,
   type StoredEvent,
 } from "./download-record.ts";
-import { failureInfo, RETRY_BASE_MS, retryDelayMs } from "./failure-info.ts";
+import { failureInfo } from "./failure-info.ts";
 import { checkBounded, checkInput } from "./input-bounds.ts";
+import { endPatch, type StopReason } from "./lifecycle.ts";
 import type { DownloadView, ManagerListener, QueueStats } from "./manager-events.ts";
 import { claimForThisProcess, claimGone, type NodeClaim } from "./node-claim.ts";
 import { checkPlace, deletableInside, placeInside } from "./output-place.ts";
@@ -72,22 +73,14 @@ export interface ManagerOptions {
 /** Fields Update may change. */
 export type UpdatableField = "speedLimit" | "connections" | "priority" | "position" | "url" | "headers";
 
-/**
- * Why the manager stopped a job: "requeue" (its URL changed) and "shutdown" put it back in the queue;
- * "lost" (its lease is gone) writes nothing.
- */
-type StopIntent = "pause" | "remove" | "remove-delete" | "shutdown" | "requeue" | "conflict" | "lost";
-
 interface Job {
-  readonly controller: Controller;
+  /** Why the manager stopped it travels with the stop (Controller.stop); lifecycle.ts maps the outcome. */
+  readonly controller: Controller<StopReason>;
   /** The download's own speed limit (rate 0 = none), changed live by Update. */
   readonly bucket: TokenBucket;
   /** The row as last stored (kept for progress messages). */
   record: DownloadRecord;
   readonly connections: number;
-  intent: StopIntent | undefined;
-  /** Why a "conflict" stop happened. */
-  conflict: OutputExistsError | undefined;
   /** Set once every byte is in: the job holds no slot and no connection from then on. */
   verifying: boolean;
   /** performance.now() when its claim committed (a heartbeat sent before it cannot know the lease). */
@@ -344,7 +337,7 @@ export class Manager {
   async #stopForNewUrl(id: number): Promise<void> {
     const job = this.#jobs.get(id);
     if (job === undefined) return;
-    if (job.controller.command("pause", "manager").ok) job.intent ??= "requeue";
+    job.controller.stop({ kind: "requeue" }, "manager");
     await job.done;
   }
 
@@ -355,7 +348,7 @@ export class Manager {
       const job = this.#jobs.get(id);
       if (job !== undefined) {
         // A download being verified cannot pause: it ends as it ends.
-        if (job.controller.command("pause", "manager").ok) job.intent ??= "pause";
+        job.controller.stop({ kind: "pause" }, "manager");
         await job.done;
         continue;
       }
@@ -425,9 +418,7 @@ export class Manager {
     for (const id of ids) {
       const job = this.#jobs.get(id);
       if (job !== undefined) {
-        if (job.controller.command(deleteFiles ? "cancel" : "pause", "manager").ok) {
-          job.intent = deleteFiles ? "remove-delete" : "remove";
-        }
+        job.controller.stop({ kind: "remove" }, "manager", { cancel: deleteFiles, replace: true });
         await job.done;
       }
       let record = await this.#store.get(id);
@@ -485,7 +476,7 @@ export class Manager {
     await this.#unlisten?.();
     this.#unlisten = undefined;
     for (const job of this.#jobs.values()) {
-      if (job.controller.command("pause", "shutdown").ok) job.intent ??= "shutdown";
+      job.controller.stop({ kind: "shutdown" }, "shutdown");
     }
     await Promise.all([...this.#jobs.values()].map((job) => job.done));
     await this.#planning;
@@ -620,17 +611,16 @@ export class Manager {
     let prepared: Promise<unknown> = Promise.resolve();
     // Both limits are charged in the workers' read loop (engine/download.ts); Update changes `bucket`.
     const bucket = new TokenBucket(record.speedLimit, ctx.monotonic());
-    const controller = new Controller({ ...ctx, cwd }, request, log.with({ download: id }), {
+    const controller = new Controller<StopReason>({ ...ctx, cwd }, request, log.with({ download: id }), {
       sharedLimits: [bucket, this.#globalBucket],
       onPrepared: (p) => {
         const owner = this.#outputs.get(p.output);
         if (owner !== undefined && owner !== id) {
           // Same name as a running download (e.g. one URL added twice): stop before a byte is written.
-          job.intent = "conflict";
-          job.conflict = new OutputExistsError(`${p.output} is being written by download ${owner}`, {
+          const error = new OutputExistsError(`${p.output} is being written by download ${owner}`, {
             file: p.output,
           });
-          controller.command("pause", "manager");
+          controller.stop({ kind: "conflict", error }, "manager");
           return;
         }
         this.#outputs.set(p.output, id);
@@ -638,9 +628,7 @@ export class Manager {
       },
       onVerifying: () => {
         job.verifying = true;
-        job.verifyingStored = Promise.all([running, prepared]).then(() =>
-          this.#change(id, { state: "verifying" }, ctx.now(), true),
-        );
+        job.verifyingStored = prepared.then(() => this.#change(id, { state: "verifying" }, ctx.now(), true));
         this.#schedule();
       },
     });
@@ -650,8 +638,6 @@ export class Manager {
       bucket,
       record,
       connections,
-      intent: undefined,
-      conflict: undefined,
       verifying: false,
       claimedAt: performance.now(),
       verifyingStored: Promise.resolve(),
@@ -660,85 +646,42 @@ export class Manager {
       }),
     };
     this.#jobs.set(id, job);
-    // The claim stored "running"; the outcome is stored after the path (onPrepared) is.
-    const running = Promise.resolve();
+    // The claim stored "running"; the outcome is stored after the path (onPrepared) and "verifying" are.
     void controller
-      .run()
-      .then(
-        async (file) => {
-          await running;
-          await prepared;
-          await job.verifyingStored;
-          await this.#change(
-            id,
-            {
-              state: "finished",
-              path: file.path,
-              sha256: file.sha256,
-              bytesDownloaded: file.bytes,
-              attempts: 0,
-            },
-            ctx.now(),
-            true,
-          );
-        },
-        async (error: unknown) => {
-          await running;
-          await prepared;
-          await job.verifyingStored;
-          await this.#ended(id, job, error);
-        },
-      )
+      .outcome()
+      .then(async (outcome) => {
+        await prepared;
+        await job.verifyingStored;
+        await this.#ended(id, job, outcome);
+      })
       .catch((error: unknown) => log.error("download {id}: bookkeeping failed: {error}", { id, error }))
       .finally(() => {
         this.#jobs.delete(id);
         for (const [path, owner] of this.#outputs) if (owner === id) this.#outputs.delete(path);
-        void running.catch(() => undefined);
         finish();
         this.#schedule();
       });
   }
 
-  /** Records how a job that did not finish ended. */
-  async #ended(id: number, job: Job, error: unknown): Promise<void> {
+  /** Stores how a job ended (lifecycle.ts decides the row). */
+  async #ended(id: number, job: Job, outcome: RunOutcome<StopReason>): Promise<void> {
     const now = this.#options.ctx.now();
-    const bytes = job.controller.snapshot().bytesDownloaded;
-    switch (job.intent) {
-      case "pause":
-        await this.#change(id, { state: "paused", bytesDownloaded: bytes }, now, true);
-        return;
-      case "shutdown":
-      case "requeue":
-        await this.#change(id, { state: "queued", bytesDownloaded: bytes }, now, true);
-        return;
-      case "remove":
-      case "remove-delete":
-        return; // remove() deletes the row next.
-      case "lost":
-        return; // Another node may hold the row now: it is not ours to write.
-      case "conflict":
-        await this.#change(id, { state: "failed", failure: failureInfo(job.conflict) }, now, true);
-        return;
-      case undefined:
-        break;
-    }
-    const failure = failureInfo(error);
-    const record = await this.#store.get(id);
-    const attempts = (record?.attempts ?? 0) + 1;
-    const retryAfter = error instanceof HttpStatusError ? error.retryAfter : undefined;
-    const delay =
-      failure.retryable && this.#options.retryLater !== false
-        ? retryDelayMs(attempts, retryAfter, this.#options.retryBaseMs ?? RETRY_BASE_MS)
-        : undefined;
-    this.#options.log.info("download {id} stopped: {message}", { id, message: failure.message, delay });
-    await this.#change(
-      id,
-      delay === undefined
-        ? { state: "failed", failure, attempts, bytesDownloaded: bytes }
-        : { state: "retrying", failure, attempts, nextTryAt: now + delay, bytesDownloaded: bytes },
+    const patch = endPatch({
+      outcome,
+      bytes: job.controller.snapshot().bytesDownloaded,
+      attempts: outcome.kind === "failed" ? ((await this.#store.get(id))?.attempts ?? 0) : 0,
+      retryLater: this.#options.retryLater !== false,
+      retryBaseMs: this.#options.retryBaseMs,
       now,
-      true,
-    );
+    });
+    if (outcome.kind === "failed") {
+      this.#options.log.info("download {id} stopped: {message}", {
+        id,
+        message: patch?.failure?.message,
+        state: patch?.state,
+      });
+    }
+    if (patch !== undefined) await this.#change(id, patch, now, true);
   }
 
   /**
@@ -855,9 +798,7 @@ export class Manager {
     for (const [id, job] of this.#jobs) {
       if (job.claimedAt > sent) continue;
       if (!beat.owned.has(id)) this.#loseLease(id, job, "its lease was taken over");
-      else if (beat.pauseRequested.has(id) && job.controller.command("pause", "manager").ok) {
-        job.intent ??= "pause";
-      }
+      else if (beat.pauseRequested.has(id)) job.controller.stop({ kind: "pause" }, "manager");
     }
     const reclaimed = await this.#store.reclaimExpired(this.#options.ctx.now());
     for (const event of reclaimed) {
@@ -873,10 +814,9 @@ export class Manager {
 
   /** Stops a job at once without writing its row (it may be another node's now). */
   #loseLease(id: number, job: Job, why: string): void {
-    if (job.intent === "lost") return;
+    if (job.controller.stopReason?.kind === "lost") return;
     this.#options.log.warn("download {id}: stopping, {why}", { id, why });
-    job.intent = "lost";
-    job.controller.command("pause", "manager");
+    job.controller.stop({ kind: "lost", why }, "manager", { replace: true });
   }
 
   /** Reads the events other nodes stored (shared stores), then plans: they may have queued work. */
