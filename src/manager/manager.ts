@@ -24,6 +24,7 @@ import {
   type RecordPatch,
   type StoredEvent,
 } from "./download-record.ts";
+import { EventSequencer } from "./event-sequencer.ts";
 import { failureInfo } from "./failure-info.ts";
 import { checkBounded, checkInput } from "./input-bounds.ts";
 import { endPatch, type StopReason } from "./lifecycle.ts";
@@ -31,6 +32,7 @@ import type { DownloadView, ManagerListener, QueueStats } from "./manager-events
 import { claimForThisProcess, claimGone, type NodeClaim } from "./node-claim.ts";
 import { checkPlace, deletableInside, placeInside } from "./output-place.ts";
 import { planQueue } from "./queue-plan.ts";
+import { Rerun } from "./rerun.ts";
 import { headersAfterUpdate, hideSecrets, sameOrigin, secretNames } from "./secret-headers.ts";
 import type { RecordFilter, Store } from "./store.ts";
 
@@ -129,12 +131,29 @@ export class Manager {
   readonly #outputs = new Map<string, number>();
   readonly #listeners = new Set<ManagerListener>();
   /** Stored events not yet delivered because an earlier seq is still in flight. */
-  readonly #pending = new Map<number, StoredEvent>();
-  #delivered = 0;
-  #planning: Promise<void> | undefined;
+  /** Stored events to listeners in seq order (see event-sequencer.ts). */
+  readonly #events: EventSequencer;
+  readonly #planner = new Rerun(
+    () => this.#plan(),
+    (error) => this.#options.log.error("queue planning failed: {error}", { error }),
+    () => !this.#stopped,
+  );
+  readonly #beater = new Rerun(
+    () => this.#heartbeat(),
+    (error) => this.#options.log.warn("heartbeat failed: {error}", { error }),
+    () => !this.#stopped,
+  );
+  readonly #puller = new Rerun(
+    () => this.#readFeed(),
+    (error) => this.#options.log.warn("reading the event feed failed: {error}", { error }),
+    () => !this.#stopped,
+  );
+  readonly #pruner = new Rerun(
+    () => this.#store.pruneEvents(this.#keepEvents, this.#keepEventBytes),
+    (error) => this.#options.log.warn("pruning events failed: {error}", { error }),
+  );
   /** Downloads that must not start now (their URL is being replaced). */
   readonly #held = new Set<number>();
-  #replan = false;
   #wakeTimer: ReturnType<typeof setTimeout> | undefined;
   #ticker: ReturnType<typeof setInterval> | undefined;
   #heart: ReturnType<typeof setInterval> | undefined;
@@ -146,14 +165,9 @@ export class Manager {
   readonly #leaseMs: number;
   /** performance.now() when the last heartbeat that succeeded was sent. */
   #beatOk = performance.now();
-  #beating: Promise<void> | undefined;
-  #rebeat = false;
-  #pulling: Promise<void> | undefined;
-  #repull = false;
   #unlisten: (() => Promise<void>) | undefined;
   /** Events and payload bytes delivered since the last prune: the events stay bounded while running. */
   #sincePrune = { events: 0, bytes: 0 };
-  #pruning: Promise<void> | undefined;
 
   private constructor(options: ManagerOptions, lastSeq: number, claim: NodeClaim) {
     this.#claim = claim;
@@ -161,7 +175,7 @@ export class Manager {
     this.#store = options.store;
     this.#node = options.node ?? "local";
     this.#leaseMs = options.leaseMs ?? LEASE_MS;
-    this.#delivered = lastSeq;
+    this.#events = new EventSequencer(lastSeq, (event) => this.#publish(event));
     this.#globalBucket = new TokenBucket(options.globalLimit ?? 0, options.ctx.monotonic());
   }
 
@@ -479,10 +493,10 @@ export class Manager {
       job.controller.stop({ kind: "shutdown" }, "shutdown");
     }
     await Promise.all([...this.#jobs.values()].map((job) => job.done));
-    await this.#planning;
-    await this.#beating;
-    await this.#pulling;
-    await this.#pruning;
+    await this.#planner.idle();
+    await this.#beater.idle();
+    await this.#puller.idle();
+    await this.#pruner.idle();
     if (!this.#released) {
       this.#released = true;
       await this.#store.releaseNode(this.#claim);
@@ -491,20 +505,7 @@ export class Manager {
 
   /** Plans and starts jobs; a call while planning runs plans once more after it. */
   #schedule(): void {
-    if (this.#stopped) return;
-    if (this.#planning !== undefined) {
-      this.#replan = true;
-      return;
-    }
-    this.#planning = this.#plan()
-      .catch((error: unknown) => this.#options.log.error("queue planning failed: {error}", { error }))
-      .finally(() => {
-        this.#planning = undefined;
-        if (this.#replan) {
-          this.#replan = false;
-          this.#schedule();
-        }
-      });
+    this.#planner.request();
   }
 
   async #plan(): Promise<void> {
@@ -556,7 +557,7 @@ export class Manager {
         if (event !== undefined && !this.#stopped) await this.#startJob(event.record, connections);
       }
       // Those taken by others leave room for the next ones in the queue.
-      if (claimed.length < starts.length && this.#store.shared) this.#replan = true;
+      if (claimed.length < starts.length && this.#store.shared) this.#schedule();
     }
     clearTimeout(this.#wakeTimer);
     if (plan.wakeAt !== undefined) {
@@ -702,29 +703,24 @@ export class Manager {
     return event;
   }
 
-  /** Delivers stored events strictly in seq order, holding any that overtook an earlier one. */
+  /** Delivers a stored event in seq order (see EventSequencer). */
   #deliver(event: StoredEvent): void {
-    if (event.seq <= this.#delivered) return;
-    this.#pending.set(event.seq, event);
-    for (
-      let next = this.#pending.get(this.#delivered + 1);
-      next !== undefined;
-      next = this.#pending.get(this.#delivered + 1)
-    ) {
-      this.#pending.delete(next.seq);
-      this.#delivered = next.seq;
-      this.#countForPrune(next);
-      const job = this.#jobs.get(next.downloadId);
-      if (job !== undefined) {
-        job.record = next.record;
-        // An Update of the speed limit made on another node reaches the job through the feed.
-        if (job.bucket.rate !== next.record.speedLimit) {
-          job.bucket.setRate(next.record.speedLimit, this.#options.ctx.monotonic());
-        }
+    this.#events.push(event);
+  }
+
+  /** Tells the jobs and the listeners one stored event, its turn come. */
+  #publish(next: StoredEvent): void {
+    this.#countForPrune(next);
+    const job = this.#jobs.get(next.downloadId);
+    if (job !== undefined) {
+      job.record = next.record;
+      // An Update of the speed limit made on another node reaches the job through the feed.
+      if (job.bucket.rate !== next.record.speedLimit) {
+        job.bucket.setRate(next.record.speedLimit, this.#options.ctx.monotonic());
       }
-      const message = { kind: "stored", event: { ...next, record: this.#view(next.record) } } as const;
-      for (const listener of this.#listeners) listener(message);
     }
+    const message = { kind: "stored", event: { ...next, record: this.#view(next.record) } } as const;
+    for (const listener of this.#listeners) listener(message);
   }
 
   /**
@@ -732,37 +728,25 @@ export class Manager {
    * prune, so they stay within 1.25 × the bounds while the daemon runs, not only at start.
    */
   #countForPrune(event: StoredEvent): void {
-    const keep = this.#options.keepEvents ?? KEEP_EVENTS;
-    const maxBytes = this.#options.keepEventBytes ?? KEEP_EVENT_BYTES;
     this.#sincePrune.events++;
     this.#sincePrune.bytes += JSON.stringify(event.record).length;
-    if (this.#pruning !== undefined) return;
-    if (this.#sincePrune.events * 4 < keep && this.#sincePrune.bytes * 4 < maxBytes) return;
+    if (this.#sincePrune.events * 4 < this.#keepEvents && this.#sincePrune.bytes * 4 < this.#keepEventBytes)
+      return;
     this.#sincePrune = { events: 0, bytes: 0 };
-    this.#pruning = this.#store
-      .pruneEvents(keep, maxBytes)
-      .catch((error: unknown) => this.#options.log.warn("pruning events failed: {error}", { error }))
-      .finally(() => {
-        this.#pruning = undefined;
-      });
+    this.#pruner.request();
+  }
+
+  get #keepEvents(): number {
+    return this.#options.keepEvents ?? KEEP_EVENTS;
+  }
+
+  get #keepEventBytes(): number {
+    return this.#options.keepEventBytes ?? KEEP_EVENT_BYTES;
   }
 
   /** Runs a heartbeat now, or once more after the one in flight. */
   #beat(): void {
-    if (this.#stopped) return;
-    if (this.#beating !== undefined) {
-      this.#rebeat = true;
-      return;
-    }
-    this.#beating = this.#heartbeat()
-      .catch((error: unknown) => this.#options.log.warn("heartbeat failed: {error}", { error }))
-      .finally(() => {
-        this.#beating = undefined;
-        if (this.#rebeat) {
-          this.#rebeat = false;
-          this.#beat();
-        }
-      });
+    this.#beater.request();
   }
 
   /**
@@ -821,37 +805,26 @@ export class Manager {
 
   /** Reads the events other nodes stored (shared stores), then plans: they may have queued work. */
   #pull(): void {
-    if (this.#stopped) return;
-    if (this.#pulling !== undefined) {
-      this.#repull = true;
-      return;
-    }
-    this.#pulling = (async () => {
-      const before = this.#delivered;
-      for (;;) {
-        const page = await this.#store.eventsAfter(this.#delivered, 500);
-        const first = page[0];
-        if (first !== undefined && first.seq > this.#delivered + 1) {
-          // Pruned before this node read them (it was far behind): go on from what is kept.
-          this.#options.log.warn("events {from}..{to} were pruned before this node read them", {
-            from: this.#delivered + 1,
-            to: first.seq - 1,
-          });
-          this.#delivered = first.seq - 1;
-        }
-        for (const event of page) this.#deliver(event);
-        if (page.length < 500) break;
+    this.#puller.request();
+  }
+
+  async #readFeed(): Promise<void> {
+    const before = this.#events.delivered;
+    for (;;) {
+      const page = await this.#store.eventsAfter(this.#events.delivered, 500);
+      const first = page[0];
+      if (first !== undefined && first.seq > this.#events.delivered + 1) {
+        // Pruned before this node read them (it was far behind): go on from what is kept.
+        this.#options.log.warn("events {from}..{to} were pruned before this node read them", {
+          from: this.#events.delivered + 1,
+          to: first.seq - 1,
+        });
+        this.#events.skipTo(first.seq - 1);
       }
-      if (this.#delivered !== before) this.#schedule();
-    })()
-      .catch((error: unknown) => this.#options.log.warn("reading the event feed failed: {error}", { error }))
-      .finally(() => {
-        this.#pulling = undefined;
-        if (this.#repull) {
-          this.#repull = false;
-          this.#pull();
-        }
-      });
+      for (const event of page) this.#deliver(event);
+      if (page.length < 500) break;
+    }
+    if (this.#events.delivered !== before) this.#schedule();
   }
 
   /** Publishes progress every TICK_MS. */
@@ -869,7 +842,7 @@ export class Manager {
       }
       const message = {
         kind: "tick",
-        seq: this.#delivered,
+        seq: this.#events.delivered,
         progress,
         stats: this.#statsWith(counts),
       } as const;
