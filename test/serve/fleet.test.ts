@@ -1,4 +1,5 @@
-// Several `dlm serve` nodes sharing one PostgreSQL queue and one download directory (issue 16's "done when").
+// Several `dlm serve` nodes sharing one PostgreSQL queue and one download directory: each download runs once,
+// a dead node's downloads are taken over, a pause reaches the node that runs it, a node name is one process's.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
