@@ -27,6 +27,7 @@ import {
 import { EventSequencer } from "./event-sequencer.ts";
 import { failureInfo } from "./failure-info.ts";
 import { checkBounded, checkInput } from "./input-bounds.ts";
+import { type LeasedJob, LeaseKeeper } from "./lease-keeper.ts";
 import { endPatch, type StopReason } from "./lifecycle.ts";
 import type { DownloadView, ManagerListener, QueueStats } from "./manager-events.ts";
 import { claimForThisProcess, claimGone, type NodeClaim } from "./node-claim.ts";
@@ -139,7 +140,7 @@ export class Manager {
     () => !this.#stopped,
   );
   readonly #beater = new Rerun(
-    () => this.#heartbeat(),
+    () => this.#leases.beat(),
     (error) => this.#options.log.warn("heartbeat failed: {error}", { error }),
     () => !this.#stopped,
   );
@@ -163,8 +164,8 @@ export class Manager {
   /** This process's hold on its node name (a token of its own): a second process cannot share it. */
   readonly #claim: NodeClaim;
   readonly #leaseMs: number;
-  /** performance.now() when the last heartbeat that succeeded was sent. */
-  #beatOk = performance.now();
+  /** Heartbeats: this process's node claim and its jobs' leases (see lease-keeper.ts). */
+  readonly #leases: LeaseKeeper;
   #unlisten: (() => Promise<void>) | undefined;
   /** Events and payload bytes delivered since the last prune: the events stay bounded while running. */
   #sincePrune = { events: 0, bytes: 0 };
@@ -176,6 +177,18 @@ export class Manager {
     this.#node = options.node ?? "local";
     this.#leaseMs = options.leaseMs ?? LEASE_MS;
     this.#events = new EventSequencer(lastSeq, (event) => this.#publish(event));
+    this.#leases = new LeaseKeeper({
+      store: this.#store,
+      claim,
+      leaseMs: this.#leaseMs,
+      now: () => options.ctx.now(),
+      jobs: () => this.#leasedJobs(),
+      onReclaimed: (events) => {
+        for (const event of events) this.#deliver(event);
+        this.#schedule();
+      },
+      log: options.log,
+    });
     this.#globalBucket = new TokenBucket(options.globalLimit ?? 0, options.ctx.monotonic());
   }
 
@@ -749,51 +762,18 @@ export class Manager {
     this.#beater.request();
   }
 
-  /**
-   * Renews this node's leases (with each job's bytes, so every node lists them), stops at once any job
-   * whose lease another node has taken or that was asked to pause, and puts downloads of nodes that
-   * stopped heartbeating back in the queue. When the store cannot be reached for most of a lease, every
-   * job stops: another node may take them over once the leases expire.
-   */
-  async #heartbeat(): Promise<void> {
-    const sent = performance.now();
-    if (sent - this.#beatOk > this.#leaseMs * 0.8) {
-      // Not renewed for most of a lease (a stalled process or store): another node may soon take them.
-      for (const [id, job] of this.#jobs) this.#loseLease(id, job, "its lease could not be renewed in time");
-    }
-    const progress = new Map<number, number>();
-    for (const [id, job] of this.#jobs) progress.set(id, job.controller.snapshot().bytesDownloaded);
-    let beat: Awaited<ReturnType<Store["heartbeat"]>>;
-    try {
-      if (!(await this.#store.renewNode(this.#claim, this.#leaseMs, this.#options.ctx.now()))) {
-        // Another process took the name after this one's claim ran out: nothing here is ours any more.
-        for (const [id, job] of this.#jobs)
-          this.#loseLease(id, job, `node ${this.#node} was taken by another process`);
-        throw new Error(`node ${this.#node} is held by another process now`);
-      }
-      beat = await this.#store.heartbeat(this.#node, progress, this.#leaseMs, this.#options.ctx.now());
-    } catch (error) {
-      if (performance.now() - this.#beatOk > this.#leaseMs * 0.8) {
-        for (const [id, job] of this.#jobs) this.#loseLease(id, job, "the store cannot be reached");
-      }
-      throw error;
-    }
-    this.#beatOk = sent;
+  /** The running jobs as the lease keeper sees them. */
+  #leasedJobs(): Map<number, LeasedJob> {
+    const jobs = new Map<number, LeasedJob>();
     for (const [id, job] of this.#jobs) {
-      if (job.claimedAt > sent) continue;
-      if (!beat.owned.has(id)) this.#loseLease(id, job, "its lease was taken over");
-      else if (beat.pauseRequested.has(id)) job.controller.stop({ kind: "pause" }, "manager");
-    }
-    const reclaimed = await this.#store.reclaimExpired(this.#options.ctx.now());
-    for (const event of reclaimed) {
-      this.#options.log.warn("download {id}: {why}; {state} again", {
-        id: event.downloadId,
-        why: event.record.failure?.message,
-        state: event.record.state,
+      jobs.set(id, {
+        claimedAt: job.claimedAt,
+        bytes: () => job.controller.snapshot().bytesDownloaded,
+        lose: (why) => this.#loseLease(id, job, why),
+        pause: () => job.controller.stop({ kind: "pause" }, "manager"),
       });
-      this.#deliver(event);
     }
-    if (reclaimed.length > 0) this.#schedule();
+    return jobs;
   }
 
   /** Stops a job at once without writing its row (it may be another node's now). */
