@@ -87,6 +87,16 @@ export function toRecord(row: Row): DownloadRecord {
   };
 }
 
+/** Numeric fields of a record that reach the wire as uint64/int32. */
+const NUMBER_FIELDS = [
+  "connections",
+  "speedLimit",
+  "priority",
+  "position",
+  "attempts",
+  "bytesDownloaded",
+] as const;
+
 /** An `events` row as a stored event. */
 export function toEvent(row: Row): StoredEvent {
   const kind = String(row["kind"]);
@@ -94,12 +104,16 @@ export function toEvent(row: Row): StoredEvent {
     throw new Error(`database: unknown event kind ${JSON.stringify(kind)}`);
   }
   const record = JSON.parse(String(row["payload"])) as DownloadRecord;
+  // Numbers stored before the API bounded them are clamped as a row's are, so a replay never fails to encode.
+  const numbers: Row = { id: record.id };
+  for (const field of NUMBER_FIELDS) numbers[field] = record[field] ?? 0;
+  const bounds = Object.fromEntries(NUMBER_FIELDS.map((field) => [field, bounded(numbers, field)]));
   return {
     seq: Number(row["seq"]),
     downloadId: Number(row["download_id"]),
     kind,
     // Events stored before nodes existed have no node field.
-    record: { ...record, node: record.node ?? undefined },
+    record: { ...record, ...bounds, node: record.node ?? undefined },
   };
 }
 

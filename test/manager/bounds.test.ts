@@ -70,6 +70,12 @@ describe("numbers", () => {
     expect(view?.position).toBe(Number.MAX_SAFE_INTEGER);
     expect(view?.speedLimit).toBe(Number.MAX_SAFE_INTEGER);
     expect(toBinary(DownloadSchema, toDownload(view ?? PAUSED_VIEW)).length).toBeGreaterThan(0);
+    // Its event, replayed to a WatchAll from an older seq, is clamped the same way.
+    const replayed = (await store.eventsAfter(0, 100)).at(-1)?.record;
+    expect(replayed?.position).toBe(Number.MAX_SAFE_INTEGER);
+    expect(
+      toBinary(DownloadSchema, toDownload({ bytesPerSecond: 0, ...(replayed ?? PAUSED_VIEW) })).length,
+    ).toBeGreaterThan(0);
     await manager.stop();
     await store.close();
   });
