@@ -33,13 +33,24 @@ export interface ControllerEvents {
 }
 
 /**
+ * How a run ended for the owner that stopped it or not: the verified file; the reason given to `stop` (the
+ * run ended because of it); or the failure.
+ */
+export type RunOutcome<R> =
+  | { readonly kind: "finished"; readonly file: VerifiedFile }
+  | { readonly kind: "stopped"; readonly reason: R; readonly error: unknown }
+  | { readonly kind: "failed"; readonly error: unknown };
+
+/**
  * The one shared state of a download. The CLI, signals, the HTTP API and the RPC service act only through
  * it: it owns the state machine, the abort controller of the current run, the progress meter and the hub
  * every watcher subscribes to. A pause stops the run (state saved); with `keepAliveWhenPaused` the
  * controller then waits for `resume` or `cancel`, otherwise `run()` ends with `InterruptedError`.
  */
-export class Controller {
+export class Controller<R = never> {
   readonly hub = new ProgressHub();
+  /** Why the owner stopped the run (see stop). */
+  #stopReason: R | undefined;
   readonly #ctx: Context;
   readonly #log: Logger;
   readonly #events: ControllerEvents;
@@ -118,6 +129,34 @@ export class Controller {
       this.#wake?.();
     }
     return transition;
+  }
+
+  /**
+   * The owner stops the run for `reason`: a pause (state saved), or with `cancel` a cancel (sidecar
+   * removed). The first reason stays unless `replace` (a reason that overrides any other, e.g. the lease is
+   * gone). False when the state refuses (verifying: the run ends as it ends). `outcome()` reports it.
+   */
+  stop(reason: R, source: string, options: { cancel?: boolean; replace?: boolean } = {}): boolean {
+    const transition = this.command(options.cancel === true ? "cancel" : "pause", source);
+    if (!transition.ok) return false;
+    if (this.#stopReason === undefined || options.replace === true) this.#stopReason = reason;
+    return true;
+  }
+
+  /** The reason the owner stopped the run with, once `stop` was accepted. */
+  get stopReason(): R | undefined {
+    return this.#stopReason;
+  }
+
+  /** Runs the download to the end and says how it ended (never rejects): see RunOutcome. */
+  outcome(): Promise<RunOutcome<R>> {
+    return this.run().then(
+      (file): RunOutcome<R> => ({ kind: "finished", file }),
+      (error: unknown): RunOutcome<R> => {
+        const reason = this.#stopReason;
+        return reason === undefined ? { kind: "failed", error } : { kind: "stopped", reason, error };
+      },
+    );
   }
 
   /** Signal handling: pause, save state and make `run()` end with `InterruptedError`. */

@@ -1,6 +1,8 @@
 import type { Context } from "../context.ts";
 import { HttpStatusError, NetworkError } from "../errors.ts";
+import { isCredentialHeader } from "./credential-headers.ts";
 import { toNetworkError } from "./network-failure.ts";
+import { assertFetchableUrl, isFetchable } from "./url-scheme.ts";
 
 /** Options of one GET issued by the engine. */
 export interface GetOptions {
@@ -24,9 +26,6 @@ export interface GetOptions {
 /** Redirects followed for one GET, all hops together (the fetch standard's limit). */
 export const MAX_REDIRECTS = 20;
 
-/** Request headers that carry a user's credentials: sent only to the origin they were given for. */
-export const CREDENTIAL_HEADERS = new Set(["authorization", "cookie", "proxy-authorization"]);
-
 /**
  * Issues one GET through the injected fetch, following redirects itself so credentials never leave their
  * origin. Always asks for identity encoding and disables Bun's silent decompression: otherwise byte counts
@@ -36,7 +35,7 @@ export const CREDENTIAL_HEADERS = new Set(["authorization", "cookie", "proxy-aut
  * URL that answered.
  */
 export async function httpGet(ctx: Context, url: string, options: GetOptions): Promise<Response> {
-  const credentialOrigin = options.credentialOrigin ?? new URL(url).origin;
+  const credentialOrigin = options.credentialOrigin ?? assertFetchableUrl(url, "GET").origin;
   let target = url;
   for (let hop = 0; ; hop++) {
     const headers = requestHeaders(options, new URL(target).origin === credentialOrigin);
@@ -54,9 +53,9 @@ export async function httpGet(ctx: Context, url: string, options: GetOptions): P
         status: response.status,
       });
     }
-    const next = new URL(location, target);
-    if (next.protocol !== "http:" && next.protocol !== "https:") {
-      throw new NetworkError(`GET ${target}: redirect to unsupported ${next.protocol} URL`, {
+    const next = URL.parse(location, target);
+    if (next === null || !isFetchable(next)) {
+      throw new NetworkError(`GET ${target}: redirect to an unsupported URL ${JSON.stringify(location)}`, {
         reason: "protocol",
         url: target,
       });
@@ -72,6 +71,8 @@ async function fetchHead(
   headers: Headers,
   options: GetOptions,
 ): Promise<Response> {
+  // Every request dlm makes passes here, whatever brought its URL (Add, Update, a resumed state.json).
+  assertFetchableUrl(url, "GET");
   const head = new AbortController();
   const timer =
     options.headTimeoutMs === undefined
@@ -117,7 +118,8 @@ function isRedirect(status: number): boolean {
 export function requestHeaders(options: Omit<GetOptions, "signal">, withCredentials = true): Headers {
   const headers = new Headers();
   for (const [name, value] of options.headers) {
-    if (!withCredentials && CREDENTIAL_HEADERS.has(name.toLowerCase())) continue;
+    // Credentials are sent only to the origin they were given for.
+    if (!withCredentials && isCredentialHeader(name)) continue;
     headers.append(name, value);
   }
   headers.set("Accept-Encoding", "identity");

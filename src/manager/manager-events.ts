@@ -1,7 +1,15 @@
 import type { DownloadRecord, QueueState, StoredEvent } from "./download-record.ts";
 
-/** A download as clients see it: the stored record with live progress laid over it while it runs. */
+/**
+ * A download as clients see it: the stored record with live progress laid over it while it runs, and its
+ * credential headers (secret-headers.ts) shown as set with the value "" (the row keeps the values).
+ */
 export interface DownloadView extends DownloadRecord {
+  /**
+   * Names of the headers in `headers` whose value is hidden (Authorization, Cookie, X-Api-Key...), in
+   * order; absent or empty when none. An Update that gives one of them back with "" keeps the value set.
+   */
+  readonly secretHeaders?: readonly string[];
   /** Current rate, bytes per second (0 unless running). */
   readonly bytesPerSecond: number;
   /** Connections fetching now (absent unless running). */

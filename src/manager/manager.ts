@@ -1,12 +1,12 @@
 // Over 300 lines on purpose: the manager is one state machine (queue rows, running jobs, their outcomes and
 // the event order) whose parts only make sense together; the pure decisions live in queue-plan.ts and
-// failure-info.ts.
+// lifecycle.ts.
 import { existsSync } from "node:fs";
 import { realpath, rm } from "node:fs/promises";
 import { join, sep } from "node:path";
 import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
-import { Controller } from "../control/controller.ts";
+import { Controller, type RunOutcome } from "../control/controller.ts";
 import { type DownloadRequest, REQUEST_DEFAULTS } from "../engine/download-request.ts";
 import { sidecarOf } from "../engine/prepare.ts";
 import { TokenBucket } from "../engine/rate-limiter.ts";
@@ -14,7 +14,13 @@ import { renewSidecarUrl } from "../engine/renew-url.ts";
 import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "../engine/retry-policy.ts";
 import { sidecarDiffersFrom } from "../engine/same-file.ts";
 import { assertFetchableUrl } from "../engine/url-scheme.ts";
-import { HttpStatusError, OutputExistsError, RemoteChangedError, UsageError } from "../errors.ts";
+import {
+  CommandRefusedError,
+  HttpStatusError,
+  OutputExistsError,
+  RemoteChangedError,
+  UsageError,
+} from "../errors.ts";
 import type { ProgressSnapshot } from "../progress/snapshot.ts";
 import { checksumOptionOf } from "./checksum-option.ts";
 import {
@@ -25,10 +31,17 @@ import {
   type RecordPatch,
   type StoredEvent,
 } from "./download-record.ts";
-import { failureInfo, RETRY_BASE_MS, retryDelayMs } from "./failure-info.ts";
+import { EventSequencer } from "./event-sequencer.ts";
+import { failureInfo } from "./failure-info.ts";
+import { checkBounded, checkInput } from "./input-bounds.ts";
+import { type LeasedJob, LeaseKeeper } from "./lease-keeper.ts";
+import { endPatch, type StopReason } from "./lifecycle.ts";
 import type { DownloadView, ManagerListener, QueueStats } from "./manager-events.ts";
-import { placeInside } from "./output-place.ts";
+import { claimForThisProcess, claimGone, type NodeClaim } from "./node-claim.ts";
+import { checkPlace, deletableInside, placeInside } from "./output-place.ts";
 import { planQueue } from "./queue-plan.ts";
+import { Rerun } from "./rerun.ts";
+import { headersAfterUpdate, hideSecrets, sameOrigin, secretNames } from "./secret-headers.ts";
 import type { RecordFilter, Store } from "./store.ts";
 
 /** How a manager runs. */
@@ -49,8 +62,10 @@ export interface ManagerOptions {
   readonly globalLimit?: number;
   /** Retry retryable failures later (default true); false fails them once the engine's retries are spent. */
   readonly retryLater?: boolean;
-  /** Stored events kept across restarts for WatchAll replays (default KEEP_EVENTS). */
+  /** Stored events kept for WatchAll replays, at start and while running (default KEEP_EVENTS). */
   readonly keepEvents?: number;
+  /** Bytes of stored event payloads kept, at start and while running (default KEEP_EVENT_BYTES). */
+  readonly keepEventBytes?: number;
   /** Called once a download ends, finished or failed (the `--on-complete` hook); must not throw. */
   readonly onEnded?: (record: DownloadRecord) => void;
   /** The engine's own retries within one run (default DEFAULT_RETRY_OPTIONS, as `dlm get`). */
@@ -70,22 +85,14 @@ export interface ManagerOptions {
 /** Fields Update may change. */
 export type UpdatableField = "speedLimit" | "connections" | "priority" | "position" | "url" | "headers";
 
-/**
- * Why the manager stopped a job: "requeue" (its URL changed) and "shutdown" put it back in the queue;
- * "lost" (its lease is gone) writes nothing.
- */
-type StopIntent = "pause" | "remove" | "remove-delete" | "shutdown" | "requeue" | "conflict" | "lost";
-
 interface Job {
-  readonly controller: Controller;
+  /** Why the manager stopped it travels with the stop (Controller.stop); lifecycle.ts maps the outcome. */
+  readonly controller: Controller<StopReason>;
   /** The download's own speed limit (rate 0 = none), changed live by Update. */
   readonly bucket: TokenBucket;
   /** The row as last stored (kept for progress messages). */
   record: DownloadRecord;
   readonly connections: number;
-  intent: StopIntent | undefined;
-  /** Why a "conflict" stop happened. */
-  conflict: OutputExistsError | undefined;
   /** Set once every byte is in: the job holds no slot and no connection from then on. */
   verifying: boolean;
   /** performance.now() when its claim committed (a heartbeat sent before it cannot know the lease). */
@@ -100,6 +107,9 @@ interface Job {
  * per download), so this covers tens of thousands of downloads.
  */
 export const KEEP_EVENTS = 100_000;
+
+/** Bytes of stored event payloads kept (each event holds a record without secrets, a few hundred bytes). */
+export const KEEP_EVENT_BYTES = 64 * 1024 * 1024;
 
 /** How often progress and stats go to listeners, ms (at most 4 a second, as WatchAll promises). */
 const TICK_MS = 250;
@@ -131,32 +141,63 @@ export class Manager {
   readonly #outputs = new Map<string, number>();
   readonly #listeners = new Set<ManagerListener>();
   /** Stored events not yet delivered because an earlier seq is still in flight. */
-  readonly #pending = new Map<number, StoredEvent>();
-  #delivered = 0;
-  #planning: Promise<void> | undefined;
+  /** Stored events to listeners in seq order (see event-sequencer.ts). */
+  readonly #events: EventSequencer;
+  readonly #planner = new Rerun(
+    () => this.#plan(),
+    (error) => this.#options.log.error("queue planning failed: {error}", { error }),
+    () => !this.#stopped,
+  );
+  readonly #beater = new Rerun(
+    () => this.#leases.beat(),
+    (error) => this.#options.log.warn("heartbeat failed: {error}", { error }),
+    () => !this.#stopped,
+  );
+  readonly #puller = new Rerun(
+    () => this.#readFeed(),
+    (error) => this.#options.log.warn("reading the event feed failed: {error}", { error }),
+    () => !this.#stopped,
+  );
+  readonly #pruner = new Rerun(
+    () => this.#store.pruneEvents(this.#keepEvents, this.#keepEventBytes),
+    (error) => this.#options.log.warn("pruning events failed: {error}", { error }),
+  );
   /** Downloads that must not start now (their URL is being replaced). */
   readonly #held = new Set<number>();
-  #replan = false;
   #wakeTimer: ReturnType<typeof setTimeout> | undefined;
   #ticker: ReturnType<typeof setInterval> | undefined;
   #heart: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
+  #released = false;
   readonly #node: string;
+  /** This process's hold on its node name (a token of its own): a second process cannot share it. */
+  readonly #claim: NodeClaim;
   readonly #leaseMs: number;
-  /** performance.now() when the last heartbeat that succeeded was sent. */
-  #beatOk = performance.now();
-  #beating: Promise<void> | undefined;
-  #rebeat = false;
-  #pulling: Promise<void> | undefined;
-  #repull = false;
+  /** Heartbeats: this process's node claim and its jobs' leases (see lease-keeper.ts). */
+  readonly #leases: LeaseKeeper;
   #unlisten: (() => Promise<void>) | undefined;
+  /** Events and payload bytes delivered since the last prune: the events stay bounded while running. */
+  #sincePrune = { events: 0, bytes: 0 };
 
-  private constructor(options: ManagerOptions, lastSeq: number) {
+  private constructor(options: ManagerOptions, lastSeq: number, claim: NodeClaim) {
+    this.#claim = claim;
     this.#options = options;
     this.#store = options.store;
     this.#node = options.node ?? "local";
     this.#leaseMs = options.leaseMs ?? LEASE_MS;
-    this.#delivered = lastSeq;
+    this.#events = new EventSequencer(lastSeq, (event) => this.#publish(event));
+    this.#leases = new LeaseKeeper({
+      store: this.#store,
+      claim,
+      leaseMs: this.#leaseMs,
+      now: () => options.ctx.now(),
+      jobs: () => this.#leasedJobs(),
+      onReclaimed: (events) => {
+        for (const event of events) this.#deliver(event);
+        this.#schedule();
+      },
+      log: options.log,
+    });
     this.#globalBucket = new TokenBucket(options.globalLimit ?? 0, options.ctx.monotonic());
   }
 
@@ -168,8 +209,20 @@ export class Manager {
    * when their leases expire.
    */
   static async start(options: ManagerOptions): Promise<Manager> {
-    await options.store.pruneEvents(options.keepEvents ?? KEEP_EVENTS);
-    const manager = new Manager(options, await options.store.lastSeq());
+    const claim = claimForThisProcess(options.node ?? "local");
+    const leaseMs = options.leaseMs ?? LEASE_MS;
+    const holder = await options.store.claimNode(claim, leaseMs, options.ctx.now(), claimGone);
+    if (holder !== undefined) {
+      throw new CommandRefusedError(
+        `node ${claim.node} is already running (pid ${holder.pid} on ${holder.host}); stop it, or start this one with another --node`,
+        { input: claim.node, hint: "each dlm serve sharing a queue needs its own --node" },
+      );
+    }
+    await options.store.pruneEvents(
+      options.keepEvents ?? KEEP_EVENTS,
+      options.keepEventBytes ?? KEEP_EVENT_BYTES,
+    );
+    const manager = new Manager(options, await options.store.lastSeq(), claim);
     const now = options.ctx.now();
     for (const record of await options.store.list({ states: ["running", "verifying"] })) {
       if (options.store.shared && record.node !== undefined && record.node !== manager.#node) continue;
@@ -211,17 +264,12 @@ export class Manager {
 
   /** Queues a download (paused when asked); an output leaving the download directory is a UsageError. */
   async add(input: NewDownload): Promise<{ record: DownloadView; created: boolean }> {
-    const url = URL.parse(input.url);
-    if (url === null || (url.protocol !== "http:" && url.protocol !== "https:")) {
-      throw new UsageError(`url: expected an http:// or https:// URL, got ${JSON.stringify(input.url)}`, {
-        flag: "url",
-        input: input.url,
-      });
-    }
+    assertFetchableUrl(input.url, "url");
+    checkInput(input);
     checksumOptionOf(input.checksum);
     for (const mirror of input.mirrors) assertFetchableUrl(mirror, "mirrors");
     // Checked now so the client hears of it; checked again at each start (a link may appear later).
-    await placeInside(this.#options.dir, input.directory, input.output);
+    await checkPlace(this.#options.dir, input.directory, input.output);
     const outcome = await this.#store.add(input, this.#options.ctx.now());
     if (outcome.event !== undefined) this.#deliver(outcome.event);
     this.#schedule();
@@ -257,9 +305,12 @@ export class Manager {
     patch: Pick<RecordPatch, UpdatableField>,
     options: { readonly restart?: boolean } = {},
   ): Promise<DownloadView | undefined> {
-    if (patch.url !== undefined && URL.parse(patch.url) === null) {
-      throw new UsageError(`url: not a URL: ${JSON.stringify(patch.url)}`, { flag: "url", input: patch.url });
-    }
+    if (patch.url !== undefined) assertFetchableUrl(patch.url, "url");
+    checkInput(patch);
+    const { position, ...rest } = patch;
+    // A position is a move: the others shift, so no two downloads share one.
+    if (position !== undefined && (await this.#store.get(id)) !== undefined) await this.move(id, position);
+    if (position !== undefined && Object.keys(rest).length === 0) return this.get(id);
     const before = await this.#store.get(id);
     if (before === undefined) return undefined;
     const renewing = patch.url !== undefined && patch.url !== before.url;
@@ -268,44 +319,11 @@ export class Manager {
     // Held out of planning until the new URL is stored: it must not start again with the old one.
     if (renewing) this.#held.add(id);
     try {
-      return await this.#applyUpdate(id, patch, before, renewing, restart);
+      return await this.#applyUpdate(id, rest, before, renewing, restart);
     } finally {
       this.#held.delete(id);
       this.#schedule();
     }
-  }
-
-  /**
-   * Moves download `id` to queue position `position`, shifting the downloads between its old and new
-   * positions by one place, so no two rows share a position. Undefined for an unknown id.
-   *
-   * TEMPORARY (branch dash, to test the dashboard's Move RPC before the merge): branch mgr's move, done in
-   * one store operation, replaces this whole method. This one writes one row at a time.
-   */
-  async move(id: number, position: number): Promise<DownloadView | undefined> {
-    if (!Number.isSafeInteger(position) || position < 1) {
-      throw new UsageError(`position: expected 1..2^53-1, got ${position}`, {
-        flag: "position",
-        input: String(position),
-      });
-    }
-    const record = await this.#store.get(id);
-    if (record === undefined) return undefined;
-    const from = record.position;
-    const now = this.#options.ctx.now();
-    for (const other of await this.#store.list()) {
-      if (other.id === id) continue;
-      const shift =
-        position < from && other.position >= position && other.position < from
-          ? 1
-          : position > from && other.position > from && other.position <= position
-            ? -1
-            : 0;
-      if (shift !== 0) await this.#change(other.id, { position: other.position + shift }, now);
-    }
-    const event = await this.#change(id, { position }, now);
-    this.#schedule();
-    return event === undefined ? undefined : this.#view(event.record);
   }
 
   async #applyUpdate(
@@ -320,6 +338,13 @@ export class Manager {
     const stoppedElsewhere = renewing && this.#runsElsewhere(before);
     if (stoppedElsewhere) await this.#stopElsewhere(id);
     const record = (await this.#store.get(id)) ?? before;
+    // Credentials were given for the old origin: they follow the URL only if the same Update gives them.
+    const headers = headersAfterUpdate(
+      record.headers,
+      patch.headers,
+      patch.url === undefined || sameOrigin(record.url, patch.url),
+    );
+    const change = patch.headers === undefined && headers === record.headers ? patch : { ...patch, headers };
     if (renewing && record.path !== undefined && patch.url !== undefined) {
       // The bytes already fetched stay: the next run continues them from the new URL if it serves the same
       // file (checked against the sidecar's size and validator), else it fails as "remote changed".
@@ -331,7 +356,7 @@ export class Manager {
       renewing && (record.state === "retrying" || (stoppedElsewhere && record.state === "paused"));
     const event = await this.#change(
       id,
-      retryNow ? { ...patch, state: "queued", nextTryAt: undefined, attempts: 0 } : patch,
+      retryNow ? { ...change, state: "queued", nextTryAt: undefined, attempts: 0 } : change,
       this.#options.ctx.now(),
     );
     const job = this.#jobs.get(id);
@@ -361,11 +386,23 @@ export class Manager {
     );
   }
 
+  /**
+   * Moves one download to `position` among the queue (at most the last position held) in one store
+   * transaction: the downloads between its old and new place shift by one, so no two share a position.
+   * Undefined when the id is unknown.
+   */
+  async move(id: number, position: number): Promise<DownloadView | undefined> {
+    checkBounded("position", position);
+    for (const event of await this.#store.move(id, position, this.#options.ctx.now())) this.#deliver(event);
+    this.#schedule();
+    return this.get(id);
+  }
+
   /** Stops a running download whose URL is being replaced; it goes back to the queue, its bytes kept. */
   async #stopForNewUrl(id: number): Promise<void> {
     const job = this.#jobs.get(id);
     if (job === undefined) return;
-    if (job.controller.command("pause", "manager").ok) job.intent ??= "requeue";
+    job.controller.stop({ kind: "requeue" }, "manager");
     await job.done;
   }
 
@@ -376,7 +413,7 @@ export class Manager {
       const job = this.#jobs.get(id);
       if (job !== undefined) {
         // A download being verified cannot pause: it ends as it ends.
-        if (job.controller.command("pause", "manager").ok) job.intent ??= "pause";
+        job.controller.stop({ kind: "pause" }, "manager");
         await job.done;
         continue;
       }
@@ -446,9 +483,7 @@ export class Manager {
     for (const id of ids) {
       const job = this.#jobs.get(id);
       if (job !== undefined) {
-        if (job.controller.command(deleteFiles ? "cancel" : "pause", "manager").ok) {
-          job.intent = deleteFiles ? "remove-delete" : "remove";
-        }
+        job.controller.stop({ kind: "remove" }, "manager", { cancel: deleteFiles, replace: true });
         await job.done;
       }
       let record = await this.#store.get(id);
@@ -458,7 +493,12 @@ export class Manager {
         record = await this.#store.get(id);
       }
       if (record === undefined) continue;
-      if (deleteFiles && record.path !== undefined) {
+      // The stored path is checked again: nothing outside the download directory is ever deleted.
+      if (
+        deleteFiles &&
+        record.path !== undefined &&
+        (await deletableInside(this.#options.dir, record.path))
+      ) {
         await rm(sidecarOf(record.path), { recursive: true, force: true });
         if (record.state === "finished") await rm(record.path, { force: true });
       }
@@ -474,6 +514,7 @@ export class Manager {
 
   /** Changes the speed limit all downloads share, at once (0 lifts it). */
   setGlobalLimit(bytesPerSecond: number): void {
+    checkBounded("speed_limit", bytesPerSecond);
     this.#globalBucket.setRate(bytesPerSecond, this.#options.ctx.monotonic());
   }
 
@@ -500,30 +541,22 @@ export class Manager {
     await this.#unlisten?.();
     this.#unlisten = undefined;
     for (const job of this.#jobs.values()) {
-      if (job.controller.command("pause", "shutdown").ok) job.intent ??= "shutdown";
+      job.controller.stop({ kind: "shutdown" }, "shutdown");
     }
     await Promise.all([...this.#jobs.values()].map((job) => job.done));
-    await this.#planning;
-    await this.#beating;
-    await this.#pulling;
+    await this.#planner.idle();
+    await this.#beater.idle();
+    await this.#puller.idle();
+    await this.#pruner.idle();
+    if (!this.#released) {
+      this.#released = true;
+      await this.#store.releaseNode(this.#claim);
+    }
   }
 
   /** Plans and starts jobs; a call while planning runs plans once more after it. */
   #schedule(): void {
-    if (this.#stopped) return;
-    if (this.#planning !== undefined) {
-      this.#replan = true;
-      return;
-    }
-    this.#planning = this.#plan()
-      .catch((error: unknown) => this.#options.log.error("queue planning failed: {error}", { error }))
-      .finally(() => {
-        this.#planning = undefined;
-        if (this.#replan) {
-          this.#replan = false;
-          this.#schedule();
-        }
-      });
+    this.#planner.request();
   }
 
   async #plan(): Promise<void> {
@@ -575,7 +608,7 @@ export class Manager {
         if (event !== undefined && !this.#stopped) await this.#startJob(event.record, connections);
       }
       // Those taken by others leave room for the next ones in the queue.
-      if (claimed.length < starts.length && this.#store.shared) this.#replan = true;
+      if (claimed.length < starts.length && this.#store.shared) this.#schedule();
     }
     clearTimeout(this.#wakeTimer);
     if (plan.wakeAt !== undefined) {
@@ -632,17 +665,16 @@ export class Manager {
     let prepared: Promise<unknown> = Promise.resolve();
     // Both limits are charged in the workers' read loop (engine/download.ts); Update changes `bucket`.
     const bucket = new TokenBucket(record.speedLimit, ctx.monotonic());
-    const controller = new Controller({ ...ctx, cwd }, request, log.with({ download: id }), {
+    const controller = new Controller<StopReason>({ ...ctx, cwd }, request, log.with({ download: id }), {
       sharedLimits: [bucket, this.#globalBucket],
       onPrepared: (p) => {
         const owner = this.#outputs.get(p.output);
         if (owner !== undefined && owner !== id) {
           // Same name as a running download (e.g. one URL added twice): stop before a byte is written.
-          job.intent = "conflict";
-          job.conflict = new OutputExistsError(`${p.output} is being written by download ${owner}`, {
+          const error = new OutputExistsError(`${p.output} is being written by download ${owner}`, {
             file: p.output,
           });
-          controller.command("pause", "manager");
+          controller.stop({ kind: "conflict", error }, "manager");
           return;
         }
         this.#outputs.set(p.output, id);
@@ -650,9 +682,7 @@ export class Manager {
       },
       onVerifying: () => {
         job.verifying = true;
-        job.verifyingStored = Promise.all([running, prepared]).then(() =>
-          this.#change(id, { state: "verifying" }, ctx.now(), true),
-        );
+        job.verifyingStored = prepared.then(() => this.#change(id, { state: "verifying" }, ctx.now(), true));
         this.#schedule();
       },
     });
@@ -662,8 +692,6 @@ export class Manager {
       bucket,
       record,
       connections,
-      intent: undefined,
-      conflict: undefined,
       verifying: false,
       claimedAt: performance.now(),
       verifyingStored: Promise.resolve(),
@@ -672,85 +700,42 @@ export class Manager {
       }),
     };
     this.#jobs.set(id, job);
-    // The claim stored "running"; the outcome is stored after the path (onPrepared) is.
-    const running = Promise.resolve();
+    // The claim stored "running"; the outcome is stored after the path (onPrepared) and "verifying" are.
     void controller
-      .run()
-      .then(
-        async (file) => {
-          await running;
-          await prepared;
-          await job.verifyingStored;
-          await this.#change(
-            id,
-            {
-              state: "finished",
-              path: file.path,
-              sha256: file.sha256,
-              bytesDownloaded: file.bytes,
-              attempts: 0,
-            },
-            ctx.now(),
-            true,
-          );
-        },
-        async (error: unknown) => {
-          await running;
-          await prepared;
-          await job.verifyingStored;
-          await this.#ended(id, job, error);
-        },
-      )
+      .outcome()
+      .then(async (outcome) => {
+        await prepared;
+        await job.verifyingStored;
+        await this.#ended(id, job, outcome);
+      })
       .catch((error: unknown) => log.error("download {id}: bookkeeping failed: {error}", { id, error }))
       .finally(() => {
         this.#jobs.delete(id);
         for (const [path, owner] of this.#outputs) if (owner === id) this.#outputs.delete(path);
-        void running.catch(() => undefined);
         finish();
         this.#schedule();
       });
   }
 
-  /** Records how a job that did not finish ended. */
-  async #ended(id: number, job: Job, error: unknown): Promise<void> {
+  /** Stores how a job ended (lifecycle.ts decides the row). */
+  async #ended(id: number, job: Job, outcome: RunOutcome<StopReason>): Promise<void> {
     const now = this.#options.ctx.now();
-    const bytes = job.controller.snapshot().bytesDownloaded;
-    switch (job.intent) {
-      case "pause":
-        await this.#change(id, { state: "paused", bytesDownloaded: bytes }, now, true);
-        return;
-      case "shutdown":
-      case "requeue":
-        await this.#change(id, { state: "queued", bytesDownloaded: bytes }, now, true);
-        return;
-      case "remove":
-      case "remove-delete":
-        return; // remove() deletes the row next.
-      case "lost":
-        return; // Another node may hold the row now: it is not ours to write.
-      case "conflict":
-        await this.#change(id, { state: "failed", failure: failureInfo(job.conflict) }, now, true);
-        return;
-      case undefined:
-        break;
-    }
-    const failure = failureInfo(error);
-    const record = await this.#store.get(id);
-    const attempts = (record?.attempts ?? 0) + 1;
-    const retryAfter = error instanceof HttpStatusError ? error.retryAfter : undefined;
-    const delay =
-      failure.retryable && this.#options.retryLater !== false
-        ? retryDelayMs(attempts, retryAfter, this.#options.retryBaseMs ?? RETRY_BASE_MS)
-        : undefined;
-    this.#options.log.info("download {id} stopped: {message}", { id, message: failure.message, delay });
-    await this.#change(
-      id,
-      delay === undefined
-        ? { state: "failed", failure, attempts, bytesDownloaded: bytes }
-        : { state: "retrying", failure, attempts, nextTryAt: now + delay, bytesDownloaded: bytes },
+    const patch = endPatch({
+      outcome,
+      bytes: job.controller.snapshot().bytesDownloaded,
+      attempts: outcome.kind === "failed" ? ((await this.#store.get(id))?.attempts ?? 0) : 0,
+      retryLater: this.#options.retryLater !== false,
+      retryBaseMs: this.#options.retryBaseMs,
       now,
-      true,
-    );
+    });
+    if (outcome.kind === "failed") {
+      this.#options.log.info("download {id} stopped: {message}", {
+        id,
+        message: patch?.failure?.message,
+        state: patch?.state,
+      });
+    }
+    if (patch !== undefined) await this.#change(id, patch, now, true);
   }
 
   /**
@@ -771,132 +756,95 @@ export class Manager {
     return event;
   }
 
-  /** Delivers stored events strictly in seq order, holding any that overtook an earlier one. */
+  /** Delivers a stored event in seq order (see EventSequencer). */
   #deliver(event: StoredEvent): void {
-    if (event.seq <= this.#delivered) return;
-    this.#pending.set(event.seq, event);
-    for (
-      let next = this.#pending.get(this.#delivered + 1);
-      next !== undefined;
-      next = this.#pending.get(this.#delivered + 1)
-    ) {
-      this.#pending.delete(next.seq);
-      this.#delivered = next.seq;
-      const job = this.#jobs.get(next.downloadId);
-      if (job !== undefined) {
-        job.record = next.record;
-        // An Update of the speed limit made on another node reaches the job through the feed.
-        if (job.bucket.rate !== next.record.speedLimit) {
-          job.bucket.setRate(next.record.speedLimit, this.#options.ctx.monotonic());
-        }
+    this.#events.push(event);
+  }
+
+  /** Tells the jobs and the listeners one stored event, its turn come. */
+  #publish(next: StoredEvent): void {
+    this.#countForPrune(next);
+    const job = this.#jobs.get(next.downloadId);
+    if (job !== undefined) {
+      job.record = next.record;
+      // An Update of the speed limit made on another node reaches the job through the feed.
+      if (job.bucket.rate !== next.record.speedLimit) {
+        job.bucket.setRate(next.record.speedLimit, this.#options.ctx.monotonic());
       }
-      const message = { kind: "stored", event: { ...next, record: this.#view(next.record) } } as const;
-      for (const listener of this.#listeners) listener(message);
     }
+    const message = { kind: "stored", event: { ...next, record: this.#view(next.record) } } as const;
+    for (const listener of this.#listeners) listener(message);
+  }
+
+  /**
+   * Prunes the stored events once a quarter of their bounds (count or bytes) was added since the last
+   * prune, so they stay within 1.25 × the bounds while the daemon runs, not only at start.
+   */
+  #countForPrune(event: StoredEvent): void {
+    this.#sincePrune.events++;
+    this.#sincePrune.bytes += JSON.stringify(event.record).length;
+    if (this.#sincePrune.events * 4 < this.#keepEvents && this.#sincePrune.bytes * 4 < this.#keepEventBytes)
+      return;
+    this.#sincePrune = { events: 0, bytes: 0 };
+    this.#pruner.request();
+  }
+
+  get #keepEvents(): number {
+    return this.#options.keepEvents ?? KEEP_EVENTS;
+  }
+
+  get #keepEventBytes(): number {
+    return this.#options.keepEventBytes ?? KEEP_EVENT_BYTES;
   }
 
   /** Runs a heartbeat now, or once more after the one in flight. */
   #beat(): void {
-    if (this.#stopped) return;
-    if (this.#beating !== undefined) {
-      this.#rebeat = true;
-      return;
-    }
-    this.#beating = this.#heartbeat()
-      .catch((error: unknown) => this.#options.log.warn("heartbeat failed: {error}", { error }))
-      .finally(() => {
-        this.#beating = undefined;
-        if (this.#rebeat) {
-          this.#rebeat = false;
-          this.#beat();
-        }
-      });
+    this.#beater.request();
   }
 
-  /**
-   * Renews this node's leases (with each job's bytes, so every node lists them), stops at once any job
-   * whose lease another node has taken or that was asked to pause, and puts downloads of nodes that
-   * stopped heartbeating back in the queue. When the store cannot be reached for most of a lease, every
-   * job stops: another node may take them over once the leases expire.
-   */
-  async #heartbeat(): Promise<void> {
-    const sent = performance.now();
-    if (sent - this.#beatOk > this.#leaseMs * 0.8) {
-      // Not renewed for most of a lease (a stalled process or store): another node may soon take them.
-      for (const [id, job] of this.#jobs) this.#loseLease(id, job, "its lease could not be renewed in time");
-    }
-    const progress = new Map<number, number>();
-    for (const [id, job] of this.#jobs) progress.set(id, job.controller.snapshot().bytesDownloaded);
-    let beat: Awaited<ReturnType<Store["heartbeat"]>>;
-    try {
-      beat = await this.#store.heartbeat(this.#node, progress, this.#leaseMs, this.#options.ctx.now());
-    } catch (error) {
-      if (performance.now() - this.#beatOk > this.#leaseMs * 0.8) {
-        for (const [id, job] of this.#jobs) this.#loseLease(id, job, "the store cannot be reached");
-      }
-      throw error;
-    }
-    this.#beatOk = sent;
+  /** The running jobs as the lease keeper sees them. */
+  #leasedJobs(): Map<number, LeasedJob> {
+    const jobs = new Map<number, LeasedJob>();
     for (const [id, job] of this.#jobs) {
-      if (job.claimedAt > sent) continue;
-      if (!beat.owned.has(id)) this.#loseLease(id, job, "its lease was taken over");
-      else if (beat.pauseRequested.has(id) && job.controller.command("pause", "manager").ok) {
-        job.intent ??= "pause";
-      }
-    }
-    const reclaimed = await this.#store.reclaimExpired(this.#options.ctx.now());
-    for (const event of reclaimed) {
-      this.#options.log.warn("download {id}: {why}; {state} again", {
-        id: event.downloadId,
-        why: event.record.failure?.message,
-        state: event.record.state,
+      jobs.set(id, {
+        claimedAt: job.claimedAt,
+        bytes: () => job.controller.snapshot().bytesDownloaded,
+        lose: (why) => this.#loseLease(id, job, why),
+        pause: () => job.controller.stop({ kind: "pause" }, "manager"),
       });
-      this.#deliver(event);
     }
-    if (reclaimed.length > 0) this.#schedule();
+    return jobs;
   }
 
   /** Stops a job at once without writing its row (it may be another node's now). */
   #loseLease(id: number, job: Job, why: string): void {
-    if (job.intent === "lost") return;
+    if (job.controller.stopReason?.kind === "lost") return;
     this.#options.log.warn("download {id}: stopping, {why}", { id, why });
-    job.intent = "lost";
-    job.controller.command("pause", "manager");
+    job.controller.stop({ kind: "lost", why }, "manager", { replace: true });
   }
 
   /** Reads the events other nodes stored (shared stores), then plans: they may have queued work. */
   #pull(): void {
-    if (this.#stopped) return;
-    if (this.#pulling !== undefined) {
-      this.#repull = true;
-      return;
-    }
-    this.#pulling = (async () => {
-      const before = this.#delivered;
-      for (;;) {
-        const page = await this.#store.eventsAfter(this.#delivered, 500);
-        const first = page[0];
-        if (first !== undefined && first.seq > this.#delivered + 1) {
-          // Pruned before this node read them (it was far behind): go on from what is kept.
-          this.#options.log.warn("events {from}..{to} were pruned before this node read them", {
-            from: this.#delivered + 1,
-            to: first.seq - 1,
-          });
-          this.#delivered = first.seq - 1;
-        }
-        for (const event of page) this.#deliver(event);
-        if (page.length < 500) break;
+    this.#puller.request();
+  }
+
+  async #readFeed(): Promise<void> {
+    const before = this.#events.delivered;
+    for (;;) {
+      const page = await this.#store.eventsAfter(this.#events.delivered, 500);
+      const first = page[0];
+      if (first !== undefined && first.seq > this.#events.delivered + 1) {
+        // Pruned before this node read them (it was far behind): go on from what is kept.
+        this.#options.log.warn("events {from}..{to} were pruned before this node read them", {
+          from: this.#events.delivered + 1,
+          to: first.seq - 1,
+        });
+        this.#events.skipTo(first.seq - 1);
       }
-      if (this.#delivered !== before) this.#schedule();
-    })()
-      .catch((error: unknown) => this.#options.log.warn("reading the event feed failed: {error}", { error }))
-      .finally(() => {
-        this.#pulling = undefined;
-        if (this.#repull) {
-          this.#repull = false;
-          this.#pull();
-        }
-      });
+      for (const event of page) this.#deliver(event);
+      if (page.length < 500) break;
+    }
+    if (this.#events.delivered !== before) this.#schedule();
   }
 
   /** Publishes progress every TICK_MS. */
@@ -914,7 +862,7 @@ export class Manager {
       }
       const message = {
         kind: "tick",
-        seq: this.#delivered,
+        seq: this.#events.delivered,
         progress,
         stats: this.#statsWith(counts),
       } as const;
@@ -943,13 +891,18 @@ export class Manager {
     return views;
   }
 
-  /** The record with live bytes and rate while its job runs. */
+  /** The record as clients see it (secrets hidden), with live bytes and rate while its job runs. */
   #view(record: DownloadRecord): DownloadView {
     const job = this.#jobs.get(record.id);
-    if (job === undefined || record.state === "finished") return { ...record, bytesPerSecond: 0 };
+    const shown = {
+      ...record,
+      headers: hideSecrets(record.headers),
+      secretHeaders: secretNames(record.headers),
+    };
+    if (job === undefined || record.state === "finished") return { ...shown, bytesPerSecond: 0 };
     const snapshot = job.controller.snapshot();
     return {
-      ...record,
+      ...shown,
       bytesDownloaded: snapshot.bytesDownloaded,
       totalBytes: snapshot.totalBytes ?? record.totalBytes,
       bytesPerSecond: snapshot.bytesPerSecond,

@@ -1,4 +1,7 @@
 import type { DownloadRecord, NewDownload, QueueState, RecordPatch, StoredEvent } from "./download-record.ts";
+import type { NodeClaim } from "./node-claim.ts";
+import { compareQueueOrder } from "./queue-order.ts";
+import { hideSecrets } from "./secret-headers.ts";
 import type { AddOutcome, Heartbeat, RecordFilter, Store } from "./store.ts";
 import { withLeaseRule } from "./store-rows.ts";
 
@@ -16,6 +19,7 @@ export class MemoryStore implements Store {
   readonly #rows = new Map<number, DownloadRecord>();
   readonly #events: StoredEvent[] = [];
   readonly #leases = new Map<number, Lease>();
+  readonly #nodes = new Map<string, { readonly claim: NodeClaim; readonly until: number }>();
   #nextId = 1;
   #seq = 0;
 
@@ -55,7 +59,7 @@ export class MemoryStore implements Store {
     const rows = [...this.#rows.values()]
       .filter((r) => states.length === 0 || states.includes(r.state))
       .filter((r) => labels.length === 0 || r.labels.some((label) => labels.includes(label)))
-      .sort((a, b) => b.priority - a.priority || a.position - b.position || a.id - b.id);
+      .sort(compareQueueOrder);
     const offset = filter.offset ?? 0;
     return rows.slice(offset, filter.limit === undefined ? undefined : offset + filter.limit);
   }
@@ -72,6 +76,27 @@ export class MemoryStore implements Store {
     if (record.node === undefined) this.#leases.delete(id);
     this.#rows.set(id, record);
     return this.#event("changed", record);
+  }
+
+  async move(id: number, position: number, now: number): Promise<StoredEvent[]> {
+    const found = this.#rows.get(id);
+    if (found === undefined) return [];
+    const from = found.position;
+    const to = Math.min(position, Math.max(...[...this.#rows.values()].map((r) => r.position)));
+    if (to === from) return [];
+    const moved = { ...found, position: to, updatedAt: now };
+    this.#rows.set(id, moved);
+    const events = [this.#event("changed", moved)];
+    for (const row of [...this.#rows.values()]) {
+      if (row.id === id) continue;
+      const shift =
+        to < from ? row.position >= to && row.position < from : row.position > from && row.position <= to;
+      if (!shift) continue;
+      const shifted = { ...row, position: row.position + (to < from ? 1 : -1), updatedAt: now };
+      this.#rows.set(row.id, shifted);
+      events.push(this.#event("changed", shifted));
+    }
+    return events;
   }
 
   async claim(ids: readonly number[], node: string, leaseMs: number, now: number): Promise<StoredEvent[]> {
@@ -134,6 +159,30 @@ export class MemoryStore implements Store {
     return events;
   }
 
+  async claimNode(
+    claim: NodeClaim,
+    leaseMs: number,
+    now: number,
+    gone: (holder: NodeClaim) => boolean,
+  ): Promise<NodeClaim | undefined> {
+    const held = this.#nodes.get(claim.node);
+    if (held !== undefined && held.claim.token !== claim.token && held.until >= now && !gone(held.claim)) {
+      return held.claim;
+    }
+    this.#nodes.set(claim.node, { claim, until: now + leaseMs });
+    return undefined;
+  }
+
+  async renewNode(claim: NodeClaim, leaseMs: number, now: number): Promise<boolean> {
+    if (this.#nodes.get(claim.node)?.claim.token !== claim.token) return false;
+    this.#nodes.set(claim.node, { claim, until: now + leaseMs });
+    return true;
+  }
+
+  async releaseNode(claim: NodeClaim): Promise<void> {
+    if (this.#nodes.get(claim.node)?.claim.token === claim.token) this.#nodes.delete(claim.node);
+  }
+
   async requestPause(id: number): Promise<boolean> {
     const lease = this.#leases.get(id);
     if (lease === undefined) return false;
@@ -165,8 +214,17 @@ export class MemoryStore implements Store {
     return this.#events[0]?.seq ?? this.#seq + 1;
   }
 
-  async pruneEvents(keep: number): Promise<void> {
+  async pruneEvents(keep: number, maxBytes?: number): Promise<void> {
     this.#events.splice(0, Math.max(0, this.#events.length - keep));
+    if (maxBytes === undefined) return;
+    let total = 0;
+    for (let i = this.#events.length - 1; i >= 0; i--) {
+      total += JSON.stringify(this.#events[i]?.record).length;
+      if (total > maxBytes) {
+        this.#events.splice(0, i + 1);
+        return;
+      }
+    }
   }
 
   async countByState(): Promise<Map<QueueState, number>> {
@@ -179,7 +237,8 @@ export class MemoryStore implements Store {
 
   #event(kind: StoredEvent["kind"], record: DownloadRecord): StoredEvent {
     const event = { seq: ++this.#seq, downloadId: record.id, kind, record };
-    this.#events.push(event);
+    // Kept as the SQL stores keep it: without secrets (the caller gets the record as written).
+    this.#events.push({ ...event, record: { ...record, headers: hideSecrets(record.headers) } });
     return event;
   }
 }

@@ -9,11 +9,15 @@ import type {
   RecordPatch,
   StoredEvent,
 } from "./download-record.ts";
+import type { NodeClaim } from "./node-claim.ts";
+import { QUEUE_ORDER_SQL } from "./queue-order.ts";
 import type { AddOutcome, Heartbeat, RecordFilter, Store } from "./store.ts";
 import {
   asState,
+  eventPayload,
   heartbeatOf,
   mustRow,
+  nodeClaimOf,
   type Row,
   recordColumns,
   toEvent,
@@ -81,6 +85,18 @@ const MIGRATIONS: readonly (readonly string[])[] = [
       FOR EACH STATEMENT EXECUTE FUNCTION dlm_notify_events()`,
   ],
   [
+    // Events stored before credential headers became write-only held their values: drop every header.
+    "UPDATE dlm_events SET payload = jsonb_set(payload::jsonb, '{headers}', '[]'::jsonb)::text",
+    // Which process holds each node name (see Store.claimNode), on the database's clock.
+    `CREATE TABLE dlm_nodes (
+      name TEXT PRIMARY KEY,
+      token TEXT NOT NULL,
+      host TEXT NOT NULL,
+      pid INTEGER NOT NULL,
+      until TIMESTAMPTZ NOT NULL
+    )`,
+  ],
+  [
     // Mirrors of the file (JSON array of URLs).
     "ALTER TABLE dlm_downloads ADD COLUMN mirrors TEXT NOT NULL DEFAULT '[]'",
   ],
@@ -91,6 +107,12 @@ export const PG_SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Any number: serialises migrations of nodes that start at once. */
 const MIGRATION_LOCK = 0x646c6d;
+
+/** Any number: serialises claims of node names. */
+const NODE_LOCK = 0x646c6d6e;
+
+/** Any number: serialises the position changes (Add, move) of all nodes. */
+const POSITION_LOCK = 0x646c6d70;
 
 /** Connections per node: a transaction or two at a time, plus the LISTEN connection Bun opens itself. */
 const POOL_SIZE = 4;
@@ -136,6 +158,7 @@ export class PostgresStore implements Store {
       };
       const before = await existing();
       if (before !== undefined) return before;
+      await tx`SELECT pg_advisory_xact_lock(${POSITION_LOCK})`;
       const inserted: Row[] = await tx`INSERT INTO dlm_downloads (
           request_id, url, output, directory, headers, mirrors, checksum, connections, speed_limit, priority,
           position, labels, state, created_at, updated_at)
@@ -176,7 +199,7 @@ export class PostgresStore implements Store {
     params.push(filter.limit ?? null, filter.offset ?? 0);
     // Only placeholders are interpolated: every value is bound.
     const rows: Row[] = await this.#db.unsafe(
-      `SELECT * FROM dlm_downloads ${clause} ORDER BY priority DESC, position, id
+      `SELECT * FROM dlm_downloads ${clause} ORDER BY ${QUEUE_ORDER_SQL}
         LIMIT $${params.length - 1}::bigint OFFSET $${params.length}::bigint`,
       params,
     );
@@ -201,6 +224,31 @@ export class PostgresStore implements Store {
           requested = CASE WHEN ${leased}::boolean THEN requested END
         WHERE id = ${id}`;
       return appendEvent(tx, "changed", record, now);
+    });
+  }
+
+  async move(id: number, position: number, now: number): Promise<StoredEvent[]> {
+    return this.#db.begin(async (tx) => {
+      // Moves and adds of every node take turns on positions, so none computes one another is taking.
+      await tx`SELECT pg_advisory_xact_lock(${POSITION_LOCK})`;
+      const found: Row[] = await tx`SELECT position FROM dlm_downloads WHERE id = ${id}`;
+      if (found[0] === undefined) return [];
+      const from = Number(found[0]["position"]);
+      const last: Row[] = await tx`SELECT MAX(position) AS p FROM dlm_downloads`;
+      const to = Math.min(position, Number(mustRow(last)["p"]));
+      if (to === from) return [];
+      const moved: Row[] = await tx`UPDATE dlm_downloads SET position = ${to}, updated_at = ${now}
+        WHERE id = ${id} RETURNING *`;
+      const shifted: Row[] =
+        to < from
+          ? await tx`UPDATE dlm_downloads SET position = position + 1, updated_at = ${now}
+              WHERE id != ${id} AND position >= ${to} AND position < ${from} RETURNING *`
+          : await tx`UPDATE dlm_downloads SET position = position - 1, updated_at = ${now}
+              WHERE id != ${id} AND position > ${from} AND position <= ${to} RETURNING *`;
+      const events: StoredEvent[] = [];
+      for (const row of [...moved, ...shifted])
+        events.push(await appendEvent(tx, "changed", toRecord(row), now));
+      return events;
     });
   }
 
@@ -230,8 +278,13 @@ export class PostgresStore implements Store {
     return row["first"] === null ? Number(row["last"]) + 1 : Number(row["first"]);
   }
 
-  async pruneEvents(keep: number): Promise<void> {
+  async pruneEvents(keep: number, maxBytes?: number): Promise<void> {
     await this.#db`DELETE FROM dlm_events WHERE seq <= (SELECT last FROM dlm_event_counter) - ${keep}`;
+    if (maxBytes === undefined) return;
+    // The newest event past which (newest first) the payloads exceed maxBytes goes, with all older ones.
+    await this.#db`DELETE FROM dlm_events WHERE seq <= COALESCE((SELECT seq FROM (
+        SELECT seq, SUM(octet_length(payload)) OVER (ORDER BY seq DESC) AS total FROM dlm_events) AS t
+      WHERE total > ${maxBytes} ORDER BY seq DESC LIMIT 1), 0)`;
   }
 
   async countByState(): Promise<Map<QueueState, number>> {
@@ -242,7 +295,8 @@ export class PostgresStore implements Store {
   async claim(ids: readonly number[], node: string, leaseMs: number, now: number): Promise<StoredEvent[]> {
     if (ids.length === 0) return [];
     return this.#db.begin(async (tx) => {
-      // SKIP LOCKED: a row another node is claiming right now is left to it, not waited for.
+      // SKIP LOCKED: a row another node is claiming right now is left to it, not waited for. The order is
+      // QUEUE_ORDER_SQL, written out: a tagged template binds what it interpolates.
       const free: Row[] = await tx`SELECT id FROM dlm_downloads
         WHERE id = ANY(${[...ids]}::bigint[])
           AND (state = 'queued' OR (state = 'retrying' AND COALESCE(next_try_at, 0) <= ${now}))
@@ -297,6 +351,39 @@ export class PostgresStore implements Store {
       for (const row of rows) events.push(await appendEvent(tx, "changed", toRecord(row), now));
       return events;
     });
+  }
+
+  async claimNode(
+    claim: NodeClaim,
+    leaseMs: number,
+    _now: number,
+    gone: (holder: NodeClaim) => boolean,
+  ): Promise<NodeClaim | undefined> {
+    return this.#db.begin(async (tx) => {
+      // Two processes claiming one new name at once take turns (there is no row to lock yet).
+      await tx`SELECT pg_advisory_xact_lock(${NODE_LOCK})`;
+      const rows: Row[] =
+        await tx`SELECT *, until >= now() AS live FROM dlm_nodes WHERE name = ${claim.node}`;
+      const held = rows[0] === undefined ? undefined : nodeClaimOf(rows[0]);
+      if (held !== undefined && held.token !== claim.token && rows[0]?.["live"] === true && !gone(held)) {
+        return held;
+      }
+      await tx`INSERT INTO dlm_nodes (name, token, host, pid, until)
+        VALUES (${claim.node}, ${claim.token}, ${claim.host}, ${claim.pid}, ${leaseEnd(tx, leaseMs)})
+        ON CONFLICT (name) DO UPDATE SET token = EXCLUDED.token, host = EXCLUDED.host, pid = EXCLUDED.pid,
+          until = EXCLUDED.until`;
+      return undefined;
+    });
+  }
+
+  async renewNode(claim: NodeClaim, leaseMs: number): Promise<boolean> {
+    const rows: Row[] = await this.#db`UPDATE dlm_nodes SET until = ${leaseEnd(this.#db, leaseMs)}
+      WHERE name = ${claim.node} AND token = ${claim.token} RETURNING name`;
+    return rows.length > 0;
+  }
+
+  async releaseNode(claim: NodeClaim): Promise<void> {
+    await this.#db`DELETE FROM dlm_nodes WHERE name = ${claim.node} AND token = ${claim.token}`;
   }
 
   async requestPause(id: number): Promise<boolean> {
@@ -355,7 +442,7 @@ async function appendEvent(
 ): Promise<StoredEvent> {
   const rows: Row[] = await tx`WITH next AS (UPDATE dlm_event_counter SET last = last + 1 RETURNING last)
     INSERT INTO dlm_events (seq, download_id, kind, payload, at)
-    SELECT last, ${record.id}, ${kind}, ${JSON.stringify(record)}, ${now} FROM next
+    SELECT last, ${record.id}, ${kind}, ${eventPayload(record)}, ${now} FROM next
     RETURNING seq`;
   return { seq: Number(mustRow(rows)["seq"]), downloadId: record.id, kind, record };
 }

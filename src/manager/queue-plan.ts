@@ -1,4 +1,5 @@
 import type { QueueState } from "./download-record.ts";
+import { compareQueueOrder } from "./queue-order.ts";
 
 /** What the planner needs to know of one waiting download. */
 export interface WaitingDownload {
@@ -49,9 +50,7 @@ export function planQueue(situation: QueueSituation): QueuePlan {
   let budget = situation.connectionBudget - situation.running.reduce((sum, n) => sum + n, 0);
   const due = (d: WaitingDownload) =>
     d.state === "queued" || (d.state === "retrying" && (d.nextTryAt ?? 0) <= now);
-  const ready = situation.waiting
-    .filter(due)
-    .sort((a, b) => b.priority - a.priority || a.position - b.position || a.id - b.id);
+  const ready = situation.waiting.filter(due).sort(compareQueueOrder);
   const start: { id: number; connections: number }[] = [];
   for (const [index, download] of ready.entries()) {
     if (slots <= 0 || budget <= 0) break;

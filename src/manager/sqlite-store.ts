@@ -1,3 +1,4 @@
+import { chmod, writeFile } from "node:fs/promises";
 import { SQL } from "bun";
 import type {
   DownloadRecord,
@@ -7,11 +8,15 @@ import type {
   RecordPatch,
   StoredEvent,
 } from "./download-record.ts";
+import type { NodeClaim } from "./node-claim.ts";
+import { QUEUE_ORDER_SQL } from "./queue-order.ts";
 import type { AddOutcome, Heartbeat, RecordFilter, Store } from "./store.ts";
 import {
   asState,
+  eventPayload,
   heartbeatOf,
   mustRow,
+  nodeClaimOf,
   type Row,
   recordColumns,
   toEvent,
@@ -65,6 +70,20 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     "ALTER TABLE downloads ADD COLUMN requested TEXT",
   ],
   [
+    // Events stored before credential headers became write-only held their values: drop every header.
+    "UPDATE events SET payload = json_set(payload, '$.headers', json('[]'))",
+  ],
+  [
+    // Which process holds each node name (see Store.claimNode).
+    `CREATE TABLE nodes (
+      name TEXT PRIMARY KEY,
+      token TEXT NOT NULL,
+      host TEXT NOT NULL,
+      pid INTEGER NOT NULL,
+      until INTEGER NOT NULL
+    )`,
+  ],
+  [
     // Mirrors of the file (JSON array of URLs).
     "ALTER TABLE downloads ADD COLUMN mirrors TEXT NOT NULL DEFAULT '[]'",
   ],
@@ -90,8 +109,18 @@ export class SqliteStore implements Store {
 
   /** Opens (creating if needed) the database at the absolute `path` and migrates it to SCHEMA_VERSION. */
   static async open(path: string): Promise<SqliteStore> {
+    // Owner-only: rows keep credential headers. Created before SQLite opens it, which gives the -wal and
+    // -shm files the database's mode; files left by an older dlm are tightened after the open.
+    await writeFile(path, "", { flag: "a", mode: 0o600 });
     const db = new SQL(`sqlite://${path}`);
     await db`PRAGMA journal_mode = WAL`;
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+      await chmod(file, 0o600).catch((error: unknown) => {
+        if ((error as { code?: unknown }).code !== "ENOENT") throw error;
+      });
+    }
+    // A removed download's row (its headers) is overwritten, not left in free pages.
+    await db`PRAGMA secure_delete = ON`;
     await db`PRAGMA synchronous = NORMAL`;
     await db`PRAGMA busy_timeout = 5000`;
     const store = new SqliteStore(db);
@@ -172,7 +201,7 @@ export class SqliteStore implements Store {
       params.push(filter.limit ?? -1, filter.offset ?? 0);
       // Only placeholders are interpolated: every value is bound.
       const rows: Row[] = await this.#db.unsafe(
-        `SELECT * FROM downloads ${clause} ORDER BY priority DESC, position, id LIMIT ? OFFSET ?`,
+        `SELECT * FROM downloads ${clause} ORDER BY ${QUEUE_ORDER_SQL} LIMIT ? OFFSET ?`,
         params,
       );
       return rows.map(toRecord);
@@ -193,6 +222,31 @@ export class SqliteStore implements Store {
             requested = CASE WHEN ${leased} THEN requested END
           WHERE id = ${id}`;
         return appendEvent(tx, "changed", record, now);
+      }),
+    );
+  }
+
+  move(id: number, position: number, now: number): Promise<StoredEvent[]> {
+    return this.#serial(() =>
+      this.#db.begin(async (tx) => {
+        const found: Row[] = await tx`SELECT position FROM downloads WHERE id = ${id}`;
+        if (found[0] === undefined) return [];
+        const from = Number(found[0]["position"]);
+        const last: Row[] = await tx`SELECT MAX(position) AS p FROM downloads`;
+        const to = Math.min(position, Number(mustRow(last)["p"]));
+        if (to === from) return [];
+        const moved: Row[] = await tx`UPDATE downloads SET position = ${to}, updated_at = ${now}
+          WHERE id = ${id} RETURNING *`;
+        const shifted: Row[] =
+          to < from
+            ? await tx`UPDATE downloads SET position = position + 1, updated_at = ${now}
+                WHERE id != ${id} AND position >= ${to} AND position < ${from} RETURNING *`
+            : await tx`UPDATE downloads SET position = position - 1, updated_at = ${now}
+                WHERE id != ${id} AND position > ${from} AND position <= ${to} RETURNING *`;
+        const events: StoredEvent[] = [];
+        for (const row of [...moved, ...shifted])
+          events.push(await appendEvent(tx, "changed", toRecord(row), now));
+        return events;
       }),
     );
   }
@@ -250,6 +304,45 @@ export class SqliteStore implements Store {
     );
   }
 
+  claimNode(
+    claim: NodeClaim,
+    leaseMs: number,
+    now: number,
+    gone: (holder: NodeClaim) => boolean,
+  ): Promise<NodeClaim | undefined> {
+    return this.#serial(() =>
+      this.#db.begin(async (tx) => {
+        const rows: Row[] = await tx`SELECT * FROM nodes WHERE name = ${claim.node}`;
+        const held = rows[0] === undefined ? undefined : nodeClaimOf(rows[0]);
+        if (
+          held !== undefined &&
+          held.token !== claim.token &&
+          Number(rows[0]?.["until"]) >= now &&
+          !gone(held)
+        ) {
+          return held;
+        }
+        await tx`INSERT OR REPLACE INTO nodes (name, token, host, pid, until)
+          VALUES (${claim.node}, ${claim.token}, ${claim.host}, ${claim.pid}, ${now + leaseMs})`;
+        return undefined;
+      }),
+    );
+  }
+
+  renewNode(claim: NodeClaim, leaseMs: number, now: number): Promise<boolean> {
+    return this.#serial(async () => {
+      const rows: Row[] = await this.#db`UPDATE nodes SET until = ${now + leaseMs}
+        WHERE name = ${claim.node} AND token = ${claim.token} RETURNING name`;
+      return rows.length > 0;
+    });
+  }
+
+  releaseNode(claim: NodeClaim): Promise<void> {
+    return this.#serial(async () => {
+      await this.#db`DELETE FROM nodes WHERE name = ${claim.node} AND token = ${claim.token}`;
+    });
+  }
+
   requestPause(id: number): Promise<boolean> {
     return this.#serial(async () => {
       const rows: Row[] = await this.#db`UPDATE downloads SET requested = 'pause'
@@ -299,9 +392,14 @@ export class SqliteStore implements Store {
     });
   }
 
-  pruneEvents(keep: number): Promise<void> {
+  pruneEvents(keep: number, maxBytes?: number): Promise<void> {
     return this.#serial(async () => {
       await this.#db`DELETE FROM events WHERE seq <= ${(await this.#highWater()) - keep}`;
+      if (maxBytes === undefined) return;
+      // The newest event past which (newest first) the payloads exceed maxBytes goes, with all older ones.
+      await this.#db`DELETE FROM events WHERE seq <= COALESCE((SELECT seq FROM (
+          SELECT seq, SUM(length(CAST(payload AS BLOB))) OVER (ORDER BY seq DESC) AS total FROM events)
+        WHERE total > ${maxBytes} ORDER BY seq DESC LIMIT 1), 0)`;
     });
   }
 
@@ -324,6 +422,6 @@ async function appendEvent(
   now: number,
 ): Promise<StoredEvent> {
   const rows: Row[] = await tx`INSERT INTO events (download_id, kind, payload, at)
-    VALUES (${record.id}, ${kind}, ${JSON.stringify(record)}, ${now}) RETURNING seq`;
+    VALUES (${record.id}, ${kind}, ${eventPayload(record)}, ${now}) RETURNING seq`;
   return { seq: Number(mustRow(rows)["seq"]), downloadId: record.id, kind, record };
 }

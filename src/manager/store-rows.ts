@@ -1,3 +1,4 @@
+import { logger } from "../log.ts";
 import {
   ACTIVE_STATES,
   type DownloadRecord,
@@ -6,6 +7,8 @@ import {
   type QueueState,
   type StoredEvent,
 } from "./download-record.ts";
+import type { NodeClaim } from "./node-claim.ts";
+import { hideSecrets } from "./secret-headers.ts";
 import type { Heartbeat } from "./store.ts";
 
 /** A row as Bun's SQL client returns it (SQLite or PostgreSQL; PostgreSQL's int8 arrives as a string). */
@@ -29,8 +32,29 @@ function optionalText(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
-function optionalNumber(value: unknown): number | undefined {
-  return value === null || value === undefined ? undefined : Number(value);
+function optionalNumber(row: Row, column: string): number | undefined {
+  const value = row[column];
+  return value === null || value === undefined ? undefined : bounded(row, column);
+}
+
+/**
+ * A numeric column as a number every layer can carry (≤ 2^53−1, see input-bounds.ts). A row written before
+ * the bounds were checked at the API (e.g. position 2^64) is clamped with a warning instead of making every
+ * List, Get and WatchAll fail to encode it.
+ */
+function bounded(row: Row, column: string): number {
+  const value = Number(row[column]);
+  if (Number.isSafeInteger(value) && Math.abs(value) <= Number.MAX_SAFE_INTEGER) return value;
+  const clamped = Number.isNaN(value)
+    ? 0
+    : Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, Math.trunc(value)));
+  logger("control").warn("download {id}: stored {column} {value} is out of range; read as {clamped}", {
+    id: row["id"],
+    column,
+    value: String(row[column]),
+    clamped,
+  });
+  return clamped;
 }
 
 /** A `downloads` row as a record; JSON columns are kept as text by both SQL stores. */
@@ -45,17 +69,17 @@ export function toRecord(row: Row): DownloadRecord {
     headers: JSON.parse(String(row["headers"])) as [string, string][],
     mirrors: JSON.parse(String(row["mirrors"] ?? "[]")) as string[],
     checksum: optionalText(row["checksum"]),
-    connections: Number(row["connections"]),
-    speedLimit: Number(row["speed_limit"]),
-    priority: Number(row["priority"]),
-    position: Number(row["position"]),
+    connections: bounded(row, "connections"),
+    speedLimit: bounded(row, "speed_limit"),
+    priority: bounded(row, "priority"),
+    position: bounded(row, "position"),
     labels: JSON.parse(String(row["labels"])) as string[],
     state: asState(row["state"]),
     failure: failure === undefined ? undefined : (JSON.parse(failure) as FailureInfo),
-    nextTryAt: optionalNumber(row["next_try_at"]),
-    attempts: Number(row["attempts"]),
-    bytesDownloaded: Number(row["bytes_downloaded"]),
-    totalBytes: optionalNumber(row["total_bytes"]),
+    nextTryAt: optionalNumber(row, "next_try_at"),
+    attempts: bounded(row, "attempts"),
+    bytesDownloaded: bounded(row, "bytes_downloaded"),
+    totalBytes: optionalNumber(row, "total_bytes"),
     sha256: optionalText(row["sha256"]),
     requestId: optionalText(row["request_id"]),
     node: optionalText(row["node"]),
@@ -64,6 +88,16 @@ export function toRecord(row: Row): DownloadRecord {
   };
 }
 
+/** Numeric fields of a record that reach the wire as uint64/int32. */
+const NUMBER_FIELDS = [
+  "connections",
+  "speedLimit",
+  "priority",
+  "position",
+  "attempts",
+  "bytesDownloaded",
+] as const;
+
 /** An `events` row as a stored event. */
 export function toEvent(row: Row): StoredEvent {
   const kind = String(row["kind"]);
@@ -71,12 +105,16 @@ export function toEvent(row: Row): StoredEvent {
     throw new Error(`database: unknown event kind ${JSON.stringify(kind)}`);
   }
   const record = JSON.parse(String(row["payload"])) as DownloadRecord;
+  // Numbers stored before the API bounded them are clamped as a row's are, so a replay never fails to encode.
+  const numbers: Row = { id: record.id };
+  for (const field of NUMBER_FIELDS) numbers[field] = record[field] ?? 0;
+  const bounds = Object.fromEntries(NUMBER_FIELDS.map((field) => [field, bounded(numbers, field)]));
   return {
     seq: Number(row["seq"]),
     downloadId: Number(row["download_id"]),
     kind,
     // Events stored before nodes existed have no node field.
-    record: { ...record, node: record.node ?? undefined, mirrors: record.mirrors ?? [] },
+    record: { ...record, ...bounds, node: record.node ?? undefined, mirrors: record.mirrors ?? [] },
   };
 }
 
@@ -119,5 +157,23 @@ export function heartbeatOf(rows: Row[]): Heartbeat {
     pauseRequested: new Set(
       rows.filter((row) => row["requested"] === "pause").map((row) => Number(row["id"])),
     ),
+  };
+}
+
+/**
+ * What an event stores of a record: the record as clients may see it, credential values removed. Events are
+ * replayed to any watcher and outlive the download, so they never hold a secret.
+ */
+export function eventPayload(record: DownloadRecord): string {
+  return JSON.stringify({ ...record, headers: hideSecrets(record.headers) });
+}
+
+/** A `nodes` row as the claim it stores. */
+export function nodeClaimOf(row: Row): NodeClaim {
+  return {
+    node: String(row["name"]),
+    token: String(row["token"]),
+    host: String(row["host"]),
+    pid: Number(row["pid"]),
   };
 }

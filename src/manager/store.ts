@@ -1,4 +1,5 @@
 import type { DownloadRecord, NewDownload, QueueState, RecordPatch, StoredEvent } from "./download-record.ts";
+import type { NodeClaim } from "./node-claim.ts";
 
 /** Which downloads a List or a selector picks. */
 export interface RecordFilter {
@@ -51,6 +52,13 @@ export interface Store {
    * given and the download is not leased to that node (a node that lost a lease must not write its row).
    */
   update(id: number, patch: RecordPatch, now: number, owner?: string): Promise<StoredEvent | undefined>;
+  /**
+   * Moves download `id` to `position` (at most the largest position held) in one transaction, shifting the
+   * rows between its old and new place by one, so no two rows ever share a position. Stores a "changed"
+   * event per row whose position changed, the moved one first; none when the id is unknown (or it is
+   * already there).
+   */
+  move(id: number, position: number, now: number): Promise<StoredEvent[]>;
   /** Deletes the row and stores a "removed" event; undefined when the id is unknown. */
   remove(id: number, now: number): Promise<StoredEvent | undefined>;
   /** Stored events with seq > `seq`, oldest first, at most `limit`. */
@@ -59,8 +67,11 @@ export interface Store {
   lastSeq(): Promise<number>;
   /** The oldest stored event's seq (lastSeq() + 1 when none are kept). */
   firstSeq(): Promise<number>;
-  /** Deletes all but the newest `keep` events (sequence numbers are never reused). */
-  pruneEvents(keep: number): Promise<void>;
+  /**
+   * Deletes all but the newest `keep` events, and (with `maxBytes`) the oldest ones beyond the newest whose
+   * payloads add up to `maxBytes` (sequence numbers are never reused).
+   */
+  pruneEvents(keep: number, maxBytes?: number): Promise<void>;
   /** How many downloads are in each state (states with none are absent). */
   countByState(): Promise<Map<QueueState, number>>;
   /**
@@ -87,6 +98,21 @@ export interface Store {
    * their events.
    */
   reclaimExpired(now: number): Promise<StoredEvent[]>;
+  /**
+   * Takes the node name of `claim` for this process, for `leaseMs`: refused (the holder returned) while
+   * another process's claim of the name has not expired, unless `gone(holder)` says that process is dead.
+   * Undefined when taken. A second process under a running node's name must not take its downloads.
+   */
+  claimNode(
+    claim: NodeClaim,
+    leaseMs: number,
+    now: number,
+    gone: (holder: NodeClaim) => boolean,
+  ): Promise<NodeClaim | undefined>;
+  /** Renews the claim for `leaseMs`; false when the name is no longer this claim's (another took it). */
+  renewNode(claim: NodeClaim, leaseMs: number, now: number): Promise<boolean>;
+  /** Gives the name back (a clean stop): the next process under it need not wait. */
+  releaseNode(claim: NodeClaim): Promise<void>;
   /** Asks the node that runs download `id` to pause it; false when it is not running or verifying. */
   requestPause(id: number): Promise<boolean>;
   /**

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { HttpStatusError, IntegrityError, NetworkError } from "../../src/errors.ts";
 import { failureInfo, MAX_ATTEMPTS, retryDelayMs } from "../../src/manager/failure-info.ts";
+import { compareQueueOrder, QUEUE_ORDER_SQL } from "../../src/manager/queue-order.ts";
 import { planQueue, type QueueSituation, type WaitingDownload } from "../../src/manager/queue-plan.ts";
 
 function waiting(id: number, extra: Partial<WaitingDownload> = {}): WaitingDownload {
@@ -130,5 +131,18 @@ describe("failureInfo and retryDelayMs", () => {
     expect(retryDelayMs(3, undefined, 100)).toBe(400);
     expect(retryDelayMs(1, "7", 100)).toBe(7000);
     expect(retryDelayMs(MAX_ATTEMPTS, undefined, 100)).toBeUndefined();
+  });
+});
+
+describe("compareQueueOrder", () => {
+  test("priority descending, then position, then id; the SQL stores sort the same", () => {
+    const rows = [
+      { id: 3, priority: 0, position: 1 },
+      { id: 1, priority: 0, position: 2 },
+      { id: 2, priority: 5, position: 9 },
+      { id: 4, priority: 0, position: 1 },
+    ];
+    expect([...rows].sort(compareQueueOrder).map((r) => r.id)).toEqual([2, 3, 4, 1]);
+    expect(QUEUE_ORDER_SQL).toBe("priority DESC, position, id");
   });
 });

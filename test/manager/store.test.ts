@@ -197,6 +197,79 @@ describe.each(stores)("%s (the Store contract)", (name, open) => {
     expect(reclaimed.map((e) => [e.record.state, e.record.node])).toEqual([["paused", undefined]]);
     await store.close();
   });
+
+  test("claimNode: a live claim of another process holds the name; once gone or released, it is taken", async () => {
+    const store = await open();
+    const mine = { node: "n", token: "t1", host: "h", pid: 1 };
+    const twin = { node: "n", token: "t2", host: "h", pid: 2 };
+    const never = () => false;
+    const now = Date.now();
+    expect(await store.claimNode(mine, 60_000, now, never)).toBeUndefined();
+    expect(await store.claimNode(twin, 60_000, now, never)).toEqual(mine);
+    expect(await store.renewNode(mine, 60_000, now)).toBe(true);
+    expect(await store.renewNode(twin, 60_000, now)).toBe(false);
+    // Its process is known dead (kill -9 on this host): taken at once.
+    expect(await store.claimNode(twin, 60_000, now, (held) => held.pid === 1)).toBeUndefined();
+    expect(await store.renewNode(mine, 60_000, now)).toBe(false);
+    await store.releaseNode(twin);
+    expect(await store.claimNode(mine, 60_000, now, never)).toBeUndefined();
+    await store.close();
+  });
+
+  test("move puts one row at a position and shifts the others: positions stay unique, in one transaction", async () => {
+    const store = await open();
+    const ids: number[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await store.add(input(`http://x/${i}`), 1)).record.id);
+    const order = async () => (await store.list()).map((r) => r.id);
+    const positions = async () => (await store.list()).map((r) => r.position);
+    // Last to second: 2..4 shift down by one.
+    const events = await store.move(ids[4] ?? 0, 2, 5);
+    expect(events.map((e) => e.downloadId)).toEqual([4, 1, 2, 3].map((i) => ids[i] ?? -1));
+    expect(await order()).toEqual([0, 4, 1, 2, 3].map((i) => ids[i] ?? -1));
+    expect(await positions()).toEqual([1, 2, 3, 4, 5]);
+    // Second to fourth: the two after it shift up.
+    await store.move(ids[4] ?? 0, 4, 6);
+    expect(await order()).toEqual([0, 1, 2, 4, 3].map((i) => ids[i] ?? -1));
+    // Past the end: last.
+    await store.move(ids[0] ?? 0, 1_000, 7);
+    expect(await order()).toEqual([1, 2, 4, 3, 0].map((i) => ids[i] ?? -1));
+    expect(new Set(await positions()).size).toBe(5);
+    expect(await store.move(ids[0] ?? 0, 5, 8)).toEqual([]);
+    expect(await store.move(999, 1, 8)).toEqual([]);
+    await store.close();
+  });
+
+  test("events never hold a credential header's value; the row keeps it", async () => {
+    const store = await open();
+    const headers = [
+      ["Authorization", "Bearer s3cret"],
+      ["Accept", "*/*"],
+    ] as const;
+    const { record } = await store.add(input("http://x/a", { headers }), 1);
+    expect(record.headers).toEqual(headers);
+    await store.update(record.id, { priority: 2 }, 2);
+    await store.remove(record.id, 3);
+    const events = await store.eventsAfter(0, 100);
+    expect(events.length).toBe(3);
+    expect(JSON.stringify(events)).not.toContain("s3cret");
+    expect(events[0]?.record.headers).toEqual([
+      ["Authorization", ""],
+      ["Accept", "*/*"],
+    ]);
+    await store.close();
+  });
+
+  test("pruneEvents with maxBytes keeps the newest events within that many payload bytes", async () => {
+    const store = await open();
+    const { record } = await store.add(input("http://x/a", { headers: [["X-Pad", "p".repeat(1000)]] }), 1);
+    for (let i = 0; i < 50; i++) await store.update(record.id, { priority: i }, 2);
+    await store.pruneEvents(1_000_000, 10_000);
+    const kept = await store.eventsAfter(0, 1000);
+    expect(kept.length).toBeGreaterThanOrEqual(5);
+    expect(kept.length).toBeLessThanOrEqual(9);
+    expect(kept.at(-1)?.record.priority).toBe(49);
+    await store.close();
+  });
 });
 
 describe.skipIf(noPostgres !== undefined)("PostgresStore with several writers", () => {

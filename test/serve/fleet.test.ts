@@ -1,4 +1,5 @@
-// Several `dlm serve` nodes sharing one PostgreSQL queue and one download directory (issue 16's "done when").
+// Several `dlm serve` nodes sharing one PostgreSQL queue and one download directory: each download runs once,
+// a dead node's downloads are taken over, a pause reaches the node that runs it, a node name is one process's.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -355,5 +356,36 @@ describe.skipIf(noPostgres !== undefined)("dlm serve nodes sharing one PostgreSQ
     expect(await fileSha(join(dir, "r.bin"))).toBe(sha256Of(size, 400));
     expect((await claims(store)).get(Number(id))).toEqual(["r1", "r1"]);
     await stopServe(again);
+  }, 60_000);
+
+  test("a second node started under a running node's name refuses to start (exit REFUSED) and takes nothing over", async () => {
+    const store = await pg.createDatabase("twin");
+    const dir = await dirs.fresh();
+    const first = await node("twin", store, dir);
+    const size = 2 * 1024 * 1024;
+    const url = origin.serve("/twin/t.bin", { size, seed: 500, throttleBytesPerSec: 1024 * 1024 });
+    const id = (await first.client.add({ url, output: "t.bin", connections: 1 })).download!.id;
+    for (let i = 0; i < 100; i++) {
+      if (((await first.client.get({ id })).download?.bytesDownloaded ?? 0n) > 0n) break;
+      await Bun.sleep(50);
+    }
+    const second = await runDlm(["serve", "--store", store, "--node", "twin", "--lease-timeout", "2"], {
+      cwd: dir,
+      env: { DLM_HOME: await dirs.fresh() },
+    });
+    expect(second.exitCode).toBe(EXIT.REFUSED);
+    const lines = second.stderr.trim().split("\n");
+    expect(lines.length).toBe(1);
+    expect(lines[0]).toMatch(
+      /^dlm: node twin is already running \(pid \d+ on .+\); stop it, or start this one with another --node/,
+    );
+    await watchUntil(first, finished(1), 20_000);
+    expect(await fileSha(join(dir, "t.bin"))).toBe(sha256Of(size, 500));
+    // Claimed once, by the first process: the refused one never reset it to queued.
+    expect((await claims(store)).get(Number(id))).toEqual(["twin"]);
+    await stopServe(first);
+    // A clean stop gives the name back: the next process under it starts at once.
+    const next = await node("twin", store, dir);
+    await stopServe(next);
   }, 60_000);
 });

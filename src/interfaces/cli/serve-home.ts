@@ -1,4 +1,4 @@
-import { chmod, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { homedir, hostname } from "node:os";
 import { join, resolve } from "node:path";
 import type { Context } from "../../context.ts";
@@ -56,6 +56,32 @@ export function serveHome(ctx: Context): string {
   const base =
     state !== undefined && state !== "" ? resolve(ctx.cwd, state) : join(homedir(), ".local", "state");
   return join(base, "dlm");
+}
+
+/**
+ * Makes the daemon's home private before anything is put in it (serve.json holds the token, dlm.db the
+ * credential headers): created 0700 when missing; an existing one must be a real directory (not a link)
+ * owned by this user, and is tightened to 0700 when group or others may enter it. Anything else is a
+ * StateFileError (exit 8) naming the home and the reason, as for a sidecar (engine/sidecar-trust.ts).
+ */
+export async function secureHome(home: string): Promise<void> {
+  const refuse = (reason: string): never => {
+    throw new StateFileError(`${home}: not trusted as the dlm home: ${reason}; fix it, or set DLM_HOME`, {
+      file: home,
+    });
+  };
+  let found = await lstat(home).catch(() => undefined);
+  if (found === undefined) {
+    await mkdir(home, { recursive: true, mode: 0o700 });
+    found = await lstat(home);
+  }
+  if (found.isSymbolicLink()) refuse("it is a symbolic link");
+  if (!found.isDirectory()) refuse("it is not a directory");
+  // The effective uid is a fact about this process, not part of the world the Context injects.
+  const euid = process.geteuid?.();
+  if (euid !== undefined && found.uid !== euid)
+    refuse(`owned by uid ${found.uid}, not by this user (uid ${euid})`);
+  if ((found.mode & 0o077) !== 0) await chmod(home, 0o700);
 }
 
 /** Writes serve.json readable by the owner only: temp file (0600), rename. */

@@ -1,5 +1,5 @@
 import { buildCommand } from "@stricli/core";
-import { CREDENTIAL_HEADERS } from "../../../engine/http.ts";
+import { isCredentialHeader } from "../../../engine/credential-headers.ts";
 import { chooseMetalinkFile, metalinkDownload } from "../../../engine/metalink-choice.ts";
 import { loadMetalink } from "../../../engine/metalink-load.ts";
 import { UsageError } from "../../../errors.ts";
@@ -56,9 +56,7 @@ async function metalinkEntry(
       dir: flags.dir,
       checksum:
         flags.checksum ?? (checksum === undefined ? undefined : `${checksum.algorithm}:${checksum.hex}`),
-      headers: (flags.header ?? []).filter(
-        ([name]) => sameOrigin || !CREDENTIAL_HEADERS.has(name.toLowerCase()),
-      ),
+      headers: (flags.header ?? []).filter(([name]) => sameOrigin || !isCredentialHeader(name)),
       line: 1,
     },
     mirrors: [...(flags.mirror ?? []), ...described.mirrors],

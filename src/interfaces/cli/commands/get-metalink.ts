@@ -1,5 +1,5 @@
+import { isCredentialHeader } from "../../../engine/credential-headers.ts";
 import type { DownloadRequest } from "../../../engine/download-request.ts";
-import { CREDENTIAL_HEADERS } from "../../../engine/http.ts";
 import { chooseMetalinkFile, metalinkDownload } from "../../../engine/metalink-choice.ts";
 import { loadMetalink } from "../../../engine/metalink-load.ts";
 import { UsageError } from "../../../errors.ts";
@@ -35,9 +35,7 @@ export async function requestFromMetalink(
   const file = chooseMetalinkFile(loaded, flags.metalinkFile);
   const described = metalinkDownload(file);
   const sameOrigin = loaded.origin === undefined || loaded.origin === new URL(described.url).origin;
-  const headers = (flags.header ?? []).filter(
-    ([name]) => sameOrigin || !CREDENTIAL_HEADERS.has(name.toLowerCase()),
-  );
+  const headers = (flags.header ?? []).filter(([name]) => sameOrigin || !isCredentialHeader(name));
   const request = requestFromFlags(described.url, {
     ...flags,
     header: headers,

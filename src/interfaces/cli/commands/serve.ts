@@ -23,6 +23,7 @@ import {
   processAlive,
   readServeFile,
   removeServeFile,
+  secureHome,
   serveHome,
   writeServeFile,
 } from "../serve-home.ts";
@@ -142,7 +143,7 @@ export const serveCommand = buildCommand({
         throw new UsageError(`--dir: ${dir} is not a directory`, { flag: "--dir", input: flags.dir ?? "." });
       }
       const home = serveHome(ctx);
-      await mkdir(home, { recursive: true, mode: 0o700 });
+      await secureHome(home);
       const other = await readServeFile(home);
       if (other !== undefined && other.pid !== process.pid && processAlive(other.pid)) {
         throw new UsageError(`dlm serve already runs for ${home} (pid ${other.pid}, ${other.rpc})`, {

@@ -11,7 +11,7 @@ import {
   type StatsResponse,
   type WatchAllResponse,
 } from "../../../../gen/dlm/v1/download_pb.ts";
-import { compareQueueOrder, type QueueOrderKey } from "../../../../manager/queue-order.ts";
+import { compareQueueOrder, type QueueOrdered } from "../../../../manager/queue-order.ts";
 
 /** States a user can filter by, in lifecycle order (REMOVED never stays in the list). */
 export const FILTER_STATES: readonly DownloadState[] = [
@@ -50,7 +50,7 @@ export function queueOrder(a: Download, b: Download): number {
   return compareQueueOrder(orderKey(a), orderKey(b));
 }
 
-function orderKey(d: Download): QueueOrderKey {
+function orderKey(d: Download): QueueOrdered {
   return { priority: d.priority, position: Number(d.position), id: Number(d.id) };
 }
 
