@@ -490,6 +490,24 @@ describe("dlm serve", () => {
     }
     expect(added).toBe(download?.id ?? -1n);
     await stream.return?.();
+    // Without the token both listeners say where dlm serve keeps it (not a download's control.json).
+    for (const [base, h2] of [
+      [serve.http, false],
+      [serve.rpc, true],
+    ] as const) {
+      const refused = await curl([
+        ...(h2 ? ["--http2-prior-knowledge"] : []),
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "-d",
+        "{}",
+        `${base}/dlm.v1.DownloadService/Stats`,
+      ]);
+      expect(refused.stdout).toContain("serve.json");
+      expect(refused.stdout).not.toContain("control.json");
+    }
     expect(await stopServe(serve)).toBe(EXIT.OK);
   }, 60_000);
 });

@@ -1,5 +1,4 @@
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
-import { DlmError, UsageError } from "../../errors.ts";
 import { type DownloadSelector, DownloadService } from "../../gen/dlm/v1/download_pb.ts";
 import type { QueueState, RecordPatch } from "../../manager/download-record.ts";
 import type { Manager, UpdatableField } from "../../manager/manager.ts";
@@ -20,17 +19,6 @@ const MASK_FIELDS: Readonly<Record<string, UpdatableField>> = {
   url: "url",
   headers: "headers",
 };
-
-/** Runs `task`, turning dlm's bad-input errors into INVALID_ARGUMENT (others stay INTERNAL). */
-async function guarded<T>(task: () => Promise<T>): Promise<T> {
-  try {
-    return await task();
-  } catch (error) {
-    if (error instanceof UsageError) throw new ConnectError(error.message, Code.InvalidArgument);
-    if (error instanceof DlmError) throw new ConnectError(error.message, Code.FailedPrecondition);
-    throw error;
-  }
-}
 
 function idOf(id: bigint): number {
   if (id <= 0n || id > BigInt(Number.MAX_SAFE_INTEGER)) {
@@ -63,23 +51,22 @@ async function selected(manager: Manager, selector: DownloadSelector | undefined
 export function downloadRoutes(manager: Manager): (router: ConnectRouter) => void {
   return (router) => {
     router.service(DownloadService, {
-      add: (request) =>
-        guarded(async () => {
-          const { record, created } = await manager.add({
-            url: request.url,
-            output: request.output === "" ? undefined : request.output,
-            directory: request.directory,
-            headers: request.headers.map((h) => [h.name, h.value] as const),
-            checksum: request.checksum === "" ? undefined : request.checksum,
-            connections: connectionsOf(request.connections),
-            speedLimit: Number(request.speedLimit),
-            priority: request.priority,
-            labels: request.labels,
-            state: request.startPaused ? "paused" : "queued",
-            requestId: request.requestId === "" ? undefined : request.requestId,
-          });
-          return { download: toDownload(record), created };
-        }),
+      async add(request) {
+        const { record, created } = await manager.add({
+          url: request.url,
+          output: request.output === "" ? undefined : request.output,
+          directory: request.directory,
+          headers: request.headers.map((h) => [h.name, h.value] as const),
+          checksum: request.checksum === "" ? undefined : request.checksum,
+          connections: connectionsOf(request.connections),
+          speedLimit: Number(request.speedLimit),
+          priority: request.priority,
+          labels: request.labels,
+          state: request.startPaused ? "paused" : "queued",
+          requestId: request.requestId === "" ? undefined : request.requestId,
+        });
+        return { download: toDownload(record), created };
+      },
       async get(request) {
         const view = await manager.get(idOf(request.id));
         if (view === undefined) throw new ConnectError(`download ${request.id} not found`, Code.NotFound);
@@ -103,33 +90,32 @@ export function downloadRoutes(manager: Manager): (router: ConnectRouter) => voi
           nextPageToken: more ? String(offset + limit) : "",
         };
       },
-      update: (request) =>
-        guarded(async () => {
-          const paths = request.updateMask?.paths ?? [];
-          if (paths.length === 0)
-            throw new ConnectError("update_mask: name at least one field", Code.InvalidArgument);
-          const given = request.download;
-          const patch: Pick<RecordPatch, UpdatableField> = {};
-          const out = patch as Record<UpdatableField, unknown>;
-          for (const path of paths) {
-            const field = MASK_FIELDS[path];
-            if (field === undefined) {
-              throw new ConnectError(
-                `update_mask: cannot update ${JSON.stringify(path)}`,
-                Code.InvalidArgument,
-              );
-            }
-            if (field === "speedLimit") out.speedLimit = Number(given?.speedLimit ?? 0n);
-            else if (field === "connections") out.connections = connectionsOf(given?.connections ?? 0);
-            else if (field === "priority") out.priority = given?.priority ?? 0;
-            else if (field === "position") out.position = Number(given?.position ?? 0n);
-            else if (field === "url") out.url = given?.url ?? "";
-            else out.headers = (given?.headers ?? []).map((h) => [h.name, h.value] as const);
+      async update(request) {
+        const paths = request.updateMask?.paths ?? [];
+        if (paths.length === 0)
+          throw new ConnectError("update_mask: name at least one field", Code.InvalidArgument);
+        const given = request.download;
+        const patch: Pick<RecordPatch, UpdatableField> = {};
+        const out = patch as Record<UpdatableField, unknown>;
+        for (const path of paths) {
+          const field = MASK_FIELDS[path];
+          if (field === undefined) {
+            throw new ConnectError(
+              `update_mask: cannot update ${JSON.stringify(path)}`,
+              Code.InvalidArgument,
+            );
           }
-          const view = await manager.update(idOf(request.id), patch);
-          if (view === undefined) throw new ConnectError(`download ${request.id} not found`, Code.NotFound);
-          return { download: toDownload(view) };
-        }),
+          if (field === "speedLimit") out.speedLimit = Number(given?.speedLimit ?? 0n);
+          else if (field === "connections") out.connections = connectionsOf(given?.connections ?? 0);
+          else if (field === "priority") out.priority = given?.priority ?? 0;
+          else if (field === "position") out.position = Number(given?.position ?? 0n);
+          else if (field === "url") out.url = given?.url ?? "";
+          else out.headers = (given?.headers ?? []).map((h) => [h.name, h.value] as const);
+        }
+        const view = await manager.update(idOf(request.id), patch);
+        if (view === undefined) throw new ConnectError(`download ${request.id} not found`, Code.NotFound);
+        return { download: toDownload(view) };
+      },
       async pause(request) {
         const views = await manager.pause(await selected(manager, request.selector));
         return { downloads: views.map((view) => toDownload(view)) };

@@ -20,6 +20,8 @@ export interface RpcListenerOptions {
   readonly maxBodyBytes: number;
   readonly routes: (router: ConnectRouter) => void;
   readonly rpcOptions: Partial<ConnectRouterOptions>;
+  /** Where a client finds the token, for the 401 message (default: FILE.dlm/control.json). */
+  readonly tokenHint?: string;
   readonly log: Logger;
 }
 
@@ -69,7 +71,12 @@ export async function startRpcListener(options: RpcListenerOptions): Promise<Run
     });
   });
   const port = (server.address() as AddressInfo).port;
-  guard = new RequestGuard(options.token, { host: options.host, port }, options.maxBodyBytes);
+  guard = new RequestGuard(
+    options.token,
+    { host: options.host, port },
+    options.maxBodyBytes,
+    options.tokenHint,
+  );
   return {
     url: `http://${urlHost(options.host)}:${port}`,
     port,
