@@ -20,6 +20,12 @@ export interface RpcListenerOptions {
   readonly maxBodyBytes: number;
   readonly routes: (router: ConnectRouter) => void;
   readonly rpcOptions: Partial<ConnectRouterOptions>;
+  /** A connection that has sent no request with the token by then is closed, ms (default 10 s). */
+  readonly unauthenticatedTimeoutMs?: number;
+  /** A connection with no open stream for this long is closed, ms (default 60 s). */
+  readonly idleTimeoutMs?: number;
+  /** Streams one connection may have open at once (default 100; the client is told in SETTINGS). */
+  readonly maxConcurrentStreams?: number;
   /** Where a client finds the token, for the 401 message (default: FILE.dlm/control.json). */
   readonly tokenHint?: string;
   readonly log: Logger;
@@ -27,6 +33,10 @@ export interface RpcListenerOptions {
 
 /** How long open HTTP/2 sessions get to close on their own at stop before they are destroyed, ms. */
 const CLOSE_GRACE_MS = 1000;
+/** Defaults of the connection bounds (see RpcListenerOptions). */
+const UNAUTHENTICATED_TIMEOUT_MS = 10_000;
+const IDLE_TIMEOUT_MS = 60_000;
+const MAX_CONCURRENT_STREAMS = 100;
 
 /**
  * Starts the RPC listener: HTTP/2 over cleartext (h2c, prior knowledge) from `node:http2`, since Bun.serve
@@ -36,32 +46,46 @@ const CLOSE_GRACE_MS = 1000;
 export async function startRpcListener(options: RpcListenerOptions): Promise<RunningListener> {
   const adapter = connectNodeAdapter({ ...options.rpcOptions, routes: options.routes });
   let guard: RequestGuard | undefined;
-  const server = createServer((req, res) => {
-    const contentType = one(req.headers["content-type"]);
-    const rejection =
-      guard === undefined
-        ? NOT_LISTENING
-        : guard.check({
-            host: one(req.headers[":authority"]) ?? one(req.headers.host),
-            origin: one(req.headers.origin),
-            authorization: one(req.headers.authorization),
-            contentLength: one(req.headers["content-length"]),
-          });
-    if (rejection === undefined) {
-      adapter(req, res);
-      return;
-    }
-    options.log.info("refused {method} {path}: {reason}", {
-      method: req.method,
-      path: req.url,
-      reason: rejection.message,
-    });
-    void send(rejectionResponse(rejection, contentType), req, res);
-  });
+  const server = createServer(
+    { settings: { maxConcurrentStreams: options.maxConcurrentStreams ?? MAX_CONCURRENT_STREAMS } },
+    (req, res) => {
+      const contentType = one(req.headers["content-type"]);
+      const rejection =
+        guard === undefined
+          ? NOT_LISTENING
+          : guard.check({
+              host: one(req.headers[":authority"]) ?? one(req.headers.host),
+              origin: one(req.headers.origin),
+              authorization: one(req.headers.authorization),
+              contentLength: one(req.headers["content-length"]),
+            });
+      if (rejection === undefined) {
+        watched.get(req.stream.session as ServerHttp2Session)?.opened(req.stream);
+        adapter(req, res);
+        return;
+      }
+      options.log.info("refused {method} {path}: {reason}", {
+        method: req.method,
+        path: req.url,
+        reason: rejection.message,
+      });
+      void send(rejectionResponse(rejection, contentType), req, res);
+    },
+  );
   const sessions = new Set<ServerHttp2Session>();
+  const watched = new WeakMap<ServerHttp2Session, SessionWatch>();
+  const unauthenticatedMs = options.unauthenticatedTimeoutMs ?? UNAUTHENTICATED_TIMEOUT_MS;
+  const idleMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
   server.on("session", (session) => {
     sessions.add(session);
-    session.once("close", () => sessions.delete(session));
+    const watch = new SessionWatch(session, unauthenticatedMs, idleMs, (why) =>
+      options.log.debug("closing an RPC connection: {why}", { why }),
+    );
+    watched.set(session, watch);
+    session.once("close", () => {
+      sessions.delete(session);
+      watch.dispose();
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -96,6 +120,60 @@ export async function startRpcListener(options: RpcListenerOptions): Promise<Run
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * The bounds of one HTTP/2 connection: closed when no request with the token came within `unauthenticatedMs`
+ * of its start (a connection that only holds a socket, or only sends refused requests), and when it had no
+ * stream open for `idleMs` (a long watch keeps it; a client between calls reconnects at no cost).
+ */
+class SessionWatch {
+  readonly #session: ServerHttp2Session;
+  readonly #idleMs: number;
+  readonly #closed: (why: string) => void;
+  #open = 0;
+  #authenticated = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    session: ServerHttp2Session,
+    unauthenticatedMs: number,
+    idleMs: number,
+    closed: (why: string) => void,
+  ) {
+    this.#session = session;
+    this.#idleMs = idleMs;
+    this.#closed = closed;
+    this.#arm(unauthenticatedMs, "no request with the token");
+  }
+
+  /** A stream that passed the guard: the connection is authenticated and busy until the stream closes. */
+  opened(stream: { once(event: "close", listener: () => void): unknown }): void {
+    this.#authenticated = true;
+    this.#open += 1;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    stream.once("close", () => {
+      this.#open -= 1;
+      if (this.#open === 0) this.#arm(this.#idleMs, "idle");
+    });
+  }
+
+  dispose(): void {
+    clearTimeout(this.#timer);
+  }
+
+  #arm(ms: number, why: string): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      if (this.#open > 0 || (why !== "idle" && this.#authenticated)) return;
+      this.#closed(why);
+      // GOAWAY lets a client see why; a peer that ignores it is cut a moment later.
+      this.#session.close();
+      setTimeout(() => this.#session.destroy(), CLOSE_GRACE_MS).unref();
+    }, ms);
+    this.#timer.unref();
+  }
 }
 
 function one(value: string | string[] | undefined): string | undefined {
