@@ -34,6 +34,17 @@ function statesOf(states: readonly number[]): QueueState[] {
   });
 }
 
+/** A uint64 field as a number: above 2^53−1 it could not be stored exactly, so it is refused. */
+function safeNumber(value: bigint, field: string): number {
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new ConnectError(
+      `${field}: expected at most ${Number.MAX_SAFE_INTEGER}, got ${value}`,
+      Code.InvalidArgument,
+    );
+  }
+  return Number(value);
+}
+
 function connectionsOf(value: number): number {
   if (value > 64) throw new ConnectError(`connections: expected 0..64, got ${value}`, Code.InvalidArgument);
   return value;
@@ -59,7 +70,7 @@ export function downloadRoutes(manager: Manager): (router: ConnectRouter) => voi
           headers: request.headers.map((h) => [h.name, h.value] as const),
           checksum: request.checksum === "" ? undefined : request.checksum,
           connections: connectionsOf(request.connections),
-          speedLimit: Number(request.speedLimit),
+          speedLimit: safeNumber(request.speedLimit, "speed_limit"),
           priority: request.priority,
           labels: request.labels,
           state: request.startPaused ? "paused" : "queued",
@@ -105,10 +116,10 @@ export function downloadRoutes(manager: Manager): (router: ConnectRouter) => voi
               Code.InvalidArgument,
             );
           }
-          if (field === "speedLimit") out.speedLimit = Number(given?.speedLimit ?? 0n);
+          if (field === "speedLimit") out.speedLimit = safeNumber(given?.speedLimit ?? 0n, "speed_limit");
           else if (field === "connections") out.connections = connectionsOf(given?.connections ?? 0);
           else if (field === "priority") out.priority = given?.priority ?? 0;
-          else if (field === "position") out.position = Number(given?.position ?? 0n);
+          else if (field === "position") out.position = safeNumber(given?.position ?? 0n, "position");
           else if (field === "url") out.url = given?.url ?? "";
           else out.headers = (given?.headers ?? []).map((h) => [h.name, h.value] as const);
         }
@@ -132,7 +143,7 @@ export function downloadRoutes(manager: Manager): (router: ConnectRouter) => voi
         return toStats(await manager.stats());
       },
       async setGlobalLimit(request) {
-        manager.setGlobalLimit(Number(request.speedLimit));
+        manager.setGlobalLimit(safeNumber(request.speedLimit, "speed_limit"));
         return { stats: toStats(await manager.stats()) };
       },
       watchAll(request, context) {
