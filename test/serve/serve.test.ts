@@ -264,6 +264,9 @@ describe("dlm serve", () => {
     const none = await runDlm(["ls"], { cwd: dir, env });
     expect(none.exitCode).toBe(EXIT.NO_SERVER);
     expect(none.stderr).toContain("start one with: dlm serve");
+    // README says the same code.
+    const readme = await readFile(join(import.meta.dir, "../../README.md"), "utf8");
+    expect(/start one with: dlm serve` and exit (\d+)/.exec(readme)?.[1]).toBe(String(EXIT.NO_SERVER));
   }, 90_000);
 
   test("an expired link renewed with Update (curl, Connect JSON, field mask url) keeps the bytes already fetched", async () => {
@@ -683,6 +686,22 @@ describe("dlm serve", () => {
     const max = BigInt(Number.MAX_SAFE_INTEGER);
     await serve.client.update({ id, download: { position: max }, updateMask: { paths: ["position"] } });
     expect((await serve.client.list({})).downloads.map((d) => d.position)).toEqual([max]);
+    expect(await stopServe(serve)).toBe(EXIT.OK);
+  }, 60_000);
+
+  test("an output that already exists fails the download with what a queue client can do (not --force)", async () => {
+    const { serve, dir } = await serveIn();
+    await Bun.write(join(dir, "taken.bin"), "already here");
+    const url = origin.serve("/taken.bin", { size: 1000 });
+    const { download } = await serve.client.add({ url, output: "taken.bin" });
+    const failed = await until("the download to fail", async () => {
+      const got = (await serve.client.get({ id: download?.id ?? 0n })).download;
+      return got?.state === DownloadState.FAILED ? got : undefined;
+    });
+    expect(failed.failure?.kind).toBe("output_exists");
+    expect(failed.failure?.message).not.toContain("--force");
+    expect(failed.failure?.message).toContain("dlm add -o NAME");
+    expect(await readFile(join(dir, "taken.bin"), "utf8")).toBe("already here");
     expect(await stopServe(serve)).toBe(EXIT.OK);
   }, 60_000);
 });

@@ -29,6 +29,20 @@ function int32(value: number, min = 0): number {
   return Math.min(MAX_INT32, Math.max(min, Math.round(value)));
 }
 
+/**
+ * What to do about an output that already exists, in the terms of `dlm serve`'s clients (`dlm get --force`
+ * has no counterpart in the queue: it never overwrites a file).
+ */
+export const OUTPUT_EXISTS_HINT =
+  "remove it and resume the download, or add it again with another output (dlm add -o NAME; Add's output field)";
+
+/** A failure's one line, with the queue's remedy where the engine's would not apply. */
+function failureMessage(kind: string, message: string): string {
+  return kind === "output_exists" && !message.includes(OUTPUT_EXISTS_HINT)
+    ? `${message}; ${OUTPUT_EXISTS_HINT}`
+    : message;
+}
+
 /** Milliseconds as a Timestamp; an impossible time is the epoch. */
 function time(ms: number) {
   return timestampFromMs(Number.isFinite(ms) ? ms : 0);
@@ -60,7 +74,7 @@ export function toDownload(view: DownloadView, state = WIRE_STATES[view.state]):
             kind: view.failure.kind,
             httpStatus: int32(view.failure.httpStatus ?? 0),
             retryable: view.failure.retryable,
-            message: view.failure.message,
+            message: failureMessage(view.failure.kind, view.failure.message),
           },
         }),
     ...(view.nextTryAt === undefined ? {} : { nextTryTime: time(view.nextTryAt) }),
