@@ -173,7 +173,8 @@ describe("dlm serve", () => {
   test("CLI: dlm add -i (aria2 list), ls --json, pause ID, limit, resume ID, rm --delete-files; curl with Connect JSON", async () => {
     const { serve, home, dir } = await serveIn();
     const size = 3 * 1024 * 1024;
-    const slow = origin.serve("/cli/slow.bin", { size, seed: 5, throttleBytesPerSec: 512 * 1024 });
+    // Slow enough (32 KiB/s a connection) that the pause below comes before the end on a loaded machine.
+    const slow = origin.serve("/cli/slow.bin", { size, seed: 5, throttleBytesPerSec: 32 * 1024 });
     const quick = origin.serve("/cli/quick.bin", { size: 5000, seed: 6 });
     const listFile = join(dir, "list.txt");
     await Bun.write(listFile, `${slow}\n  out=renamed.bin\n${quick}\n  dir=q\n  split=4\n`);
