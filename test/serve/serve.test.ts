@@ -651,7 +651,7 @@ describe("dlm serve", () => {
     expect(await stopServe(serve)).toBe(EXIT.OK);
   }, 90_000);
 
-  test("numbers above 2^53-1 are INVALID_ARGUMENT naming the field (Add, Update, SetGlobalLimit); List still works", async () => {
+  test("numbers above 2^53-1 and non-http URLs are INVALID_ARGUMENT naming the field (Add, Update, SetGlobalLimit)", async () => {
     const { serve } = await serveIn();
     const url = origin.serve("/numbers.bin", { size: 1000 });
     const huge = 2n ** 64n - 1n;
@@ -683,6 +683,14 @@ describe("dlm serve", () => {
     expect(await refused(() => serve.client.setGlobalLimit({ speedLimit: huge }))).toStartWith(
       `${invalid} speed_limit:`,
     );
+    // Update of url takes http and https only, like Add (Bun's fetch would read these).
+    for (const bad of ["file:///etc/passwd", "data:text/plain,hi"]) {
+      expect(
+        await refused(() =>
+          serve.client.update({ id, download: { url: bad }, updateMask: { paths: ["url"] } }),
+        ),
+      ).toBe(`${invalid} url: expected an http:// or https:// URL, got ${JSON.stringify(bad)}`);
+    }
     // The largest exact number is accepted, and every reader still works.
     const max = BigInt(Number.MAX_SAFE_INTEGER);
     await serve.client.update({ id, download: { position: max }, updateMask: { paths: ["position"] } });

@@ -45,6 +45,21 @@ function safeNumber(value: bigint, field: string): number {
   return Number(value);
 }
 
+/**
+ * A URL a download may fetch: http or https only, whatever the manager checks after (Bun's fetch reads
+ * file: and data: URLs, which would copy local files into the download directory).
+ */
+function fetchableUrl(value: string): string {
+  const url = URL.parse(value);
+  if (url === null || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    throw new ConnectError(
+      `url: expected an http:// or https:// URL, got ${JSON.stringify(value)}`,
+      Code.InvalidArgument,
+    );
+  }
+  return value;
+}
+
 function connectionsOf(value: number): number {
   if (value > 64) throw new ConnectError(`connections: expected 0..64, got ${value}`, Code.InvalidArgument);
   return value;
@@ -64,7 +79,7 @@ export function downloadRoutes(manager: Manager): (router: ConnectRouter) => voi
     router.service(DownloadService, {
       async add(request) {
         const { record, created } = await manager.add({
-          url: request.url,
+          url: fetchableUrl(request.url),
           output: request.output === "" ? undefined : request.output,
           directory: request.directory,
           headers: request.headers.map((h) => [h.name, h.value] as const),
@@ -120,7 +135,7 @@ export function downloadRoutes(manager: Manager): (router: ConnectRouter) => voi
           else if (field === "connections") out.connections = connectionsOf(given?.connections ?? 0);
           else if (field === "priority") out.priority = given?.priority ?? 0;
           else if (field === "position") out.position = safeNumber(given?.position ?? 0n, "position");
-          else if (field === "url") out.url = given?.url ?? "";
+          else if (field === "url") out.url = fetchableUrl(given?.url ?? "");
           else out.headers = (given?.headers ?? []).map((h) => [h.name, h.value] as const);
         }
         const view = await manager.update(idOf(request.id), patch);
