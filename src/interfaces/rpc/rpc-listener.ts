@@ -24,7 +24,7 @@ export interface RpcListenerOptions {
   readonly unauthenticatedTimeoutMs?: number;
   /** A connection with no open stream for this long is closed, ms (default 60 s). */
   readonly idleTimeoutMs?: number;
-  /** Streams one connection may have open at once (default 100; the client is told in SETTINGS). */
+  /** Streams one connection may have open at once (default 1000; the client is told in SETTINGS). */
   readonly maxConcurrentStreams?: number;
   /** Where a client finds the token, for the 401 message (default: FILE.dlm/control.json). */
   readonly tokenHint?: string;
@@ -36,7 +36,9 @@ const CLOSE_GRACE_MS = 1000;
 /** Defaults of the connection bounds (see RpcListenerOptions). */
 const UNAUTHENTICATED_TIMEOUT_MS = 10_000;
 const IDLE_TIMEOUT_MS = 60_000;
-const MAX_CONCURRENT_STREAMS = 100;
+// High enough for a script that fires a thousand calls at once on a new connection (before the SETTINGS frame
+// reaches it a client may open more than the limit, and those come back REFUSED_STREAM).
+const MAX_CONCURRENT_STREAMS = 1000;
 
 /**
  * Starts the RPC listener: HTTP/2 over cleartext (h2c, prior knowledge) from `node:http2`, since Bun.serve
