@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { DownloadSchema, type WatchAllResponse } from "../../src/gen/dlm/v1/download_pb.ts";
+import { QueueModel } from "../../src/interfaces/http/dashboard/manager/queue-model.ts";
 import { toDownload } from "../../src/interfaces/rpc/download-message.ts";
 import { type WatchAllLimits, type WatchAllSource, watchAll } from "../../src/interfaces/rpc/watch-all.ts";
 import type { DownloadRecord, EventKind, StoredEvent } from "../../src/manager/download-record.ts";
@@ -152,6 +153,12 @@ describe("WatchAll with a fake manager", () => {
     abort.abort();
     const pages = messages.filter((m) => m.event.case === "snapshot");
     expect(pages.length).toBeGreaterThan(3);
+    // The manager page's model takes the pages as one list, and a later snapshot replaces it.
+    const model = new QueueModel();
+    for (const m of pages) model.apply(m);
+    expect(model.size).toBe(41);
+    model.apply(pages.at(-1) as WatchAllResponse);
+    expect(model.size).toBeLessThan(41);
     const ids: bigint[] = [];
     pages.forEach((m, i) => {
       if (m.event.case !== "snapshot") return;
