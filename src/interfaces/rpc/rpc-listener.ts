@@ -10,6 +10,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "@logtape/logtape";
 import { type RunningListener, urlHost } from "../shared/listener.ts";
 import { NOT_LISTENING, RequestGuard, rejectionResponse } from "../shared/request-guard.ts";
+import { SessionWatch } from "./session-watch.ts";
 
 /** How to run the RPC listener. */
 export interface RpcListenerOptions {
@@ -122,60 +123,6 @@ export async function startRpcListener(options: RpcListenerOptions): Promise<Run
       clearTimeout(timer);
     },
   };
-}
-
-/**
- * The bounds of one HTTP/2 connection: closed when no request with the token came within `unauthenticatedMs`
- * of its start (a connection that only holds a socket, or only sends refused requests), and when it had no
- * stream open for `idleMs` (a long watch keeps it; a client between calls reconnects at no cost).
- */
-class SessionWatch {
-  readonly #session: ServerHttp2Session;
-  readonly #idleMs: number;
-  readonly #closed: (why: string) => void;
-  #open = 0;
-  #authenticated = false;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-
-  constructor(
-    session: ServerHttp2Session,
-    unauthenticatedMs: number,
-    idleMs: number,
-    closed: (why: string) => void,
-  ) {
-    this.#session = session;
-    this.#idleMs = idleMs;
-    this.#closed = closed;
-    this.#arm(unauthenticatedMs, "no request with the token");
-  }
-
-  /** A stream that passed the guard: the connection is authenticated and busy until the stream closes. */
-  opened(stream: { once(event: "close", listener: () => void): unknown }): void {
-    this.#authenticated = true;
-    this.#open += 1;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    stream.once("close", () => {
-      this.#open -= 1;
-      if (this.#open === 0) this.#arm(this.#idleMs, "idle");
-    });
-  }
-
-  dispose(): void {
-    clearTimeout(this.#timer);
-  }
-
-  #arm(ms: number, why: string): void {
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      if (this.#open > 0 || (why !== "idle" && this.#authenticated)) return;
-      this.#closed(why);
-      // GOAWAY lets a client see why; a peer that ignores it is cut a moment later.
-      this.#session.close();
-      setTimeout(() => this.#session.destroy(), CLOSE_GRACE_MS).unref();
-    }, ms);
-    this.#timer.unref();
-  }
 }
 
 function one(value: string | string[] | undefined): string | undefined {
