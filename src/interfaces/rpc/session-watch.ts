@@ -40,6 +40,7 @@ export class SessionWatch {
     });
   }
 
+  /** Stops the timer (the connection closed). */
   dispose(): void {
     clearTimeout(this.#timer);
   }
