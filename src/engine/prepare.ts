@@ -243,8 +243,12 @@ function tooLarge(url: string, output: string, total: number): StorageError {
   );
 }
 
+/** What `dlm get` says to do about an existing output. */
+const FORCE_HINT = "use --force to overwrite it";
+
 function outputExists(output: string): OutputExistsError {
-  return new OutputExistsError(`${output} already exists; use --force to overwrite it`, { file: output });
+  // The remedy is the caller's (`dlm get --force`; the manager has its own): a hint, not the message.
+  return new OutputExistsError(`${output} already exists`, { file: output, hint: FORCE_HINT });
 }
 
 /**

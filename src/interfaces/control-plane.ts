@@ -6,6 +6,7 @@ import type { Logger } from "@logtape/logtape";
 import { UsageError } from "../errors.ts";
 import { isTerminalState } from "../progress/snapshot.ts";
 import { startHttpListener } from "./http/control-api.ts";
+import { errorInterceptor } from "./rpc/error-interceptor.ts";
 import { stoppedMessage } from "./rpc/progress-message.ts";
 import { progressRoutes, WatchTracker } from "./rpc/progress-service.ts";
 import { startRpcListener } from "./rpc/rpc-listener.ts";
@@ -74,6 +75,7 @@ export async function startControlPlane(
     acceptCompression: [],
     // Zero values stay in JSON (`"bytesPerSecond": 0`), which reads better in curl and dashboards.
     jsonOptions: { alwaysEmitImplicit: true },
+    interceptors: [errorInterceptor(log)],
   };
   const http = bind(listen, () =>
     startHttpListener({

@@ -4,8 +4,10 @@ import type { Logger } from "@logtape/logtape";
 import type { Manager } from "../manager/manager.ts";
 import { startServiceListener } from "./http/service-listener.ts";
 import { downloadRoutes } from "./rpc/download-service.ts";
+import { errorInterceptor } from "./rpc/error-interceptor.ts";
 import { startRpcListener } from "./rpc/rpc-listener.ts";
 import type { ListenAddress, RunningListener } from "./shared/listener.ts";
+import { SERVE_TOKEN_HINT } from "./shared/request-guard.ts";
 
 /** The two listeners of `dlm serve`. */
 export interface ServePlane {
@@ -38,6 +40,7 @@ export async function startServePlane(
     readMaxBytes: MAX_BODY_BYTES,
     acceptCompression: [],
     jsonOptions: { alwaysEmitImplicit: true },
+    interceptors: [errorInterceptor(log)],
   };
   const http = startServiceListener({
     token,
@@ -59,6 +62,7 @@ export async function startServePlane(
       maxBodyBytes: MAX_BODY_BYTES,
       routes,
       rpcOptions,
+      tokenHint: SERVE_TOKEN_HINT,
       log,
     });
   } catch (error) {

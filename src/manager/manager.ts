@@ -14,13 +14,7 @@ import { renewSidecarUrl } from "../engine/renew-url.ts";
 import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "../engine/retry-policy.ts";
 import { sidecarDiffersFrom } from "../engine/same-file.ts";
 import { assertFetchableUrl } from "../engine/url-scheme.ts";
-import {
-  CommandRefusedError,
-  HttpStatusError,
-  OutputExistsError,
-  RemoteChangedError,
-  UsageError,
-} from "../errors.ts";
+import { CommandRefusedError, OutputExistsError, RemoteChangedError } from "../errors.ts";
 import type { ProgressSnapshot } from "../progress/snapshot.ts";
 import { checksumOptionOf } from "./checksum-option.ts";
 import {

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmod, readFile, realpath, stat, symlink } from "node:fs/promises";
+import { connect } from "node:http2";
 import { join } from "node:path";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { EXIT } from "../../src/exit-codes.ts";
 import { DownloadService, DownloadState, type WatchAllResponse } from "../../src/gen/dlm/v1/download_pb.ts";
-import { curl } from "../control/fixture.ts";
+import { curl, envelope, parseEnvelopes } from "../control/fixture.ts";
 import { sha256Hex, sha256Of } from "../helpers/bytes.ts";
 import { BUN_BIN, MAIN_TS, runDlm, tempDirs } from "../helpers/cli.ts";
 import { type Origin, startOrigin } from "../helpers/origin.ts";
@@ -41,6 +42,11 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, timeo
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await Bun.sleep(50);
   }
+}
+
+/** JSON.stringify replacer for messages (uint64 fields are bigints). */
+function bigints(_key: string, value: unknown): unknown {
+  return typeof value === "bigint" ? String(value) : value;
 }
 
 async function fileSha(path: string): Promise<string> {
@@ -167,7 +173,8 @@ describe("dlm serve", () => {
   test("CLI: dlm add -i (aria2 list), ls --json, pause ID, limit, resume ID, rm --delete-files; curl with Connect JSON", async () => {
     const { serve, home, dir } = await serveIn();
     const size = 3 * 1024 * 1024;
-    const slow = origin.serve("/cli/slow.bin", { size, seed: 5, throttleBytesPerSec: 512 * 1024 });
+    // Slow enough (32 KiB/s a connection) that the pause below comes before the end on a loaded machine.
+    const slow = origin.serve("/cli/slow.bin", { size, seed: 5, throttleBytesPerSec: 32 * 1024 });
     const quick = origin.serve("/cli/quick.bin", { size: 5000, seed: 6 });
     const listFile = join(dir, "list.txt");
     await Bun.write(listFile, `${slow}\n  out=renamed.bin\n${quick}\n  dir=q\n  split=4\n`);
@@ -258,6 +265,9 @@ describe("dlm serve", () => {
     const none = await runDlm(["ls"], { cwd: dir, env });
     expect(none.exitCode).toBe(EXIT.NO_SERVER);
     expect(none.stderr).toContain("start one with: dlm serve");
+    // README says the same code.
+    const readme = await readFile(join(import.meta.dir, "../../README.md"), "utf8");
+    expect(/start one with: dlm serve` and exit (\d+)/.exec(readme)?.[1]).toBe(String(EXIT.NO_SERVER));
   }, 90_000);
 
   test("an expired link renewed with Update (curl, Connect JSON, field mask url) keeps the bytes already fetched", async () => {
@@ -329,11 +339,19 @@ describe("dlm serve", () => {
   test("WatchAll: a watcher that reconnects with its last seq gets every stored event it missed, none twice", async () => {
     const { serve } = await serveIn();
     const url = origin.serve("/watch.bin", { size: 2000 });
-    const firstWatch = serve.client.watchAll({ sinceSeq: 0n });
-    const firstAdd = serve.client.add({ url, output: "w0.bin", startPaused: true });
-    const before = await collect(firstWatch, (events) => events.some((e) => e.event.case === "added"));
-    expect(before[0]?.event.case).toBe("snapshot");
-    await firstAdd;
+    const firstWatch = serve.client.watchAll({ sinceSeq: 0n })[Symbol.asyncIterator]();
+    // The snapshot first, then the Add: an Add committed before the snapshot is in it (its "added" event is
+    // rightly not sent again), and waiting for that event would wait forever.
+    const snapshot = await firstWatch.next();
+    expect(snapshot.value?.event.case).toBe("snapshot");
+    await serve.client.add({ url, output: "w0.bin", startPaused: true });
+    const before = [snapshot.value as WatchAllResponse];
+    while (!before.some((e) => e.event.case === "added")) {
+      const next = await firstWatch.next();
+      if (next.done === true) break;
+      before.push(next.value);
+    }
+    await firstWatch.return?.();
     const last = before.at(-1)?.seq ?? 0n;
     // While nobody watches: three adds, a resume, a removal.
     const ids: bigint[] = [];
@@ -490,6 +508,209 @@ describe("dlm serve", () => {
     }
     expect(added).toBe(download?.id ?? -1n);
     await stream.return?.();
+    // Without the token both listeners say where dlm serve keeps it (not a download's control.json).
+    for (const [base, h2] of [
+      [serve.http, false],
+      [serve.rpc, true],
+    ] as const) {
+      const refused = await curl([
+        ...(h2 ? ["--http2-prior-knowledge"] : []),
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "-d",
+        "{}",
+        `${base}/dlm.v1.DownloadService/Stats`,
+      ]);
+      expect(refused.stdout).toContain("serve.json");
+      expect(refused.stdout).not.toContain("control.json");
+    }
+    expect(await stopServe(serve)).toBe(EXIT.OK);
+  }, 60_000);
+
+  test("credential headers never come back: Add, Get, List, WatchAll, dlm info, dlm ls --json, curl, the log", async () => {
+    const { serve, home, dir } = await serveIn();
+    const env = { DLM_HOME: home };
+    const url = origin.serve("/secret.bin", { size: 1000 });
+    const watch = serve.client.watchAll({ sinceSeq: 0n })[Symbol.asyncIterator]();
+    const outputs: string[] = [];
+    const snapshot = await watch.next();
+    outputs.push(JSON.stringify(snapshot.value, bigints));
+    const added = await runDlm(
+      [
+        "add",
+        url,
+        "--paused",
+        "--json",
+        "-H",
+        "Authorization: Bearer SECRETA1",
+        "-H",
+        "Cookie: sid=SECRETB2",
+      ],
+      { cwd: dir, env },
+    );
+    expect(added.exitCode).toBe(EXIT.OK);
+    const id = (JSON.parse(added.stdout.trim()) as { id: number }).id;
+    outputs.push(added.stdout, added.stderr);
+    const viaApi = await serve.client.add({
+      url,
+      output: "api.bin",
+      startPaused: true,
+      headers: [{ name: "authorization", value: "Basic SECRETC3" }],
+    });
+    outputs.push(JSON.stringify(viaApi, bigints));
+    const event = await watch.next();
+    outputs.push(JSON.stringify(event.value, bigints));
+    await watch.return?.();
+    outputs.push(JSON.stringify(await serve.client.get({ id: BigInt(id) }), bigints));
+    outputs.push(JSON.stringify(await serve.client.list({}), bigints));
+    const replay = await collect(serve.client.watchAll({ sinceSeq: 1n }), (events) => events.length >= 1);
+    outputs.push(JSON.stringify(replay, bigints));
+    for (const args of [["info", String(id)], ["info", String(id), "--json"], ["ls", "--json"], ["ls"]]) {
+      const run = await runDlm(args, { cwd: dir, env });
+      expect(run.exitCode).toBe(EXIT.OK);
+      outputs.push(run.stdout, run.stderr);
+    }
+    const listed = await curl([
+      "-X",
+      "POST",
+      "-H",
+      `authorization: Bearer ${serve.token}`,
+      "-H",
+      "content-type: application/json",
+      "-d",
+      "{}",
+      `${serve.http}/dlm.v1.DownloadService/List`,
+    ]);
+    outputs.push(listed.stdout);
+    expect(await stopServe(serve)).toBe(EXIT.OK);
+    outputs.push(serve.stderr());
+    const all = outputs.join("\n");
+    expect(all).toContain("Authorization");
+    expect(all).toContain("set");
+    for (const secret of ["SECRETA1", "SECRETB2", "SECRETC3"]) expect(all).not.toContain(secret);
+  }, 60_000);
+
+  test("WatchAll: a client that stops reading is ended with RESOURCE_EXHAUSTED and resumes from its since_seq", async () => {
+    const { serve } = await serveIn();
+    const url = origin.serve("/slow-reader.bin", { size: 1000 });
+    const session = connect(serve.rpc);
+    session.on("error", () => undefined);
+    const stream = session.request({
+      ":method": "POST",
+      ":path": "/dlm.v1.DownloadService/WatchAll",
+      "content-type": "application/connect+json",
+      authorization: `Bearer ${serve.token}`,
+    });
+    stream.end(envelope({}));
+    const chunks: Buffer[] = [];
+    let ended = false;
+    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+    stream.on("end", () => {
+      ended = true;
+    });
+    await new Promise((resolve) => stream.once("response", resolve));
+    // The snapshot arrives; then the client stops reading (HTTP/2 flow control holds the daemon's writes).
+    await until("the snapshot", async () => (chunks.length > 0 ? true : undefined));
+    stream.pause();
+    // About 6 MiB of events while it does not read: more than the 4 MiB a watcher may owe.
+    const pad = "p".repeat(60 * 1024);
+    let last = 0n;
+    for (let i = 0; i < 100; i++) {
+      const { download } = await serve.client.add({
+        url,
+        output: `slow${i}.bin`,
+        startPaused: true,
+        headers: [{ name: "X-Pad", value: pad }],
+      });
+      last = download?.id ?? 0n;
+    }
+    stream.resume();
+    await until("the stream to end", async () => (ended ? true : undefined));
+    session.close();
+    const envelopes = parseEnvelopes(new Uint8Array(Buffer.concat(chunks)));
+    const trailer = envelopes.at(-1)?.json as { error?: { code?: string; message?: string } };
+    expect(envelopes.at(-1)?.end).toBe(true);
+    expect(trailer.error?.code).toBe("resource_exhausted");
+    const since = BigInt(/since_seq (\d+)/.exec(trailer.error?.message ?? "")?.[1] ?? "-1");
+    const got = envelopes.slice(0, -1).map((e) => e.json as { seq?: string });
+    // It got fewer than all 100 before the end, and what it got ends at since_seq.
+    expect(got.length).toBeLessThan(101);
+    expect(BigInt(got.at(-1)?.seq ?? "0")).toBe(since);
+    const head = (await collect(serve.client.watchAll({ sinceSeq: 0n }), () => true))[0]?.seq ?? 0n;
+    const resumed = await collect(
+      serve.client.watchAll({ sinceSeq: since }),
+      (e) => (e.at(-1)?.seq ?? 0n) >= head,
+    );
+    const addedIds = resumed.flatMap((e) => (e.event.case === "added" ? [e.event.value.id] : []));
+    expect(resumed.map((e) => e.seq)).toEqual(
+      Array.from({ length: Number(head - since) }, (_, i) => since + 1n + BigInt(i)),
+    );
+    expect(addedIds.at(-1)).toBe(last);
+    expect(await stopServe(serve)).toBe(EXIT.OK);
+  }, 90_000);
+
+  test("numbers above 2^53-1 and non-http URLs are INVALID_ARGUMENT naming the field (Add, Update, SetGlobalLimit)", async () => {
+    const { serve } = await serveIn();
+    const url = origin.serve("/numbers.bin", { size: 1000 });
+    const huge = 2n ** 64n - 1n;
+    const refused = async (call: () => Promise<unknown>) =>
+      call().then(
+        () => "accepted",
+        (e: unknown) => `${ConnectError.from(e).code} ${ConnectError.from(e).rawMessage}`,
+      );
+    const invalid = `${Code.InvalidArgument}`;
+    expect(await refused(() => serve.client.add({ url, speedLimit: huge, startPaused: true }))).toBe(
+      `${invalid} speed_limit: expected at most 9007199254740991, got ${huge}`,
+    );
+    const { download } = await serve.client.add({ url, startPaused: true });
+    const id = download?.id ?? 0n;
+    expect(
+      await refused(() =>
+        serve.client.update({ id, download: { position: huge }, updateMask: { paths: ["position"] } }),
+      ),
+    ).toBe(`${invalid} position: expected at most 9007199254740991, got ${huge}`);
+    expect(
+      await refused(() =>
+        serve.client.update({
+          id,
+          download: { speedLimit: 2n ** 53n },
+          updateMask: { paths: ["speed_limit"] },
+        }),
+      ),
+    ).toStartWith(`${invalid} speed_limit:`);
+    expect(await refused(() => serve.client.setGlobalLimit({ speedLimit: huge }))).toStartWith(
+      `${invalid} speed_limit:`,
+    );
+    // Update of url takes http and https only, like Add (Bun's fetch would read these).
+    for (const bad of ["file:///etc/passwd", "data:text/plain,hi"]) {
+      expect(
+        await refused(() =>
+          serve.client.update({ id, download: { url: bad }, updateMask: { paths: ["url"] } }),
+        ),
+      ).toBe(`${invalid} url: expected an http:// or https:// URL, got ${JSON.stringify(bad)}`);
+    }
+    // The largest exact number is accepted, and every reader still works.
+    const max = BigInt(Number.MAX_SAFE_INTEGER);
+    await serve.client.update({ id, download: { position: max }, updateMask: { paths: ["position"] } });
+    expect((await serve.client.list({})).downloads.map((d) => d.position)).toEqual([max]);
+    expect(await stopServe(serve)).toBe(EXIT.OK);
+  }, 60_000);
+
+  test("an output that already exists fails the download with what a queue client can do (not --force)", async () => {
+    const { serve, dir } = await serveIn();
+    await Bun.write(join(dir, "taken.bin"), "already here");
+    const url = origin.serve("/taken.bin", { size: 1000 });
+    const { download } = await serve.client.add({ url, output: "taken.bin" });
+    const failed = await until("the download to fail", async () => {
+      const got = (await serve.client.get({ id: download?.id ?? 0n })).download;
+      return got?.state === DownloadState.FAILED ? got : undefined;
+    });
+    expect(failed.failure?.kind).toBe("output_exists");
+    expect(failed.failure?.message).not.toContain("--force");
+    expect(failed.failure?.message).toContain("dlm add -o NAME");
+    expect(await readFile(join(dir, "taken.bin"), "utf8")).toBe("already here");
     expect(await stopServe(serve)).toBe(EXIT.OK);
   }, 60_000);
 });

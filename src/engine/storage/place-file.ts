@@ -16,13 +16,17 @@ export async function placeFile(source: string, target: string, force: boolean):
         await link(source, target);
       } catch (error) {
         if ((error as { code?: string }).code === "EEXIST") {
-          throw new OutputExistsError(`${target} already exists (created while downloading); use --force`, {
+          throw new OutputExistsError(`${target} already exists (created while downloading)`, {
             file: target,
+            hint: "use --force to overwrite it",
           });
         }
         // Filesystems without hard links: fall back to rename after a last existence check.
         if (await Bun.file(target).exists())
-          throw new OutputExistsError(`${target} already exists; use --force`, { file: target });
+          throw new OutputExistsError(`${target} already exists`, {
+            file: target,
+            hint: "use --force to overwrite it",
+          });
         await rename(source, target);
         await fsyncDirectory(target);
         return;

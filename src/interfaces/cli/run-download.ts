@@ -32,10 +32,19 @@ export async function runDownloadCommand(
   const ctx = cli.dlm;
   const started = ctx.monotonic();
   let plane: ControlPlane | undefined;
+  // The control record promises that `dlm status FILE` works: it is printed once control.json is written,
+  // which needs the sidecar's name, known only after the server's first answer (it may name the file).
+  let controlRecord: Promise<void> | undefined;
   const controller = new Controller(ctx, request, logger("engine"), {
     onPrepared: (prepared) => {
       announce(cli, prepared, options);
-      void plane?.writeControlFile(prepared.sidecar);
+      if (plane === undefined) return;
+      const written = plane.writeControlFile(prepared.sidecar);
+      const record = controlRecordOf(plane);
+      // Later runs (after a pause) prepare again: the record is printed once.
+      if (options.json && controlRecord === undefined) {
+        controlRecord = written.then(() => ctx.stdout.write(`${JSON.stringify(record)}\n`));
+      }
     },
   });
   if (options.listen !== undefined) {
@@ -58,10 +67,6 @@ export async function runDownloadCommand(
       `dlm: control API ${plane.http}, progress stream ${plane.rpc} (token in FILE.dlm/control.json)\n` +
         `dlm: dashboard ${dashboard}\n`,
     );
-    if (options.json) {
-      const record = { type: "control", http: plane.http, rpc: plane.rpc, dashboard };
-      ctx.stdout.write(`${JSON.stringify(record)}\n`);
-    }
   }
   const style: ProgressStyle = options.json
     ? "json"
@@ -79,16 +84,28 @@ export async function runDownloadCommand(
   );
   try {
     const result = await controller.run();
+    await controlRecord;
     detachView();
     printResult(cli, result, (ctx.monotonic() - started) / 1000, options);
     cli.exitCode = EXIT.OK;
   } catch (error) {
+    await controlRecord;
     detachView();
     cli.exitCode = reportError(cli, error, options.json);
   } finally {
     detachSignals();
     await plane?.stop();
   }
+}
+
+/** The `--json` record that says where the control plane listens (the token stays in control.json). */
+function controlRecordOf(plane: ControlPlane): Record<string, string> {
+  return {
+    type: "control",
+    http: plane.http,
+    rpc: plane.rpc,
+    dashboard: dashboardUrl(plane.http, plane.token),
+  };
 }
 
 function announce(cli: CliContext, prepared: PreparedDownload, options: OutputOptions): void {

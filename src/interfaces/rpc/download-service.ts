@@ -1,12 +1,14 @@
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { parseMetalink } from "../../engine/metalink.ts";
 import { chooseMetalinkFile, type MetalinkDownload, metalinkDownload } from "../../engine/metalink-choice.ts";
-import { DlmError, RemoteChangedError, UsageError } from "../../errors.ts";
+import { assertFetchableUrl } from "../../engine/url-scheme.ts";
+import { UsageError } from "../../errors.ts";
 import { type AddRequest, type DownloadSelector, DownloadService } from "../../gen/dlm/v1/download_pb.ts";
 import { SUMS_PREFIX } from "../../manager/checksum-option.ts";
 import type { QueueState, RecordPatch } from "../../manager/download-record.ts";
 import type { Manager, UpdatableField } from "../../manager/manager.ts";
 import type { RecordFilter } from "../../manager/store.ts";
+import { unredactHeaders } from "../shared/credential-headers.ts";
 import { queueStateOf, toDownload, toStats } from "./download-message.ts";
 import { watchAll } from "./watch-all.ts";
 import { watchDownload } from "./watch-download.ts";
@@ -24,19 +26,6 @@ const MASK_FIELDS: Readonly<Record<string, UpdatableField>> = {
   headers: "headers",
 };
 
-/** Runs `task`, turning dlm's bad-input errors into INVALID_ARGUMENT (others stay INTERNAL). */
-async function guarded<T>(task: () => Promise<T>): Promise<T> {
-  try {
-    return await task();
-  } catch (error) {
-    if (error instanceof UsageError) throw new ConnectError(error.message, Code.InvalidArgument);
-    // As a failed download's remote_changed (progress-message.ts): Update's url that serves another file.
-    if (error instanceof RemoteChangedError) throw new ConnectError(error.message, Code.Aborted);
-    if (error instanceof DlmError) throw new ConnectError(error.message, Code.FailedPrecondition);
-    throw error;
-  }
-}
-
 function idOf(id: bigint): number {
   if (id <= 0n || id > BigInt(Number.MAX_SAFE_INTEGER)) {
     throw new ConnectError(`id: expected a download id, got ${id}`, Code.InvalidArgument);
@@ -49,6 +38,26 @@ function statesOf(states: readonly number[]): QueueState[] {
     const name = queueStateOf(state);
     return name === undefined ? [] : [name];
   });
+}
+
+/** A uint64 field as a number: above 2^53−1 it could not be stored exactly, so it is refused. */
+function safeNumber(value: bigint, field: string): number {
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new ConnectError(
+      `${field}: expected at most ${Number.MAX_SAFE_INTEGER}, got ${value}`,
+      Code.InvalidArgument,
+    );
+  }
+  return Number(value);
+}
+
+/**
+ * A URL a download may fetch: http or https only (engine/url-scheme.ts, the one rule), checked here as well
+ * as where requests are made, so a bad URL is refused before anything is stored.
+ */
+function fetchableUrl(value: string): string {
+  assertFetchableUrl(value, "url");
+  return value;
 }
 
 function connectionsOf(value: number): number {
@@ -101,28 +110,27 @@ function metalinkOfAdd(request: AddRequest): MetalinkDownload | undefined {
 export function downloadRoutes(manager: Manager): (router: ConnectRouter) => void {
   return (router) => {
     router.service(DownloadService, {
-      add: (request) =>
-        guarded(async () => {
-          const described = metalinkOfAdd(request);
-          const { record, created } = await manager.add({
-            url: described?.url ?? request.url,
-            output: request.output === "" ? described?.output : request.output,
-            directory: request.directory,
-            headers: request.headers.map((h) => [h.name, h.value] as const),
-            mirrors: [...request.mirrors, ...(described?.mirrors ?? [])],
-            checksum:
-              request.checksum === "" && request.checksumFile === "" && described?.checksum !== undefined
-                ? `${described.checksum.algorithm}:${described.checksum.hex}`
-                : checksumOfAdd(request.checksum, request.checksumFile),
-            connections: connectionsOf(request.connections),
-            speedLimit: Number(request.speedLimit),
-            priority: request.priority,
-            labels: request.labels,
-            state: request.startPaused ? "paused" : "queued",
-            requestId: request.requestId === "" ? undefined : request.requestId,
-          });
-          return { download: toDownload(record), created };
-        }),
+      async add(request) {
+        const described = metalinkOfAdd(request);
+        const { record, created } = await manager.add({
+          url: fetchableUrl(described?.url ?? request.url),
+          output: request.output === "" ? described?.output : request.output,
+          directory: request.directory,
+          headers: request.headers.map((h) => [h.name, h.value] as const),
+          mirrors: [...request.mirrors.map(fetchableUrl), ...(described?.mirrors ?? [])],
+          checksum:
+            request.checksum === "" && request.checksumFile === "" && described?.checksum !== undefined
+              ? `${described.checksum.algorithm}:${described.checksum.hex}`
+              : checksumOfAdd(request.checksum, request.checksumFile),
+          connections: connectionsOf(request.connections),
+          speedLimit: safeNumber(request.speedLimit, "speed_limit"),
+          priority: request.priority,
+          labels: request.labels,
+          state: request.startPaused ? "paused" : "queued",
+          requestId: request.requestId === "" ? undefined : request.requestId,
+        });
+        return { download: toDownload(record), created };
+      },
       async get(request) {
         const view = await manager.get(idOf(request.id));
         if (view === undefined) throw new ConnectError(`download ${request.id} not found`, Code.NotFound);
@@ -146,45 +154,44 @@ export function downloadRoutes(manager: Manager): (router: ConnectRouter) => voi
           nextPageToken: more ? String(offset + limit) : "",
         };
       },
-      update: (request) =>
-        guarded(async () => {
-          const paths = request.updateMask?.paths ?? [];
-          if (paths.length === 0)
-            throw new ConnectError("update_mask: name at least one field", Code.InvalidArgument);
-          const given = request.download;
-          const patch: Pick<RecordPatch, UpdatableField> = {};
-          const out = patch as Record<UpdatableField, unknown>;
-          for (const path of paths) {
-            const field = MASK_FIELDS[path];
-            if (field === undefined) {
-              throw new ConnectError(
-                `update_mask: cannot update ${JSON.stringify(path)}`,
-                Code.InvalidArgument,
-              );
-            }
-            if (field === "speedLimit") out.speedLimit = Number(given?.speedLimit ?? 0n);
-            else if (field === "connections") out.connections = connectionsOf(given?.connections ?? 0);
-            else if (field === "priority") out.priority = given?.priority ?? 0;
-            else if (field === "position") out.position = Number(given?.position ?? 0n);
-            else if (field === "url") out.url = given?.url ?? "";
-            else out.headers = (given?.headers ?? []).map((h) => [h.name, h.value] as const);
-          }
-          const view = await manager.update(idOf(request.id), patch, { restart: request.restart });
-          if (view === undefined) throw new ConnectError(`download ${request.id} not found`, Code.NotFound);
-          return { download: toDownload(view) };
-        }),
-      move: (request) =>
-        guarded(async () => {
-          if (request.position < 1n || request.position > BigInt(Number.MAX_SAFE_INTEGER)) {
+      async update(request) {
+        const paths = request.updateMask?.paths ?? [];
+        if (paths.length === 0)
+          throw new ConnectError("update_mask: name at least one field", Code.InvalidArgument);
+        const given = request.download;
+        const patch: Pick<RecordPatch, UpdatableField> = {};
+        const out = patch as Record<UpdatableField, unknown>;
+        for (const path of paths) {
+          const field = MASK_FIELDS[path];
+          if (field === undefined) {
             throw new ConnectError(
-              `position: expected 1..${Number.MAX_SAFE_INTEGER}, got ${request.position}`,
+              `update_mask: cannot update ${JSON.stringify(path)}`,
               Code.InvalidArgument,
             );
           }
-          const view = await manager.move(idOf(request.id), Number(request.position));
-          if (view === undefined) throw new ConnectError(`download ${request.id} not found`, Code.NotFound);
-          return { download: toDownload(view) };
-        }),
+          if (field === "speedLimit") out.speedLimit = safeNumber(given?.speedLimit ?? 0n, "speed_limit");
+          else if (field === "connections") out.connections = connectionsOf(given?.connections ?? 0);
+          else if (field === "priority") out.priority = given?.priority ?? 0;
+          else if (field === "position") out.position = safeNumber(given?.position ?? 0n, "position");
+          else if (field === "url") out.url = fetchableUrl(given?.url ?? "");
+          // A credential sent back as it was shown ("set") keeps its stored value.
+          else out.headers = unredactHeaders((given?.headers ?? []).map((h) => [h.name, h.value] as const));
+        }
+        const view = await manager.update(idOf(request.id), patch, { restart: request.restart });
+        if (view === undefined) throw new ConnectError(`download ${request.id} not found`, Code.NotFound);
+        return { download: toDownload(view) };
+      },
+      async move(request) {
+        if (request.position < 1n || request.position > BigInt(Number.MAX_SAFE_INTEGER)) {
+          throw new ConnectError(
+            `position: expected 1..${Number.MAX_SAFE_INTEGER}, got ${request.position}`,
+            Code.InvalidArgument,
+          );
+        }
+        const view = await manager.move(idOf(request.id), Number(request.position));
+        if (view === undefined) throw new ConnectError(`download ${request.id} not found`, Code.NotFound);
+        return { download: toDownload(view) };
+      },
       async pause(request) {
         const views = await manager.pause(await selected(manager, request.selector));
         return { downloads: views.map((view) => toDownload(view)) };
@@ -201,7 +208,7 @@ export function downloadRoutes(manager: Manager): (router: ConnectRouter) => voi
         return toStats(await manager.stats());
       },
       async setGlobalLimit(request) {
-        manager.setGlobalLimit(Number(request.speedLimit));
+        manager.setGlobalLimit(safeNumber(request.speedLimit, "speed_limit"));
         return { stats: toStats(await manager.stats()) };
       },
       watchAll(request, context) {

@@ -10,6 +10,7 @@ import {
   State,
 } from "../../gen/dlm/v1/progress_pb.ts";
 import type { DownloadState, ProgressSnapshot, SegmentProgress } from "../../progress/snapshot.ts";
+import { rpcCodeOf } from "../shared/rpc-codes.ts";
 
 const STATES: Readonly<Record<DownloadState, State>> = {
   probing: State.PROBING,
@@ -27,21 +28,6 @@ const SEGMENT_STATES: Readonly<Record<SegmentProgress["state"], SegmentState>> =
   retrying: SegmentState.RETRYING,
   done: SegmentState.DONE,
   stalled: SegmentState.STALLED,
-};
-
-/** Connect code for each dlm error code (DlmError.code) a failed download can end with. */
-const FAILURE_CODES: Readonly<Record<string, Code>> = {
-  network: Code.Unavailable,
-  http_status: Code.FailedPrecondition,
-  storage: Code.ResourceExhausted,
-  integrity: Code.DataLoss,
-  remote_changed: Code.Aborted,
-  state_file: Code.FailedPrecondition,
-  range_not_supported: Code.FailedPrecondition,
-  output_exists: Code.AlreadyExists,
-  usage: Code.InvalidArgument,
-  cancelled: Code.Canceled,
-  interrupted: Code.Unavailable,
 };
 
 /** Converted messages by snapshot: every watcher of one tick shares one conversion. */
@@ -122,7 +108,7 @@ function uint64(value: number): bigint {
 export function streamOutcome(last: ProgressSnapshot | undefined): ConnectError | undefined {
   if (last?.state === "finished") return undefined;
   if (last?.state === "failed") {
-    const code = FAILURE_CODES[last.error?.code ?? ""] ?? Code.Internal;
+    const code = rpcCodeOf(last.error?.code);
     return new ConnectError(last.error?.message ?? "the download failed", code);
   }
   if (last?.state === "cancelled") {

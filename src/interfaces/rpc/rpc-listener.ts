@@ -10,6 +10,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "@logtape/logtape";
 import { type RunningListener, urlHost } from "../shared/listener.ts";
 import { NOT_LISTENING, RequestGuard, rejectionResponse } from "../shared/request-guard.ts";
+import { SessionWatch } from "./session-watch.ts";
 
 /** How to run the RPC listener. */
 export interface RpcListenerOptions {
@@ -20,11 +21,25 @@ export interface RpcListenerOptions {
   readonly maxBodyBytes: number;
   readonly routes: (router: ConnectRouter) => void;
   readonly rpcOptions: Partial<ConnectRouterOptions>;
+  /** A connection that has sent no request with the token by then is closed, ms (default 10 s). */
+  readonly unauthenticatedTimeoutMs?: number;
+  /** A connection with no open stream for this long is closed, ms (default 60 s). */
+  readonly idleTimeoutMs?: number;
+  /** Streams one connection may have open at once (default 1000; the client is told in SETTINGS). */
+  readonly maxConcurrentStreams?: number;
+  /** Where a client finds the token, for the 401 message (default: FILE.dlm/control.json). */
+  readonly tokenHint?: string;
   readonly log: Logger;
 }
 
 /** How long open HTTP/2 sessions get to close on their own at stop before they are destroyed, ms. */
 const CLOSE_GRACE_MS = 1000;
+/** Defaults of the connection bounds (see RpcListenerOptions). */
+const UNAUTHENTICATED_TIMEOUT_MS = 10_000;
+const IDLE_TIMEOUT_MS = 60_000;
+// High enough for a script that fires a thousand calls at once on a new connection (before the SETTINGS frame
+// reaches it a client may open more than the limit, and those come back REFUSED_STREAM).
+const MAX_CONCURRENT_STREAMS = 1000;
 
 /**
  * Starts the RPC listener: HTTP/2 over cleartext (h2c, prior knowledge) from `node:http2`, since Bun.serve
@@ -34,32 +49,46 @@ const CLOSE_GRACE_MS = 1000;
 export async function startRpcListener(options: RpcListenerOptions): Promise<RunningListener> {
   const adapter = connectNodeAdapter({ ...options.rpcOptions, routes: options.routes });
   let guard: RequestGuard | undefined;
-  const server = createServer((req, res) => {
-    const contentType = one(req.headers["content-type"]);
-    const rejection =
-      guard === undefined
-        ? NOT_LISTENING
-        : guard.check({
-            host: one(req.headers[":authority"]) ?? one(req.headers.host),
-            origin: one(req.headers.origin),
-            authorization: one(req.headers.authorization),
-            contentLength: one(req.headers["content-length"]),
-          });
-    if (rejection === undefined) {
-      adapter(req, res);
-      return;
-    }
-    options.log.info("refused {method} {path}: {reason}", {
-      method: req.method,
-      path: req.url,
-      reason: rejection.message,
-    });
-    void send(rejectionResponse(rejection, contentType), req, res);
-  });
+  const server = createServer(
+    { settings: { maxConcurrentStreams: options.maxConcurrentStreams ?? MAX_CONCURRENT_STREAMS } },
+    (req, res) => {
+      const contentType = one(req.headers["content-type"]);
+      const rejection =
+        guard === undefined
+          ? NOT_LISTENING
+          : guard.check({
+              host: one(req.headers[":authority"]) ?? one(req.headers.host),
+              origin: one(req.headers.origin),
+              authorization: one(req.headers.authorization),
+              contentLength: one(req.headers["content-length"]),
+            });
+      if (rejection === undefined) {
+        watched.get(req.stream.session as ServerHttp2Session)?.opened(req.stream);
+        adapter(req, res);
+        return;
+      }
+      options.log.info("refused {method} {path}: {reason}", {
+        method: req.method,
+        path: req.url,
+        reason: rejection.message,
+      });
+      void send(rejectionResponse(rejection, contentType), req, res);
+    },
+  );
   const sessions = new Set<ServerHttp2Session>();
+  const watched = new WeakMap<ServerHttp2Session, SessionWatch>();
+  const unauthenticatedMs = options.unauthenticatedTimeoutMs ?? UNAUTHENTICATED_TIMEOUT_MS;
+  const idleMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
   server.on("session", (session) => {
     sessions.add(session);
-    session.once("close", () => sessions.delete(session));
+    const watch = new SessionWatch(session, unauthenticatedMs, idleMs, (why) =>
+      options.log.debug("closing an RPC connection: {why}", { why }),
+    );
+    watched.set(session, watch);
+    session.once("close", () => {
+      sessions.delete(session);
+      watch.dispose();
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -69,7 +98,12 @@ export async function startRpcListener(options: RpcListenerOptions): Promise<Run
     });
   });
   const port = (server.address() as AddressInfo).port;
-  guard = new RequestGuard(options.token, { host: options.host, port }, options.maxBodyBytes);
+  guard = new RequestGuard(
+    options.token,
+    { host: options.host, port },
+    options.maxBodyBytes,
+    options.tokenHint,
+  );
   return {
     url: `http://${urlHost(options.host)}:${port}`,
     port,

@@ -33,6 +33,12 @@ export const NOT_LISTENING: Rejection = {
   message: "the control plane is not listening yet",
 };
 
+/** Where the token of a `dlm get --listen` is. */
+export const CONTROL_TOKEN_HINT = "see FILE.dlm/control.json";
+
+/** Where the token of `dlm serve` is. */
+export const SERVE_TOKEN_HINT = "see serve.json in dlm's home";
+
 const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "[::1]"]);
 const WILDCARDS = new Set(["0.0.0.0", "::", "[::]"]);
 
@@ -46,11 +52,19 @@ export class RequestGuard {
   readonly #digest: Buffer;
   readonly #listener: ListenerAddress;
   readonly #maxBodyBytes: number;
+  readonly #tokenHint: string;
 
-  constructor(token: string, listener: ListenerAddress, maxBodyBytes: number) {
+  /** `tokenHint` tells a refused client where the token is (`dlm serve` keeps it elsewhere than `get`). */
+  constructor(
+    token: string,
+    listener: ListenerAddress,
+    maxBodyBytes: number,
+    tokenHint = CONTROL_TOKEN_HINT,
+  ) {
     this.#digest = sha256(token);
     this.#listener = listener;
     this.#maxBodyBytes = maxBodyBytes;
+    this.#tokenHint = tokenHint;
   }
 
   /**
@@ -73,7 +87,7 @@ export class RequestGuard {
       );
     }
     if (requireToken && !this.#tokenMatches(facts.authorization)) {
-      return reject(401, "unauthenticated", "missing or wrong bearer token (see FILE.dlm/control.json)");
+      return reject(401, "unauthenticated", `missing or wrong bearer token (${this.#tokenHint})`);
     }
     const length = facts.contentLength === undefined ? 0 : Number(facts.contentLength);
     if (!(length <= this.#maxBodyBytes)) {

@@ -36,7 +36,8 @@ export type Header = Message<"dlm.v1.Header"> & {
   name: string;
 
   /**
-   * Header value.
+   * Header value. Headers that carry credentials (Authorization, Proxy-Authorization, Cookie, and names with
+   * token, secret, api-key, session, auth, passw) are kept for the download but come back as "set".
    *
    * @generated from field: string value = 2;
    */
@@ -1014,7 +1015,8 @@ export type WatchAllResponse = Message<"dlm.v1.WatchAllResponse"> & {
    */
   event: {
     /**
-     * The whole list, sent first when since_seq is 0.
+     * The whole list, sent first when since_seq is 0, in pages of at most 256 KiB: every page but the last
+     * has a non-empty next_page_token (the list is whole at the page without one).
      *
      * @generated from field: dlm.v1.ListResponse snapshot = 2;
      */
@@ -1308,7 +1310,9 @@ export const DownloadService: GenService<{
    * WatchAll sends the current list at once (since_seq 0) or every stored event after since_seq, then
    * events as they happen. Stored events (added, changed, removed) carry a sequence number that never goes
    * back, so a client that reconnects with the last one it saw misses nothing; progress and stats messages
-   * carry the sequence number of the last stored event and are coalesced (at most 4 a second).
+   * carry the sequence number of the last stored event and are coalesced (at most 4 a second). A watcher
+   * that falls more than 4 MiB of stored events behind (it stopped reading) is ended with RESOURCE_EXHAUSTED
+   * naming the since_seq to reconnect with.
    *
    * @generated from rpc dlm.v1.DownloadService.WatchAll
    */

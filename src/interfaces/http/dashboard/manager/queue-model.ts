@@ -60,6 +60,8 @@ export class QueueModel {
   /** Sorted ids; rebuilt lazily after a stored event (progress never reorders). */
   #order: Download[] | undefined;
   #seq = 0n;
+  /** False between the pages of a snapshot (every page but the last has a next_page_token). */
+  #snapshotWhole = true;
   #stats: StatsResponse | undefined;
   /** Counts per state and labels, kept until a stored event (the page draws them at every message). */
   #counts: Map<DownloadState, number> | undefined;
@@ -91,7 +93,8 @@ export class QueueModel {
     const event = message.event;
     switch (event.case) {
       case "snapshot":
-        this.#downloads.clear();
+        if (this.#snapshotWhole) this.#downloads.clear();
+        this.#snapshotWhole = event.value.nextPageToken === "";
         for (const d of event.value.downloads) this.#downloads.set(d.id, d);
         this.#forget();
         this.#seq = message.seq;
