@@ -119,14 +119,14 @@ describe("aria2.addMetalink", () => {
     expect(createHash("sha256").update(bytes).digest("hex")).toBe(sha256Of(SIZE));
     const options = (await client.call("getOption", gid)) as Record<string, string>;
     expect(options["checksum"]).toBe(`sha-256=${sha256Of(SIZE)}`);
-    const uris = (await client.call("getUris", gid)) as { uri: string; status: string }[];
-    expect(uris).toEqual([
+    const files = (await client.call("getFiles", gid)) as { uris: unknown; path: string }[];
+    expect(files[0]?.uris).toEqual([
       { uri: origin.url("/a.bin"), status: "used" },
       { uri: origin.url("/a-mirror.bin"), status: "waiting" },
     ]);
-    const files = (await client.call("getFiles", gid)) as { uris: unknown; path: string }[];
-    expect(files[0]?.uris).toEqual(uris);
     expect(files[0]?.path).toBe(join(dir, "exact.bin"));
+    // As aria2c: a stopped download keeps no URI data.
+    await expect(client.call("getUris", gid)).rejects.toThrow(`No URI data is available for GID#${gid}`);
   }, 30_000);
 
   test("a file whose bytes do not match its hash ends in status error (32), not under its name", async () => {
@@ -153,7 +153,13 @@ describe("aria2.addMetalink", () => {
       "addMetalink",
       metalink([
         { name: "../../escape.bin", urls: [[origin.url("/b.bin"), 1]] },
-        { name: "sub/../../second.bin", urls: [[origin.url("/a.bin"), 1]] },
+        {
+          name: "sub/../../second.bin",
+          urls: [
+            [origin.url("/a-mirror.bin"), 5],
+            [origin.url("/a.bin"), 1],
+          ],
+        },
       ]),
       { pause: "true" },
       0,
@@ -167,6 +173,12 @@ describe("aria2.addMetalink", () => {
     >[];
     expect(first?.["out"]).toBe("escape.bin");
     expect(second?.["out"]).toBe("second.bin");
+    // A waiting download's URL and mirrors, none in use yet.
+    expect(await client.call("getUris", gids[1])).toEqual([
+      { uri: origin.url("/a.bin"), status: "waiting" },
+      { uri: origin.url("/a-mirror.bin"), status: "waiting" },
+    ]);
+    await expect(client.call("getServers", gids[1])).rejects.toThrow("No active download");
     let gid = "";
     const done = notified(["onDownloadComplete", "onDownloadError"], () => gid);
     gid = gids[0] ?? "";
