@@ -10,6 +10,7 @@ import Aria2 from "aria2";
 import { sha256Of } from "../helpers/bytes.ts";
 import { type Origin, startOrigin } from "../helpers/origin.ts";
 import { type ServeProcess, startServe, stopServe } from "../serve/serve-fixture.ts";
+import { type MetalinkFileSpec, metalinkBase64 } from "./metalink-doc.ts";
 
 const SECRET = "metalink-secret";
 const SIZE = 300_000;
@@ -20,29 +21,9 @@ let dir: string;
 let serve: ServeProcess;
 let client: Aria2;
 
-interface FileSpec {
-  readonly name: string;
-  readonly urls: readonly (readonly [string, number])[];
-  readonly sha256?: string;
-}
-
-/** A Metalink 4 document (RFC 5854), base64 as addMetalink takes it. */
-function metalink(files: readonly FileSpec[]): string {
-  const xml = [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    '<metalink xmlns="urn:ietf:params:xml:ns:metalink">',
-    ...files.map((file) =>
-      [
-        `<file name="${file.name}">`,
-        `<size>${SIZE}</size>`,
-        file.sha256 === undefined ? "" : `<hash type="sha-256">${file.sha256}</hash>`,
-        ...file.urls.map(([url, priority]) => `<url priority="${priority}">${url}</url>`),
-        "</file>",
-      ].join(""),
-    ),
-    "</metalink>",
-  ].join("\n");
-  return Buffer.from(xml).toString("base64");
+/** A Metalink of `files`, each SIZE bytes, base64. */
+function metalink(files: readonly Omit<MetalinkFileSpec, "size">[]): string {
+  return metalinkBase64(files.map((file) => ({ ...file, size: SIZE })));
 }
 
 /** Resolves with the first `event` (of `events`) notified for `gid`, bounded by 20 s. */
@@ -179,6 +160,8 @@ describe("aria2.addMetalink", () => {
       { uri: origin.url("/a-mirror.bin"), status: "waiting" },
     ]);
     await expect(client.call("getServers", gids[1])).rejects.toThrow("No active download");
+    // The Metalink's <size> is its length before any run, as aria2 shows it.
+    expect(await client.call("tellStatus", gids[1], ["totalLength"])).toEqual({ totalLength: String(SIZE) });
     let gid = "";
     const done = notified(["onDownloadComplete", "onDownloadError"], () => gid);
     gid = gids[0] ?? "";

@@ -81,13 +81,14 @@ export async function addMetalink(session: Aria2Session, params: Params): Promis
   const inputs = files.map((file) => {
     const described = metalinkDownload(file);
     const mapped = mapOptions(options, session.deps.baseDir, 1 + described.mirrors.length);
-    return { input: metalinkInput(described, mapped), ignored: mapped.ignored };
+    return { input: metalinkInput(described, mapped), ignored: mapped.ignored, size: file.size };
   });
   const ignored = inputs[0]?.ignored ?? [];
   if (ignored.length > 0) session.deps.log.info("aria2: options ignored: {names}", { names: ignored });
   const gids: string[] = [];
-  for (const [index, { input }] of inputs.entries()) {
+  for (const [index, { input, size }] of inputs.entries()) {
     const { record } = await session.manager.add(input);
+    if (size !== undefined) session.describedSizes.set(record.id, size);
     if (position !== undefined) await moveInQueue(session.manager, record.id, position + index, "POS_SET");
     gids.push(gidOf(record.id));
   }
