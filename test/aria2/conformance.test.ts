@@ -6,10 +6,12 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sha256Of } from "../helpers/bytes.ts";
 import { type Origin, startOrigin } from "../helpers/origin.ts";
 import { type ServeProcess, startServe } from "../serve/serve-fixture.ts";
 import { type Aria2c, HAVE_ARIA2C, startAria2c } from "./aria2c.ts";
 import { conformanceGaps } from "./conformance.ts";
+import { metalinkBase64 } from "./metalink-doc.ts";
 import {
   call,
   callBatch,
@@ -22,6 +24,8 @@ import {
 
 const SECRET = "conformance-secret";
 const SIZE = 1_500_000;
+/** Content seed of the Metalink's file (its two urls serve the same bytes). */
+const ML_SEED = 3;
 
 interface Target {
   readonly url: string;
@@ -158,6 +162,49 @@ async function scenario(target: Target, record: Record): Promise<string[][]> {
   await step("forceRemove", "aria2.forceRemove", [g4]);
   await target.ws.waitFor(g4, "onDownloadStop");
   await step("tellStatus.removedActive", "aria2.tellStatus", [g4, ["gid", "status", "files"]]);
+
+  // A Metalink 4 over RPC: its file from the most preferred url, the hash checked; a bad hash is an error.
+  const gidsOf = (answer: RpcAnswer) => {
+    const gids = answer.result;
+    if (!Array.isArray(gids) || !gids.every((gid) => typeof gid === "string")) {
+      throw new Error(`expected GIDs, got ${JSON.stringify(answer)}`);
+    }
+    return gids as string[];
+  };
+  const mlUrls = [
+    [origin.url("/ml-mirror.bin"), 2],
+    [origin.url("/ml.bin"), 1],
+  ] as const;
+  const [g5 = ""] = gidsOf(
+    await step("addMetalink.file", "aria2.addMetalink", [
+      metalinkBase64([{ name: "ml.bin", size: SIZE, sha256: sha256Of(SIZE, ML_SEED), urls: mlUrls }]),
+    ]),
+  );
+  await target.ws.waitFor(g5, "onDownloadComplete");
+  await step("tellStatus.metalink", "aria2.tellStatus", [g5]);
+  await step("getFiles.metalink", "aria2.getFiles", [g5]);
+  await step("getUris.stopped", "aria2.getUris", [g5]);
+  const [g6 = ""] = gidsOf(
+    await step("addMetalink.badHash", "aria2.addMetalink", [
+      metalinkBase64([{ name: "ml-bad.bin", size: SIZE, sha256: sha256Of(SIZE, 99), urls: mlUrls }]),
+    ]),
+  );
+  await target.ws.waitFor(g6, "onDownloadError");
+  await step("tellStatus.badHash", "aria2.tellStatus", [g6, ["gid", "status", "errorCode", "totalLength"]]);
+  const waitingMl = gidsOf(
+    await step("addMetalink.two", "aria2.addMetalink", [
+      metalinkBase64([
+        { name: "ml-1.bin", size: SIZE, urls: mlUrls },
+        { name: "ml-2.bin", size: SIZE, urls: [[origin.url("/two.bin"), 1]] },
+      ]),
+      { pause: "true" },
+    ]),
+  );
+  await step("getUris.metalinkWaiting", "aria2.getUris", [waitingMl[0]]);
+  await step("getFiles.metalinkWaiting", "aria2.getFiles", [waitingMl[0]]);
+  for (const gid of waitingMl)
+    await step(`remove.metalink.${gid === waitingMl[0] ? 1 : 2}`, "aria2.remove", [gid]);
+
   await step(
     "multicall",
     "system.multicall",
@@ -176,7 +223,7 @@ async function scenario(target: Target, record: Record): Promise<string[][]> {
   await step("saveSession", "aria2.saveSession");
   // forceShutdown is compared with aria2c's in security.test.ts (a server stops only once).
   await step("shutdown", "aria2.shutdown");
-  return [g1, g2, g3, g4].map((gid) => target.ws.of(gid));
+  return [g1, g2, g3, g4, g5, g6].map((gid) => target.ws.of(gid));
 }
 
 beforeAll(async () => {
@@ -186,6 +233,8 @@ beforeAll(async () => {
     origin.serve(name, { size: SIZE, seed: name.length });
   }
   origin.serve("/missing.bin", { size: 1, status: 404 });
+  origin.serve("/ml.bin", { size: SIZE, seed: ML_SEED });
+  origin.serve("/ml-mirror.bin", { size: SIZE, seed: ML_SEED });
   tmp = await mkdtemp(join(tmpdir(), "dlm-aria2-conf-"));
   const a2dir = join(tmp, "aria2c");
   const dlmDir = join(tmp, "dlm");

@@ -48,6 +48,12 @@ export class Aria2Session {
   readonly sessionId = randomBytes(20).toString("hex");
   readonly mirrors = new MirrorBook();
   readonly globalOptions = new Map<string, string>();
+  /**
+   * Sizes a Metalink gave (`<size>`) by download id, shown as its length until a run learns the real one,
+   * as aria2 shows a Metalink download's length before it starts. Kept in memory: after a restart a waiting
+   * download shows length 0 until it runs.
+   */
+  readonly describedSizes = new Map<number, number>();
   /** Connections of a download that asks for none. */
   readonly defaultConnections: number;
   readonly #removed = new Map<number, RemovedResult>();
@@ -70,12 +76,14 @@ export class Aria2Session {
       if (message.event.kind !== "removed") return;
       const id = message.event.downloadId;
       const last = this.#live.get(id);
+      const described = this.describedSizes.get(id);
+      this.describedSizes.delete(id);
       // aria2 keeps a result only for a download removed while active; a waiting one is simply gone.
       if (this.#purging.has(id) || !ACTIVE_STATES.has(message.event.record.state)) return;
       // The row may predate the size learned by the run: the last progress seen says more.
       const view = {
         ...message.event.record,
-        totalBytes: message.event.record.totalBytes ?? last?.totalBytes,
+        totalBytes: message.event.record.totalBytes ?? last?.totalBytes ?? described,
         bytesDownloaded: Math.max(message.event.record.bytesDownloaded, last?.bytesDownloaded ?? 0),
         bytesPerSecond: 0,
         updatedAt: Date.now(),
@@ -109,7 +117,7 @@ export class Aria2Session {
     if (view !== undefined) {
       return {
         gid: shown,
-        view,
+        view: this.#sized(view),
         progress: this.manager.progress(id),
         removed: false,
         uris: this.mirrors.urisOf(view),
@@ -153,7 +161,7 @@ export class Aria2Session {
   /** A live download's source (for lists). */
   sourceOf(view: DownloadView): StatusSource {
     return {
-      view,
+      view: this.#sized(view),
       progress: this.manager.progress(view.id),
       removed: false,
       uris: this.mirrors.urisOf(view),
@@ -178,6 +186,14 @@ export class Aria2Session {
       return any;
     }
     return this.#removed.delete(id);
+  }
+
+  /** `view` with the size its Metalink described while no run has learned one. */
+  #sized(view: DownloadView): DownloadView {
+    const described = this.describedSizes.get(view.id);
+    return view.totalBytes !== undefined || described === undefined
+      ? view
+      : { ...view, totalBytes: described };
   }
 
   /** Removes finished or failed rows from the queue without recording them as removed (a purge). */

@@ -1,5 +1,6 @@
 import type { NewDownload, RecordPatch } from "../../manager/download-record.ts";
 import type { UpdatableField } from "../../manager/manager.ts";
+import { addMetalink } from "./add-metalink.ts";
 import { Aria2Fault } from "./aria2-fault.ts";
 import type { Aria2Session } from "./aria2-session.ts";
 import { STOPPED_STATES } from "./aria2-states.ts";
@@ -215,10 +216,7 @@ async function unsupported(name: string): Promise<never> {
 /** The methods that change the queue. */
 export const CONTROL_METHODS: Readonly<Record<string, Handler>> = {
   "aria2.addUri": addUri,
-  // MERGE (branch `src`, Metalink): parse the base64 document and add one download per file, its urls as mirrors.
-  "aria2.addMetalink": async () => {
-    throw new Aria2Fault("Metalink is not supported by this dlm build (addMetalink)");
-  },
+  "aria2.addMetalink": addMetalink,
   "aria2.addTorrent": () => unsupported("addTorrent"),
   "aria2.remove": remove,
   "aria2.forceRemove": remove,

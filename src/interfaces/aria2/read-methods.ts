@@ -42,9 +42,14 @@ export const READ_METHODS: Readonly<Record<string, Handler>> = {
     const found = await session.find(params[0]);
     return pick(statusStruct(found, session.deps.baseDir), stringsParam(params, 1, "keys"));
   },
+  /** The URL and its mirrors; aria2 keeps no URI data for a stopped download and says so. */
   async "aria2.getUris"(session, params) {
     const found = await session.find(params[0]);
-    return urisOf(found.uris, found.removed ? "removed" : statusOf(found.view.state));
+    const status = found.removed ? "removed" : statusOf(found.view.state);
+    if (status === "complete" || status === "error" || status === "removed") {
+      throw new Aria2Fault(`No URI data is available for GID#${found.gid}`);
+    }
+    return urisOf(found.uris, status);
   },
   async "aria2.getFiles"(session, params) {
     return filesOf(await session.find(params[0]));
