@@ -155,7 +155,7 @@ test("the manager's dashboard is inside: served at / by the binary's dlm serve",
   child.kill("SIGTERM");
   expect(await child.exited).toBe(EXIT.OK);
   expect(serve.dashboard).toStartWith(`${serve.http}/#token=`);
-  expect(page).toContain('<table id="queue"');
+  expect(page).toContain('<main id="app"');
   expect(script.status).toBe(200);
   expect((await script.text()).length).toBeGreaterThan(10_000);
 });
@@ -172,5 +172,5 @@ test("completion: the bash script completes through the binary", async () => {
     PATH: `${bin}:${process.env["PATH"]}`,
   });
   expect(r.stderr).toBe("");
-  expect(r.stdout.split("\n")).toEqual(["--checkpoint-interval --checksum", "resume", ""]);
+  expect(r.stdout.split("\n")).toEqual(["--checkpoint-interval --checksum --checksum-file", "resume", ""]);
 });

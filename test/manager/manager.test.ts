@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Code, type ConnectError } from "@connectrpc/connect";
@@ -150,18 +149,17 @@ describe("Manager", () => {
     await store.close();
   });
 
-  test("an Update of the URL to another file fails the download as remote changed; its bytes stay", async () => {
+  test("an Update of the URL to another file is refused as remote changed; the download keeps its URL and bytes", async () => {
     const { dir, manager, store } = await open(3);
     const file = { size: 2 * 1024 * 1024, seed: 80, throttleBytesPerSec: 1024 * 1024 };
     const first = origin.serve("/first.bin", file);
     const other = origin.serve("/other.bin", { ...file, seed: 81 });
     const id = (await manager.add(input(first, { output: "mixed.bin" }))).record.id;
     await until(async () => ((await manager.get(id))?.bytesDownloaded ?? 0) > 256 * 1024);
-    await manager.update(id, { url: other });
-    await waitForState(manager, id, "failed");
-    expect((await manager.get(id))?.failure).toMatchObject({ kind: "remote_changed", retryable: false });
-    expect(existsSync(join(dir, "mixed.bin"))).toBe(false);
-    expect(existsSync(join(dir, "mixed.bin.dlm", "state.json"))).toBe(true);
+    await expect(manager.update(id, { url: other })).rejects.toMatchObject({ code: "remote_changed" });
+    expect((await manager.get(id))?.url).toBe(first);
+    await waitForState(manager, id, "finished");
+    expect(sha256Hex(new Uint8Array(await readFile(join(dir, "mixed.bin"))))).toBe(sha256Of(file.size, 80));
     await manager.stop();
     await store.close();
   });
