@@ -614,10 +614,11 @@ describe("dlm serve", () => {
     // The snapshot arrives; then the client stops reading (HTTP/2 flow control holds the daemon's writes).
     await until("the snapshot", async () => (chunks.length > 0 ? true : undefined));
     stream.pause();
-    // About 6 MiB of events while it does not read: more than the 4 MiB a watcher may owe.
-    const pad = "p".repeat(60 * 1024);
+    // About 6 MiB of events while it does not read: more than the 4 MiB a watcher may owe (30 KiB each: the
+    // manager takes at most 32 KiB of headers per download).
+    const pad = "p".repeat(30 * 1024);
     let last = 0n;
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 200; i++) {
       const { download } = await serve.client.add({
         url,
         output: `slow${i}.bin`,
@@ -691,10 +692,13 @@ describe("dlm serve", () => {
         ),
       ).toBe(`${invalid} url: expected an http:// or https:// URL, got ${JSON.stringify(bad)}`);
     }
-    // The largest exact number is accepted, and every reader still works.
+    // The largest exact number is accepted, and every reader still works. (A position that large is a move
+    // to the end of the queue: positions stay 1..N.)
     const max = BigInt(Number.MAX_SAFE_INTEGER);
+    await serve.client.update({ id, download: { speedLimit: max }, updateMask: { paths: ["speed_limit"] } });
+    expect((await serve.client.list({})).downloads.map((d) => d.speedLimit)).toEqual([max]);
     await serve.client.update({ id, download: { position: max }, updateMask: { paths: ["position"] } });
-    expect((await serve.client.list({})).downloads.map((d) => d.position)).toEqual([max]);
+    expect((await serve.client.list({})).downloads.map((d) => d.position)).toEqual([1n]);
     expect(await stopServe(serve)).toBe(EXIT.OK);
   }, 60_000);
 

@@ -5,7 +5,7 @@
  * removal dialog. Every button is one DownloadService call; what it changed comes back over WatchAll.
  */
 import { type ComponentChild, Fragment, h } from "preact";
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
 import { DownloadState } from "../../../../gen/dlm/v1/download_pb.ts";
 import { AddForm } from "./add-form.ts";
 import { DetailPanel } from "./detail-panel.ts";
@@ -33,7 +33,8 @@ export function App({ state, client }: AppProps): ComponentChild {
     document.addEventListener("keydown", onKey);
     return () => document.removeEventListener("keydown", onKey);
   }, []);
-  useEffect(() => {
+  // A layout effect runs in the same task as the DOM update, so the seq shown never lags the rows drawn.
+  useLayoutEffect(() => {
     document.body.dataset["seq"] = String(state.queue.seq);
   });
   const view = state.view();
