@@ -1,6 +1,6 @@
 import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
-import { HttpStatusError, RemoteChangedError } from "../errors.ts";
+import { DlmError, HttpStatusError, NetworkError, RemoteChangedError } from "../errors.ts";
 import { discardBody, httpGet, readBody } from "./http.ts";
 import { EXPIRY_BODY_BYTES, isExpiryAnswer, mayBeExpiry } from "./link-expiry.ts";
 import { probe } from "./probe.ts";
@@ -45,6 +45,14 @@ export interface RefreshOptions {
   readonly log: Logger;
   /** See MAX_REFRESHES_PER_WINDOW. */
   readonly maxPerWindow?: number | undefined;
+  /** The source this refresher renews (for logs); 0 when absent. */
+  readonly source?: number | undefined;
+  /**
+   * A mirror's: asked when its refresh fails for good (another file, refreshes spent, the given URL refused);
+   * true (other sources remain) gives this source up (`gone`) instead of failing the download. Absent (source
+   * 0, the URL the user gave): such a failure stops the download, as the file it names is the one wanted.
+   */
+  readonly mayDrop?: (() => boolean) | undefined;
 }
 
 /**
@@ -59,7 +67,11 @@ export interface RefreshOptions {
 export class LinkRefresher {
   readonly #options: RefreshOptions;
   #current: RemoteFile;
-  #inflight: Promise<RemoteFile> | undefined;
+  /** The target after the first successful refresh; undefined until then. */
+  #renewed: RemoteFile | undefined;
+  /** Why this source was given up (see RefreshOptions.mayDrop), and the error it would have been. */
+  #gone: DlmError | undefined;
+  #inflight: Promise<RemoteFile | undefined> | undefined;
   readonly #times: number[] = [];
   #count = 0;
 
@@ -73,6 +85,16 @@ export class LinkRefresher {
     return this.#current;
   }
 
+  /** The target a refresh found, undefined while the first one is still in use (its validators stay the caller's). */
+  get renewed(): RemoteFile | undefined {
+    return this.#renewed;
+  }
+
+  /** Why this source was given up (its refresh failed for good and `mayDrop` allowed it), else undefined. */
+  get gone(): string | undefined {
+    return this.#gone?.message;
+  }
+
   /** How many refreshes ran (for logs and tests). */
   get count(): number {
     return this.#count;
@@ -81,8 +103,9 @@ export class LinkRefresher {
   /**
    * Called by a worker whose request to `stale.url` was refused with `response` (any status but the one
    * expected). Consumes the body. Returns the target to continue with when the answer means an expired link,
-   * undefined when it does not (then it is an ordinary failure). Throws RemoteChangedError, or HttpStatusError
-   * when refreshes are spent or the given URL no longer works; a NetworkError while refreshing is retryable.
+   * undefined when it does not (then it is an ordinary failure) or when this source is `gone` (a mirror the
+   * scheduler then drops). Throws RemoteChangedError, or HttpStatusError when refreshes are spent or the given
+   * URL no longer works (unless `mayDrop` lets the source go); a NetworkError while refreshing is retryable.
    */
   async afterRefusal(
     stale: RemoteFile,
@@ -90,6 +113,12 @@ export class LinkRefresher {
     signal: AbortSignal,
   ): Promise<RemoteFile | undefined> {
     const status = response.status;
+    if (this.#gone !== undefined) {
+      await discardBody(response);
+      // The last source left cannot be dropped: its failure is the download's.
+      if (this.#options.mayDrop?.() === true) return undefined;
+      throw this.#gone;
+    }
     const refreshable = this.#options.command !== undefined || stale.url !== this.#options.given;
     if (!refreshable || !mayBeExpiry(status)) {
       await discardBody(response);
@@ -100,10 +129,31 @@ export class LinkRefresher {
     if (!isExpiryAnswer(status, body)) return undefined;
     // Another worker already moved on from this URL: follow it, no new refresh.
     if (stale.url !== this.#current.url) return this.#current;
-    this.#inflight ??= this.#refresh(stale, status, signal).finally(() => {
+    this.#inflight ??= this.#refreshOrDrop(stale, status, signal).finally(() => {
       this.#inflight = undefined;
     });
     return this.#inflight;
+  }
+
+  /** #refresh; a mirror whose refresh fails for good is given up instead, when `mayDrop` allows it. */
+  async #refreshOrDrop(
+    stale: RemoteFile,
+    status: number,
+    signal: AbortSignal,
+  ): Promise<RemoteFile | undefined> {
+    try {
+      return await this.#refresh(stale, status, signal);
+    } catch (error) {
+      const final = error instanceof DlmError && !(error instanceof NetworkError) && !signal.aborted;
+      if (!final || this.#options.mayDrop?.() !== true) throw error;
+      this.#gone = error;
+      this.#options.log.warn("giving up source {source} ({url}): {reason}", {
+        source: this.#options.source ?? 0,
+        url: this.#options.given,
+        reason: error.message,
+      });
+      return undefined;
+    }
   }
 
   async #refresh(stale: RemoteFile, status: number, signal: AbortSignal): Promise<RemoteFile> {
@@ -145,12 +195,14 @@ export class LinkRefresher {
       );
     }
     o.log.info("link expired (HTTP {status} from {stale}); continuing at {url}", {
+      source: o.source ?? 0,
       status,
       stale: stale.url,
       url: fresh.url,
       refreshes: this.#count,
     });
     this.#current = fresh;
+    this.#renewed = fresh;
     return fresh;
   }
 
