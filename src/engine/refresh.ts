@@ -71,6 +71,8 @@ export class LinkRefresher {
   #renewed: RemoteFile | undefined;
   /** Why this source was given up (see RefreshOptions.mayDrop), and the error it would have been. */
   #gone: DlmError | undefined;
+  /** What told the last renewed target apart from the file (for `gone`). */
+  #difference = "";
   #inflight: Promise<RemoteFile | undefined> | undefined;
   readonly #times: number[] = [];
   #count = 0;
@@ -92,7 +94,12 @@ export class LinkRefresher {
 
   /** Why this source was given up (its refresh failed for good and `mayDrop` allowed it), else undefined. */
   get gone(): string | undefined {
-    return this.#gone?.message;
+    const gone = this.#gone;
+    if (gone === undefined) return undefined;
+    // Kept short for the drop's log line: the rest (--restart, partial data) is about the download, not a mirror.
+    if (gone instanceof RemoteChangedError)
+      return `its renewed link leads to another file (${this.#difference})`;
+    return gone.message;
   }
 
   /** How many refreshes ran (for logs and tests). */
@@ -147,7 +154,8 @@ export class LinkRefresher {
       const final = error instanceof DlmError && !(error instanceof NetworkError) && !signal.aborted;
       if (!final || this.#options.mayDrop?.() !== true) throw error;
       this.#gone = error;
-      this.#options.log.warn("giving up source {source} ({url}): {reason}", {
+      // The scheduler's drop of the source is the one warning line (download.ts); this says why in detail.
+      this.#options.log.debug("giving up source {source} ({url}): {reason}", {
         source: this.#options.source ?? 0,
         url: this.#options.given,
         reason: error.message,
@@ -189,6 +197,7 @@ export class LinkRefresher {
     const fresh: RemoteFile = { ...probed.remote, dispositionName: stale.dispositionName };
     const why = differenceOf(stale, fresh) ?? (await this.#sampleDiffers(fresh, signal));
     if (why !== undefined) {
+      this.#difference = why;
       throw new RemoteChangedError(
         `${url} now leads to another file (${why}); the partial data is kept; rerun with --restart to start over`,
         { url: fresh.url, file: o.output, hint: "rerun with --restart to discard the old parts" },
