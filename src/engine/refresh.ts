@@ -195,7 +195,18 @@ export class LinkRefresher {
       firstBytes: 1,
     });
     const fresh: RemoteFile = { ...probed.remote, dispositionName: stale.dispositionName };
-    const why = differenceOf(stale, fresh) ?? (await this.#sampleDiffers(fresh, signal));
+    const difference = differenceOf(stale, fresh);
+    const verdict: SampleVerdict =
+      difference === undefined
+        ? await this.#compareSample(fresh, signal)
+        : { kind: "differs", why: difference };
+    // A link that expired again before its sample came back (a very short one, a slow machine) proves
+    // nothing about the file: renew once more, within the same bound, keeping the file's identity (`stale`).
+    if (verdict.kind === "refused" && isExpiryAnswer(verdict.status, "")) {
+      if (probed.fullResponse !== undefined) await discardBody(probed.fullResponse);
+      return this.#refresh({ ...stale, url: fresh.url }, verdict.status, signal);
+    }
+    const why = verdict.kind === "same" ? undefined : verdict.why;
     if (why !== undefined) {
       this.#difference = why;
       throw new RemoteChangedError(
@@ -215,13 +226,26 @@ export class LinkRefresher {
     return fresh;
   }
 
-  /** Why the bytes stored differ from the fresh target's at the same offset, or undefined when they agree. */
-  async #sampleDiffers(fresh: RemoteFile, signal: AbortSignal): Promise<string | undefined> {
+  /** Whether the bytes stored are the fresh target's at the same offset (nothing stored: the same). */
+  async #compareSample(fresh: RemoteFile, signal: AbortSignal): Promise<SampleVerdict> {
     const o = this.#options;
     const sample = await o.sample();
-    if (sample === undefined) return undefined;
-    return sampleDiffers(o.ctx, fresh.url, sample, o, signal);
+    if (sample === undefined) return { kind: "same" };
+    return compareSample(o.ctx, fresh.url, sample, o, signal);
   }
+}
+
+/** How a target's bytes compare with a sample stored: `refused` when it answered another status than 206. */
+export type SampleVerdict =
+  | { readonly kind: "same" }
+  | { readonly kind: "differs"; readonly why: string }
+  | { readonly kind: "refused"; readonly status: number; readonly why: string };
+
+/** How the sample check's requests are sent (as the download's own). */
+interface SampleHttp {
+  readonly headers: readonly (readonly [string, string])[];
+  readonly credentialOrigin: string;
+  readonly headTimeoutMs: number;
 }
 
 /**
@@ -232,14 +256,22 @@ export async function sampleDiffers(
   ctx: Context,
   url: string,
   sample: StoredSample,
-  http: {
-    readonly headers: readonly (readonly [string, string])[];
-    readonly credentialOrigin: string;
-    readonly headTimeoutMs: number;
-  },
+  http: SampleHttp,
   signal: AbortSignal,
 ): Promise<string | undefined> {
-  if (sample.bytes.length === 0) return undefined;
+  const verdict = await compareSample(ctx, url, sample, http, signal);
+  return verdict.kind === "same" ? undefined : verdict.why;
+}
+
+/** sampleDiffers, telling a refusal (its status) apart from other bytes. */
+export async function compareSample(
+  ctx: Context,
+  url: string,
+  sample: StoredSample,
+  http: SampleHttp,
+  signal: AbortSignal,
+): Promise<SampleVerdict> {
+  if (sample.bytes.length === 0) return { kind: "same" };
   const end = sample.offset + sample.bytes.length - 1;
   const response = await httpGet(ctx, url, {
     range: { start: sample.offset, end },
@@ -250,7 +282,8 @@ export async function sampleDiffers(
   });
   if (response.status !== 206) {
     await discardBody(response);
-    return `HTTP ${response.status} for the bytes ${sample.offset}-${end} already stored`;
+    const why = `HTTP ${response.status} for the bytes ${sample.offset}-${end} already stored`;
+    return { kind: "refused", status: response.status, why };
   }
   const got = new Uint8Array(sample.bytes.length);
   let filled = 0;
@@ -264,10 +297,15 @@ export async function sampleDiffers(
     },
     signal,
   );
-  if (filled !== got.length) return `only ${filled} of the ${got.length} bytes at ${sample.offset} came back`;
+  if (filled !== got.length)
+    return {
+      kind: "differs",
+      why: `only ${filled} of the ${got.length} bytes at ${sample.offset} came back`,
+    };
   const a = new Bun.CryptoHasher("sha256").update(got).digest("hex");
   const b = new Bun.CryptoHasher("sha256").update(sample.bytes).digest("hex");
-  return a === b ? undefined : `the ${got.length} bytes at ${sample.offset} differ from those on disk`;
+  if (a === b) return { kind: "same" };
+  return { kind: "differs", why: `the ${got.length} bytes at ${sample.offset} differ from those on disk` };
 }
 
 /** Size or strong ETag that tells two targets apart, or undefined when neither does. */
