@@ -107,8 +107,8 @@ export class DownloadRun {
   readonly #allDone = new AbortController();
   /** Hash on arrival; told at every tick and whenever a segment ends that more of the prefix is readable. */
   #prefix: PrefixHasher | undefined;
-  /** Renews an expired signed link of source 0 (refresh.ts); workers read their target from it. */
-  readonly #refresh: LinkRefresher;
+  /** Renew each source's expired signed link (refresh.ts; index = source id); workers read their target there. */
+  readonly #refreshers: LinkRefresher[];
   /** Piece hashes checked as pieces complete, bad pieces and wrong sources fetched again (integrity-guard.ts). */
   readonly integrity: IntegrityGuard;
   /**
@@ -165,19 +165,33 @@ export class DownloadRun {
       prepared.sidecar,
       prepared.mode === "range" ? prepared.first : 0,
     );
-    this.#refresh = new LinkRefresher({
-      ctx,
-      given: prepared.request.url,
-      remote: prepared.remote,
-      headers: prepared.request.headers,
-      credentialOrigin: credentialOriginOf(prepared.request),
-      headTimeoutMs: prepared.request.stallTimeoutMs,
-      output: prepared.output,
-      command: prepared.request.refreshCommand,
-      sample: () =>
-        readStoredSample(this.#segments, (s) => this.#writers.get(s.id)?.readableBytes ?? s.done, this.#sink),
-      log,
-    });
+    this.#refreshers = (this.#remotes.length > 0 ? this.#remotes : [prepared.remote]).map(
+      (remote, id) =>
+        new LinkRefresher({
+          ctx,
+          given: id === 0 ? prepared.request.url : (prepared.sources[id]?.given ?? remote.url),
+          remote,
+          headers: prepared.request.headers,
+          credentialOrigin: credentialOriginOf(prepared.request),
+          headTimeoutMs: prepared.request.stallTimeoutMs,
+          output: prepared.output,
+          // Source 0 only: the command mints a fresh link for the URL given (DLM_URL); it knows no mirror's.
+          command: id === 0 ? prepared.request.refreshCommand : undefined,
+          sample: () =>
+            readStoredSample(
+              this.#segments,
+              (s) => this.#writers.get(s.id)?.readableBytes ?? s.done,
+              this.#sink,
+            ),
+          log,
+          source: id,
+          // A mirror that now serves another file is dropped while other sources remain (docs/expiring-links.md).
+          mayDrop:
+            id === 0
+              ? undefined
+              : () => this.#scheduler.sourceStats().some((o) => o.id !== id && o.state !== "dropped"),
+        }),
+    );
     this.integrity = new IntegrityGuard(
       ctx,
       prepared,
@@ -441,10 +455,10 @@ export class DownloadRun {
     try {
       await fetchSegment({
         ctx: this.#ctx,
-        // Source 0's signed link may have been renewed (refresh.ts); a mirror's target is its own.
-        remote: source === 0 ? this.#refresh.current : remote,
+        // The source's signed link may have been renewed (refresh.ts).
+        remote: this.#refreshers[source]?.renewed ?? remote,
         // A whole-file stream starts over on a new link; only ranges continue where they stopped.
-        refresh: prepared.mode === "range" && source === 0 ? this.#refresh : undefined,
+        refresh: prepared.mode === "range" ? this.#refreshers[source] : undefined,
         mode: prepared.mode,
         headers: prepared.request.headers,
         credentialOrigin: credentialOriginOf(prepared.request),
@@ -504,6 +518,9 @@ export class DownloadRun {
       const limit = failure.status === 503 || failure.status === 429;
       f = { kind: limit ? "limit" : "error", reason: `HTTP ${failure.status}`, retryAfterMs };
     } else f = { kind: "error", reason: failure.kind === "network" ? failure.reason : failure.kind };
+    // A mirror whose renewed link is another file (refresh.ts): dropped like one that disagrees on the file.
+    const gone = this.#refreshers[this.#scheduler.sourceOf(worker) ?? 0]?.gone;
+    if (gone !== undefined) f = { kind: "disagrees", reason: gone };
     return this.#scheduler.failed(worker, f, now).leave ? "leave" : "retry";
   }
 

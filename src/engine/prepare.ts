@@ -20,6 +20,7 @@ import { mainSource, probeSources, type SourceCandidate } from "./probe-sources.
 import type { RemoteFile } from "./remote-file.ts";
 import { isStrongEtag } from "./response-check.ts";
 import { withRetries } from "./retry-loop.ts";
+import { storedSampleDiffers } from "./same-file.ts";
 import type { Segment } from "./segment.ts";
 import { checkSidecarTrust } from "./sidecar-trust.ts";
 import type { Source } from "./source.ts";
@@ -151,7 +152,7 @@ export async function prepareDownload(
   try {
     const prepared =
       saved !== undefined && !request.restart
-        ? await continueSaved(ctx, request, output, saved, probed)
+        ? await continueSaved(ctx, request, output, saved, probed, signal)
         : await planFresh(ctx, request, output, probed);
     const learnt = prepared.mode === "range" ? await sources : [mainSource(request, probed.remote)];
     const mirrors = learnt.slice(1).map(savedMirror);
@@ -368,11 +369,12 @@ async function planFresh(
 }
 
 async function continueSaved(
-  _ctx: Context,
+  ctx: Context,
   request: DownloadRequest,
   output: string,
   saved: DownloadStateFile,
   probed: ProbeResult,
+  signal: AbortSignal,
 ): Promise<Planned> {
   const { remote } = probed;
   const change = describeChange(saved, remote);
@@ -415,6 +417,24 @@ async function continueSaved(
   }
   if (mode === "range") dropBody(probed);
   else if (probed.headResponse !== undefined) void discardBody(probed.headResponse.response);
+  // A link that redirects was minted anew (a signed URL): like a refresh, its target must hold the bytes
+  // already stored, which validators alone do not prove (a careless server keeps size and ETag). One range
+  // request, only for such links: a direct URL's resume stays one probe (docs/expiring-links.md).
+  if (mode === "range" && remote.url !== request.url) {
+    const http = {
+      headers: request.headers,
+      credentialOrigin: credentialOriginOf(request),
+      headTimeoutMs: request.stallTimeoutMs,
+      signal,
+    };
+    const why = await storedSampleDiffers(ctx, sidecarOf(output), saved, remote.url, http);
+    if (why !== undefined) {
+      throw new RemoteChangedError(
+        `${request.url} now leads to another file (${why}); the partial data is kept; rerun with --restart`,
+        { url: remote.url, file: output, hint: "rerun with --restart to discard the old parts" },
+      );
+    }
+  }
   return {
     request: { ...request, storage: saved.storage, ...(pieces === undefined ? {} : { pieceHashes: pieces }) },
     output,

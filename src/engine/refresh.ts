@@ -1,6 +1,6 @@
 import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
-import { HttpStatusError, RemoteChangedError } from "../errors.ts";
+import { DlmError, HttpStatusError, NetworkError, RemoteChangedError } from "../errors.ts";
 import { discardBody, httpGet, readBody } from "./http.ts";
 import { EXPIRY_BODY_BYTES, isExpiryAnswer, mayBeExpiry } from "./link-expiry.ts";
 import { probe } from "./probe.ts";
@@ -45,6 +45,14 @@ export interface RefreshOptions {
   readonly log: Logger;
   /** See MAX_REFRESHES_PER_WINDOW. */
   readonly maxPerWindow?: number | undefined;
+  /** The source this refresher renews (for logs); 0 when absent. */
+  readonly source?: number | undefined;
+  /**
+   * A mirror's: asked when its refresh fails for good (another file, refreshes spent, the given URL refused);
+   * true (other sources remain) gives this source up (`gone`) instead of failing the download. Absent (source
+   * 0, the URL the user gave): such a failure stops the download, as the file it names is the one wanted.
+   */
+  readonly mayDrop?: (() => boolean) | undefined;
 }
 
 /**
@@ -59,7 +67,13 @@ export interface RefreshOptions {
 export class LinkRefresher {
   readonly #options: RefreshOptions;
   #current: RemoteFile;
-  #inflight: Promise<RemoteFile> | undefined;
+  /** The target after the first successful refresh; undefined until then. */
+  #renewed: RemoteFile | undefined;
+  /** Why this source was given up (see RefreshOptions.mayDrop), and the error it would have been. */
+  #gone: DlmError | undefined;
+  /** What told the last renewed target apart from the file (for `gone`). */
+  #difference = "";
+  #inflight: Promise<RemoteFile | undefined> | undefined;
   readonly #times: number[] = [];
   #count = 0;
 
@@ -73,6 +87,21 @@ export class LinkRefresher {
     return this.#current;
   }
 
+  /** The target a refresh found, undefined while the first one is still in use (its validators stay the caller's). */
+  get renewed(): RemoteFile | undefined {
+    return this.#renewed;
+  }
+
+  /** Why this source was given up (its refresh failed for good and `mayDrop` allowed it), else undefined. */
+  get gone(): string | undefined {
+    const gone = this.#gone;
+    if (gone === undefined) return undefined;
+    // Kept short for the drop's log line: the rest (--restart, partial data) is about the download, not a mirror.
+    if (gone instanceof RemoteChangedError)
+      return `its renewed link leads to another file (${this.#difference})`;
+    return gone.message;
+  }
+
   /** How many refreshes ran (for logs and tests). */
   get count(): number {
     return this.#count;
@@ -81,8 +110,9 @@ export class LinkRefresher {
   /**
    * Called by a worker whose request to `stale.url` was refused with `response` (any status but the one
    * expected). Consumes the body. Returns the target to continue with when the answer means an expired link,
-   * undefined when it does not (then it is an ordinary failure). Throws RemoteChangedError, or HttpStatusError
-   * when refreshes are spent or the given URL no longer works; a NetworkError while refreshing is retryable.
+   * undefined when it does not (then it is an ordinary failure) or when this source is `gone` (a mirror the
+   * scheduler then drops). Throws RemoteChangedError, or HttpStatusError when refreshes are spent or the given
+   * URL no longer works (unless `mayDrop` lets the source go); a NetworkError while refreshing is retryable.
    */
   async afterRefusal(
     stale: RemoteFile,
@@ -90,6 +120,12 @@ export class LinkRefresher {
     signal: AbortSignal,
   ): Promise<RemoteFile | undefined> {
     const status = response.status;
+    if (this.#gone !== undefined) {
+      await discardBody(response);
+      // The last source left cannot be dropped: its failure is the download's.
+      if (this.#options.mayDrop?.() === true) return undefined;
+      throw this.#gone;
+    }
     const refreshable = this.#options.command !== undefined || stale.url !== this.#options.given;
     if (!refreshable || !mayBeExpiry(status)) {
       await discardBody(response);
@@ -100,10 +136,32 @@ export class LinkRefresher {
     if (!isExpiryAnswer(status, body)) return undefined;
     // Another worker already moved on from this URL: follow it, no new refresh.
     if (stale.url !== this.#current.url) return this.#current;
-    this.#inflight ??= this.#refresh(stale, status, signal).finally(() => {
+    this.#inflight ??= this.#refreshOrDrop(stale, status, signal).finally(() => {
       this.#inflight = undefined;
     });
     return this.#inflight;
+  }
+
+  /** #refresh; a mirror whose refresh fails for good is given up instead, when `mayDrop` allows it. */
+  async #refreshOrDrop(
+    stale: RemoteFile,
+    status: number,
+    signal: AbortSignal,
+  ): Promise<RemoteFile | undefined> {
+    try {
+      return await this.#refresh(stale, status, signal);
+    } catch (error) {
+      const final = error instanceof DlmError && !(error instanceof NetworkError) && !signal.aborted;
+      if (!final || this.#options.mayDrop?.() !== true) throw error;
+      this.#gone = error;
+      // The scheduler's drop of the source is the one warning line (download.ts); this says why in detail.
+      this.#options.log.debug("giving up source {source} ({url}): {reason}", {
+        source: this.#options.source ?? 0,
+        url: this.#options.given,
+        reason: error.message,
+      });
+      return undefined;
+    }
   }
 
   async #refresh(stale: RemoteFile, status: number, signal: AbortSignal): Promise<RemoteFile> {
@@ -137,30 +195,57 @@ export class LinkRefresher {
       firstBytes: 1,
     });
     const fresh: RemoteFile = { ...probed.remote, dispositionName: stale.dispositionName };
-    const why = differenceOf(stale, fresh) ?? (await this.#sampleDiffers(fresh, signal));
+    const difference = differenceOf(stale, fresh);
+    const verdict: SampleVerdict =
+      difference === undefined
+        ? await this.#compareSample(fresh, signal)
+        : { kind: "differs", why: difference };
+    // A link that expired again before its sample came back (a very short one, a slow machine) proves
+    // nothing about the file: renew once more, within the same bound, keeping the file's identity (`stale`).
+    if (verdict.kind === "refused" && isExpiryAnswer(verdict.status, "")) {
+      if (probed.fullResponse !== undefined) await discardBody(probed.fullResponse);
+      return this.#refresh({ ...stale, url: fresh.url }, verdict.status, signal);
+    }
+    const why = verdict.kind === "same" ? undefined : verdict.why;
     if (why !== undefined) {
+      this.#difference = why;
       throw new RemoteChangedError(
         `${url} now leads to another file (${why}); the partial data is kept; rerun with --restart to start over`,
         { url: fresh.url, file: o.output, hint: "rerun with --restart to discard the old parts" },
       );
     }
     o.log.info("link expired (HTTP {status} from {stale}); continuing at {url}", {
+      source: o.source ?? 0,
       status,
       stale: stale.url,
       url: fresh.url,
       refreshes: this.#count,
     });
     this.#current = fresh;
+    this.#renewed = fresh;
     return fresh;
   }
 
-  /** Why the bytes stored differ from the fresh target's at the same offset, or undefined when they agree. */
-  async #sampleDiffers(fresh: RemoteFile, signal: AbortSignal): Promise<string | undefined> {
+  /** Whether the bytes stored are the fresh target's at the same offset (nothing stored: the same). */
+  async #compareSample(fresh: RemoteFile, signal: AbortSignal): Promise<SampleVerdict> {
     const o = this.#options;
     const sample = await o.sample();
-    if (sample === undefined) return undefined;
-    return sampleDiffers(o.ctx, fresh.url, sample, o, signal);
+    if (sample === undefined) return { kind: "same" };
+    return compareSample(o.ctx, fresh.url, sample, o, signal);
   }
+}
+
+/** How a target's bytes compare with a sample stored: `refused` when it answered another status than 206. */
+export type SampleVerdict =
+  | { readonly kind: "same" }
+  | { readonly kind: "differs"; readonly why: string }
+  | { readonly kind: "refused"; readonly status: number; readonly why: string };
+
+/** How the sample check's requests are sent (as the download's own). */
+interface SampleHttp {
+  readonly headers: readonly (readonly [string, string])[];
+  readonly credentialOrigin: string;
+  readonly headTimeoutMs: number;
 }
 
 /**
@@ -171,14 +256,22 @@ export async function sampleDiffers(
   ctx: Context,
   url: string,
   sample: StoredSample,
-  http: {
-    readonly headers: readonly (readonly [string, string])[];
-    readonly credentialOrigin: string;
-    readonly headTimeoutMs: number;
-  },
+  http: SampleHttp,
   signal: AbortSignal,
 ): Promise<string | undefined> {
-  if (sample.bytes.length === 0) return undefined;
+  const verdict = await compareSample(ctx, url, sample, http, signal);
+  return verdict.kind === "same" ? undefined : verdict.why;
+}
+
+/** sampleDiffers, telling a refusal (its status) apart from other bytes. */
+export async function compareSample(
+  ctx: Context,
+  url: string,
+  sample: StoredSample,
+  http: SampleHttp,
+  signal: AbortSignal,
+): Promise<SampleVerdict> {
+  if (sample.bytes.length === 0) return { kind: "same" };
   const end = sample.offset + sample.bytes.length - 1;
   const response = await httpGet(ctx, url, {
     range: { start: sample.offset, end },
@@ -189,7 +282,8 @@ export async function sampleDiffers(
   });
   if (response.status !== 206) {
     await discardBody(response);
-    return `HTTP ${response.status} for the bytes ${sample.offset}-${end} already stored`;
+    const why = `HTTP ${response.status} for the bytes ${sample.offset}-${end} already stored`;
+    return { kind: "refused", status: response.status, why };
   }
   const got = new Uint8Array(sample.bytes.length);
   let filled = 0;
@@ -203,10 +297,15 @@ export async function sampleDiffers(
     },
     signal,
   );
-  if (filled !== got.length) return `only ${filled} of the ${got.length} bytes at ${sample.offset} came back`;
+  if (filled !== got.length)
+    return {
+      kind: "differs",
+      why: `only ${filled} of the ${got.length} bytes at ${sample.offset} came back`,
+    };
   const a = new Bun.CryptoHasher("sha256").update(got).digest("hex");
   const b = new Bun.CryptoHasher("sha256").update(sample.bytes).digest("hex");
-  return a === b ? undefined : `the ${got.length} bytes at ${sample.offset} differ from those on disk`;
+  if (a === b) return { kind: "same" };
+  return { kind: "differs", why: `the ${got.length} bytes at ${sample.offset} differ from those on disk` };
 }
 
 /** Size or strong ETag that tells two targets apart, or undefined when neither does. */

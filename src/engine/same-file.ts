@@ -3,7 +3,7 @@ import type { Context } from "../context.ts";
 import { probe } from "./probe.ts";
 import { differenceOf, SAMPLE_BYTES, type StoredSample, sampleDiffers } from "./refresh.ts";
 import type { RemoteFile } from "./remote-file.ts";
-import { readStateFile, statePath } from "./state-file.ts";
+import { type DownloadStateFile, readStateFile, statePath } from "./state-file.ts";
 import { createSink } from "./storage/create-sink.ts";
 
 /** How the probe of a new URL is sent (as the download's own requests). */
@@ -40,6 +40,21 @@ export async function sidecarDiffersFrom(
   };
   const why = differenceOf(recorded, probed.remote);
   if (why !== undefined) return why;
+  return storedSampleDiffers(ctx, sidecar, state, probed.remote.url, request);
+}
+
+/**
+ * Why `url` does not serve the bytes the sidecar already holds (up to SAMPLE_BYTES from the start of the
+ * segment with the most fsynced bytes, state.json's `done`, fetched again and compared by SHA-256), or
+ * undefined when they agree or nothing is stored yet. One range request; no probe.
+ */
+export async function storedSampleDiffers(
+  ctx: Context,
+  sidecar: string,
+  state: DownloadStateFile,
+  url: string,
+  request: SameFileRequest,
+): Promise<string | undefined> {
   let best = state.segments[0];
   for (const segment of state.segments) if (segment.done > (best?.done ?? 0)) best = segment;
   if (best === undefined || best.done === 0) return undefined;
@@ -53,5 +68,5 @@ export async function sidecarDiffersFrom(
   );
   if (bytes.length !== length) return `the sidecar holds fewer bytes than state.json says`;
   const sample: StoredSample = { offset: best.start, bytes };
-  return sampleDiffers(ctx, probed.remote.url, sample, request, request.signal);
+  return sampleDiffers(ctx, url, sample, request, request.signal);
 }
