@@ -72,5 +72,6 @@ export function progressJson(s: ProgressSnapshot): Record<string, unknown> {
     bytesPerSecond: Math.round(s.bytesPerSecond),
     etaSeconds: s.etaSeconds === undefined ? null : Math.round(s.etaSeconds),
     connections: s.activeConnections,
+    elapsedMs: Math.round(s.elapsedMs),
   };
 }
