@@ -44,7 +44,8 @@ export interface JobRunnerOptions extends RunRequestOptions {
   readonly shared: boolean;
   /** Speed limit all downloads share. */
   readonly globalBucket: TokenBucket;
-  readonly retryLater: boolean;
+  /** Retry retryable failures later (default true). */
+  readonly retryLater?: boolean | undefined;
   readonly retryBaseMs?: number | undefined;
   /** Attempts stored so far (a failure's retry wait grows with them). */
   readonly attempts: (id: number) => Promise<number>;
@@ -185,7 +186,7 @@ export class JobRunner {
       outcome,
       bytes: job.controller.snapshot().bytesDownloaded,
       attempts: outcome.kind === "failed" ? await this.#options.attempts(id) : 0,
-      retryLater: this.#options.retryLater,
+      retryLater: this.#options.retryLater !== false,
       retryBaseMs: this.#options.retryBaseMs,
       now: this.#options.ctx.now(),
     });

@@ -2,93 +2,45 @@
 // job lives in its own unit: job-runner.ts (running jobs and their ends through lifecycle.ts), pick-starts.ts
 // with queue-plan.ts (which waiting downloads start), lease-keeper.ts (leases), event-feed.ts (event order,
 // the shared feed, pruning), update-command.ts, remove-command.ts and remote-stop.ts (commands).
-import type { Logger } from "@logtape/logtape";
-import type { Context } from "../context.ts";
 import { REQUEST_DEFAULTS } from "../engine/download-request.ts";
 import { TokenBucket } from "../engine/rate-limiter.ts";
-import type { RetryOptions } from "../engine/retry-policy.ts";
 import { assertFetchableUrl } from "../engine/url-scheme.ts";
 import { CommandRefusedError } from "../errors.ts";
 import type { ProgressSnapshot } from "../progress/snapshot.ts";
 import { checksumOptionOf } from "./checksum-option.ts";
 import type { CommandContext } from "./command-context.ts";
-import type { DownloadRecord, NewDownload, QueueState, RecordPatch, StoredEvent } from "./download-record.ts";
+import type { NewDownload, QueueState, RecordPatch, StoredEvent } from "./download-record.ts";
 import { EventFeed } from "./event-feed.ts";
 import { checkBounded, checkInput } from "./input-bounds.ts";
 import { JobRunner } from "./job-runner.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 import type { DownloadView, ManagerListener, QueueStats } from "./manager-events.ts";
+import {
+  HEARTBEAT_MS,
+  KEEP_EVENT_BYTES,
+  KEEP_EVENTS,
+  LEASE_MS,
+  type ManagerOptions,
+  TICK_MS,
+} from "./manager-options.ts";
 import { claimForThisProcess, claimGone, type NodeClaim } from "./node-claim.ts";
 import { checkPlace } from "./output-place.ts";
+import { pauseDownloads } from "./pause-command.ts";
 import { pickStarts } from "./pick-starts.ts";
-import { runsElsewhere, stopElsewhere } from "./remote-stop.ts";
+import { progressTick, queueStats } from "./progress-tick.ts";
 import { removeDownloads } from "./remove-command.ts";
 import { Rerun } from "./rerun.ts";
 import { placedWithoutSidecar } from "./run-request.ts";
 import type { RecordFilter, Store } from "./store.ts";
 import { type UpdatableField, updateSettings } from "./update-command.ts";
 
+export {
+  KEEP_EVENT_BYTES,
+  KEEP_EVENTS,
+  LEASE_MS,
+  type ManagerOptions,
+} from "./manager-options.ts";
 export type { UpdatableField } from "./update-command.ts";
-
-/** How a manager runs. */
-export interface ManagerOptions {
-  readonly store: Store;
-  /** The world (fetch, clocks, env); `cwd` is replaced per download by its directory. */
-  readonly ctx: Context;
-  /** Absolute download directory; nothing is written outside it. */
-  readonly dir: string;
-  readonly maxActive: number;
-  /** Connections all running downloads hold together (default maxActive × defaultConnections). */
-  readonly connectionBudget?: number;
-  /** Connections of a download that asks for none (default REQUEST_DEFAULTS.connections). */
-  readonly defaultConnections?: number;
-  /** First retry wait after a retryable failure, ms (default RETRY_BASE_MS). */
-  readonly retryBaseMs?: number;
-  /** Global speed limit, bytes per second shared by all downloads (0 or absent: none). */
-  readonly globalLimit?: number;
-  /** Retry retryable failures later (default true); false fails them once the engine's retries are spent. */
-  readonly retryLater?: boolean;
-  /** Stored events kept for WatchAll replays, at start and while running (default KEEP_EVENTS). */
-  readonly keepEvents?: number;
-  /** Bytes of stored event payloads kept, at start and while running (default KEEP_EVENT_BYTES). */
-  readonly keepEventBytes?: number;
-  /** Called once a download ends, finished or failed (the `--on-complete` hook); must not throw. */
-  readonly onEnded?: (record: DownloadRecord) => void;
-  /** The engine's own retries within one run (default DEFAULT_RETRY_OPTIONS, as `dlm get`). */
-  readonly engineRetry?: RetryOptions;
-  /** `dlm serve --refresh-cmd`: the owner's command for expired links (never an API client's: it runs a program). */
-  readonly refreshCommand?: readonly string[] | undefined;
-  /** This process's name among the nodes sharing the store (default "local"). */
-  readonly node?: string;
-  /**
-   * How long a claimed download stays leased without a heartbeat, ms (default LEASE_MS). Another node
-   * takes it over after that; this node stops it before that if it cannot renew the lease.
-   */
-  readonly leaseMs?: number;
-  readonly log: Logger;
-}
-
-/**
- * Stored events kept at start: a watcher may reconnect this far back. Only state changes are stored (a few
- * per download), so this covers tens of thousands of downloads.
- */
-export const KEEP_EVENTS = 100_000;
-
-/** Bytes of stored event payloads kept (each event holds a record without secrets, a few hundred bytes). */
-export const KEEP_EVENT_BYTES = 64 * 1024 * 1024;
-
-/** How often progress and stats go to listeners, ms (at most 4 a second, as WatchAll promises). */
-const TICK_MS = 250;
-
-/** Default lease of a claimed download without a heartbeat, ms. */
-export const LEASE_MS = 15_000;
-
-/**
- * Heartbeat period, ms: leases are renewed, expired ones reclaimed and (on a shared store) the event feed
- * read this often, so a pause asked on another node is acted on within a second even if its
- * notification is lost.
- */
-const HEARTBEAT_MS = 1_000;
 
 /**
  * The queue of many downloads: it keeps rows and events in the Store, runs at most `maxActive` downloads at
@@ -136,18 +88,12 @@ export class Manager {
     this.#node = options.node ?? "local";
     this.#globalBucket = new TokenBucket(options.globalLimit ?? 0, ctx.monotonic());
     this.#jobs = new JobRunner({
-      ctx,
-      dir: options.dir,
+      ...options,
       shared: store.shared,
       globalBucket: this.#globalBucket,
-      retryLater: options.retryLater !== false,
-      retryBaseMs: options.retryBaseMs,
-      engineRetry: options.engineRetry,
-      refreshCommand: options.refreshCommand,
       attempts: async (id) => (await store.get(id))?.attempts ?? 0,
       change: (id, patch) => this.#change(id, patch, ctx.now(), true),
       schedule: () => this.#schedule(),
-      log,
     });
     this.#feed = new EventFeed({
       store,
@@ -175,9 +121,7 @@ export class Manager {
       log,
     });
     this.#parts = {
-      store,
-      ctx,
-      dir: options.dir,
+      ...options,
       node: this.#node,
       jobs: this.#jobs,
       change: (id, patch) => this.#change(id, patch, ctx.now()),
@@ -318,22 +262,7 @@ export class Manager {
    * ones stay put, those another node runs are paused there. Returns them after.
    */
   async pause(ids: readonly number[]): Promise<DownloadView[]> {
-    const now = this.#options.ctx.now();
-    for (const id of ids) {
-      const job = await this.#jobs.settled(id);
-      if (job !== undefined) {
-        // A download being verified cannot pause: it ends as it ends.
-        job.controller.stop({ kind: "pause" }, "manager");
-        await job.done;
-        continue;
-      }
-      const record = await this.#store.get(id);
-      if (record?.state === "queued" || record?.state === "retrying") {
-        await this.#change(id, { state: "paused", nextTryAt: undefined }, now);
-      } else if (record !== undefined && runsElsewhere(record, this.#node)) {
-        await stopElsewhere(this.#parts, id);
-      }
-    }
+    await pauseDownloads(this.#parts, ids);
     return this.#views(ids);
   }
 
@@ -459,32 +388,19 @@ export class Manager {
 
   /** Publishes progress every TICK_MS. */
   #tick(): void {
-    const progress: DownloadView[] = [];
-    for (const job of this.#jobs.values()) progress.push(this.#jobs.view(job.record));
     if (!this.#feed.listened) return;
-    void (async () => {
-      const counts = await this.#store.countByState();
-      if (this.#store.shared) {
-        // Downloads other nodes run, with the bytes their last heartbeat stored: one view of the fleet.
-        for (const record of await this.#store.list({ states: ["running", "verifying"] })) {
-          if (!this.#jobs.has(record.id)) progress.push(this.#jobs.view(record));
-        }
-      }
-      const stats = this.#statsWith(counts);
-      this.#feed.broadcast({ kind: "tick", seq: this.#feed.delivered, progress, stats });
-    })().catch((error: unknown) => this.#options.log.warn("progress tick failed: {error}", { error }));
+    progressTick(
+      this.#store,
+      this.#jobs,
+      () => this.#feed.delivered,
+      (counts) => this.#statsWith(counts),
+    )
+      .then((message) => this.#feed.broadcast(message))
+      .catch((error: unknown) => this.#options.log.warn("progress tick failed: {error}", { error }));
   }
 
   #statsWith(counts: ReadonlyMap<QueueState, number>): QueueStats {
-    let bytesPerSecond = 0;
-    for (const job of this.#jobs.values()) bytesPerSecond += job.controller.snapshot().bytesPerSecond;
-    return {
-      counts,
-      bytesPerSecond,
-      active: [...this.#jobs.values()].filter((job) => !job.verifying).length,
-      maxActive: this.#options.maxActive,
-      globalLimit: this.#globalBucket.rate,
-    };
+    return queueStats(this.#jobs, counts, this.#options.maxActive, this.#globalBucket.rate);
   }
 
   async #views(ids: readonly number[]): Promise<DownloadView[]> {
