@@ -30,6 +30,7 @@ import { pickStarts } from "./pick-starts.ts";
 import { progressTick, queueStats } from "./progress-tick.ts";
 import { removeDownloads } from "./remove-command.ts";
 import { Rerun } from "./rerun.ts";
+import { resumeDownloads } from "./resume-command.ts";
 import { placedWithoutSidecar } from "./run-request.ts";
 import type { RecordFilter, Store } from "./store.ts";
 import { type UpdatableField, updateSettings } from "./update-command.ts";
@@ -257,10 +258,7 @@ export class Manager {
     return this.get(id);
   }
 
-  /**
-   * Pauses downloads: running ones stop (state saved; one being started is waited for, then stopped), waiting
-   * ones stay put, those another node runs are paused there. Returns them after.
-   */
+  /** Pauses downloads (see pause-command.ts); returns them after. */
   async pause(ids: readonly number[]): Promise<DownloadView[]> {
     await pauseDownloads(this.#parts, ids);
     return this.#views(ids);
@@ -268,25 +266,11 @@ export class Manager {
 
   /** Puts paused, failed and retrying downloads back in the queue (attempts reset). */
   async resume(ids: readonly number[]): Promise<DownloadView[]> {
-    const now = this.#options.ctx.now();
-    for (const id of ids) {
-      const record = await this.#store.get(id);
-      if (record?.state === "paused" || record?.state === "failed" || record?.state === "retrying") {
-        await this.#change(
-          id,
-          { state: "queued", failure: undefined, nextTryAt: undefined, attempts: 0 },
-          now,
-        );
-      }
-    }
-    this.#schedule();
+    await resumeDownloads(this.#parts, ids);
     return this.#views(ids);
   }
 
-  /**
-   * Forgets downloads. A running one stops first. With `deleteFiles` the finished file or the unfinished
-   * sidecar is deleted too; without, files stay (an unfinished one can still be continued by `dlm resume`).
-   */
+  /** Forgets downloads, with `deleteFiles` their files too (see remove-command.ts); returns the ids removed. */
   remove(ids: readonly number[], deleteFiles: boolean): Promise<number[]> {
     return removeDownloads(this.#parts, ids, deleteFiles);
   }
