@@ -1,18 +1,14 @@
-import { existsSync } from "node:fs";
 import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
 import { Controller, type RunOutcome } from "../control/controller.ts";
-import { sidecarOf } from "../engine/prepare.ts";
 import { TokenBucket } from "../engine/rate-limiter.ts";
 import { OutputExistsError } from "../errors.ts";
 import type { DownloadRecord, RecordPatch, StoredEvent } from "./download-record.ts";
 import { viewOf } from "./download-view.ts";
-import { failureInfo } from "./failure-info.ts";
 import type { LeasedJob } from "./lease-keeper.ts";
 import { endPatch, type StopReason } from "./lifecycle.ts";
 import type { DownloadView } from "./manager-events.ts";
-import { placeInside } from "./output-place.ts";
-import { knownPath, placedWithoutSidecar, type RunRequestOptions, runRequest } from "./run-request.ts";
+import { type RunRequestOptions, runPlace, runRequest } from "./run-request.ts";
 import { StartGate } from "./start-gate.ts";
 
 /** One download running in this process. */
@@ -103,25 +99,12 @@ export class JobRunner {
   /** Runs a claimed download (its row already says running, leased to this node). */
   async start(record: DownloadRecord, connections: number): Promise<void> {
     const { ctx, log, dir, shared } = this.#options;
-    let cwd: string;
-    try {
-      cwd = await placeInside(dir, record.directory, record.output);
-    } catch (error) {
-      await this.#options.change(record.id, { state: "failed", failure: failureInfo(error) });
+    const place = await runPlace(dir, record, shared, log);
+    if ("patch" in place) {
+      await this.#options.change(record.id, place.patch);
       return;
     }
-    const known = await knownPath(dir, record, shared);
-    if (shared && placedWithoutSidecar(known)) {
-      // Its file was placed by a node that stopped before recording it (one node checks this at start).
-      await this.#options.change(record.id, { state: "finished" });
-      return;
-    }
-    if (record.bytesDownloaded > 0 && (known === undefined || !existsSync(sidecarOf(known)))) {
-      log.warn("download {id}: no sidecar of its earlier run here ({path}); starting over", {
-        id: record.id,
-        path: record.path,
-      });
-    }
+    const { cwd, known } = place;
     const id = record.id;
     // The path is stored before the first byte is fetched, so a restart finds the sidecar.
     let prepared: Promise<unknown> = Promise.resolve();
