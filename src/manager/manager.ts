@@ -1,7 +1,7 @@
-// The manager's wiring: the commands of the API, one heartbeat, one planning loop and one progress tick. Each
-// job lives in its own unit: job-runner.ts (running jobs and their ends through lifecycle.ts), pick-starts.ts
-// with queue-plan.ts (which waiting downloads start), lease-keeper.ts (leases), event-feed.ts (event order,
-// the shared feed, pruning), update-command.ts, remove-command.ts and remote-stop.ts (commands).
+// The manager's wiring: the API's commands, one planning loop, one heartbeat and one progress tick. Each job
+// lives in its own unit: job-runner.ts (running jobs, their ends through lifecycle.ts), pick-starts.ts with
+// queue-plan.ts (which waiting downloads start), lease-keeper.ts (leases), event-feed.ts (event order, the
+// shared feed, pruning), *-command.ts and remote-stop.ts (commands), progress-tick.ts.
 import { REQUEST_DEFAULTS } from "../engine/download-request.ts";
 import { TokenBucket } from "../engine/rate-limiter.ts";
 import { assertFetchableUrl } from "../engine/url-scheme.ts";
