@@ -12,9 +12,6 @@ import type { StatusSource } from "./status.ts";
 /** How many removed downloads are remembered for tellStopped (aria2's --max-download-result default). */
 export const MAX_REMOVED_RESULTS = 1000;
 
-/** Longest wait for a just-claimed download's job to appear, ms. */
-const START_WAIT_MS = 2_000;
-
 /** What the aria2 methods are given. */
 export interface Aria2Deps {
   readonly manager: Manager;
@@ -126,36 +123,6 @@ export class Aria2Session {
     const removed = this.#removed.get(id);
     if (removed === undefined) throw gidNotFound(shown);
     return { gid: shown, view: removed.view, progress: undefined, removed: true, uris: removed.uris };
-  }
-
-  /**
-   * Waits (at most START_WAIT_MS) until a download stored as running has its job in this process, so a
-   * pause or remove reaches it. The manager stores "running" when it claims a download and registers the
-   * job just after; a pause in between finds no job and does nothing. Each tick (250 ms) lists the jobs.
-   * MERGE (branch `mgr`): drop this once Manager.pause/remove handle a claimed download without a job.
-   */
-  async settleStart(id: number): Promise<void> {
-    const view = await this.manager.get(id);
-    if (
-      view?.state !== "running" ||
-      view.node !== this.manager.node ||
-      this.manager.progress(id) !== undefined
-    ) {
-      return;
-    }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, START_WAIT_MS);
-      const unsubscribe = this.manager.subscribe((message) => {
-        const started = message.kind === "tick" && message.progress.some((one) => one.id === id);
-        const moved = message.kind === "stored" && message.event.downloadId === id;
-        if (started || moved) done();
-      });
-      function done(): void {
-        clearTimeout(timer);
-        unsubscribe();
-        resolve();
-      }
-    });
   }
 
   /** A live download's source (for lists). */

@@ -59,7 +59,6 @@ async function remove(session: Aria2Session, params: Params): Promise<string> {
   if (found.removed || STOPPED_STATES.includes(found.view.state)) {
     throw new Aria2Fault(`Active Download not found for GID#${found.gid}`);
   }
-  await session.settleStart(found.view.id);
   await session.manager.remove([found.view.id], false);
   return found.gid;
 }
@@ -69,7 +68,6 @@ async function pause(session: Aria2Session, params: Params): Promise<string> {
   const status = found.removed ? "removed" : statusOf(found.view.state);
   if (status !== "active" && status !== "waiting")
     throw new Aria2Fault(`GID#${found.gid} cannot be paused now`);
-  await session.settleStart(found.view.id);
   await session.manager.pause([found.view.id]);
   return found.gid;
 }
@@ -85,7 +83,6 @@ async function unpause(session: Aria2Session, params: Params): Promise<string> {
 
 async function pauseAll(session: Aria2Session): Promise<string> {
   const ids = await session.manager.select([], true, { states: ["queued", "retrying", "running"] });
-  for (const id of ids) await session.settleStart(id);
   await session.manager.pause(ids);
   return "OK";
 }

@@ -1,0 +1,77 @@
+import { realpath } from "node:fs/promises";
+import { join } from "node:path";
+import type { DownloadRecord } from "./download-record.ts";
+import type { JobRunner } from "./job-runner.ts";
+import { planQueue } from "./queue-plan.ts";
+import type { Store } from "./store.ts";
+
+/** What the next planning round looks at. */
+export interface PickStartsInput {
+  readonly store: Store;
+  /** Absolute download directory. */
+  readonly dir: string;
+  readonly jobs: JobRunner;
+  /** Downloads that must not start now (their URL is being replaced). */
+  readonly held: ReadonlySet<number>;
+  readonly maxActive: number;
+  readonly connectionBudget: number;
+  readonly defaultConnections: number;
+  /** Wall clock, ms. */
+  readonly now: number;
+}
+
+/** Downloads to claim now with their connections, and when to plan again (a retry's time). */
+export interface PickedStarts {
+  readonly starts: readonly { readonly record: DownloadRecord; readonly connections: number }[];
+  readonly wakeAt: number | undefined;
+}
+
+/**
+ * The waiting downloads to start now (queue-plan.ts decides by slots and connections), leaving out any
+ * that would write where a running download (of this node, or of another on a shared store) writes:
+ * it waits for that one, then fails if the file is there.
+ */
+export async function pickStarts(input: PickStartsInput): Promise<PickedStarts> {
+  const { store, jobs } = input;
+  const waiting = await store.list({ states: ["queued", "retrying"] });
+  // Real paths, as placeInside and the engine's outputs use.
+  const root = await realpath(input.dir);
+  const busy = new Set([...jobs.values()].map((job) => outputKey(root, job.record)));
+  if (store.shared) {
+    // Outputs other nodes are writing are busy too (the download directory is shared).
+    for (const record of await store.list({ states: ["running", "verifying"] })) {
+      busy.add(outputKey(root, record));
+    }
+  }
+  const plan = planQueue({
+    waiting: waiting.filter(
+      (record) => !jobs.has(record.id) && !input.held.has(record.id) && !busy.has(outputKey(root, record)),
+    ),
+    // A job verifying its file uses no connection: its slot goes to the next download at once, so a batch
+    // of small files keeps its connections busy while each file's hash and fsync finish.
+    running: [...jobs.values()].filter((job) => !job.verifying).map((job) => job.connections),
+    maxActive: input.maxActive,
+    connectionBudget: input.connectionBudget,
+    defaultConnections: input.defaultConnections,
+    now: input.now,
+  });
+  const starts: { record: DownloadRecord; connections: number }[] = [];
+  for (const { id, connections } of plan.start) {
+    const record = waiting.find((r) => r.id === id);
+    // Two waiting downloads with one output: the first starts, the other waits for it.
+    if (record === undefined || busy.has(outputKey(root, record))) continue;
+    busy.add(outputKey(root, record));
+    starts.push({ record, connections });
+  }
+  return { starts, wakeAt: plan.wakeAt };
+}
+
+/**
+ * Where a download will write, as far as is known before it runs: its path once chosen, its directory and
+ * name when given, else its directory and URL (the server's name for one URL is the same each time).
+ */
+function outputKey(root: string, record: DownloadRecord): string {
+  if (record.path !== undefined) return `path\0${record.path}`;
+  if (record.output !== undefined) return `path\0${join(root, record.directory, record.output)}`;
+  return `url\0${join(root, record.directory)}\0${record.url}`;
+}
