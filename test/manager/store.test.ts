@@ -2,8 +2,8 @@ import { afterAll, beforeAll, test as bunTest, describe, expect } from "bun:test
 import { join } from "node:path";
 import { SQL } from "bun";
 import { MemoryStore } from "../../src/manager/memory-store.ts";
-import { PostgresStore } from "../../src/manager/postgres-store.ts";
-import { SCHEMA_VERSION, SqliteStore } from "../../src/manager/sqlite-store.ts";
+import { SCHEMA_VERSION } from "../../src/manager/sql-dialect-sqlite.ts";
+import { PostgresStore, SqliteStore } from "../../src/manager/sql-store.ts";
 import type { Store } from "../../src/manager/store.ts";
 import { tempDirs } from "../helpers/cli.ts";
 import { newDownload } from "../helpers/new-download.ts";
