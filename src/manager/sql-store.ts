@@ -65,7 +65,8 @@ export class SqlStore implements Store {
     const latest = d.migrations.length;
     await this.#db.begin(async (tx) => {
       await d.lock(tx, "migrations");
-      await tx`CREATE TABLE IF NOT EXISTS ${tx(d.tables.version)} (version INTEGER NOT NULL)`;
+      // Unquoted (a constant), as the schema has always written it.
+      await tx.unsafe(`CREATE TABLE IF NOT EXISTS ${d.tables.version} (version INTEGER NOT NULL)`);
       const rows: Row[] = await tx`SELECT version FROM ${tx(d.tables.version)}`;
       const current = Number(rows[0]?.["version"] ?? 0);
       if (current > latest) {

@@ -187,6 +187,24 @@ describe.each(stores)("%s (the Store contract)", (name, open) => {
     await store.close();
   });
 
+  test("one heartbeat stores each download's own bytes and renews only the node's own leases", async () => {
+    const store = await open();
+    const ids: number[] = [];
+    for (const name of ["a", "b", "c"]) ids.push((await store.add(input(`http://x/${name}`), 1)).record.id);
+    const [a = 0, b = 0, c = 0] = ids;
+    await store.claim([a, b], "n1", 60_000, Date.now());
+    await store.claim([c], "n2", 60_000, Date.now());
+    const progress = new Map([
+      [a, 100],
+      [b, 200],
+      [c, 300],
+    ]);
+    const beat = await store.heartbeat("n1", progress, 60_000, Date.now());
+    expect([...beat.owned].sort((x, y) => x - y)).toEqual([a, b]);
+    expect((await store.list()).map((r) => r.bytesDownloaded)).toEqual([100, 200, 0]);
+    await store.close();
+  });
+
   test("a pause asked of a node that then died holds when its download is reclaimed", async () => {
     const store = await open();
     const { record } = await store.add(input("http://x/a"), 1);
@@ -271,6 +289,27 @@ describe.each(stores)("%s (the Store contract)", (name, open) => {
     await store.close();
   });
 });
+
+describe.each(stores.filter(([name]) => name !== "MemoryStore"))(
+  "%s (the database's clock)",
+  (name, open) => {
+    const test = name === "PostgresStore" && noPostgres !== undefined ? bunTest.skip : bunTest;
+    test("leases and node claims run on the database's clock, whatever `now` the caller passes", async () => {
+      const store = await open();
+      const { record } = await store.add(input("http://x/a"), 1);
+      // A node whose clock is far behind still takes a full lease, and one far ahead does not end it.
+      await store.claim([record.id], "slow", 60_000, 0);
+      expect(await store.reclaimExpired(Date.now() + 3_600_000)).toEqual([]);
+      expect((await store.get(record.id))?.node).toBe("slow");
+      const mine = { node: "n", token: "t1", host: "h", pid: 1 };
+      expect(await store.claimNode(mine, 60_000, 0, () => false)).toBeUndefined();
+      expect(
+        await store.claimNode({ ...mine, token: "t2" }, 60_000, Date.now() + 3_600_000, () => false),
+      ).toEqual(mine);
+      await store.close();
+    });
+  },
+);
 
 describe.skipIf(noPostgres !== undefined)("PostgresStore with several writers", () => {
   test("concurrent claims from three nodes never take one download twice", async () => {
