@@ -274,10 +274,10 @@ export class SqlStore implements Store {
             next_try_at = NULL, updated_at = ${now}
           WHERE id IN ${tx(free.map((row) => Number(row["id"])))}
           RETURNING *`;
-        // Events in the order the ids were given.
+        // Events in the order the ids were given (once each).
         const records = new Map(claimed.map((row) => [Number(row["id"]), toRecord(row)]));
         const events: StoredEvent[] = [];
-        for (const id of ids) {
+        for (const id of new Set(ids)) {
           const record = records.get(id);
           if (record !== undefined) events.push(await this.#event(tx, "changed", record, now));
         }
