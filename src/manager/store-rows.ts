@@ -2,13 +2,16 @@ import { logger } from "../log.ts";
 import {
   ACTIVE_STATES,
   type DownloadRecord,
+  type EventKind,
   type FailureInfo,
+  type NewDownload,
   QUEUE_STATES,
   type QueueState,
   type StoredEvent,
 } from "./download-record.ts";
 import type { NodeClaim } from "./node-claim.ts";
 import { hideSecrets } from "./secret-headers.ts";
+import type { EventColumns } from "./sql-dialect.ts";
 import type { Heartbeat } from "./store.ts";
 
 /** A row as Bun's SQL client returns it (SQLite or PostgreSQL; PostgreSQL's int8 arrives as a string). */
@@ -57,7 +60,7 @@ function bounded(row: Row, column: string): number {
   return clamped;
 }
 
-/** A `downloads` row as a record; JSON columns are kept as text by both SQL stores. */
+/** A `downloads` row as a record; JSON columns are kept as text by both SQL dialects. */
 export function toRecord(row: Row): DownloadRecord {
   const failure = optionalText(row["failure"]);
   return {
@@ -118,9 +121,13 @@ export function toEvent(row: Row): StoredEvent {
   };
 }
 
-/** Column values of a record for an UPDATE (JSON as text, absent as NULL). */
-export function recordColumns(record: DownloadRecord) {
+/**
+ * Column values of a record for an INSERT or an UPDATE (JSON as text, absent as NULL): with toRecord, the one
+ * place naming the columns of `downloads` (id is the database's; lease_until and requested are the store's).
+ */
+export function recordColumns(record: Omit<DownloadRecord, "id">) {
   return {
+    request_id: record.requestId ?? null,
     url: record.url,
     output: record.output ?? null,
     directory: record.directory,
@@ -141,8 +148,32 @@ export function recordColumns(record: DownloadRecord) {
     total_bytes: record.totalBytes ?? null,
     sha256: record.sha256 ?? null,
     node: record.node ?? null,
+    created_at: record.createdAt,
     updated_at: record.updatedAt,
   };
+}
+
+/** A new download's record at `position` before the database gives it an id. */
+export function freshRecord(input: NewDownload, position: number, now: number): Omit<DownloadRecord, "id"> {
+  return {
+    ...input,
+    path: undefined,
+    position,
+    failure: undefined,
+    nextTryAt: undefined,
+    attempts: 0,
+    bytesDownloaded: 0,
+    totalBytes: undefined,
+    sha256: undefined,
+    node: undefined,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+/** The `events` row of a change: what an event stores of a record is eventPayload's. */
+export function eventColumns(kind: EventKind, record: DownloadRecord, now: number): EventColumns {
+  return { download_id: record.id, kind, payload: eventPayload(record), at: now };
 }
 
 /** A row leaving running/verifying releases its lease (node cleared); an active row keeps its node. */

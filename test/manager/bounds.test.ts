@@ -9,7 +9,7 @@ import { DownloadSchema } from "../../src/gen/dlm/v1/download_pb.ts";
 import { toDownload } from "../../src/interfaces/rpc/download-message.ts";
 import { MAX_HEADER_BYTES } from "../../src/manager/input-bounds.ts";
 import { Manager } from "../../src/manager/manager.ts";
-import { SqliteStore } from "../../src/manager/sqlite-store.ts";
+import { SqliteStore } from "../../src/manager/sql-store.ts";
 import { quietContext } from "../control/fixture.ts";
 import { tempDirs } from "../helpers/cli.ts";
 import { newDownload } from "../helpers/new-download.ts";

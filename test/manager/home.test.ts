@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { StateFileError } from "../../src/errors.ts";
 import { EXIT } from "../../src/exit-codes.ts";
 import { secureHome } from "../../src/interfaces/cli/serve-home.ts";
-import { SqliteStore } from "../../src/manager/sqlite-store.ts";
+import { SqliteStore } from "../../src/manager/sql-store.ts";
 import { runDlm, tempDirs } from "../helpers/cli.ts";
 import { newDownload } from "../helpers/new-download.ts";
 import { startServe, stopServe } from "../serve/serve-fixture.ts";

@@ -7,7 +7,7 @@ import { watchAll } from "../../src/interfaces/rpc/watch-all.ts";
 import type { NewDownload, QueueState } from "../../src/manager/download-record.ts";
 import { Manager } from "../../src/manager/manager.ts";
 import type { ManagerEvent } from "../../src/manager/manager-events.ts";
-import { SqliteStore } from "../../src/manager/sqlite-store.ts";
+import { SqliteStore } from "../../src/manager/sql-store.ts";
 import { quietContext } from "../control/fixture.ts";
 import { sha256Hex, sha256Of } from "../helpers/bytes.ts";
 import { tempDirs } from "../helpers/cli.ts";

@@ -8,7 +8,7 @@ import { isCredentialHeader } from "../../src/engine/credential-headers.ts";
 import { Manager } from "../../src/manager/manager.ts";
 import type { ManagerEvent } from "../../src/manager/manager-events.ts";
 import { headersAfterUpdate, hideSecrets } from "../../src/manager/secret-headers.ts";
-import { SqliteStore } from "../../src/manager/sqlite-store.ts";
+import { SqliteStore } from "../../src/manager/sql-store.ts";
 import { quietContext } from "../control/fixture.ts";
 import { tempDirs } from "../helpers/cli.ts";
 import { newDownload } from "../helpers/new-download.ts";

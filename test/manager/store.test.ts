@@ -2,8 +2,8 @@ import { afterAll, beforeAll, test as bunTest, describe, expect } from "bun:test
 import { join } from "node:path";
 import { SQL } from "bun";
 import { MemoryStore } from "../../src/manager/memory-store.ts";
-import { PostgresStore } from "../../src/manager/postgres-store.ts";
-import { SCHEMA_VERSION, SqliteStore } from "../../src/manager/sqlite-store.ts";
+import { SCHEMA_VERSION } from "../../src/manager/sql-dialect-sqlite.ts";
+import { PostgresStore, SqliteStore } from "../../src/manager/sql-store.ts";
 import type { Store } from "../../src/manager/store.ts";
 import { tempDirs } from "../helpers/cli.ts";
 import { newDownload } from "../helpers/new-download.ts";
@@ -155,7 +155,7 @@ describe.each(stores)("%s (the Store contract)", (name, open) => {
     const store = await open();
     const a = (await store.add(input("http://x/a"), 1)).record;
     const b = (await store.add(input("http://x/b"), 1)).record;
-    // Wall-clock times: PostgreSQL keeps leases on its own clock, the others on the one passed in.
+    // Wall-clock times: the SQL stores keep leases on the database's clock, the memory store on the one passed in.
     const t = Date.now();
     await store.claim([a.id], "n1", 60_000, t);
     // A lease of 0 ms has lapsed by the time anyone looks.
@@ -184,6 +184,25 @@ describe.each(stores)("%s (the Store contract)", (name, open) => {
     ]).toEqual([a.id]);
     // A node renews only the leases of downloads it says it runs.
     expect((await store.heartbeat("n1", new Map(), 60_000, t + 30)).owned.size).toBe(0);
+    await store.close();
+  });
+
+  test("one heartbeat stores each download's own bytes and renews only the node's own leases", async () => {
+    const store = await open();
+    const ids: number[] = [];
+    for (const name of ["a", "b", "c"]) ids.push((await store.add(input(`http://x/${name}`), 1)).record.id);
+    const [a = 0, b = 0, c = 0] = ids;
+    await store.claim([a, b], "n1", 60_000, Date.now());
+    await store.claim([c], "n2", 60_000, Date.now());
+    const progress = new Map([
+      [a, 100],
+      // Past 2^32: a large file's byte count keeps its type in the one statement.
+      [b, 5_000_000_000],
+      [c, 300],
+    ]);
+    const beat = await store.heartbeat("n1", progress, 60_000, Date.now());
+    expect([...beat.owned].sort((x, y) => x - y)).toEqual([a, b]);
+    expect((await store.list()).map((r) => r.bytesDownloaded)).toEqual([100, 5_000_000_000, 0]);
     await store.close();
   });
 
@@ -271,6 +290,27 @@ describe.each(stores)("%s (the Store contract)", (name, open) => {
     await store.close();
   });
 });
+
+describe.each(stores.filter(([name]) => name !== "MemoryStore"))(
+  "%s (the database's clock)",
+  (name, open) => {
+    const test = name === "PostgresStore" && noPostgres !== undefined ? bunTest.skip : bunTest;
+    test("leases and node claims run on the database's clock, whatever `now` the caller passes", async () => {
+      const store = await open();
+      const { record } = await store.add(input("http://x/a"), 1);
+      // A node whose clock is far behind still takes a full lease, and one far ahead does not end it.
+      await store.claim([record.id], "slow", 60_000, 0);
+      expect(await store.reclaimExpired(Date.now() + 3_600_000)).toEqual([]);
+      expect((await store.get(record.id))?.node).toBe("slow");
+      const mine = { node: "n", token: "t1", host: "h", pid: 1 };
+      expect(await store.claimNode(mine, 60_000, 0, () => false)).toBeUndefined();
+      expect(
+        await store.claimNode({ ...mine, token: "t2" }, 60_000, Date.now() + 3_600_000, () => false),
+      ).toEqual(mine);
+      await store.close();
+    });
+  },
+);
 
 describe.skipIf(noPostgres !== undefined)("PostgresStore with several writers", () => {
   test("concurrent claims from three nodes never take one download twice", async () => {

@@ -11,7 +11,7 @@ import { assertFetchableUrl } from "../../src/engine/url-scheme.ts";
 import { UsageError } from "../../src/errors.ts";
 import { EXIT } from "../../src/exit-codes.ts";
 import { Manager } from "../../src/manager/manager.ts";
-import { SqliteStore } from "../../src/manager/sqlite-store.ts";
+import { SqliteStore } from "../../src/manager/sql-store.ts";
 import { quietContext } from "../control/fixture.ts";
 import { runDlm, tempDirs } from "../helpers/cli.ts";
 import { newDownload } from "../helpers/new-download.ts";

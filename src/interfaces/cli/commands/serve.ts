@@ -53,10 +53,10 @@ function redacted(url: string): string {
 /** The queue: the SQLite file in the home, or the PostgreSQL database `--store` names. */
 async function openStore(home: string, url: string | undefined): Promise<Store> {
   if (url === undefined) {
-    const { SqliteStore } = await import("../../../manager/sqlite-store.ts");
+    const { SqliteStore } = await import("../../../manager/sql-store.ts");
     return SqliteStore.open(join(home, DATABASE_FILE));
   }
-  const { PostgresStore } = await import("../../../manager/postgres-store.ts");
+  const { PostgresStore } = await import("../../../manager/sql-store.ts");
   try {
     return await PostgresStore.open(url);
   } catch (error) {
