@@ -232,7 +232,10 @@ export class DownloadRun {
       activity: this.#activity,
       sources: this.#scheduler
         .sourceStats()
-        .map((s) => ({ ...s, url: this.#prepared.sources.find((x) => x.id === s.id)?.given ?? this.#prepared.remote.url })),
+        .map((s) => ({
+          ...s,
+          url: this.#prepared.sources.find((x) => x.id === s.id)?.given ?? this.#prepared.remote.url,
+        })),
       sourceOf: (worker) => this.#scheduler.sourceOf(worker),
     };
   }
