@@ -230,12 +230,10 @@ export class DownloadRun {
         this.#prepared.last === undefined ? undefined : this.#prepared.last - this.#prepared.first + 1,
       segments: this.#segments,
       activity: this.#activity,
-      sources: this.#scheduler
-        .sourceStats()
-        .map((s) => ({
-          ...s,
-          url: this.#prepared.sources.find((x) => x.id === s.id)?.given ?? this.#prepared.remote.url,
-        })),
+      sources: this.#scheduler.sourceStats().map((s) => ({
+        ...s,
+        url: this.#prepared.sources.find((x) => x.id === s.id)?.given ?? this.#prepared.remote.url,
+      })),
       sourceOf: (worker) => this.#scheduler.sourceOf(worker),
     };
   }
