@@ -6,14 +6,15 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { HttpStatusError, NetworkError } from "../../../errors.ts";
 import { EXIT, type ExitCode } from "../../../exit-codes.ts";
-import { type Progress, ProgressService, SourceState } from "../../../gen/dlm/v1/progress_pb.ts";
+import { type Progress, ProgressService } from "../../../gen/dlm/v1/progress_pb.ts";
 import { ProgressHub } from "../../../progress/hub.ts";
-import type { ProgressSnapshot, SourceProgress } from "../../../progress/snapshot.ts";
+import type { ProgressSnapshot } from "../../../progress/snapshot.ts";
 import { DOWNLOAD_STATES, SEGMENT_STATES } from "../../shared/proto-states.ts";
 import type { CliContext } from "../cli-context.ts";
 import type { LiveDownload } from "../control-client.ts";
 import { attachProgressView } from "../progress-view.ts";
 import { reportError } from "../report.ts";
+import { toSourceProgress } from "../watch-sources.ts";
 import { attachWatchView } from "../watch-view.ts";
 
 /** Follows the stream of `live` until the download ends; returns the exit code to mirror. */
@@ -98,14 +99,6 @@ function exitCodeFor(code: string): ExitCode {
   return Object.hasOwn(EXIT, key) ? EXIT[key as keyof typeof EXIT] : EXIT.UNEXPECTED;
 }
 
-/** Proto source states back to dlm's own (an unknown one shows as active). */
-const SOURCE_STATES: Readonly<Record<SourceState, SourceProgress["state"]>> = {
-  [SourceState.UNSPECIFIED]: "active",
-  [SourceState.ACTIVE]: "active",
-  [SourceState.DEMOTED]: "demoted",
-  [SourceState.DROPPED]: "dropped",
-};
-
 /** The snapshot a Progress message describes, for the terminal renderer. */
 function toSnapshot(p: Progress): ProgressSnapshot {
   return {
@@ -130,14 +123,7 @@ function toSnapshot(p: Progress): ProgressSnapshot {
       retries: g.retries,
       source: g.source,
     })),
-    sources: p.sources.map((s) => ({
-      id: s.id,
-      url: s.url,
-      state: SOURCE_STATES[s.state],
-      bytes: Number(s.bytes),
-      bytesPerSecond: s.bytesPerSecond,
-      connections: s.connections,
-    })),
+    sources: p.sources.map(toSourceProgress),
     elapsedMs: Number(p.elapsedMs),
     ...(p.failure === undefined ? {} : { error: { code: p.failure.code, message: p.failure.message } }),
   };
