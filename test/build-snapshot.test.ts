@@ -4,7 +4,7 @@ import { getLogger } from "@logtape/logtape";
 import { Controller } from "../src/control/controller.ts";
 import type { EngineStatus } from "../src/engine/download.ts";
 import type { WorkerActivity } from "../src/engine/worker.ts";
-import { buildSnapshot, STALLED_SHARE } from "../src/progress/build-snapshot.ts";
+import { buildSnapshot, displayUrl, STALLED_SHARE } from "../src/progress/build-snapshot.ts";
 import { RateMeter } from "../src/progress/meter.ts";
 import type { SegmentProgress } from "../src/progress/snapshot.ts";
 import { quietContext, requestFor } from "./control/fixture.ts";
@@ -68,6 +68,97 @@ describe("buildSnapshot, per connection", () => {
       activity(2, 0, { state: "retrying" }),
     ]).map((s) => s.state);
     expect(states).toEqual(["active", "stalled", "retrying"]);
+  });
+});
+
+describe("buildSnapshot, per source", () => {
+  const stat = {
+    connections: 0,
+    bytesPerSecond: undefined,
+    maxConnections: undefined,
+    usefulConnections: undefined,
+    errors: 0,
+    ttfbMs: undefined,
+  };
+
+  test("each source: its state and bytes from the scheduler, rate and connections from the segments naming it", () => {
+    // Workers 0 and 2 fetch from the mirror, worker 1 from the URL given.
+    const activities = [activity(0, 100), activity(1, 100), activity(2, 100, { state: "retrying" })];
+    const status: EngineStatus = {
+      phase: "running",
+      bytesDone: 0,
+      bytesThisRun: 0,
+      totalBytes: 300,
+      segments: activities.map((a) => a.segment),
+      activity: activities,
+      sources: [
+        { ...stat, id: 0, state: "active", bytes: 70, url: "http://u:p@127.0.0.1:9/x?sig=1#f" },
+        { ...stat, id: 1, state: "demoted", bytes: 30, url: "https://mirror.example/m/x?token=t" },
+        { ...stat, id: 2, state: "dropped", bytes: 0, url: "not a url" },
+      ],
+      sourceOf: (worker) => (worker === 1 ? 0 : 1),
+    };
+    const snapshot = buildSnapshot({
+      output: "/tmp/x",
+      url: "http://127.0.0.1:9/x",
+      state: "running",
+      status,
+      meter: new RateMeter(),
+      nowMs: 100,
+      stallTimeoutMs: STALL_MS,
+      elapsedMs: 100,
+      error: undefined,
+    });
+    expect(snapshot.segments.map((s) => s.source)).toEqual([1, 0, 1]);
+    expect(snapshot.sources).toEqual([
+      {
+        id: 0,
+        url: "http://127.0.0.1:9/x",
+        state: "active",
+        bytes: 70,
+        bytesPerSecond: 2000,
+        connections: 1,
+      },
+      {
+        id: 1,
+        url: "https://mirror.example/m/x",
+        state: "demoted",
+        bytes: 30,
+        bytesPerSecond: 1000 + 3000,
+        connections: 2,
+      },
+      { id: 2, url: "", state: "dropped", bytes: 0, bytesPerSecond: 0, connections: 0 },
+    ]);
+  });
+
+  test("a segment nobody fetches names no source; no engine yet, no sources", () => {
+    const status: EngineStatus = {
+      phase: "running",
+      bytesDone: 0,
+      bytesThisRun: 0,
+      totalBytes: 100,
+      segments: [{ id: 0, start: 0, end: 99, done: 0 }],
+      activity: [],
+      sourceOf: () => 0,
+    };
+    const input = {
+      output: "/tmp/x",
+      url: "http://127.0.0.1:9/x",
+      state: "running" as const,
+      meter: new RateMeter(),
+      nowMs: 0,
+      stallTimeoutMs: STALL_MS,
+      elapsedMs: 0,
+      error: undefined,
+    };
+    expect(buildSnapshot({ ...input, status }).segments[0]?.source).toBeUndefined();
+    expect(buildSnapshot({ ...input, status: undefined }).sources).toEqual([]);
+  });
+
+  test("displayUrl keeps origin and path only", () => {
+    expect(displayUrl("https://user:pw@h.example:8443/a/b.iso?X-Amz-Signature=s#frag")).toBe(
+      "https://h.example:8443/a/b.iso",
+    );
   });
 });
 

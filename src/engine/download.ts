@@ -16,6 +16,7 @@ import type { RemoteFile } from "./remote-file.ts";
 import { parseRetryAfter } from "./retry-policy.ts";
 import { type Decision, Scheduler, type SourceFailure, TICK_MS } from "./scheduler.ts";
 import { isComplete, type Segment } from "./segment.ts";
+import type { SourceStat } from "./source-table.ts";
 import { writeStateFile } from "./state-file.ts";
 import { createSink } from "./storage/create-sink.ts";
 import type { SegmentWriter, Sink } from "./storage/sink.ts";
@@ -45,6 +46,15 @@ export interface EngineStatus {
   readonly totalBytes: number | undefined;
   readonly segments: readonly Segment[];
   readonly activity: readonly WorkerActivity[];
+  /** Each source as the scheduler sees it, with the URL it was given as (progress shows them). */
+  readonly sources?: readonly EngineSourceStatus[];
+  /** The source of a worker's current or last request (0 = the URL given). */
+  readonly sourceOf?: (worker: number) => number | undefined;
+}
+
+/** One source in an {@link EngineStatus}: the scheduler's figures and the URL as given. */
+export interface EngineSourceStatus extends SourceStat {
+  readonly url: string;
 }
 
 /** Abort reason used by a pause: workers stop, state is saved, the run ends with `InterruptedError`. */
@@ -234,6 +244,11 @@ export class DownloadRun {
         this.#prepared.last === undefined ? undefined : this.#prepared.last - this.#prepared.first + 1,
       segments: this.#segments,
       activity: this.#activity,
+      sources: this.#scheduler.sourceStats().map((s) => ({
+        ...s,
+        url: this.#prepared.sources.find((x) => x.id === s.id)?.given ?? this.#prepared.remote.url,
+      })),
+      sourceOf: (worker) => this.#scheduler.sourceOf(worker),
     };
   }
 

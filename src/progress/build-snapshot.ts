@@ -2,7 +2,13 @@ import type { EngineStatus } from "../engine/download.ts";
 import type { WorkerActivity } from "../engine/worker.ts";
 import type { DlmError } from "../errors.ts";
 import type { RateMeter } from "./meter.ts";
-import { type DownloadState, type ProgressSnapshot, percentOf, type SegmentProgress } from "./snapshot.ts";
+import {
+  type DownloadState,
+  type ProgressSnapshot,
+  percentOf,
+  type SegmentProgress,
+  type SourceProgress,
+} from "./snapshot.ts";
 
 /** Inputs of one snapshot. */
 export interface SnapshotInput {
@@ -49,6 +55,18 @@ export function buildSnapshot(input: SnapshotInput): ProgressSnapshot {
       bytesPerSecond: activity?.bytesPerSecond ?? 0,
       slow: activity?.slowSince !== undefined,
       retries: activity?.retries ?? 0,
+      ...(activity === undefined ? {} : { source: status?.sourceOf?.(activity.worker) }),
+    };
+  });
+  const sources: SourceProgress[] = (status?.sources ?? []).map((s) => {
+    const mine = active.filter((a) => status?.sourceOf?.(a.worker) === s.id);
+    return {
+      id: s.id,
+      url: displayUrl(s.url),
+      state: s.state,
+      bytes: s.bytes,
+      bytesPerSecond: mine.reduce((sum, a) => sum + a.bytesPerSecond, 0),
+      connections: mine.length,
     };
   });
   const running = input.state === "running";
@@ -64,9 +82,23 @@ export function buildSnapshot(input: SnapshotInput): ProgressSnapshot {
     etaSeconds: running ? meter.eta(total === undefined ? undefined : total - done) : undefined,
     activeConnections: active.length,
     segments,
+    sources,
     elapsedMs: Math.round(input.elapsedMs),
     ...(input.error === undefined ? {} : { error: { code: input.error.code, message: input.error.message } }),
   };
+}
+
+/**
+ * A source's URL as watchers see it: origin and path. Userinfo, query and fragment are left out because
+ * signed links and mirrors carry tokens there, and a watcher (the dashboard, `dlm watch`) must not learn them.
+ */
+export function displayUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+  } catch {
+    return "";
+  }
 }
 
 function connectionState(

@@ -43,6 +43,24 @@ export interface SegmentProgress {
   /** Its connection is far slower than the median of its peers, by the engine's own rule. */
   slow: boolean;
   retries: number;
+  /** The source its connection fetches from (0 = the URL given); undefined while nobody fetches it. */
+  source?: number | undefined;
+}
+
+/** One place the file is fetched from, as progress shows it. */
+export interface SourceProgress {
+  /** 0 = the URL given; the others (mirrors) in the order they were learned. */
+  id: number;
+  /** Its URL as given, shown as origin and path only: userinfo, query and fragment may hold secrets. */
+  url: string;
+  /** `demoted`: failed several times in a row, used only where nothing better pays; `dropped`: not used again. */
+  state: "active" | "demoted" | "dropped";
+  /** Bytes stored from it this run. */
+  bytes: number;
+  /** Sum of the rates of its connections now, bytes/s (the same figures as its segments'). */
+  bytesPerSecond: number;
+  /** Connections on it now. */
+  connections: number;
 }
 
 /**
@@ -67,6 +85,8 @@ export interface ProgressSnapshot {
   etaSeconds: number | undefined;
   activeConnections: number;
   segments: readonly SegmentProgress[];
+  /** Where the file is fetched from (empty before the download starts, or from an older dlm). */
+  sources?: readonly SourceProgress[];
   /** Time since this run started, ms. */
   elapsedMs: number;
   /** Set when `state` is `failed`: the DlmError code and its one-line message. */

@@ -206,9 +206,9 @@ describe.skipIf(!HAVE_CHROMIUM)(SUITE, () => {
     });
     await page.waitForFunction(() => document.querySelectorAll("#connections li").length === 2);
     expect(await page.$eval("#detail-name", (e) => e.textContent)).toBe("big.bin");
-    // Its one source (the URL given) with both connections on it.
+    // Its one source (the URL given) with both connections on it, and the bytes it sent.
     await page.waitForFunction(() =>
-      /^#0 127\.0\.0\.1:\d+ [\d.]+ \S+\/s, 2 connections$/.test(
+      /^#0 127\.0\.0\.1:\d+ [\d.]+ \S+\/s, 2 connections, [\d.]+ \S*B$/.test(
         document.querySelector("#sources li")?.textContent ?? "",
       ),
     );

@@ -1,6 +1,7 @@
 import type { TextSink } from "../../context.ts";
 import type { ProgressHub } from "../../progress/hub.ts";
-import type { ProgressSnapshot } from "../../progress/snapshot.ts";
+import type { ProgressSnapshot, SourceProgress } from "../../progress/snapshot.ts";
+import { formatBytes, formatRate } from "../shared/format.ts";
 import { SegmentOwners, segmentMap } from "../shared/segment-map.ts";
 import { progressLine } from "./progress-view.ts";
 
@@ -13,19 +14,31 @@ const INTERVAL_MS: Record<WatchStyle, number> = { tty: 200, plain: 2_000 };
 const PLAIN_MAP_WIDTH = 40;
 
 /**
- * The text picture of one snapshot: a status line (state, percent, bytes, rate, ETA, connections) and, when
- * the size is known, the segment map framed as `▕…▏`, `width` columns in all. Pure; `color` adds ANSI
- * colours by connection to the map.
+ * The text picture of one snapshot: a status line (state, percent, bytes, rate, ETA, connections), a line
+ * per source when there are mirrors (see {@link sourceLine}) and, when the size is known, the segment map
+ * framed as `▕…▏`, `width` columns in all. Pure; `color` adds ANSI colours by connection to the map.
  */
 export function watchLines(snapshot: ProgressSnapshot, width: number, color: boolean): string[] {
   const status = `${snapshot.state.padEnd(9)} ${progressLine(snapshot)}`;
-  if (snapshot.totalBytes === undefined) return [status];
+  // One source says nothing the status line does not: the lines are for mirrors.
+  const sources = (snapshot.sources ?? []).length > 1 ? (snapshot.sources ?? []).map(sourceLine) : [];
+  if (snapshot.totalBytes === undefined) return [status, ...sources];
   const map = segmentMap(snapshot.segments, {
     width: Math.max(1, width - 2),
     totalBytes: snapshot.totalBytes,
     color,
   });
-  return [status, `▕${map}▏`];
+  return [status, ...sources, `▕${map}▏`];
+}
+
+/**
+ * One source as `dlm watch` shows it: `#id  rate  connections  bytes  state  url` (figures first, so that a
+ * long URL cut at the terminal's edge loses nothing else).
+ */
+export function sourceLine(source: SourceProgress): string {
+  const rate = formatRate(source.bytesPerSecond).padStart(11);
+  const conn = `${source.connections} conn`.padStart(7);
+  return `  #${source.id} ${rate} ${conn}  ${formatBytes(source.bytes).padStart(9)}  ${source.state.padEnd(7)}  ${source.url}`;
 }
 
 /**
@@ -59,8 +72,9 @@ export function attachWatchView(
     if (!changed && t - last < INTERVAL_MS.tty) return;
     last = t;
     const width = Math.max(20, (out.stderr.columns ?? 80) - 1);
-    const lines = watchLines(snapshot, width, color).map((line, i) =>
-      i === 0 ? line.slice(0, width) : line,
+    // Text lines are cut at the edge (a wrapped line would break the redraw); the map is drawn to fit.
+    const lines = watchLines(snapshot, width, color).map((line) =>
+      line.startsWith("▕") ? line : line.slice(0, width),
     );
     const up = drawn > 1 ? `\x1b[${drawn - 1}A` : "";
     // Clear to the end of the screen: a block that shrank (size became unknown) leaves nothing behind.

@@ -7,9 +7,17 @@ import {
   type Segment,
   SegmentSchema,
   SegmentState,
+  type Source,
+  SourceSchema,
+  SourceState,
   State,
 } from "../../gen/dlm/v1/progress_pb.ts";
-import type { DownloadState, ProgressSnapshot, SegmentProgress } from "../../progress/snapshot.ts";
+import type {
+  DownloadState,
+  ProgressSnapshot,
+  SegmentProgress,
+  SourceProgress,
+} from "../../progress/snapshot.ts";
 import { rpcCodeOf } from "../shared/rpc-codes.ts";
 
 const STATES: Readonly<Record<DownloadState, State>> = {
@@ -30,6 +38,12 @@ const SEGMENT_STATES: Readonly<Record<SegmentProgress["state"], SegmentState>> =
   stalled: SegmentState.STALLED,
 };
 
+const SOURCE_STATES: Readonly<Record<SourceProgress["state"], SourceState>> = {
+  active: SourceState.ACTIVE,
+  demoted: SourceState.DEMOTED,
+  dropped: SourceState.DROPPED,
+};
+
 /** Converted messages by snapshot: every watcher of one tick shares one conversion. */
 const converted = new WeakMap<ProgressSnapshot, Progress>();
 
@@ -48,6 +62,7 @@ export function toProgress(snapshot: ProgressSnapshot): Progress {
     ...(snapshot.etaSeconds === undefined ? {} : { etaSeconds: snapshot.etaSeconds }),
     state: STATES[snapshot.state],
     segments: snapshot.segments.map(toSegment),
+    sources: (snapshot.sources ?? []).map(toSource),
     activeConnections: snapshot.activeConnections,
     output: snapshot.download,
     url: snapshot.url,
@@ -93,6 +108,18 @@ function toSegment(segment: SegmentProgress): Segment {
     retries: segment.retries,
     bytesPerSecond: segment.bytesPerSecond,
     slow: segment.slow,
+    ...(segment.source === undefined ? {} : { source: segment.source }),
+  });
+}
+
+function toSource(source: SourceProgress): Source {
+  return create(SourceSchema, {
+    id: source.id,
+    url: source.url,
+    state: SOURCE_STATES[source.state],
+    bytes: uint64(source.bytes),
+    bytesPerSecond: source.bytesPerSecond,
+    connections: source.connections,
   });
 }
 

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file dlm/v1/progress.proto.
  */
 export const file_dlm_v1_progress: GenFile = /*@__PURE__*/
-  fileDesc("ChVkbG0vdjEvcHJvZ3Jlc3MucHJvdG8SBmRsbS52MSIOCgxXYXRjaFJlcXVlc3Qi5AIKCFByb2dyZXNzEhgKEGJ5dGVzX2Rvd25sb2FkZWQYASABKAQSGAoLdG90YWxfYnl0ZXMYAiABKARIAIgBARIUCgdwZXJjZW50GAMgASgBSAGIAQESGAoQYnl0ZXNfcGVyX3NlY29uZBgEIAEoARIYCgtldGFfc2Vjb25kcxgFIAEoAUgCiAEBEhwKBXN0YXRlGAYgASgOMg0uZGxtLnYxLlN0YXRlEiEKCHNlZ21lbnRzGAcgAygLMg8uZGxtLnYxLlNlZ21lbnQSGgoSYWN0aXZlX2Nvbm5lY3Rpb25zGAggASgNEg4KBm91dHB1dBgJIAEoCRILCgN1cmwYCiABKAkSEgoKZWxhcHNlZF9tcxgLIAEoBBIgCgdmYWlsdXJlGAwgASgLMg8uZGxtLnYxLkZhaWx1cmVCDgoMX3RvdGFsX2J5dGVzQgoKCF9wZXJjZW50Qg4KDF9ldGFfc2Vjb25kcyK9AQoHU2VnbWVudBIKCgJpZBgBIAEoDRINCgVzdGFydBgCIAEoBBILCgNlbmQYAyABKAQSDAoEZG9uZRgEIAEoBBITCgZ3b3JrZXIYBSABKA1IAIgBARIjCgVzdGF0ZRgGIAEoDjIULmRsbS52MS5TZWdtZW50U3RhdGUSDwoHcmV0cmllcxgHIAEoDRIYChBieXRlc19wZXJfc2Vjb25kGAggASgBEgwKBHNsb3cYCSABKAhCCQoHX3dvcmtlciIoCgdGYWlsdXJlEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCSq3AQoFU3RhdGUSFQoRU1RBVEVfVU5TUEVDSUZJRUQQABIRCg1TVEFURV9QUk9CSU5HEAESEQoNU1RBVEVfUlVOTklORxACEhAKDFNUQVRFX1BBVVNFRBADEhMKD1NUQVRFX1ZFUklGWUlORxAEEhIKDlNUQVRFX0ZJTklTSEVEEAUSEAoMU1RBVEVfRkFJTEVEEAYSEwoPU1RBVEVfQ0FOQ0VMTEVEEAcqD1NUQVRFX0ZJTklTSElORyqxAQoMU2VnbWVudFN0YXRlEh0KGVNFR01FTlRfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVTRUdNRU5UX1NUQVRFX1BFTkRJTkcQARIYChRTRUdNRU5UX1NUQVRFX0FDVElWRRACEhoKFlNFR01FTlRfU1RBVEVfUkVUUllJTkcQAxIWChJTRUdNRU5UX1NUQVRFX0RPTkUQBBIZChVTRUdNRU5UX1NUQVRFX1NUQUxMRUQQBTJGCg9Qcm9ncmVzc1NlcnZpY2USMwoFV2F0Y2gSFC5kbG0udjEuV2F0Y2hSZXF1ZXN0GhAuZGxtLnYxLlByb2dyZXNzIgAwAWIGcHJvdG8z");
+  fileDesc("ChVkbG0vdjEvcHJvZ3Jlc3MucHJvdG8SBmRsbS52MSIOCgxXYXRjaFJlcXVlc3QihQMKCFByb2dyZXNzEhgKEGJ5dGVzX2Rvd25sb2FkZWQYASABKAQSGAoLdG90YWxfYnl0ZXMYAiABKARIAIgBARIUCgdwZXJjZW50GAMgASgBSAGIAQESGAoQYnl0ZXNfcGVyX3NlY29uZBgEIAEoARIYCgtldGFfc2Vjb25kcxgFIAEoAUgCiAEBEhwKBXN0YXRlGAYgASgOMg0uZGxtLnYxLlN0YXRlEiEKCHNlZ21lbnRzGAcgAygLMg8uZGxtLnYxLlNlZ21lbnQSGgoSYWN0aXZlX2Nvbm5lY3Rpb25zGAggASgNEg4KBm91dHB1dBgJIAEoCRILCgN1cmwYCiABKAkSEgoKZWxhcHNlZF9tcxgLIAEoBBIgCgdmYWlsdXJlGAwgASgLMg8uZGxtLnYxLkZhaWx1cmUSHwoHc291cmNlcxgNIAMoCzIOLmRsbS52MS5Tb3VyY2VCDgoMX3RvdGFsX2J5dGVzQgoKCF9wZXJjZW50Qg4KDF9ldGFfc2Vjb25kcyLdAQoHU2VnbWVudBIKCgJpZBgBIAEoDRINCgVzdGFydBgCIAEoBBILCgNlbmQYAyABKAQSDAoEZG9uZRgEIAEoBBITCgZ3b3JrZXIYBSABKA1IAIgBARIjCgVzdGF0ZRgGIAEoDjIULmRsbS52MS5TZWdtZW50U3RhdGUSDwoHcmV0cmllcxgHIAEoDRIYChBieXRlc19wZXJfc2Vjb25kGAggASgBEgwKBHNsb3cYCSABKAgSEwoGc291cmNlGAogASgNSAGIAQFCCQoHX3dvcmtlckIJCgdfc291cmNlIoMBCgZTb3VyY2USCgoCaWQYASABKA0SCwoDdXJsGAIgASgJEiIKBXN0YXRlGAMgASgOMhMuZGxtLnYxLlNvdXJjZVN0YXRlEg0KBWJ5dGVzGAQgASgEEhgKEGJ5dGVzX3Blcl9zZWNvbmQYBSABKAESEwoLY29ubmVjdGlvbnMYBiABKA0iKAoHRmFpbHVyZRIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkqtwEKBVN0YXRlEhUKEVNUQVRFX1VOU1BFQ0lGSUVEEAASEQoNU1RBVEVfUFJPQklORxABEhEKDVNUQVRFX1JVTk5JTkcQAhIQCgxTVEFURV9QQVVTRUQQAxITCg9TVEFURV9WRVJJRllJTkcQBBISCg5TVEFURV9GSU5JU0hFRBAFEhAKDFNUQVRFX0ZBSUxFRBAGEhMKD1NUQVRFX0NBTkNFTExFRBAHKg9TVEFURV9GSU5JU0hJTkcqeAoLU291cmNlU3RhdGUSHAoYU09VUkNFX1NUQVRFX1VOU1BFQ0lGSUVEEAASFwoTU09VUkNFX1NUQVRFX0FDVElWRRABEhgKFFNPVVJDRV9TVEFURV9ERU1PVEVEEAISGAoUU09VUkNFX1NUQVRFX0RST1BQRUQQAyqxAQoMU2VnbWVudFN0YXRlEh0KGVNFR01FTlRfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVTRUdNRU5UX1NUQVRFX1BFTkRJTkcQARIYChRTRUdNRU5UX1NUQVRFX0FDVElWRRACEhoKFlNFR01FTlRfU1RBVEVfUkVUUllJTkcQAxIWChJTRUdNRU5UX1NUQVRFX0RPTkUQBBIZChVTRUdNRU5UX1NUQVRFX1NUQUxMRUQQBTJGCg9Qcm9ncmVzc1NlcnZpY2USMwoFV2F0Y2gSFC5kbG0udjEuV2F0Y2hSZXF1ZXN0GhAuZGxtLnYxLlByb2dyZXNzIgAwAWIGcHJvdG8z");
 
 /**
  * WatchRequest selects nothing yet: one control plane serves one download.
@@ -121,6 +121,14 @@ export type Progress = Message<"dlm.v1.Progress"> & {
    * @generated from field: dlm.v1.Failure failure = 12;
    */
   failure?: Failure | undefined;
+
+  /**
+   * Where the file is fetched from: the URL given (id 0) and its mirrors, each with its rate and state.
+   * Empty before the download starts.
+   *
+   * @generated from field: repeated dlm.v1.Source sources = 13;
+   */
+  sources: Source[];
 };
 
 /**
@@ -200,6 +208,14 @@ export type Segment = Message<"dlm.v1.Segment"> & {
    * @generated from field: bool slow = 9;
    */
   slow: boolean;
+
+  /**
+   * The source the segment's connection fetches from (Source.id; 0 = the URL given); absent while nobody
+   * fetches it.
+   *
+   * @generated from field: optional uint32 source = 10;
+   */
+  source?: number | undefined;
 };
 
 /**
@@ -208,6 +224,63 @@ export type Segment = Message<"dlm.v1.Segment"> & {
  */
 export const SegmentSchema: GenMessage<Segment> = /*@__PURE__*/
   messageDesc(file_dlm_v1_progress, 2);
+
+/**
+ * Source is one place the file is fetched from: the URL given, a --mirror, a Metalink url or a
+ * Link: rel=duplicate.
+ *
+ * @generated from message dlm.v1.Source
+ */
+export type Source = Message<"dlm.v1.Source"> & {
+  /**
+   * 0 = the URL given; the others in the order they were learned.
+   *
+   * @generated from field: uint32 id = 1;
+   */
+  id: number;
+
+  /**
+   * Its URL as given, origin and path only (userinfo, query and fragment may hold secrets).
+   *
+   * @generated from field: string url = 2;
+   */
+  url: string;
+
+  /**
+   * Whether dlm still uses it.
+   *
+   * @generated from field: dlm.v1.SourceState state = 3;
+   */
+  state: SourceState;
+
+  /**
+   * Bytes stored from it by this run.
+   *
+   * @generated from field: uint64 bytes = 4;
+   */
+  bytes: bigint;
+
+  /**
+   * Sum of the current rates of its connections, in bytes per second.
+   *
+   * @generated from field: double bytes_per_second = 5;
+   */
+  bytesPerSecond: number;
+
+  /**
+   * Connections fetching from it now.
+   *
+   * @generated from field: uint32 connections = 6;
+   */
+  connections: number;
+};
+
+/**
+ * Describes the message dlm.v1.Source.
+ * Use `create(SourceSchema)` to create a new message.
+ */
+export const SourceSchema: GenMessage<Source> = /*@__PURE__*/
+  messageDesc(file_dlm_v1_progress, 3);
 
 /**
  * Failure describes the error that stopped a download.
@@ -235,7 +308,7 @@ export type Failure = Message<"dlm.v1.Failure"> & {
  * Use `create(FailureSchema)` to create a new message.
  */
 export const FailureSchema: GenMessage<Failure> = /*@__PURE__*/
-  messageDesc(file_dlm_v1_progress, 3);
+  messageDesc(file_dlm_v1_progress, 4);
 
 /**
  * State is the lifecycle of one download: probing, running and paused (back and forth), verifying, then
@@ -309,6 +382,47 @@ export const StateSchema: GenEnum<State> = /*@__PURE__*/
   enumDesc(file_dlm_v1_progress, 0);
 
 /**
+ * SourceState says whether dlm still fetches from a source.
+ *
+ * @generated from enum dlm.v1.SourceState
+ */
+export enum SourceState {
+  /**
+   * Not sent by dlm.
+   *
+   * @generated from enum value: SOURCE_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * In use.
+   *
+   * @generated from enum value: SOURCE_STATE_ACTIVE = 1;
+   */
+  ACTIVE = 1,
+
+  /**
+   * Failed several times in a row: used only where nothing better pays.
+   *
+   * @generated from enum value: SOURCE_STATE_DEMOTED = 2;
+   */
+  DEMOTED = 2,
+
+  /**
+   * Not used again by this run (it failed, or disagreed on the file).
+   *
+   * @generated from enum value: SOURCE_STATE_DROPPED = 3;
+   */
+  DROPPED = 3,
+}
+
+/**
+ * Describes the enum dlm.v1.SourceState.
+ */
+export const SourceStateSchema: GenEnum<SourceState> = /*@__PURE__*/
+  enumDesc(file_dlm_v1_progress, 1);
+
+/**
  * SegmentState says whether a segment is waiting, being fetched or complete.
  *
  * @generated from enum dlm.v1.SegmentState
@@ -362,7 +476,7 @@ export enum SegmentState {
  * Describes the enum dlm.v1.SegmentState.
  */
 export const SegmentStateSchema: GenEnum<SegmentState> = /*@__PURE__*/
-  enumDesc(file_dlm_v1_progress, 1);
+  enumDesc(file_dlm_v1_progress, 2);
 
 /**
  * ProgressService lets programs watch a running download.

@@ -14,6 +14,7 @@ import type { CliContext } from "../cli-context.ts";
 import type { LiveDownload } from "../control-client.ts";
 import { attachProgressView } from "../progress-view.ts";
 import { reportError } from "../report.ts";
+import { toSourceProgress } from "../watch-sources.ts";
 import { attachWatchView } from "../watch-view.ts";
 
 /** Follows the stream of `live` until the download ends; returns the exit code to mirror. */
@@ -120,7 +121,9 @@ function toSnapshot(p: Progress): ProgressSnapshot {
       bytesPerSecond: g.bytesPerSecond,
       slow: g.slow,
       retries: g.retries,
+      source: g.source,
     })),
+    sources: p.sources.map(toSourceProgress),
     elapsedMs: Number(p.elapsedMs),
     ...(p.failure === undefined ? {} : { error: { code: p.failure.code, message: p.failure.message } }),
   };

@@ -55,7 +55,13 @@ export class SegmentsView {
     );
     this.#renderMap(segments, total);
     // The live owners, not the remembered ones the map colours finished segments with.
-    this.#renderConnections(connectionsOf(segments.map((s, i) => ({ ...s, worker: p.segments[i]?.worker }))));
+    // With mirrors, each connection names its source (that of its segment).
+    const sourceOf =
+      p.sources.length > 1 ? new Map(p.segments.map((s) => [s.id, s.source])) : new Map<number, number>();
+    this.#renderConnections(
+      connectionsOf(segments.map((s, i) => ({ ...s, worker: p.segments[i]?.worker }))),
+      sourceOf,
+    );
     if (running || !this.#chart.empty) this.#chart.add(Number(p.elapsedMs) / 1000, p.bytesPerSecond);
   }
 
@@ -104,7 +110,10 @@ export class SegmentsView {
     $("seg-count").textContent = `${segments.length} segments, ${complete} complete`;
   }
 
-  #renderConnections(connections: readonly ConnectionInfo[]): void {
+  #renderConnections(
+    connections: readonly ConnectionInfo[],
+    sourceOf: ReadonlyMap<number, number | undefined>,
+  ): void {
     const items = connections.map((c) => {
       const li = document.createElement("li");
       const swatch = document.createElement("span");
@@ -117,9 +126,10 @@ export class SegmentsView {
         .filter((m) => m !== "")
         .join(", ");
       li.className = c.state !== "active" || c.slow ? "trouble" : "";
+      const source = sourceOf.get(c.segment);
       li.append(
         swatch,
-        `#${c.worker} ${c.measured ? formatRate(c.bytesPerSecond) : "measuring…"}${marks === "" ? "" : ` (${marks})`}`,
+        `#${c.worker} ${c.measured ? formatRate(c.bytesPerSecond) : "measuring…"}${source === undefined ? "" : ` from source #${source}`}${marks === "" ? "" : ` (${marks})`}`,
       );
       return li;
     });

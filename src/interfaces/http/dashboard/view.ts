@@ -6,6 +6,7 @@
 import { type Progress, State } from "../../../gen/dlm/v1/progress_pb.ts";
 import { formatBytes, formatDuration, formatRate } from "../../shared/format.ts";
 import { DOWNLOAD_STATES } from "../../shared/proto-states.ts";
+import { sourcesOfProgress, sourceText } from "./manager/source-rates.ts";
 import { $, SegmentsView } from "./segments-view.ts";
 
 export { $ } from "./segments-view.ts";
@@ -43,6 +44,22 @@ export class DashboardView {
     $("bar-fill").style.width = `${percent ?? 0}%`;
     $("bar").setAttribute("aria-valuenow", (percent ?? 0).toFixed(1));
     this.#detail.render(p, p.state === State.RUNNING);
+    this.#renderSources(p);
+  }
+
+  /** The sources with their rates and states; shown once there is more than the URL given. */
+  #renderSources(p: Progress): void {
+    const sources = sourcesOfProgress(p, [], p.state === State.RUNNING);
+    $("sources-section").hidden = sources.length < 2;
+    const items = sources.map((s) => {
+      const li = document.createElement("li");
+      li.className = s.state === "active" || s.state === "idle" ? "" : "trouble";
+      li.title = s.url ?? "";
+      li.dataset["state"] = s.state;
+      li.textContent = sourceText(s);
+      return li;
+    });
+    $("sources").replaceChildren(...items);
   }
 
   /** Shows `state` in the header pill and enables the buttons that make sense in it. */

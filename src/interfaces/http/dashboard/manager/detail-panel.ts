@@ -14,7 +14,7 @@ import { type ConnectionInfo, connectionsOf, type RateSegment } from "../connect
 import type { DetailState, PageState } from "./page-state.ts";
 import { RateChart } from "./rate-chart-view.ts";
 import { rateInput, rowText } from "./row-text.ts";
-import { type SourceInfo, sourcesOf } from "./source-rates.ts";
+import { type SourceInfo, sourcesOfProgress, sourceText } from "./source-rates.ts";
 import { type DownloadClient, followDetail } from "./streams.ts";
 
 /** Connection colours in page.css (`.c0` ... `.c7`). */
@@ -189,26 +189,24 @@ function Segments({
     h(
       "ul",
       { id: "sources", class: "connections", "aria-label": "Sources" },
-      // The proto's Segment does not name its source yet (issue 21 adds `source`; then pass it here):
-      // until then every connection counts for the URL given.
-      sourcesOf(
-        (idle ? [] : connections).map((c) => ({ ...c, source: undefined })),
-        urls,
-      ).map(sourceItem),
+      // Each connection counts for the source its segment names; the message's sources add state and bytes.
+      sourcesOfProgress(progress, urls, !idle).map(sourceItem),
     ),
   );
 }
 
+/** One source's line (its words: source-rates.ts). */
 function sourceItem(s: SourceInfo): ComponentChild {
-  const where = s.url === undefined ? `source ${s.id}` : (URL.parse(s.url)?.host ?? s.url);
-  const what =
-    s.state === "idle"
-      ? "idle"
-      : `${formatRate(s.bytesPerSecond)}, ${s.connections} connection${s.connections === 1 ? "" : "s"}${s.state === "trouble" ? " (trouble)" : ""}`;
   return h(
     "li",
-    { key: s.id, class: s.state === "trouble" ? "trouble" : "", title: s.url ?? "", "data-state": s.state },
-    `#${s.id} ${where} ${what}`,
+    {
+      key: s.id,
+      class: s.state === "active" || s.state === "idle" ? "" : "trouble",
+      title: s.url ?? "",
+      "data-state": s.state,
+      "data-source": String(s.id),
+    },
+    sourceText(s),
   );
 }
 
