@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { Manager } from "../../src/manager/manager.ts";
 import type { DownloadView } from "../../src/manager/manager-events.ts";
-import { SqliteStore } from "../../src/manager/sqlite-store.ts";
+import { SqliteStore } from "../../src/manager/sql-store.ts";
 import { quietContext } from "../control/fixture.ts";
 import { tempDirs } from "../helpers/cli.ts";
 import { newDownload } from "../helpers/new-download.ts";
