@@ -11,30 +11,19 @@ import { readStateFile, writeStateFile } from "../src/engine/state-file.ts";
 import { EXIT } from "../src/exit-codes.ts";
 import { bytesOf, sha256Hex } from "./helpers/bytes.ts";
 import { runDlm, tempDirs } from "./helpers/cli.ts";
-import { type RawOrigin, type RawScript, serveBytes, startRawOrigin } from "./helpers/raw-origin.ts";
+import { serveBytes } from "./helpers/raw-origin.ts";
+import { rawOrigins, serveBody } from "./helpers/raw-origins.ts";
 
 // Sources of one file (issue 21 item 1): --mirror, Link: rel=duplicate, state.json. Every server is a real
 // one on loopback; what each received is asserted.
 const BODY = bytesOf(0, 400_000 - 1);
 const OTHER = bytesOf(0, 400_001 - 1);
 const dirs = tempDirs("dlm-mirrors-");
-const origins: RawOrigin[] = [];
-
-async function origin(script: RawScript): Promise<RawOrigin> {
-  const started = await startRawOrigin(script);
-  origins.push(started);
-  return started;
-}
+const origin = rawOrigins();
 
 afterAll(async () => {
-  for (const o of origins) await o.close();
   await dirs.removeAll();
 });
-
-const serve =
-  (body: Uint8Array, headers = ""): RawScript =>
-  (request, socket) =>
-    serveBytes(request, socket, body, headers);
 
 function requestOf(url: string, output: string, more: Partial<DownloadRequest> = {}): DownloadRequest {
   return {
@@ -71,9 +60,9 @@ function contextIn(cwd: string): Context {
 
 describe("dlm get URL --mirror URL2", () => {
   test("a mirror of another size is dropped with one log line; credentials stay with the main origin", async () => {
-    const main = await origin(serve(BODY));
-    const good = await origin(serve(BODY));
-    const bigger = await origin(serve(OTHER));
+    const main = await origin(serveBody(BODY));
+    const good = await origin(serveBody(BODY));
+    const bigger = await origin(serveBody(OTHER));
     const out = await dirs.fresh();
     const run = await runDlm(
       [
@@ -108,8 +97,8 @@ describe("dlm get URL --mirror URL2", () => {
   });
 
   test("Link: rel=duplicate mirrors are probed, unless --no-mirrors", async () => {
-    const bigger = await origin(serve(OTHER));
-    const main = await origin(serve(BODY, `Link: <${bigger.url("/f.bin")}>; rel=duplicate\r\n`));
+    const bigger = await origin(serveBody(OTHER));
+    const main = await origin(serveBody(BODY, `Link: <${bigger.url("/f.bin")}>; rel=duplicate\r\n`));
     const withLinks = await runDlm(["get", main.url("/f.bin"), "-o", "f.bin", "--quiet"], {
       cwd: await dirs.fresh(),
     });
@@ -137,9 +126,9 @@ describe("dlm get URL --mirror URL2", () => {
 
 describe("sources in prepare and state.json", () => {
   test("Link: rel=duplicate adds a mirror (not with noLinkMirrors); state.json keeps it and a resume uses it", async () => {
-    const mirror = await origin(serve(BODY, 'ETag: "m1"\r\n'));
+    const mirror = await origin(serveBody(BODY, 'ETag: "m1"\r\n'));
     const main = await origin(
-      serve(BODY, `ETag: "main"\r\nLink: <${mirror.url("/f.bin")}>; rel=duplicate; pri=2\r\n`),
+      serveBody(BODY, `ETag: "main"\r\nLink: <${mirror.url("/f.bin")}>; rel=duplicate; pri=2\r\n`),
     );
     const cwd = await dirs.fresh();
     const ctx = contextIn(cwd);
@@ -185,7 +174,7 @@ describe("sources in prepare and state.json", () => {
   test("a saved mirror whose ETag changed is dropped on resume", async () => {
     let etag = '"m1"';
     const mirror = await origin((request, socket) => serveBytes(request, socket, BODY, `ETag: ${etag}\r\n`));
-    const main = await origin(serve(BODY, 'ETag: "main"\r\n'));
+    const main = await origin(serveBody(BODY, 'ETag: "main"\r\n'));
     const cwd = await dirs.fresh();
     const ctx = contextIn(cwd);
     const log = getLogger(["dlm", "engine"]);

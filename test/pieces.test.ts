@@ -6,7 +6,8 @@ import { coveredPieces } from "../src/engine/piece-verifier.ts";
 import { EXIT } from "../src/exit-codes.ts";
 import { bytesOf, sha256Hex } from "./helpers/bytes.ts";
 import { runDlm, tempDirs } from "./helpers/cli.ts";
-import { type RawOrigin, type RawScript, serveBytes, startRawOrigin } from "./helpers/raw-origin.ts";
+import { type RawScript, serveBytes } from "./helpers/raw-origin.ts";
+import { rawOrigins, serveBody } from "./helpers/raw-origins.ts";
 
 // Piece hashes (issue 21 item 3): pieces are checked as they complete, a bad one is fetched again from
 // another source and written over the bad bytes before the file gets its name. Real servers on loopback,
@@ -20,16 +21,9 @@ const HASHES = Array.from({ length: Math.ceil(SIZE / PIECE) }, (_, i) =>
 );
 const BAD_OFFSET = 3 * PIECE + 1000;
 const dirs = tempDirs("dlm-pieces-");
-const origins: RawOrigin[] = [];
-
-async function origin(script: RawScript): Promise<RawOrigin> {
-  const started = await startRawOrigin(script);
-  origins.push(started);
-  return started;
-}
+const origin = rawOrigins();
 
 afterAll(async () => {
-  for (const o of origins) await o.close();
   await dirs.removeAll();
 });
 
@@ -89,7 +83,7 @@ describe("a corrupting source with piece hashes", () => {
     "the bad piece is fetched again from the other source; the exact file, the bad source named (--storage %s)",
     async (storage) => {
       const bad = await origin(corrupting());
-      const good = await origin((request, socket) => serveBytes(request, socket, BODY));
+      const good = await origin(serveBody(BODY));
       const out = await dirs.fresh();
       writeFileSync(join(out, "x.meta4"), metalinkWith([bad.url("/f.bin"), good.url("/f.bin")]));
       const run = await runDlm(["get", "--metalink", "x.meta4", "--storage", storage, ...ARGS], { cwd: out });
@@ -129,7 +123,7 @@ describe("a corrupting source with piece hashes", () => {
 describe("a corrupting source without piece hashes, the whole-file hash known", () => {
   test("its bytes are fetched again from the other source; the exact file, the bad source named", async () => {
     const bad = await origin(corrupting());
-    const good = await origin((request, socket) => serveBytes(request, socket, BODY));
+    const good = await origin(serveBody(BODY));
     const out = await dirs.fresh();
     const run = await runDlm(
       [
