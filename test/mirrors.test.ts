@@ -2,13 +2,13 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
-import type { Context } from "../src/context.ts";
 import { type DownloadRequest, REQUEST_DEFAULTS } from "../src/engine/download-request.ts";
 import { duplicateLinks } from "../src/engine/link-header.ts";
 import { prepareDownload } from "../src/engine/prepare.ts";
 import { DEFAULT_RETRY_OPTIONS } from "../src/engine/retry-policy.ts";
 import { readStateFile, writeStateFile } from "../src/engine/state-file.ts";
 import { EXIT } from "../src/exit-codes.ts";
+import { quietContext } from "./control/fixture.ts";
 import { bytesOf, sha256Hex } from "./helpers/bytes.ts";
 import { runDlm, tempDirs } from "./helpers/cli.ts";
 import { serveBytes } from "./helpers/raw-origin.ts";
@@ -42,19 +42,6 @@ function requestOf(url: string, output: string, more: Partial<DownloadRequest> =
     minSplitBytes: REQUEST_DEFAULTS.minSplitBytes,
     checkpointIntervalMs: REQUEST_DEFAULTS.checkpointIntervalMs,
     ...more,
-  };
-}
-
-function contextIn(cwd: string): Context {
-  const sink = { write: () => undefined, isTTY: false };
-  return {
-    fetch: globalThis.fetch,
-    now: () => Date.now(),
-    monotonic: () => performance.now(),
-    env: {},
-    stdout: sink,
-    stderr: sink,
-    cwd,
   };
 }
 
@@ -131,7 +118,7 @@ describe("sources in prepare and state.json", () => {
       serveBody(BODY, `ETag: "main"\r\nLink: <${mirror.url("/f.bin")}>; rel=duplicate; pri=2\r\n`),
     );
     const cwd = await dirs.fresh();
-    const ctx = contextIn(cwd);
+    const ctx = quietContext(cwd);
     const log = getLogger(["dlm", "engine"]);
     const signal = new AbortController().signal;
 
@@ -176,7 +163,7 @@ describe("sources in prepare and state.json", () => {
     const mirror = await origin((request, socket) => serveBytes(request, socket, BODY, `ETag: ${etag}\r\n`));
     const main = await origin(serveBody(BODY, 'ETag: "main"\r\n'));
     const cwd = await dirs.fresh();
-    const ctx = contextIn(cwd);
+    const ctx = quietContext(cwd);
     const log = getLogger(["dlm", "engine"]);
     const signal = new AbortController().signal;
     const request = requestOf(main.url("/f.bin"), "c.bin", { mirrors: [mirror.url("/f.bin")] });
