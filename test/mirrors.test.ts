@@ -2,13 +2,13 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
-import { type DownloadRequest, REQUEST_DEFAULTS } from "../src/engine/download-request.ts";
+import type { DownloadRequest } from "../src/engine/download-request.ts";
 import { duplicateLinks } from "../src/engine/link-header.ts";
 import { prepareDownload } from "../src/engine/prepare.ts";
 import { DEFAULT_RETRY_OPTIONS } from "../src/engine/retry-policy.ts";
 import { readStateFile, writeStateFile } from "../src/engine/state-file.ts";
 import { EXIT } from "../src/exit-codes.ts";
-import { quietContext } from "./control/fixture.ts";
+import { quietContext, requestFor } from "./control/fixture.ts";
 import { bytesOf, sha256Hex } from "./helpers/bytes.ts";
 import { runDlm, tempDirs } from "./helpers/cli.ts";
 import { serveBytes } from "./helpers/raw-origin.ts";
@@ -25,22 +25,12 @@ afterAll(async () => {
   await dirs.removeAll();
 });
 
+/** requestFor's request, with one attempt and a 10 s stall timeout unless `more` says otherwise. */
 function requestOf(url: string, output: string, more: Partial<DownloadRequest> = {}): DownloadRequest {
   return {
-    url,
-    output,
-    connections: 4,
-    rangeStart: undefined,
-    rangeEnd: undefined,
-    checksum: undefined,
-    headers: [],
-    force: false,
-    restart: false,
-    storage: REQUEST_DEFAULTS.storage,
+    ...requestFor(url, output),
     stallTimeoutMs: 10_000,
     retry: { ...DEFAULT_RETRY_OPTIONS, maxAttempts: 1 },
-    minSplitBytes: REQUEST_DEFAULTS.minSplitBytes,
-    checkpointIntervalMs: REQUEST_DEFAULTS.checkpointIntervalMs,
     ...more,
   };
 }
