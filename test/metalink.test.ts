@@ -5,30 +5,18 @@ import { parseMetalink } from "../src/engine/metalink.ts";
 import { EXIT } from "../src/exit-codes.ts";
 import { bytesOf, sha256Hex } from "./helpers/bytes.ts";
 import { listDir, runDlm, tempDirs } from "./helpers/cli.ts";
-import { type RawOrigin, type RawScript, serveBytes, startRawOrigin } from "./helpers/raw-origin.ts";
+import { rawOrigins, serveBody } from "./helpers/raw-origins.ts";
 
 // Metalink 4 (RFC 5854) and 3.0 input (issue 21 item 1): the parser on its own, then `dlm get --metalink`
 // against real servers on loopback, the exact file (or the exact refusal) as the result.
 const BODY = bytesOf(0, 300_000 - 1);
 const SHA = sha256Hex(BODY);
 const dirs = tempDirs("dlm-metalink-");
-const origins: RawOrigin[] = [];
-
-async function origin(script: RawScript): Promise<RawOrigin> {
-  const started = await startRawOrigin(script);
-  origins.push(started);
-  return started;
-}
+const origin = rawOrigins();
 
 afterAll(async () => {
-  for (const o of origins) await o.close();
   await dirs.removeAll();
 });
-
-const serve =
-  (body: Uint8Array, headers = ""): RawScript =>
-  (request, socket) =>
-    serveBytes(request, socket, body, headers);
 
 function meta4(files: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<metalink xmlns="urn:ietf:params:xml:ns:metalink">${files}</metalink>`;
@@ -107,8 +95,8 @@ describe("parseMetalink", () => {
 
 describe("dlm get --metalink", () => {
   test("a local Metalink: first url is the main source, the next a mirror, the hash is checked, the name is kept", async () => {
-    const main = await origin(serve(BODY));
-    const mirror = await origin(serve(BODY));
+    const main = await origin(serveBody(BODY));
+    const mirror = await origin(serveBody(BODY));
     const out = await dirs.fresh();
     writeFileSync(
       join(out, "x.meta4"),
@@ -125,7 +113,7 @@ describe("dlm get --metalink", () => {
   });
 
   test("a name that climbs out of the directory is not used as a path", async () => {
-    const main = await origin(serve(BODY));
+    const main = await origin(serveBody(BODY));
     const out = await dirs.fresh();
     writeFileSync(join(out, "x.meta4"), meta4(fileEntry("../..", [main.url("/safe.bin")])));
     const run = await runDlm(["get", "--metalink", "x.meta4", "--quiet"], { cwd: out });
@@ -134,7 +122,7 @@ describe("dlm get --metalink", () => {
   });
 
   test("a wrong hash in the Metalink: integrity failure, nothing under the final name", async () => {
-    const main = await origin(serve(BODY));
+    const main = await origin(serveBody(BODY));
     const out = await dirs.fresh();
     writeFileSync(join(out, "x.meta4"), meta4(fileEntry("f.bin", [main.url("/f")], "0".repeat(64))));
     const run = await runDlm(["get", "--metalink", "x.meta4", "--quiet"], { cwd: out });
@@ -143,7 +131,7 @@ describe("dlm get --metalink", () => {
   });
 
   test("several files: refused with their names, or one chosen with --metalink-file", async () => {
-    const main = await origin(serve(BODY));
+    const main = await origin(serveBody(BODY));
     const out = await dirs.fresh();
     writeFileSync(
       join(out, "x.meta4"),
@@ -161,9 +149,9 @@ describe("dlm get --metalink", () => {
   });
 
   test("a Metalink fetched over http: credentials reach its origin, never the file's other origin", async () => {
-    const files = await origin(serve(BODY));
+    const files = await origin(serveBody(BODY));
     const doc = meta4(fileEntry("f.bin", [files.url("/f")]));
-    const metaServer = await origin(serve(new TextEncoder().encode(doc)));
+    const metaServer = await origin(serveBody(new TextEncoder().encode(doc)));
     const out = await dirs.fresh();
     const run = await runDlm(
       ["get", "--metalink", metaServer.url("/f.meta4"), "-H", "Authorization: Bearer s3cret", "--quiet"],

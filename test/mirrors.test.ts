@@ -2,78 +2,44 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
-import type { Context } from "../src/context.ts";
-import { type DownloadRequest, REQUEST_DEFAULTS } from "../src/engine/download-request.ts";
+import type { DownloadRequest } from "../src/engine/download-request.ts";
 import { duplicateLinks } from "../src/engine/link-header.ts";
 import { prepareDownload } from "../src/engine/prepare.ts";
 import { DEFAULT_RETRY_OPTIONS } from "../src/engine/retry-policy.ts";
 import { readStateFile, writeStateFile } from "../src/engine/state-file.ts";
 import { EXIT } from "../src/exit-codes.ts";
+import { quietContext, requestFor } from "./control/fixture.ts";
 import { bytesOf, sha256Hex } from "./helpers/bytes.ts";
 import { runDlm, tempDirs } from "./helpers/cli.ts";
-import { type RawOrigin, type RawScript, serveBytes, startRawOrigin } from "./helpers/raw-origin.ts";
+import { serveBytes } from "./helpers/raw-origin.ts";
+import { rawOrigins, serveBody } from "./helpers/raw-origins.ts";
 
 // Sources of one file (issue 21 item 1): --mirror, Link: rel=duplicate, state.json. Every server is a real
 // one on loopback; what each received is asserted.
 const BODY = bytesOf(0, 400_000 - 1);
 const OTHER = bytesOf(0, 400_001 - 1);
 const dirs = tempDirs("dlm-mirrors-");
-const origins: RawOrigin[] = [];
-
-async function origin(script: RawScript): Promise<RawOrigin> {
-  const started = await startRawOrigin(script);
-  origins.push(started);
-  return started;
-}
+const origin = rawOrigins();
 
 afterAll(async () => {
-  for (const o of origins) await o.close();
   await dirs.removeAll();
 });
 
-const serve =
-  (body: Uint8Array, headers = ""): RawScript =>
-  (request, socket) =>
-    serveBytes(request, socket, body, headers);
-
+/** requestFor's request, with one attempt and a 10 s stall timeout unless `more` says otherwise. */
 function requestOf(url: string, output: string, more: Partial<DownloadRequest> = {}): DownloadRequest {
   return {
-    url,
-    output,
-    connections: 4,
-    rangeStart: undefined,
-    rangeEnd: undefined,
-    checksum: undefined,
-    headers: [],
-    force: false,
-    restart: false,
-    storage: REQUEST_DEFAULTS.storage,
+    ...requestFor(url, output),
     stallTimeoutMs: 10_000,
     retry: { ...DEFAULT_RETRY_OPTIONS, maxAttempts: 1 },
-    minSplitBytes: REQUEST_DEFAULTS.minSplitBytes,
-    checkpointIntervalMs: REQUEST_DEFAULTS.checkpointIntervalMs,
     ...more,
-  };
-}
-
-function contextIn(cwd: string): Context {
-  const sink = { write: () => undefined, isTTY: false };
-  return {
-    fetch: globalThis.fetch,
-    now: () => Date.now(),
-    monotonic: () => performance.now(),
-    env: {},
-    stdout: sink,
-    stderr: sink,
-    cwd,
   };
 }
 
 describe("dlm get URL --mirror URL2", () => {
   test("a mirror of another size is dropped with one log line; credentials stay with the main origin", async () => {
-    const main = await origin(serve(BODY));
-    const good = await origin(serve(BODY));
-    const bigger = await origin(serve(OTHER));
+    const main = await origin(serveBody(BODY));
+    const good = await origin(serveBody(BODY));
+    const bigger = await origin(serveBody(OTHER));
     const out = await dirs.fresh();
     const run = await runDlm(
       [
@@ -108,8 +74,8 @@ describe("dlm get URL --mirror URL2", () => {
   });
 
   test("Link: rel=duplicate mirrors are probed, unless --no-mirrors", async () => {
-    const bigger = await origin(serve(OTHER));
-    const main = await origin(serve(BODY, `Link: <${bigger.url("/f.bin")}>; rel=duplicate\r\n`));
+    const bigger = await origin(serveBody(OTHER));
+    const main = await origin(serveBody(BODY, `Link: <${bigger.url("/f.bin")}>; rel=duplicate\r\n`));
     const withLinks = await runDlm(["get", main.url("/f.bin"), "-o", "f.bin", "--quiet"], {
       cwd: await dirs.fresh(),
     });
@@ -137,12 +103,12 @@ describe("dlm get URL --mirror URL2", () => {
 
 describe("sources in prepare and state.json", () => {
   test("Link: rel=duplicate adds a mirror (not with noLinkMirrors); state.json keeps it and a resume uses it", async () => {
-    const mirror = await origin(serve(BODY, 'ETag: "m1"\r\n'));
+    const mirror = await origin(serveBody(BODY, 'ETag: "m1"\r\n'));
     const main = await origin(
-      serve(BODY, `ETag: "main"\r\nLink: <${mirror.url("/f.bin")}>; rel=duplicate; pri=2\r\n`),
+      serveBody(BODY, `ETag: "main"\r\nLink: <${mirror.url("/f.bin")}>; rel=duplicate; pri=2\r\n`),
     );
     const cwd = await dirs.fresh();
-    const ctx = contextIn(cwd);
+    const ctx = quietContext(cwd);
     const log = getLogger(["dlm", "engine"]);
     const signal = new AbortController().signal;
 
@@ -185,9 +151,9 @@ describe("sources in prepare and state.json", () => {
   test("a saved mirror whose ETag changed is dropped on resume", async () => {
     let etag = '"m1"';
     const mirror = await origin((request, socket) => serveBytes(request, socket, BODY, `ETag: ${etag}\r\n`));
-    const main = await origin(serve(BODY, 'ETag: "main"\r\n'));
+    const main = await origin(serveBody(BODY, 'ETag: "main"\r\n'));
     const cwd = await dirs.fresh();
-    const ctx = contextIn(cwd);
+    const ctx = quietContext(cwd);
     const log = getLogger(["dlm", "engine"]);
     const signal = new AbortController().signal;
     const request = requestOf(main.url("/f.bin"), "c.bin", { mirrors: [mirror.url("/f.bin")] });

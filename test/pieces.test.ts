@@ -6,7 +6,8 @@ import { coveredPieces } from "../src/engine/piece-verifier.ts";
 import { EXIT } from "../src/exit-codes.ts";
 import { bytesOf, sha256Hex } from "./helpers/bytes.ts";
 import { runDlm, tempDirs } from "./helpers/cli.ts";
-import { type RawOrigin, type RawScript, serveBytes, startRawOrigin } from "./helpers/raw-origin.ts";
+import { type RawOrigin, type RawScript, serveBytes } from "./helpers/raw-origin.ts";
+import { rawOrigins, serveBody } from "./helpers/raw-origins.ts";
 
 // Piece hashes (issue 21 item 3): pieces are checked as they complete, a bad one is fetched again from
 // another source and written over the bad bytes before the file gets its name. Real servers on loopback,
@@ -20,16 +21,9 @@ const HASHES = Array.from({ length: Math.ceil(SIZE / PIECE) }, (_, i) =>
 );
 const BAD_OFFSET = 3 * PIECE + 1000;
 const dirs = tempDirs("dlm-pieces-");
-const origins: RawOrigin[] = [];
-
-async function origin(script: RawScript): Promise<RawOrigin> {
-  const started = await startRawOrigin(script);
-  origins.push(started);
-  return started;
-}
+const origin = rawOrigins();
 
 afterAll(async () => {
-  for (const o of origins) await o.close();
   await dirs.removeAll();
 });
 
@@ -89,7 +83,7 @@ describe("a corrupting source with piece hashes", () => {
     "the bad piece is fetched again from the other source; the exact file, the bad source named (--storage %s)",
     async (storage) => {
       const bad = await origin(corrupting());
-      const good = await origin((request, socket) => serveBytes(request, socket, BODY));
+      const good = await origin(serveBody(BODY));
       const out = await dirs.fresh();
       writeFileSync(join(out, "x.meta4"), metalinkWith([bad.url("/f.bin"), good.url("/f.bin")]));
       const run = await runDlm(["get", "--metalink", "x.meta4", "--storage", storage, ...ARGS], { cwd: out });
@@ -126,25 +120,31 @@ describe("a corrupting source with piece hashes", () => {
   });
 });
 
+/** `dlm get MAIN --mirror MIRROR --checksum sha256:SHA` (no piece hashes) into a fresh directory. */
+async function getWithChecksum(main: RawOrigin, mirror: RawOrigin) {
+  const out = await dirs.fresh();
+  const run = await runDlm(
+    [
+      "get",
+      main.url("/f.bin"),
+      "--mirror",
+      mirror.url("/f.bin"),
+      "--checksum",
+      `sha256:${SHA}`,
+      "-o",
+      "f.bin",
+      ...ARGS,
+    ],
+    { cwd: out },
+  );
+  return { out, run };
+}
+
 describe("a corrupting source without piece hashes, the whole-file hash known", () => {
   test("its bytes are fetched again from the other source; the exact file, the bad source named", async () => {
     const bad = await origin(corrupting());
-    const good = await origin((request, socket) => serveBytes(request, socket, BODY));
-    const out = await dirs.fresh();
-    const run = await runDlm(
-      [
-        "get",
-        bad.url("/f.bin"),
-        "--mirror",
-        good.url("/f.bin"),
-        "--checksum",
-        `sha256:${SHA}`,
-        "-o",
-        "f.bin",
-        ...ARGS,
-      ],
-      { cwd: out },
-    );
+    const good = await origin(serveBody(BODY));
+    const { out, run } = await getWithChecksum(bad, good);
     expect(run.exitCode).toBe(EXIT.OK);
     expect(sha256Hex(readFileSync(join(out, "f.bin")))).toBe(SHA);
     const named = run.stderr.split("\n").find((line) => line.includes("served wrong bytes"));
@@ -154,21 +154,7 @@ describe("a corrupting source without piece hashes, the whole-file hash known", 
   test("every source corrupts: integrity failure, nothing under the final name", async () => {
     const one = await origin(corrupting());
     const two = await origin(corrupting());
-    const out = await dirs.fresh();
-    const run = await runDlm(
-      [
-        "get",
-        one.url("/f.bin"),
-        "--mirror",
-        two.url("/f.bin"),
-        "--checksum",
-        `sha256:${SHA}`,
-        "-o",
-        "f.bin",
-        ...ARGS,
-      ],
-      { cwd: out },
-    );
+    const { out, run } = await getWithChecksum(one, two);
     expect(run.exitCode).toBe(EXIT.INTEGRITY);
     expect(run.stderr).toContain("sha256 mismatch");
     expect(existsSync(join(out, "f.bin"))).toBe(false);

@@ -90,20 +90,11 @@ export class IntegrityGuard {
     const bad = [...this.#bad, ...(await pieces.check())];
     this.#bad.length = 0;
     if (bad.length === 0) return false;
-    const prepared = this.#prepared;
     const servedBy = this.servedBy;
     await repairPieces(
       {
-        ctx: this.#ctx,
-        request: prepared.request,
-        sources: prepared.sources,
-        totalBytes: prepared.remote.totalBytes ?? 0,
+        ...this.#refetchJob(signal),
         verifier: pieces,
-        sink: this.#sink,
-        segments: this.#segments(),
-        output: prepared.output,
-        signal,
-        log: this.#log,
         servedBy,
         onBadSource: (source) => this.onBadSource?.(source),
       },
@@ -128,20 +119,28 @@ export class IntegrityGuard {
     const servedBy = this.servedBy;
     return recoverFromSources(
       {
-        ctx: this.#ctx,
-        request: prepared.request,
-        sources: prepared.sources,
-        totalBytes: prepared.remote.totalBytes ?? 0,
-        segments: this.#segments(),
-        sink: this.#sink,
-        output: prepared.output,
-        signal,
-        log: this.#log,
+        ...this.#refetchJob(signal),
         servedBy: servedBy === undefined ? undefined : (segment) => servedBy(segment.start, segment.end),
         onBadSource: (source) => this.onBadSource?.(source),
         finalize,
       },
       error,
     );
+  }
+
+  /** What piece repair and source recovery both need to fetch bytes again and write them over the stored ones. */
+  #refetchJob(signal: AbortSignal) {
+    const prepared = this.#prepared;
+    return {
+      ctx: this.#ctx,
+      request: prepared.request,
+      sources: prepared.sources,
+      totalBytes: prepared.remote.totalBytes ?? 0,
+      sink: this.#sink,
+      segments: this.#segments(),
+      output: prepared.output,
+      signal,
+      log: this.#log,
+    };
   }
 }

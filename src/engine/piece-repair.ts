@@ -3,9 +3,9 @@ import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
 import { IntegrityError } from "../errors.ts";
 import type { DownloadRequest } from "./download-request.ts";
-import { discardBody, httpGet, readBody } from "./http.ts";
+import { fetchSourceRange } from "./fetch-range.ts";
+import { readBody } from "./http.ts";
 import type { BadPiece, PieceVerifier } from "./piece-verifier.ts";
-import { checkRangeResponse, isStrongEtag } from "./response-check.ts";
 import type { Segment } from "./segment.ts";
 import type { Source } from "./source.ts";
 import { OPEN } from "./storage/no-follow.ts";
@@ -108,29 +108,12 @@ async function fetchPiece(
   source: Source,
   piece: BadPiece,
 ): Promise<Uint8Array | undefined> {
-  const response = await httpGet(job.ctx, source.url, {
-    range: { start: piece.start, end: piece.end },
-    ifRange: source.etag !== undefined && isStrongEtag(source.etag) ? source.etag : undefined,
-    headers: job.request.headers,
-    credentialOrigin: new URL(job.request.url).origin,
-    headTimeoutMs: job.request.stallTimeoutMs,
-    signal: job.signal,
-  });
-  const checked = checkRangeResponse(response, {
-    start: piece.start,
-    end: piece.end,
-    total: job.totalBytes,
-    etag: source.etag,
-    lastModified: source.lastModified,
-  });
-  if (!checked.ok) {
-    await discardBody(response);
-    return undefined;
-  }
+  const checked = await fetchSourceRange(job, source, piece.start, piece.end);
+  if (checked === undefined) return undefined;
   const buffer = new Uint8Array(checked.length);
   let got = 0;
   await readBody(
-    response,
+    checked.response,
     (chunk) => {
       const take = Math.min(chunk.length, buffer.length - got);
       buffer.set(chunk.subarray(0, take), got);

@@ -3,8 +3,8 @@ import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
 import { IntegrityError } from "../errors.ts";
 import type { DownloadRequest } from "./download-request.ts";
-import { discardBody, httpGet, readBody } from "./http.ts";
-import { checkRangeResponse, isStrongEtag } from "./response-check.ts";
+import { fetchSourceRange } from "./fetch-range.ts";
+import { readBody } from "./http.ts";
 import type { Segment } from "./segment.ts";
 import type { Source } from "./source.ts";
 import { OPEN } from "./storage/no-follow.ts";
@@ -95,23 +95,8 @@ export async function recoverFromSources(
 
 /** Streams `segment`'s bytes from `source` over the stored ones, then syncs them. */
 async function refetch(job: SourceRecoveryJob, source: Source, segment: Segment): Promise<void> {
-  const response = await httpGet(job.ctx, source.url, {
-    range: { start: segment.start, end: segment.end },
-    ifRange: source.etag !== undefined && isStrongEtag(source.etag) ? source.etag : undefined,
-    headers: job.request.headers,
-    credentialOrigin: new URL(job.request.url).origin,
-    headTimeoutMs: job.request.stallTimeoutMs,
-    signal: job.signal,
-  });
-  const checked = checkRangeResponse(response, {
-    start: segment.start,
-    end: segment.end,
-    total: job.totalBytes,
-    etag: source.etag,
-    lastModified: source.lastModified,
-  });
-  if (!checked.ok) {
-    await discardBody(response);
+  const checked = await fetchSourceRange(job, source, segment.start, segment.end);
+  if (checked === undefined) {
     throw new IntegrityError(`${source.url} cannot serve bytes ${segment.start}-${segment.end} again`, {
       url: source.url,
       segment: segment.id,
@@ -122,7 +107,7 @@ async function refetch(job: SourceRecoveryJob, source: Source, segment: Segment)
   try {
     let written = 0;
     await readBody(
-      response,
+      checked.response,
       (chunk) => {
         // A chunk is valid only during the call (readBody): the write gets its own copy.
         const take = chunk.slice(0, Math.min(chunk.length, checked.length - written));

@@ -3,19 +3,20 @@
 // checksum, the name kept inside the download directory.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import Aria2 from "aria2";
 import { sha256Of } from "../helpers/bytes.ts";
 import { type Origin, startOrigin } from "../helpers/origin.ts";
-import { type ServeProcess, startServe, stopServe } from "../serve/serve-fixture.ts";
+import type { ServeProcess } from "../serve/serve-fixture.ts";
+import { type Aria2Place, aria2Place, endAria2Serve, startAria2Serve } from "./aria2-serve.ts";
 import { type MetalinkFileSpec, metalinkBase64 } from "./metalink-doc.ts";
 
 const SECRET = "metalink-secret";
 const SIZE = 300_000;
 
 let origin: Origin;
+let place: Aria2Place | undefined;
 let tmp: string;
 let dir: string;
 let serve: ServeProcess;
@@ -52,17 +53,9 @@ beforeAll(async () => {
   origin.serve("/a.bin", { size: SIZE });
   origin.serve("/a-mirror.bin", { size: SIZE });
   origin.serve("/b.bin", { size: SIZE, seed: 9 });
-  tmp = await mkdtemp(join(tmpdir(), "dlm-aria2ml-"));
-  dir = join(tmp, "dl");
-  await Bun.write(join(dir, ".keep"), "");
-  serve = await startServe(join(tmp, "home"), dir, [
-    "--dir",
-    dir,
-    "--aria2-rpc",
-    "127.0.0.1:0",
-    "--rpc-secret",
-    SECRET,
-  ]);
+  place = await aria2Place("dlm-aria2ml-");
+  ({ tmp, dir } = place);
+  serve = await startAria2Serve(place, SECRET);
   const url = new URL(serve.aria2 ?? "");
   client = new Aria2({ host: url.hostname, port: Number(url.port), secret: SECRET, path: url.pathname });
   await client.open();
@@ -70,9 +63,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await client?.close();
-  if (serve !== undefined && serve.child.exitCode === null) await stopServe(serve);
-  await origin?.close();
-  await rm(tmp, { recursive: true, force: true });
+  await endAria2Serve(serve, origin, place);
 });
 
 describe("aria2.addMetalink", () => {

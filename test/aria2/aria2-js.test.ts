@@ -2,8 +2,7 @@
 // over HTTP; one manager behind every door (aria2, DownloadService, dlm ls); GIDs that survive a restart.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import Aria2 from "aria2";
 import { EXIT } from "../../src/exit-codes.ts";
@@ -11,13 +10,14 @@ import { DownloadState } from "../../src/gen/dlm/v1/download_pb.ts";
 import { sha256Of } from "../helpers/bytes.ts";
 import { runDlm } from "../helpers/cli.ts";
 import { type Origin, startOrigin } from "../helpers/origin.ts";
-import { type ServeProcess, startServe, stopServe } from "../serve/serve-fixture.ts";
+import { type ServeProcess, stopServe } from "../serve/serve-fixture.ts";
+import { type Aria2Place, aria2Place, endAria2Serve, startAria2Serve } from "./aria2-serve.ts";
 
 const SECRET = "aria2js-secret";
 const SIZE = 700_000;
 
 let origin: Origin;
-let tmp: string;
+let place: Aria2Place | undefined;
 let home: string;
 let dir: string;
 let serve: ServeProcess;
@@ -61,25 +61,20 @@ function notified(client: Aria2, event: string, gid: () => string): Promise<void
 }
 
 async function start(): Promise<ServeProcess> {
-  return startServe(home, dir, ["--dir", dir, "--aria2-rpc", "127.0.0.1:0", "--rpc-secret", SECRET]);
+  if (place === undefined) throw new Error("no place yet");
+  return startAria2Serve(place, SECRET);
 }
 
 beforeAll(async () => {
   origin = await startOrigin();
   origin.serve("/file.bin", { size: SIZE });
   origin.serve("/other.bin", { size: SIZE, seed: 7 });
-  tmp = await mkdtemp(join(tmpdir(), "dlm-aria2js-"));
-  home = join(tmp, "home");
-  dir = join(tmp, "dl");
-  await Bun.write(join(dir, ".keep"), "");
+  place = await aria2Place("dlm-aria2js-");
+  ({ home, dir } = place);
   serve = await start();
 }, 30_000);
 
-afterAll(async () => {
-  if (serve.child.exitCode === null) await stopServe(serve);
-  await origin.close();
-  await rm(tmp, { recursive: true, force: true });
-});
+afterAll(() => endAria2Serve(serve, origin, place));
 
 describe("aria2.js over WebSocket", () => {
   test("addUri downloads the file, notifies start and completion, and reports it complete", async () => {

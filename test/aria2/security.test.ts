@@ -2,13 +2,13 @@
 // Origin, paths leaving --dir, URLs that are not http(s), oversized bodies, shutdown without the flag; and the
 // flags' own checks.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { EXIT } from "../../src/exit-codes.ts";
 import { runDlm } from "../helpers/cli.ts";
 import { type Origin, startOrigin } from "../helpers/origin.ts";
-import { type ServeProcess, startServe, stopServe } from "../serve/serve-fixture.ts";
+import { type ServeProcess, startServe } from "../serve/serve-fixture.ts";
+import { type Aria2Place, aria2Place, endAria2Serve, startAria2Serve } from "./aria2-serve.ts";
 import { HAVE_ARIA2C, startAria2c } from "./aria2c.ts";
 import { call, callRaw } from "./rpc-client.ts";
 
@@ -17,6 +17,7 @@ const ARIANG = "http://ariang.example:6880";
 const EXTENSION = "chrome-extension://abcdefghijklmnopabcdefghijklmnop";
 
 let origin: Origin;
+let place: Aria2Place | undefined;
 let tmp: string;
 let dir: string;
 let serve: ServeProcess;
@@ -33,16 +34,9 @@ function request(method: string, params: readonly unknown[]): string {
 beforeAll(async () => {
   origin = await startOrigin();
   origin.serve("/f.bin", { size: 1000 });
-  tmp = await mkdtemp(join(tmpdir(), "dlm-aria2-sec-"));
-  dir = join(tmp, "dl");
-  await Bun.write(join(dir, ".keep"), "");
-  serve = await startServe(join(tmp, "home"), dir, [
-    "--dir",
-    dir,
-    "--aria2-rpc",
-    "127.0.0.1:0",
-    "--rpc-secret",
-    SECRET,
+  place = await aria2Place("dlm-aria2-sec-");
+  ({ tmp, dir } = place);
+  serve = await startAria2Serve(place, SECRET, [
     "--rpc-allow-origin",
     ARIANG,
     "--rpc-allow-origin",
@@ -51,11 +45,7 @@ beforeAll(async () => {
   url = serve.aria2 ?? "";
 }, 30_000);
 
-afterAll(async () => {
-  if (serve.child.exitCode === null) await stopServe(serve);
-  await origin.close();
-  await rm(tmp, { recursive: true, force: true });
-});
+afterAll(() => endAria2Serve(serve, origin, place));
 
 describe("the secret", () => {
   test("a call without it, or with a wrong one, is Unauthorized (aria2's code 1, HTTP 400)", async () => {

@@ -6,28 +6,22 @@ import { EXIT } from "../../src/exit-codes.ts";
 import { bytesOf, sha256Hex } from "../helpers/bytes.ts";
 import { makeCertificate, opensslAvailable } from "../helpers/certificate.ts";
 import { jsonLines, listDir, runDlm, tempDirs } from "../helpers/cli.ts";
-import { type RawOrigin, type RawScript, serveBytes, startRawOrigin } from "../helpers/raw-origin.ts";
+import { serveBytes } from "../helpers/raw-origin.ts";
+import { rawOrigins, serveBody } from "../helpers/raw-origins.ts";
 
 // Servers that misbehave at the HTTP level, written byte by byte (raw TCP), against the real CLI. Each case
 // pins down what Bun's fetch reports and what dlm makes of it: never exit 0 with bytes that are not the file.
 const BODY = bytesOf(0, 200_000 - 1);
 const dirs = tempDirs("dlm-hostile-");
-const origins: RawOrigin[] = [];
-
-async function origin(script: RawScript): Promise<RawOrigin> {
-  const started = await startRawOrigin(script);
-  origins.push(started);
-  return started;
-}
+const origin = rawOrigins();
 
 afterAll(async () => {
-  for (const o of origins) await o.close();
   await dirs.removeAll();
 });
 
 describe("credentials stay with their origin", () => {
   test("-H Authorization and Cookie reach the origin given, never the one a redirect names", async () => {
-    const other = await origin((request, socket) => serveBytes(request, socket, BODY));
+    const other = await origin(serveBody(BODY));
     const first = await origin((_request, socket) => {
       socket.end(`HTTP/1.1 302 Found\r\nLocation: ${other.url("/file.bin")}\r\nContent-Length: 0\r\n\r\n`);
     });
@@ -80,7 +74,7 @@ describe("credentials stay with their origin", () => {
   });
 
   test("user:password in the URL is not sent to another port", async () => {
-    const other = await origin((request, socket) => serveBytes(request, socket, BODY));
+    const other = await origin(serveBody(BODY));
     const first = await origin((_request, socket) => {
       socket.end(`HTTP/1.1 307 Temporary\r\nLocation: ${other.url("/f")}\r\nContent-Length: 0\r\n\r\n`);
     });
@@ -97,7 +91,7 @@ describe("credentials stay with their origin", () => {
     async () => {
       const certDir = await dirs.fresh();
       const { cert, key } = makeCertificate(certDir, "127.0.0.1", "IP:127.0.0.1");
-      const plain = await origin((request, socket) => serveBytes(request, socket, BODY));
+      const plain = await origin(serveBody(BODY));
       const seen: { servername: string | false | null; authorization: string | undefined }[] = [];
       const tls = createTlsServer(
         { key: readFileSync(key), cert: readFileSync(cert) },

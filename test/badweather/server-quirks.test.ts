@@ -4,27 +4,15 @@ import { join } from "node:path";
 import { EXIT } from "../../src/exit-codes.ts";
 import { bytesOf, sha256Hex } from "../helpers/bytes.ts";
 import { runDlm, tempDirs } from "../helpers/cli.ts";
-import {
-  type RawOrigin,
-  type RawScript,
-  rangeOf,
-  serveBytes,
-  startRawOrigin,
-} from "../helpers/raw-origin.ts";
+import { type RawScript, rangeOf, serveBytes } from "../helpers/raw-origin.ts";
+import { rawOrigins } from "../helpers/raw-origins.ts";
 
 // Servers no one here wrote, as they are (issue 21 item 4): each quirk against the real CLI, the exact file as
 // the result.
 const dirs = tempDirs("dlm-quirks-");
-const origins: RawOrigin[] = [];
-
-async function origin(script: RawScript): Promise<RawOrigin> {
-  const started = await startRawOrigin(script);
-  origins.push(started);
-  return started;
-}
+const origin = rawOrigins();
 
 afterAll(async () => {
-  for (const o of origins) await o.close();
   await dirs.removeAll();
 });
 

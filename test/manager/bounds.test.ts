@@ -1,35 +1,24 @@
 // What a client can store is bounded: numbers within 2^53−1, headers within MAX_HEADER_BYTES, and the stored
 // events in count and bytes while the daemon runs. A row written before these checks still lists.
 import { afterAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { toBinary } from "@bufbuild/protobuf";
-import { getLogger } from "@logtape/logtape";
 import { UsageError } from "../../src/errors.ts";
 import { DownloadSchema } from "../../src/gen/dlm/v1/download_pb.ts";
 import { toDownload } from "../../src/interfaces/rpc/download-message.ts";
 import { MAX_HEADER_BYTES } from "../../src/manager/input-bounds.ts";
-import { Manager } from "../../src/manager/manager.ts";
-import { SqliteStore } from "../../src/manager/sql-store.ts";
-import { quietContext } from "../control/fixture.ts";
 import { tempDirs } from "../helpers/cli.ts";
 import { newDownload } from "../helpers/new-download.ts";
+import { openManager } from "./manager-fixture.ts";
 
 const dirs = tempDirs("dlm-bounds-");
 afterAll(() => dirs.removeAll());
 
-async function open(keepEvents?: number, keepEventBytes?: number) {
-  const dir = await dirs.fresh();
-  const store = await SqliteStore.open(join(dir, "dlm.db"));
-  const manager = await Manager.start({
-    store,
-    ctx: quietContext(dir),
-    dir,
+function open(keepEvents?: number, keepEventBytes?: number) {
+  return openManager(dirs, {
     maxActive: 1,
     ...(keepEvents === undefined ? {} : { keepEvents }),
     ...(keepEventBytes === undefined ? {} : { keepEventBytes }),
-    log: getLogger(["dlm", "manager"]),
   });
-  return { store, manager };
 }
 
 const PAUSED = newDownload("http://127.0.0.1:9/x.bin", { state: "paused" });

@@ -6,13 +6,13 @@ import { getLogger } from "@logtape/logtape";
 import { watchAll } from "../../src/interfaces/rpc/watch-all.ts";
 import type { NewDownload, QueueState } from "../../src/manager/download-record.ts";
 import { Manager } from "../../src/manager/manager.ts";
-import type { ManagerEvent } from "../../src/manager/manager-events.ts";
 import { SqliteStore } from "../../src/manager/sql-store.ts";
 import { quietContext } from "../control/fixture.ts";
 import { sha256Hex, sha256Of } from "../helpers/bytes.ts";
 import { tempDirs } from "../helpers/cli.ts";
 import { newDownload } from "../helpers/new-download.ts";
 import { type Origin, startOrigin } from "../helpers/origin.ts";
+import { openManager } from "./manager-fixture.ts";
 
 const dirs = tempDirs("dlm-manager-");
 let origin: Origin;
@@ -30,21 +30,16 @@ function input(url: string, extra: Partial<NewDownload> = {}): NewDownload {
 }
 
 async function open(maxActive: number, home?: string, globalLimit = 0) {
-  const dir = home ?? (await dirs.fresh());
-  const store = await SqliteStore.open(join(dir, "dlm.db"));
-  const manager = await Manager.start({
-    store,
-    ctx: quietContext(dir),
-    dir,
-    maxActive,
-    retryBaseMs: 50,
-    globalLimit,
-    engineRetry: { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 20, maxRetryAfterMs: 20 },
-    log: getLogger(["dlm", "manager"]),
-  });
-  const events: ManagerEvent[] = [];
-  manager.subscribe((event) => events.push(event));
-  return { dir, store, manager, events };
+  return openManager(
+    dirs,
+    {
+      maxActive,
+      retryBaseMs: 50,
+      globalLimit,
+      engineRetry: { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 20, maxRetryAfterMs: 20 },
+    },
+    { dir: home },
+  );
 }
 
 /** Waits (bounded) until `check` holds. */

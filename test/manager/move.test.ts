@@ -1,30 +1,15 @@
 // Manager.move is one server-side operation: the download goes to its place and the others shift, so no two
 // downloads ever share a position, even with moves and position Updates racing each other.
 import { afterAll, expect, test } from "bun:test";
-import { join } from "node:path";
-import { getLogger } from "@logtape/logtape";
-import { Manager } from "../../src/manager/manager.ts";
-import type { ManagerEvent } from "../../src/manager/manager-events.ts";
-import { SqliteStore } from "../../src/manager/sql-store.ts";
-import { quietContext } from "../control/fixture.ts";
 import { tempDirs } from "../helpers/cli.ts";
 import { newDownload } from "../helpers/new-download.ts";
+import { openManager } from "./manager-fixture.ts";
 
 const dirs = tempDirs("dlm-move-");
 afterAll(() => dirs.removeAll());
 
 test("move and Update of position shift the others; positions stay unique under concurrent moves", async () => {
-  const dir = await dirs.fresh();
-  const store = await SqliteStore.open(join(dir, "dlm.db"));
-  const manager = await Manager.start({
-    store,
-    ctx: quietContext(dir),
-    dir,
-    maxActive: 1,
-    log: getLogger(["dlm", "manager"]),
-  });
-  const events: ManagerEvent[] = [];
-  manager.subscribe((event) => events.push(event));
+  const { store, manager, events } = await openManager(dirs, { maxActive: 1 });
   const ids: number[] = [];
   for (let i = 0; i < 6; i++) {
     ids.push((await manager.add(newDownload(`http://127.0.0.1:9/${i}`, { state: "paused" }))).record.id);

@@ -3,28 +3,16 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { getLogger } from "@logtape/logtape";
 import { UsageError } from "../../src/errors.ts";
-import { Manager } from "../../src/manager/manager.ts";
-import { SqliteStore } from "../../src/manager/sql-store.ts";
-import { quietContext } from "../control/fixture.ts";
 import { tempDirs } from "../helpers/cli.ts";
 import { newDownload } from "../helpers/new-download.ts";
+import { openManager } from "./manager-fixture.ts";
 
 const dirs = tempDirs("dlm-place-");
 afterAll(() => dirs.removeAll());
 
 async function open() {
-  const dir = await dirs.fresh();
-  const store = await SqliteStore.open(join(await dirs.fresh(), "dlm.db"));
-  const manager = await Manager.start({
-    store,
-    ctx: quietContext(dir),
-    dir,
-    maxActive: 1,
-    log: getLogger(["dlm", "manager"]),
-  });
-  return { dir, store, manager };
+  return openManager(dirs, { maxActive: 1 }, { dbDir: await dirs.fresh() });
 }
 
 const URL_ = "http://127.0.0.1:9/f.bin";

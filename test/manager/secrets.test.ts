@@ -1,17 +1,13 @@
 // Credential headers are write-only: kept to be sent (to their origin only), shown as set without their
 // value in every view, never stored in an event; an Update of the URL to another origin drops them.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
-import { getLogger } from "@logtape/logtape";
 import { SQL } from "bun";
 import { isCredentialHeader } from "../../src/engine/credential-headers.ts";
-import { Manager } from "../../src/manager/manager.ts";
-import type { ManagerEvent } from "../../src/manager/manager-events.ts";
+import type { Manager } from "../../src/manager/manager.ts";
 import { headersAfterUpdate, hideSecrets } from "../../src/manager/secret-headers.ts";
-import { SqliteStore } from "../../src/manager/sql-store.ts";
-import { quietContext } from "../control/fixture.ts";
 import { tempDirs } from "../helpers/cli.ts";
 import { newDownload } from "../helpers/new-download.ts";
+import { openManager } from "./manager-fixture.ts";
 
 const BODY = "x".repeat(50_000);
 const HEADERS = [
@@ -58,21 +54,12 @@ afterAll(async () => {
 });
 
 async function open() {
-  const dir = await dirs.fresh();
-  const path = join(dir, "dlm.db");
-  const store = await SqliteStore.open(path);
-  const manager = await Manager.start({
-    store,
-    ctx: quietContext(dir),
-    dir,
+  const opened = await openManager(dirs, {
     maxActive: 2,
     retryLater: false,
     engineRetry: { maxAttempts: 1, baseDelayMs: 10, maxDelayMs: 20, maxRetryAfterMs: 20 },
-    log: getLogger(["dlm", "manager"]),
   });
-  const events: ManagerEvent[] = [];
-  manager.subscribe((event) => events.push(event));
-  return { dir, path, store, manager, events };
+  return { ...opened, path: opened.dbPath };
 }
 
 async function settled(manager: Manager, id: number) {

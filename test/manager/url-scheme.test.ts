@@ -4,18 +4,17 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { getLogger } from "@logtape/logtape";
 import { httpGet } from "../../src/engine/http.ts";
 import { readStateFile, writeStateFile } from "../../src/engine/state-file.ts";
 import { assertFetchableUrl } from "../../src/engine/url-scheme.ts";
 import { UsageError } from "../../src/errors.ts";
 import { EXIT } from "../../src/exit-codes.ts";
-import { Manager } from "../../src/manager/manager.ts";
-import { SqliteStore } from "../../src/manager/sql-store.ts";
+import type { Manager } from "../../src/manager/manager.ts";
 import { quietContext } from "../control/fixture.ts";
 import { runDlm, tempDirs } from "../helpers/cli.ts";
 import { newDownload } from "../helpers/new-download.ts";
 import { type Origin, startOrigin } from "../helpers/origin.ts";
+import { openManager } from "./manager-fixture.ts";
 
 const SECRET = "secret: never to be copied into the download directory\n";
 const dirs = tempDirs("dlm-scheme-");
@@ -46,19 +45,12 @@ async function leaked(dir: string): Promise<string[]> {
   return found;
 }
 
-async function open() {
-  const dir = await dirs.fresh();
-  const store = await SqliteStore.open(join(dir, "dlm.db"));
-  const manager = await Manager.start({
-    store,
-    ctx: quietContext(dir),
-    dir,
+function open() {
+  return openManager(dirs, {
     maxActive: 2,
     retryLater: false,
     engineRetry: { maxAttempts: 1, baseDelayMs: 10, maxDelayMs: 20, maxRetryAfterMs: 20 },
-    log: getLogger(["dlm", "manager"]),
   });
-  return { dir, store, manager };
 }
 
 async function settled(manager: Manager, id: number) {

@@ -6,7 +6,7 @@ import { EXIT } from "../../src/exit-codes.ts";
 import { DownloadState } from "../../src/gen/dlm/v1/download_pb.ts";
 import { bytesOf, sha256Hex } from "../helpers/bytes.ts";
 import { runDlm, tempDirs } from "../helpers/cli.ts";
-import { type RawOrigin, type RawScript, serveBytes, startRawOrigin } from "../helpers/raw-origin.ts";
+import { rawOrigins, serveBody } from "../helpers/raw-origins.ts";
 import { type ServeProcess, startServe } from "./serve-fixture.ts";
 
 // Mirrors and Metalink through the manager (issue 21 item 5): Add carries mirrors and a Metalink document,
@@ -14,20 +14,11 @@ import { type ServeProcess, startServe } from "./serve-fixture.ts";
 const BODY = bytesOf(0, 300_000 - 1);
 const SHA = sha256Hex(BODY);
 const dirs = tempDirs("dlm-serve-mirrors-");
-const origins: RawOrigin[] = [];
+const origin = rawOrigins();
 const running: ServeProcess[] = [];
-
-async function origin(script: RawScript): Promise<RawOrigin> {
-  const started = await startRawOrigin(script);
-  origins.push(started);
-  return started;
-}
-
-const serveBody: RawScript = (request, socket) => serveBytes(request, socket, BODY);
 
 afterAll(async () => {
   for (const serve of running) serve.child.kill("SIGKILL");
-  for (const o of origins) await o.close();
   await dirs.removeAll();
 });
 
@@ -59,8 +50,8 @@ function meta4(name: string, urls: readonly string[]): string {
 describe("Add with mirrors and Metalink", () => {
   test("Add mirrors: kept on the Download, probed by the run, the exact file; a file:// mirror is refused", async () => {
     const { serve, dir } = await serveIn();
-    const main = await origin(serveBody);
-    const mirror = await origin(serveBody);
+    const main = await origin(serveBody(BODY));
+    const mirror = await origin(serveBody(BODY));
     const { download } = await serve.client.add({
       url: main.url("/m.bin"),
       mirrors: [mirror.url("/m.bin")],
@@ -82,8 +73,8 @@ describe("Add with mirrors and Metalink", () => {
 
   test("Add a Metalink document: url, mirrors, checksum and a safe name from it; url and metalink together refused", async () => {
     const { serve, dir } = await serveIn();
-    const main = await origin(serveBody);
-    const mirror = await origin(serveBody);
+    const main = await origin(serveBody(BODY));
+    const mirror = await origin(serveBody(BODY));
     const { download } = await serve.client.add({
       metalink: meta4("../../etc/meta.bin", [main.url("/a"), mirror.url("/a")]),
     });
@@ -104,8 +95,8 @@ describe("Add with mirrors and Metalink", () => {
 
   test("dlm add URL --mirror and dlm add --metalink FILE", async () => {
     const { serve, home, dir } = await serveIn();
-    const main = await origin(serveBody);
-    const mirror = await origin(serveBody);
+    const main = await origin(serveBody(BODY));
+    const mirror = await origin(serveBody(BODY));
     const env = { DLM_HOME: home };
     const added = await runDlm(
       ["add", main.url("/c.bin"), "--mirror", mirror.url("/c.bin"), "--paused", "--json"],

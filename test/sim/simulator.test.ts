@@ -2,7 +2,7 @@
 // the steal and restart decisions a real server cannot make deterministic. DLM_SIM_TABLE=1 prints the table.
 import { describe, expect, test } from "bun:test";
 import { TICK_MS } from "../../src/engine/scheduler.ts";
-import { lengthOf } from "../../src/engine/segment.ts";
+import { expectTiling } from "./expect-tiling.ts";
 import { type SimResult, simulate } from "./link-simulator.ts";
 import { CONNECTIONS, SHAPES, type ShapeCase, SIZES_MIB } from "./shapes.ts";
 
@@ -68,14 +68,7 @@ describe("link simulator: invariants on every shape", () => {
     "%s, %d MiB, %d connections: segments tile the file, each handed out, all done",
     (_name, sizeMiB, _connections, { result }) => {
       const size = sizeMiB * MiB;
-      const sorted = [...result.segments].filter((s) => lengthOf(s) > 0).sort((a, b) => a.start - b.start);
-      let next = 0;
-      for (const s of sorted) {
-        expect(s.start).toBe(next);
-        expect(s.done).toBe(lengthOf(s));
-        next = s.end + 1;
-      }
-      expect(next).toBe(size);
+      const sorted = expectTiling(result.segments, size);
       const handedOut = new Set(result.work.map((w) => w.segment));
       for (const s of sorted) expect(handedOut.has(s)).toBe(true);
     },

@@ -2,7 +2,7 @@
 // fetched twice stay within the in-flight allowance, every byte is counted to one source, and the run ends
 // within the shape's bound of the ideal (idealSourcesSeconds). DLM_SIM_TABLE=1 prints the table.
 import { describe, expect, test } from "bun:test";
-import { lengthOf } from "../../src/engine/segment.ts";
+import { expectTiling } from "./expect-tiling.ts";
 import { type SimResult, simulate } from "./link-simulator.ts";
 import { SOURCE_CONNECTIONS, SOURCE_SHAPES, SOURCE_SIZES_MIB, type SourceCase } from "./source-shapes.ts";
 
@@ -60,14 +60,7 @@ describe("link simulator with sources: invariants", () => {
     "%s, %d MiB, %d connections: tiling, per-source bytes, bytes fetched twice",
     (_n, sizeMiB, _c, { result }) => {
       const size = sizeMiB * MiB;
-      const sorted = [...result.segments].filter((s) => lengthOf(s) > 0).sort((a, b) => a.start - b.start);
-      let next = 0;
-      for (const s of sorted) {
-        expect(s.start).toBe(next);
-        expect(s.done).toBe(lengthOf(s));
-        next = s.end + 1;
-      }
-      expect(next).toBe(size);
+      expectTiling(result.segments, size);
       // Every stored byte came from exactly one source, and the served ranges tile the file.
       expect(result.bytesBySource.reduce((a, b) => a + b, 0)).toBe(size);
       const served = [...result.servedBy].sort((a, b) => a.start - b.start);

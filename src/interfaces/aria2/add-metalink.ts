@@ -4,6 +4,7 @@ import { DlmError } from "../../errors.ts";
 import type { NewDownload } from "../../manager/download-record.ts";
 import { Aria2Fault } from "./aria2-fault.ts";
 import type { Aria2Session } from "./aria2-session.ts";
+import { downloadInput } from "./download-input.ts";
 import { gidOf } from "./gid.ts";
 import { type MappedOptions, mapOptions, readOptions } from "./options.ts";
 import { intParam, type Params, stringParam } from "./params.ts";
@@ -45,20 +46,11 @@ export function metalinkFiles(text: string): MetalinkFile[] {
  */
 export function metalinkInput(described: MetalinkDownload, mapped: MappedOptions): NewDownload {
   const hash = described.checksum;
-  return {
-    url: described.url,
-    output: mapped.output ?? described.output,
-    directory: mapped.directory ?? "",
-    headers: mapped.headers ?? [],
-    checksum: mapped.checksum ?? (hash === undefined ? undefined : `${hash.algorithm}:${hash.hex}`),
-    connections: mapped.connections ?? 0,
-    speedLimit: mapped.speedLimit ?? 0,
-    priority: 0,
-    labels: [],
-    state: mapped.paused ? "paused" : "queued",
-    requestId: undefined,
+  return downloadInput(described.url, mapped, {
+    output: described.output,
+    checksum: hash === undefined ? undefined : `${hash.algorithm}:${hash.hex}`,
     mirrors: described.mirrors,
-  };
+  });
 }
 
 /**

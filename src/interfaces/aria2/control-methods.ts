@@ -1,9 +1,10 @@
-import type { NewDownload, RecordPatch } from "../../manager/download-record.ts";
+import type { RecordPatch } from "../../manager/download-record.ts";
 import type { UpdatableField } from "../../manager/manager.ts";
 import { addMetalink } from "./add-metalink.ts";
 import { Aria2Fault } from "./aria2-fault.ts";
 import type { Aria2Session } from "./aria2-session.ts";
 import { STOPPED_STATES } from "./aria2-states.ts";
+import { downloadInput } from "./download-input.ts";
 import { gidOf } from "./gid.ts";
 import { MAPPED_GLOBAL_OPTIONS, mapOptions, parseSize, readOptions } from "./options.ts";
 import { intParam, type Params, stringParam, stringsParam } from "./params.ts";
@@ -32,20 +33,7 @@ async function addUri(session: Aria2Session, params: Params): Promise<string> {
   }
   const mapped = mapOptions(readOptions(params[1]), session.deps.baseDir, uris.length);
   logIgnored(session, mapped.ignored);
-  const input: NewDownload = {
-    url,
-    output: mapped.output,
-    directory: mapped.directory ?? "",
-    headers: mapped.headers ?? [],
-    checksum: mapped.checksum,
-    connections: mapped.connections ?? 0,
-    speedLimit: mapped.speedLimit ?? 0,
-    priority: 0,
-    labels: [],
-    state: mapped.paused ? "paused" : "queued",
-    requestId: undefined,
-    mirrors: [],
-  };
+  const input = downloadInput(url, mapped);
   const { record } = await session.manager.add(session.mirrors.withMirrors(input, mirrors));
   if (params[2] !== undefined) {
     await moveInQueue(session.manager, record.id, intParam(params, 2, "position"), "POS_SET");

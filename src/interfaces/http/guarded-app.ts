@@ -1,7 +1,8 @@
 import type { Logger } from "@logtape/logtape";
 import { Elysia } from "elysia";
-import { type RunningListener, urlHost } from "../shared/listener.ts";
-import { NOT_LISTENING, RequestGuard, rejectionResponse } from "../shared/request-guard.ts";
+import type { RunningListener } from "../shared/listener.ts";
+import { closeWithin, ListenerGuard } from "../shared/listener-guard.ts";
+import { rejectionResponse } from "../shared/request-guard.ts";
 
 /** How to run a guarded HTTP/1.1 listener (the control API of `dlm get --listen`, the service of `dlm serve`). */
 export interface GuardedAppOptions {
@@ -39,8 +40,7 @@ export function startGuardedApp(
   addRoutes: (app: Elysia) => void,
 ): RunningListener {
   const { log } = options;
-  // Created once the port is known; until then every request is refused (Host cannot be checked).
-  let guard: RequestGuard | undefined;
+  const guard = new ListenerGuard(options);
   // Hooks and routes register in place (Elysia's chaining only refines types), so `app` keeps the base type.
   const app: Elysia = new Elysia({
     serve: {
@@ -54,25 +54,18 @@ export function startGuardedApp(
   app.onRequest(({ request }) => {
     const h = request.headers;
     const path = new URL(request.url).pathname;
-    const rejection =
-      guard === undefined
-        ? NOT_LISTENING
-        : guard.check(
-            {
-              host: h.get("host") ?? undefined,
-              origin: h.get("origin") ?? undefined,
-              authorization: h.get("authorization") ?? undefined,
-              contentLength: h.get("content-length") ?? undefined,
-            },
-            !options.isPublic(request.method, path),
-          );
-    if (rejection === undefined) return;
     // The path only: a query string could carry anything, and nothing here should echo secrets.
-    log.info("refused {method} {path}: {reason}", {
-      method: request.method,
-      path,
-      reason: rejection.message,
-    });
+    const rejection = guard.check(
+      { method: request.method, path },
+      {
+        host: h.get("host") ?? undefined,
+        origin: h.get("origin") ?? undefined,
+        authorization: h.get("authorization") ?? undefined,
+        contentLength: h.get("content-length") ?? undefined,
+      },
+      !options.isPublic(request.method, path),
+    );
+    if (rejection === undefined) return;
     return rejectionResponse(rejection, h.get("content-type") ?? undefined);
   });
   app.onError(({ code, error, request }) => {
@@ -88,29 +81,15 @@ export function startGuardedApp(
   app.listen({ hostname: options.host, port: options.port });
   const port = app.server?.port;
   if (port === undefined) throw new Error(`could not listen on ${options.host}:${options.port}`);
-  guard = new RequestGuard(
-    options.token,
-    { host: options.host, port },
-    options.maxBodyBytes,
-    options.tokenHint,
-  );
   return {
-    url: `http://${urlHost(options.host)}:${port}`,
-    port,
+    ...guard.listening(port),
     async stop() {
       const server = app.server;
       if (server === null) return;
       // Graceful first: a stream whose handler just returned may still have its last messages (the final
       // state, the end-of-stream envelope) in Bun's send buffer, and a forced close drops them (seen with
       // every HTTP/1.1 Connect watcher of a `dlm get` that finished). Then force whatever still lingers.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        server.stop(false),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, CLOSE_GRACE_MS);
-        }),
-      ]);
-      clearTimeout(timer);
+      await closeWithin(server.stop(false), CLOSE_GRACE_MS);
       await app.stop(true);
     },
   };

@@ -8,8 +8,9 @@ import type { AddressInfo } from "node:net";
 import type { ConnectRouter, ConnectRouterOptions } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "@logtape/logtape";
-import { type RunningListener, urlHost } from "../shared/listener.ts";
-import { NOT_LISTENING, RequestGuard, rejectionResponse } from "../shared/request-guard.ts";
+import type { RunningListener } from "../shared/listener.ts";
+import { closeWithin, ListenerGuard } from "../shared/listener-guard.ts";
+import { rejectionResponse } from "../shared/request-guard.ts";
 import { SessionWatch } from "./session-watch.ts";
 
 /** How to run the RPC listener. */
@@ -48,30 +49,25 @@ const MAX_CONCURRENT_STREAMS = 1000;
  */
 export async function startRpcListener(options: RpcListenerOptions): Promise<RunningListener> {
   const adapter = connectNodeAdapter({ ...options.rpcOptions, routes: options.routes });
-  let guard: RequestGuard | undefined;
+  const guard = new ListenerGuard(options);
   const server = createServer(
     { settings: { maxConcurrentStreams: options.maxConcurrentStreams ?? MAX_CONCURRENT_STREAMS } },
     (req, res) => {
       const contentType = one(req.headers["content-type"]);
-      const rejection =
-        guard === undefined
-          ? NOT_LISTENING
-          : guard.check({
-              host: one(req.headers[":authority"]) ?? one(req.headers.host),
-              origin: one(req.headers.origin),
-              authorization: one(req.headers.authorization),
-              contentLength: one(req.headers["content-length"]),
-            });
+      const rejection = guard.check(
+        { method: req.method, path: req.url },
+        {
+          host: one(req.headers[":authority"]) ?? one(req.headers.host),
+          origin: one(req.headers.origin),
+          authorization: one(req.headers.authorization),
+          contentLength: one(req.headers["content-length"]),
+        },
+      );
       if (rejection === undefined) {
         watched.get(req.stream.session as ServerHttp2Session)?.opened(req.stream);
         adapter(req, res);
         return;
       }
-      options.log.info("refused {method} {path}: {reason}", {
-        method: req.method,
-        path: req.url,
-        reason: rejection.message,
-      });
       void send(rejectionResponse(rejection, contentType), req, res);
     },
   );
@@ -98,29 +94,14 @@ export async function startRpcListener(options: RpcListenerOptions): Promise<Run
     });
   });
   const port = (server.address() as AddressInfo).port;
-  guard = new RequestGuard(
-    options.token,
-    { host: options.host, port },
-    options.maxBodyBytes,
-    options.tokenHint,
-  );
   return {
-    url: `http://${urlHost(options.host)}:${port}`,
-    port,
+    ...guard.listening(port),
     async stop() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.close();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        closed,
-        new Promise<void>((resolve) => {
-          timer = setTimeout(() => {
-            for (const session of sessions) session.destroy();
-            resolve();
-          }, CLOSE_GRACE_MS);
-        }),
-      ]);
-      clearTimeout(timer);
+      if (!(await closeWithin(closed, CLOSE_GRACE_MS))) {
+        for (const session of sessions) session.destroy();
+      }
     },
   };
 }

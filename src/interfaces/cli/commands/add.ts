@@ -5,11 +5,12 @@ import { loadMetalink } from "../../../engine/metalink-load.ts";
 import { UsageError } from "../../../errors.ts";
 import { EXIT } from "../../../exit-codes.ts";
 import type { CliContext } from "../cli-context.ts";
-import { header, httpUrl, integerIn, mirrorUrl } from "../flag-parsers.ts";
+import { header, httpUrl, integerIn } from "../flag-parsers.ts";
 import type { InputEntry } from "../input-file.ts";
 import { readInputFileEntries } from "../read-input-file.ts";
 import { reportError } from "../report.ts";
 import { callServer, connectToServer } from "../service-client.ts";
+import { sourceFlags } from "../source-flags.ts";
 
 /** Flags of `dlm add`. */
 interface AddFlags {
@@ -124,28 +125,11 @@ export const addCommand = buildCommand({
   },
   parameters: {
     flags: {
-      mirror: {
-        kind: "parsed",
-        parse: mirrorUrl,
-        brief: "Another http(s) URL of the same file (one URL only; repeatable)",
-        optional: true,
-        variadic: true,
-        placeholder: "URL",
-      },
-      metalink: {
-        kind: "parsed",
-        parse: String,
-        brief: "Queue the file a Metalink describes (a local FILE or an http(s) URL, read by this command)",
-        optional: true,
-        placeholder: "FILE|URL",
-      },
-      metalinkFile: {
-        kind: "parsed",
-        parse: String,
-        brief: "Which file of a Metalink that describes several (its name attribute) (default: the only one)",
-        optional: true,
-        placeholder: "NAME",
-      },
+      ...sourceFlags({
+        mirror: "Another http(s) URL of the same file (one URL only; repeatable)",
+        metalink:
+          "Queue the file a Metalink describes (a local FILE or an http(s) URL, read by this command)",
+      }),
       inputFile: {
         kind: "parsed",
         parse: String,

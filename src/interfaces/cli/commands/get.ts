@@ -9,19 +9,11 @@ import { assertFetchableUrl } from "../../../engine/url-scheme.ts";
 import { UsageError } from "../../../errors.ts";
 import type { ListenAddress } from "../../shared/listener.ts";
 import type { CliContext } from "../cli-context.ts";
-import {
-  byteOffset,
-  byteSize,
-  durationMs,
-  header,
-  httpUrl,
-  integerIn,
-  mirrorUrl,
-  outputPath,
-} from "../flag-parsers.ts";
+import { byteOffset, byteSize, durationMs, header, httpUrl, integerIn, outputPath } from "../flag-parsers.ts";
 import { type ListenFlags, listenAddress, listenFlags } from "../listen-address.ts";
 import { reportError } from "../report.ts";
 import { runDownloadCommand } from "../run-download.ts";
+import { sourceFlags } from "../source-flags.ts";
 import { type BatchFlags, batchFlags, runBatchCommand } from "./get-batch.ts";
 import { type MetalinkFlags, requestFromMetalink } from "./get-metalink.ts";
 
@@ -305,30 +297,12 @@ export const getCommand = buildCommand({
         optional: true,
         placeholder: "CMD",
       },
-      mirror: {
-        kind: "parsed",
-        parse: mirrorUrl,
-        brief:
+      ...sourceFlags({
+        mirror:
           "Another http(s) URL of the same file, fetched from at the same time; repeatable (default: none)",
-        optional: true,
-        variadic: true,
-        placeholder: "URL",
-      },
-      metalink: {
-        kind: "parsed",
-        parse: String,
-        brief:
+        metalink:
           "Download the file a Metalink (RFC 5854, or 3.0) describes, from a local FILE or an http(s) URL (default: none)",
-        optional: true,
-        placeholder: "FILE|URL",
-      },
-      metalinkFile: {
-        kind: "parsed",
-        parse: String,
-        brief: "Which file of a Metalink that describes several (its name attribute) (default: the only one)",
-        optional: true,
-        placeholder: "NAME",
-      },
+      }),
       noMirrors: {
         kind: "boolean",
         brief: "Do not add the mirrors a server names in Link: rel=duplicate headers (default off)",
