@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 
 /**
- * Dependencies point one way (STYLE.md rule 2): interfaces → control, progress → engine → errors, log.
+ * Dependencies point one way: interfaces → control, progress → engine → errors, log.
  * This scans every import in src/ (static, side-effect only, re-exports and dynamic `import()`) and fails on
  * an arrow pointing the wrong way, on a sideways import between cli/, http/ and rpc/ (what two of them share
  * lives in interfaces/shared/), and on anything the RPC listener reaches that loads Elysia.

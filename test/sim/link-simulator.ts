@@ -71,7 +71,7 @@ export interface SimOptions {
   readonly stallTimeoutMs?: number;
   /** Seed of the retry jitter. */
   readonly seed?: number;
-  /** Hash-on-arrival speed (bytes/s): SHA-256 with Bun.CryptoHasher, about 1 GB/s (DESIGN.md). */
+  /** Hash-on-arrival speed (bytes/s): SHA-256 with Bun.CryptoHasher, about 1 GB/s. */
   readonly hashBytesPerSec?: number;
   /** Mirrors: source 0 is the first; undefined = one source with the shape's cap. */
   readonly sources?: readonly SimSource[];
