@@ -390,9 +390,16 @@ export class Scheduler {
     return remainingOf(a.segment) / Math.max(rate, 1);
   }
 
-  /** The thief's measured rate, if its request goes to the source it was measured on (else unknown). */
+  /**
+   * The thief's measured rate, if its request goes to the source it was measured on; else the rate of one
+   * connection on `source` (unknown while that source is not measured). A worker moving from a fast mirror
+   * to one eight times slower must not size its part by the rate it had: it would end the download last.
+   */
   #thiefRate(thief: number, source: number): number | undefined {
-    return this.#workers.sourceOf(thief) === source ? this.#workers.rateOf(thief) : undefined;
+    if (this.#workers.sourceOf(thief) === source) {
+      return this.#workers.rateOf(thief) ?? this.#sources.perConnectionRate(source);
+    }
+    return this.#sources.perConnectionRate(source);
   }
 
   /** Below this (s) left, a segment is not worth splitting (see MIN_SPLIT_REMAINING_SECONDS). */
