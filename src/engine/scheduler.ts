@@ -343,7 +343,7 @@ export class Scheduler {
       });
       // A slow connection gets a segment it finishes in about the time its peers finish theirs, and none
       // when even that would outlast all the work left at the current rates: it would end the download last.
-      const own = this.#thiefRate(worker, source);
+      const own = this.#rateAt(worker, source);
       const median = this.#workers.median();
       if (!this.#paced && own !== undefined && median > 0 && own < median) {
         size = Math.max(minSplitBytes, Math.round((size * own) / median));
@@ -393,6 +393,15 @@ export class Scheduler {
   /** The thief's measured rate, if its request goes to the source it was measured on (else unknown). */
   #thiefRate(thief: number, source: number): number | undefined {
     return this.#workers.sourceOf(thief) === source ? this.#workers.rateOf(thief) : undefined;
+  }
+
+  /**
+   * What the thief will fetch at on `source`: its measured rate there, else the rate of one connection on
+   * `source` (unknown while that source is not measured). A worker moving from a fast mirror to one eight
+   * times slower must not size its part by the rate it had: it would end the download last.
+   */
+  #rateAt(thief: number, source: number): number | undefined {
+    return this.#thiefRate(thief, source) ?? this.#sources.perConnectionRate(source);
   }
 
   /** Below this (s) left, a segment is not worth splitting (see MIN_SPLIT_REMAINING_SECONDS). */
@@ -476,7 +485,7 @@ export class Scheduler {
     const victimRate = this.#workers.assigned.get(owner)?.waiting
       ? 0
       : this.#workers.estimateOf(owner, this.#now);
-    const thiefRate = this.#thiefRate(thief, source) ?? median;
+    const thiefRate = this.#rateAt(thief, source) ?? median;
     const plan = planEvenSplit({
       victim,
       victimBytesPerSecond: victimRate,

@@ -218,6 +218,16 @@ export class SourceTable {
     return best?.id;
   }
 
+  /**
+   * Bytes/s one connection on `source` gets (its measured total over the connections it was measured with),
+   * undefined while not measured: what a worker moving there will fetch at, not the rate it had elsewhere.
+   */
+  perConnectionRate(source: number): number | undefined {
+    const s = this.#get(source);
+    if (s === undefined || s.rate === undefined) return undefined;
+    return s.connections > 0 ? s.rate / s.connections : s.bestPerConnection || undefined;
+  }
+
   /** Bytes/s one more connection on `s` is expected to add (Infinity while unmeasured). */
   #marginal(s: SourceRecord, connections: number, now: number): number {
     if (s.rate === undefined) return Number.POSITIVE_INFINITY;
