@@ -314,7 +314,7 @@ describe("dlm serve", () => {
     origin.resetStats();
     const added = await serve.client.add({ url: signed, output: "weights.bin" });
     const id = added.download?.id ?? 0n;
-    // 2 MiB vouched for by the sidecar: starting over would serve them again (>= 1.25x in all).
+    // 2 MiB vouched for by the sidecar: starting over would ask the new URL for them again.
     await until("2 MiB checkpointed", async () =>
       (await checkpointed(join(dir, "weights.bin"))) >= 2 << 20 ? true : undefined,
     );
