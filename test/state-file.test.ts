@@ -229,6 +229,25 @@ describe("writeStateFile / readStateFile", () => {
     expect(statSync(statePath(sidecar)).mode & 0o077).toBe(0);
   });
 
+  test("reads while the download checkpoints (state.json.tmp comes and goes) all succeed", async () => {
+    // dlm serve's Update reads the sidecar of a running download: its checkpoint may rename state.json.tmp
+    // away between the trust check's listing and its look at each entry.
+    const sidecar = join(dir, "busy.bin.dlm");
+    await mkdir(sidecar);
+    await writeStateFile(sidecar, goodState());
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 0; writing && i < 5000; i++) await writeStateFile(sidecar, goodState());
+    })();
+    const failures: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      await readStateFile(sidecar).catch((error: unknown) => failures.push(String(error)));
+    }
+    writing = false;
+    await writer;
+    expect(failures.slice(0, 1)).toEqual([]);
+  });
+
   test("a missing, torn or edited file is a StateFileError naming the file", async () => {
     const sidecar = join(dir, "bad.bin.dlm");
     await mkdir(sidecar);

@@ -32,7 +32,13 @@ export async function checkSidecarTrust(sidecar: string): Promise<void> {
   if ((dir.mode & 0o022) !== 0)
     refuse(`writable by group or others (mode ${modeOf(dir.mode)})`, modeOf(dir.mode));
   for (const name of (await readdir(sidecar)).sort()) {
-    const entry = await lstat(join(sidecar, name));
+    const entry = await lstat(join(sidecar, name)).catch((error: unknown) => {
+      // Gone since the listing: a checkpoint of the running download renamed state.json.tmp over state.json
+      // (Update reads the sidecar of a download that runs). What is not there cannot be a planted link.
+      if ((error as { code?: unknown }).code === "ENOENT") return undefined;
+      throw error;
+    });
+    if (entry === undefined) continue;
     if (entry.isSymbolicLink()) refuse(`${name} is a symbolic link`, name);
     if (!entry.isFile()) refuse(`${name} is not a regular file`, name);
     if (euid !== undefined && entry.uid !== euid) refuse(`${name} is owned by uid ${entry.uid}`, name);

@@ -84,6 +84,8 @@ export interface OriginRequest {
 export interface OriginStats {
   /** Body bytes handed to the socket across all responses (not counting headers). */
   bytesServed: number;
+  /** bytesServed by request path: a test's own file, unmixed with what another test's download still fetches. */
+  bytesByPath: Map<string, number>;
   requests: OriginRequest[];
 }
 
@@ -139,7 +141,7 @@ function lastModifiedOf(file: OriginFile): string | undefined {
 /** Starts an origin on 127.0.0.1 with an OS-chosen port. */
 export async function startOrigin(): Promise<Origin> {
   const files = new Map<string, Entry>();
-  const stats: OriginStats = { bytesServed: 0, requests: [] };
+  const stats: OriginStats = { bytesServed: 0, bytesByPath: new Map(), requests: [] };
   const server = createServer((req, res) => handle(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -257,7 +259,7 @@ export async function startOrigin(): Promise<Origin> {
         stallAt = file.stallAfterBytes;
       }
     }
-    pump(res, {
+    pump(res, path, {
       start,
       send,
       seed: file.seed ?? DEFAULT_SEED,
@@ -280,7 +282,7 @@ export async function startOrigin(): Promise<Origin> {
   }
 
   /** Writes the body with back-pressure (waits for "drain"), pacing and faults; stops when the client leaves. */
-  function pump(res: ServerResponse, plan: PumpPlan): void {
+  function pump(res: ServerResponse, path: string, plan: PumpPlan): void {
     const { rate } = plan;
     const limit = Math.min(plan.send, plan.cutAt ?? Number.POSITIVE_INFINITY, plan.stallAt ?? plan.send);
     const chunk =
@@ -322,6 +324,7 @@ export async function startOrigin(): Promise<Origin> {
         fillBytes(buf, plan.start + sent, plan.seed);
         sent += n;
         stats.bytesServed += n;
+        stats.bytesByPath.set(path, (stats.bytesByPath.get(path) ?? 0) + n);
         if (!res.write(buf)) {
           res.once("drain", step);
           return;
@@ -357,6 +360,7 @@ export async function startOrigin(): Promise<Origin> {
     },
     resetStats() {
       stats.bytesServed = 0;
+      stats.bytesByPath.clear();
       stats.requests.length = 0;
     },
     async close() {

@@ -31,6 +31,9 @@ export async function startServe(
   const env: Record<string, string | undefined> = { ...process.env, DLM_HOME: home };
   delete env["DLM_LOG"];
   delete env["DLM_LOG_FORMAT"];
+  // DLM_SERVE_LOG=debug (say) logs the serve children at that level, for hunting a failure.
+  const serveLog = process.env["DLM_SERVE_LOG"];
+  if (serveLog !== undefined && serveLog !== "") env["DLM_LOG"] = serveLog;
   const child = Bun.spawn([BUN_BIN, MAIN_TS, "serve", "--json", ...args], {
     cwd: dir,
     env,
