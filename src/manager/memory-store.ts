@@ -3,7 +3,7 @@ import type { NodeClaim } from "./node-claim.ts";
 import { compareQueueOrder } from "./queue-order.ts";
 import { hideSecrets } from "./secret-headers.ts";
 import type { AddOutcome, Heartbeat, RecordFilter, Store } from "./store.ts";
-import { withLeaseRule } from "./store-rows.ts";
+import { freshRecord, withLeaseRule } from "./store-rows.ts";
 
 interface Lease {
   readonly until: number;
@@ -30,21 +30,7 @@ export class MemoryStore implements Store {
       }
     }
     const position = Math.max(0, ...[...this.#rows.values()].map((r) => r.position)) + 1;
-    const record: DownloadRecord = {
-      ...input,
-      id: this.#nextId++,
-      path: undefined,
-      position,
-      failure: undefined,
-      nextTryAt: undefined,
-      attempts: 0,
-      bytesDownloaded: 0,
-      totalBytes: undefined,
-      sha256: undefined,
-      node: undefined,
-      createdAt: now,
-      updatedAt: now,
-    };
+    const record: DownloadRecord = { ...freshRecord(input, position, now), id: this.#nextId++ };
     this.#rows.set(record.id, record);
     return { record, created: true, event: this.#event("added", record) };
   }
