@@ -206,6 +206,18 @@ export const serveCommand = buildCommand({
           throw aria2ListenError(error);
         }
       }
+      // Listening for SIGINT/SIGTERM before anything says the daemon is up: a client that stops it right after
+      // the serve line must get the orderly stop (downloads paused, serve.json removed, exit 0).
+      const stopRequested = new Promise<void>((done) => {
+        const detach = this.onSignal(() => {
+          detach();
+          done();
+        });
+        void aria2Shutdown.then(() => {
+          detach();
+          done();
+        });
+      });
       await writeServeFile(home, {
         http: plane.http,
         rpc: plane.rpc,
@@ -231,16 +243,7 @@ export const serveCommand = buildCommand({
           `${JSON.stringify({ type: "serve", http: plane.http, rpc: plane.rpc, dashboard, dir, home, node, ...extra })}\n`,
         );
       }
-      await new Promise<void>((done) => {
-        const detach = this.onSignal(() => {
-          detach();
-          done();
-        });
-        void aria2Shutdown.then(() => {
-          detach();
-          done();
-        });
-      });
+      await stopRequested;
       ctx.stderr.write("dlm: stopping; running downloads pause and continue at the next dlm serve\n");
       await aria2?.stop();
       await plane.stop();
