@@ -1,6 +1,4 @@
-import type { ConnectRouter, ConnectRouterOptions } from "@connectrpc/connect";
-import type { Logger } from "@logtape/logtape";
-import type { RunningListener } from "../shared/listener.ts";
+import type { ConnectListenerOptions, RunningListener } from "../shared/listener.ts";
 import { SERVE_TOKEN_HINT } from "../shared/request-guard.ts";
 import { connectRoutes } from "./connect-routes.ts";
 import type { DashboardKind } from "./dashboard/build-dashboard.ts";
@@ -8,21 +6,11 @@ import { DASHBOARD_FILES, dashboardResponse, isDashboardFile } from "./dashboard
 import { startGuardedApp } from "./guarded-app.ts";
 
 /** How to run an HTTP listener that serves Connect services only. */
-export interface ServiceListenerOptions {
-  readonly token: string;
-  readonly host: string;
-  /** Port to bind; 0 picks a free one. */
-  readonly port: number;
-  readonly maxBodyBytes: number;
+export interface ServiceListenerOptions extends ConnectListenerOptions {
   /** Seconds a connection may stay silent; streams are exempt. */
   readonly idleTimeoutSeconds: number;
-  readonly routes: (router: ConnectRouter) => void;
-  readonly rpcOptions: Partial<ConnectRouterOptions>;
   /** A dashboard to serve at `GET /` (its static files are the only requests served without the token). */
   readonly dashboard?: DashboardKind;
-  /** Where a client finds the token, for the 401 message (default: serve.json). */
-  readonly tokenHint?: string;
-  readonly log: Logger;
 }
 
 /**

@@ -5,32 +5,20 @@ import {
   type ServerHttp2Session,
 } from "node:http2";
 import type { AddressInfo } from "node:net";
-import type { ConnectRouter, ConnectRouterOptions } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import type { Logger } from "@logtape/logtape";
-import type { RunningListener } from "../shared/listener.ts";
+import type { ConnectListenerOptions, RunningListener } from "../shared/listener.ts";
 import { closeWithin, ListenerGuard } from "../shared/listener-guard.ts";
 import { rejectionResponse } from "../shared/request-guard.ts";
 import { SessionWatch } from "./session-watch.ts";
 
 /** How to run the RPC listener. */
-export interface RpcListenerOptions {
-  readonly token: string;
-  readonly host: string;
-  /** Port to bind; 0 picks a free one. */
-  readonly port: number;
-  readonly maxBodyBytes: number;
-  readonly routes: (router: ConnectRouter) => void;
-  readonly rpcOptions: Partial<ConnectRouterOptions>;
+export interface RpcListenerOptions extends ConnectListenerOptions {
   /** A connection that has sent no request with the token by then is closed, ms (default 10 s). */
   readonly unauthenticatedTimeoutMs?: number;
   /** A connection with no open stream for this long is closed, ms (default 60 s). */
   readonly idleTimeoutMs?: number;
   /** Streams one connection may have open at once (default 1000; the client is told in SETTINGS). */
   readonly maxConcurrentStreams?: number;
-  /** Where a client finds the token, for the 401 message (default: FILE.dlm/control.json). */
-  readonly tokenHint?: string;
-  readonly log: Logger;
 }
 
 /** How long open HTTP/2 sessions get to close on their own at stop before they are destroyed, ms. */

@@ -6,10 +6,10 @@
  */
 import type { Progress } from "../../../gen/dlm/v1/progress_pb.ts";
 import { formatBytes, formatRate } from "../../shared/format.ts";
-import { SEGMENT_STATES } from "../../shared/proto-states.ts";
 import { SegmentOwners } from "../../shared/segment-map.ts";
 import { ChartView } from "./chart-view.ts";
-import { type ConnectionInfo, connectionsOf, type RateSegment } from "./connection-rates.ts";
+import { type ConnectionInfo, connectionsOf } from "./connection-rates.ts";
+import { type PlainSegment, plainSegmentsOf } from "./plain-segments.ts";
 
 /** Connection colours in page.css (`.c0` ... `.c7`). */
 const PALETTE = 8;
@@ -24,13 +24,6 @@ interface Block {
   drawn: string;
 }
 
-/** A segment with its byte counts as numbers. */
-interface PlainSegment extends RateSegment {
-  readonly start: number;
-  readonly end: number;
-  readonly done: number;
-}
-
 /** Draws one download's segments, connections and rate; holds what it learns across messages. */
 export class SegmentsView {
   readonly #owners = new SegmentOwners();
@@ -40,19 +33,7 @@ export class SegmentsView {
   /** Draws `p`'s segments, connections and (while it runs, or once it has) its rate. */
   render(p: Progress, running: boolean): void {
     const total = p.totalBytes === undefined ? undefined : Number(p.totalBytes);
-    const segments: PlainSegment[] = this.#owners.withOwners(
-      p.segments.map((s) => ({
-        id: s.id,
-        start: Number(s.start),
-        end: Number(s.end),
-        done: Number(s.done),
-        worker: s.worker,
-        state: SEGMENT_STATES[s.state],
-        retries: s.retries,
-        bytesPerSecond: s.bytesPerSecond,
-        slow: s.slow,
-      })),
-    );
+    const segments = this.#owners.withOwners(plainSegmentsOf(p.segments));
     this.#renderMap(segments, total);
     // The live owners, not the remembered ones the map colours finished segments with.
     // With mirrors, each connection names its source (that of its segment).

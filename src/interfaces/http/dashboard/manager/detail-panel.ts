@@ -8,9 +8,9 @@ import { useEffect, useLayoutEffect, useMemo, useRef } from "preact/hooks";
 import { type Download, DownloadState } from "../../../../gen/dlm/v1/download_pb.ts";
 import type { Progress } from "../../../../gen/dlm/v1/progress_pb.ts";
 import { formatBytes, formatRate } from "../../../shared/format.ts";
-import { SEGMENT_STATES } from "../../../shared/proto-states.ts";
 import type { SegmentOwners } from "../../../shared/segment-map.ts";
-import { type ConnectionInfo, connectionsOf, type RateSegment } from "../connection-rates.ts";
+import { type ConnectionInfo, connectionsOf } from "../connection-rates.ts";
+import { type PlainSegment, plainSegmentsOf } from "../plain-segments.ts";
 import type { DetailState, PageState } from "./page-state.ts";
 import { RateChart } from "./rate-chart-view.ts";
 import { rateInput, rowText } from "./row-text.ts";
@@ -19,13 +19,6 @@ import { type DownloadClient, followDetail } from "./streams.ts";
 
 /** Connection colours in page.css (`.c0` ... `.c7`). */
 const PALETTE = 8;
-
-/** A segment with its byte counts as numbers. */
-interface PlainSegment extends RateSegment {
-  readonly start: number;
-  readonly end: number;
-  readonly done: number;
-}
 
 interface DetailProps {
   readonly detail: DetailState;
@@ -212,19 +205,7 @@ function sourceItem(s: SourceInfo): ComponentChild {
 
 function plainSegments(progress: Progress | undefined, owners: SegmentOwners): PlainSegment[] {
   if (progress === undefined) return [];
-  return owners.withOwners(
-    progress.segments.map((s) => ({
-      id: s.id,
-      start: Number(s.start),
-      end: Number(s.end),
-      done: Number(s.done),
-      worker: s.worker,
-      state: SEGMENT_STATES[s.state],
-      retries: s.retries,
-      bytesPerSecond: s.bytesPerSecond,
-      slow: s.slow,
-    })),
-  );
+  return owners.withOwners(plainSegmentsOf(progress.segments));
 }
 
 function block(s: PlainSegment, first: number, size: number): ComponentChild {
