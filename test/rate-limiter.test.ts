@@ -15,12 +15,24 @@ function simulate(buckets: TokenBucket[], chunks: () => number, seconds: number,
 }
 
 describe("TokenBucket", () => {
-  test("a burst passes at once; past it the wait is what pays the debt back", () => {
-    const bucket = new TokenBucket(1000, 0, 1000);
+  test("after a quiet spell a burst passes at once; past it the wait is what pays the debt back", () => {
+    // Made at -2000: two quiet seconds, credited up to the burst only.
+    const bucket = new TokenBucket(1000, -2000, 1000);
     expect(bucket.take(600, 0)).toBe(0);
     expect(bucket.take(600, 0)).toBe(200);
     // 500 ms later 500 tokens came back: debt 200 → 300 in hand.
     expect(bucket.take(300, 500)).toBe(0);
+  });
+
+  test("a new bucket starts empty: its first bytes are paid for, so N bytes take N / rate", () => {
+    // Full from the start, a download's first quarter second passed free: 2.5 s at the limit took 2.25 s.
+    const bucket = new TokenBucket(1 << 20, 0);
+    expect(bucket.take(256 * 1024, 0)).toBe(250);
+    const fresh = new TokenBucket(1 << 20, 0);
+    let now = 0;
+    for (let i = 0; i < 40; i++) now += 1 + fresh.take(64 * 1024, now);
+    // 2.5 MiB at 1 MiB/s: 2.5 s, plus the 1 ms per read the simulated reads take.
+    expect(now).toBeGreaterThanOrEqual(2500);
   });
 
   test("rate 0 is no limit", () => {
@@ -38,7 +50,7 @@ describe("TokenBucket", () => {
   });
 
   test("a change of rate applies from then on", () => {
-    const bucket = new TokenBucket(1000, 0, 100);
+    const bucket = new TokenBucket(1000, -100, 100);
     bucket.take(100, 0);
     bucket.setRate(4000, 0, 100);
     expect(bucket.take(400, 0)).toBe(100);
@@ -47,7 +59,7 @@ describe("TokenBucket", () => {
   });
 
   test("a reader's own share of the debt: later takes do not lengthen it; a lifted or raised limit shortens it", () => {
-    const bucket = new TokenBucket(1000, 0, 100);
+    const bucket = new TokenBucket(1000, -100, 100);
     expect(bucket.take(1100, 0)).toBe(1000);
     const first = bucket.debtEnd();
     // Another reader takes 1000 more: it waits 2 s, the first still 1 s.
@@ -61,7 +73,7 @@ describe("TokenBucket", () => {
     bucket.setRate(0, 600);
     expect(bucket.delayUntil(first, 600)).toBe(0);
     const open = new TokenBucket(0, 0);
-    const global = new TokenBucket(1000, 0, 100);
+    const global = new TokenBucket(1000, -100, 100);
     global.take(1100, 0);
     expect(delayUntilAll([open, global], [open.debtEnd(), global.debtEnd()], 0)).toBe(1000);
   });
