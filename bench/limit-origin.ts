@@ -1,9 +1,10 @@
 // Repro for --limit against the project's in-process origin (node:http under Bun) and nginx: runs `dlm get
-// -c N --limit RATE --json` and prints the rate it held from its first byte to its end, as dlm's own clock
-// (progress records' elapsedMs) says, over the limit. Run it under the bench lock:
+// -c N --limit RATE --json` and prints the rate it held from the server's first answer to its end, on dlm's
+// own clock (the start record's elapsedMs, the result's seconds), over the limit. Run it under the bench lock:
 //   flock /work/wt/bench.lock bun bench/limit-origin.ts [--server origin|nginx|both] [-c 1,4,16]
-//     [--limits 256K,1M,4M] [--seconds 2.5] [--load N]
-// --load N runs N other processes spinning a core each for the whole run (the machine under load).
+//     [--limits 256K,1M,4M] [--seconds 2.5] [--load N] [--repo DIR]
+// --load N runs N other processes spinning a core each for the whole run (the machine under load); --repo runs
+// another checkout's dlm (an older one, whose start record has no elapsedMs, is timed from its command's start).
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -11,8 +12,6 @@ import { parseArgs } from "node:util";
 import { writeFileOf } from "../test/helpers/bytes.ts";
 import { startNginx } from "../test/helpers/nginx.ts";
 import { startOrigin } from "../test/helpers/origin.ts";
-
-const REPO = resolve(import.meta.dir, "..");
 
 function parseSize(text: string): number {
   const m = /^(\d+(?:\.\d+)?)([KMG]?)$/i.exec(text.trim());
@@ -28,6 +27,7 @@ const { values } = parseArgs({
     limits: { type: "string", default: "256K,1M,4M" },
     seconds: { type: "string", default: "2.5" },
     load: { type: "string", default: "0" },
+    repo: { type: "string", default: resolve(import.meta.dir, "..") },
   },
 });
 
@@ -47,7 +47,7 @@ async function runOnce(
 ): Promise<Measured> {
   const env: Record<string, string | undefined> = { ...process.env, DLM_LOG: "error" };
   const args = ["get", url, "-o", "out.bin", "-c", String(conns), "--limit", String(rate), "--json"];
-  const child = Bun.spawn([process.execPath, join(REPO, "src/main.ts"), ...args], {
+  const child = Bun.spawn([process.execPath, join(values.repo ?? ".", "src/main.ts"), ...args], {
     cwd,
     env,
     stdin: "ignore",
@@ -64,7 +64,7 @@ async function runOnce(
   const result = records.find((r) => r["type"] === "result");
   if (start === undefined || result === undefined) return { ratio: Number.NaN, seconds: 0, exit };
   // From the server's first answer (the start record) to the end (the result), on dlm's own clock.
-  const seconds = (result["seconds"] as number) - (start["elapsedMs"] as number) / 1000;
+  const seconds = (result["seconds"] as number) - ((start["elapsedMs"] as number | undefined) ?? 0) / 1000;
   return { ratio: size / seconds / rate, seconds, exit };
 }
 

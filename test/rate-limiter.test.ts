@@ -1,5 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { delayUntilAll, TokenBucket, takeFromAll } from "../src/engine/rate-limiter.ts";
+import { Scheduler } from "../src/engine/scheduler.ts";
+
+const MiB = 1 << 20;
 
 /** Simulates one reader on virtual time: chunks of the given sizes, waiting as told; returns bytes/s. */
 function simulate(buckets: TokenBucket[], chunks: () => number, seconds: number, readMs = 1): number {
@@ -44,7 +47,7 @@ describe("TokenBucket", () => {
     ["random chunks at 300 KB/s", 300_000, () => 1 + Math.floor(Math.random() * 131_072)],
     ["1 MiB chunks at 2 MiB/s (larger than the burst)", 2 << 20, () => 1 << 20],
   ])("holds the rate within ±3%% over 10 s (the issue asks ±5%%): %s", (_name, rate, chunks) => {
-    // The only excess is the first burst: a quarter second's worth, 2.5% of 10 s.
+    // The bucket starts empty, so no first burst passes free.
     const measured = simulate([new TokenBucket(rate, 0)], chunks, 10);
     expect(Math.abs(measured / rate - 1)).toBeLessThan(0.03);
   });
@@ -94,7 +97,41 @@ describe("TokenBucket", () => {
       bytes += 65_536;
       times[reader] = now + shared.take(65_536, now);
     }
-    // Excess: the first burst plus the chunk the other reader has in flight (3.1% of 10 s).
+    // Excess: the chunk the other reader has in flight.
     expect(Math.abs(bytes / (Math.min(...times) / 1000) / (1 << 20) - 1)).toBeLessThan(0.04);
+  });
+});
+
+describe("the scheduler under a speed limit", () => {
+  // Three connections on 1 MiB each, a fourth idle: its end-game steal. Connection 2 has stored nothing for
+  // 800 ms, as when the limiter holds its first chunk (fetch hands over a few hundred KiB at once).
+  function endGame(waiting: boolean) {
+    const segments = [0, 1, 2].map((id) => ({ id, start: id * MiB, end: (id + 1) * MiB - 1, done: 1 }));
+    const options = {
+      mode: "range" as const,
+      connections: 4,
+      minSplitBytes: 256 * 1024,
+      stallTimeoutMs: 30_000,
+    };
+    const s = new Scheduler(segments, options, 0);
+    s.setPaced(true);
+    for (const worker of [0, 1, 2]) {
+      s.next(worker, 0);
+      s.firstByte(worker, 10);
+    }
+    for (let now = 100; now <= 800; now += 100) {
+      for (const segment of segments.slice(0, 2)) segment.done = Math.min(MiB, segment.done + 128 * 1024);
+      s.tick(now, (worker) => ({ lastByteAt: now, waiting: waiting && worker === 2 }));
+    }
+    return s.next(3, 800);
+  }
+
+  test("no steal from a receiving connection: its bytes may be held by the limiter, not missing", () => {
+    // It was robbed of its whole remainder, then read its unwanted answer out, charged to the limit: 0.6x.
+    expect(endGame(false)).toBeUndefined();
+  });
+
+  test("a connection waiting out a backoff is still stolen from", () => {
+    expect(endGame(true)).toMatchObject({ kind: "stolen", victim: { id: 2 } });
   });
 });
