@@ -81,6 +81,19 @@ describe("TokenBucket", () => {
     expect(delayUntilAll([open, global], [open.debtEnd(), global.debtEnd()], 0)).toBe(1000);
   });
 
+  test("a reader's mark is reached once the debt is paid, however long the bucket then sits at its burst", () => {
+    const bucket = new TokenBucket(1000, 0, 100);
+    bucket.take(500, 0);
+    const mark = bucket.debtEnd();
+    // Paid at 500 ms; the tokens stop at the burst at 600 ms, and the count they are added on stops with them.
+    expect(bucket.delayUntil(mark, 400)).toBe(100);
+    expect(bucket.delayUntil(mark, 5000)).toBe(0);
+    // A later reader's mark is reached too, after its own debt: nothing waits on credit that never comes.
+    bucket.take(300, 5000);
+    expect(bucket.delayUntil(bucket.debtEnd(), 5000)).toBe(200);
+    expect(bucket.delayUntil(bucket.debtEnd(), 5200)).toBe(0);
+  });
+
   test("under a global and a per-download bucket the slower one rules, and both are charged", () => {
     const global = new TokenBucket(1 << 20, 0);
     const own = new TokenBucket(256 * 1024, 0);
