@@ -311,7 +311,7 @@ describe("dlm get: many connections are faster", () => {
 });
 
 describe("--limit", () => {
-  // The rate itself (within 10%) is measured against nginx: test/get-nginx.test.ts.
+  // The rate itself (within 10%): test/get-limit.test.ts (this origin) and test/get-nginx.test.ts.
   test("a connection waiting on the limit is not stalled: no retry even with a short --stall-timeout", async () => {
     const size = 192 * 1024;
     const url = origin.serve("/limited-slow.bin", { size });

@@ -130,8 +130,11 @@ export function requestHeaders(options: Omit<GetOptions, "signal">, withCredenti
   return headers;
 }
 
-/** What a body consumer says after each chunk: go on, drop the rest, or wait for this promise first. */
-export type ChunkVerdict = "more" | "stop" | Promise<void>;
+/**
+ * What a body consumer says after each chunk: go on, drop the rest, or wait for this promise first (one that
+ * settles to "stop" drops the rest: a verdict known only after the wait).
+ */
+export type ChunkVerdict = "more" | "stop" | Promise<unknown>;
 
 /**
  * Reads a response body (a Web `ReadableStream`) chunk by chunk into `onChunk`, in order; a chunk is only
@@ -170,11 +173,11 @@ export async function readBody(
       if (signal.aborted) throw signal.reason;
       if (next.done) return "ended";
       const verdict = onChunk(next.value);
-      if (verdict === "stop") {
+      if (verdict === "more") continue;
+      if (verdict === "stop" || (await verdict) === "stop") {
         await reader.cancel().catch(() => undefined);
         return "stopped";
       }
-      if (verdict !== "more") await verdict;
     }
   } finally {
     signal.removeEventListener("abort", onAbort);

@@ -416,6 +416,12 @@ export class Scheduler {
     let victim: [number, Assignment] | undefined;
     let longest = this.#minSplitSeconds;
     for (const entry of this.#workers.assigned) {
+      // Under a speed limit only a worker waiting out a backoff is robbed: a receiving one holds bytes the
+      // limiter has not let it store yet (it looks idle: done does not move while it waits) and its socket
+      // buffers behind them, so a split drops them and the bucket is charged for them twice, and more
+      // connections cannot beat the bucket anyway. Against the in-process origin such steals took 30-55% of
+      // the limit (the robbed connection then read out its whole unwanted answer).
+      if (this.#paced && !entry[1].waiting) continue;
       const seconds = this.#projectedSeconds(entry[0], entry[1], median);
       if (seconds > longest) [victim, longest] = [entry, seconds];
     }

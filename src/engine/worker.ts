@@ -228,6 +228,12 @@ async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<Attemp
     job.onBytes(wanted, offset);
     return pending;
   };
+  /** "stop" once the segment wants nothing more of this answer (a steal moved its end, a superset answer). */
+  const rest = (): "more" | "stop" => {
+    const unwanted =
+      job.mode === "range" && remainingOf(segment) === 0 && (segment.end !== asked.end || superset);
+    return unwanted ? "stop" : "more";
+  };
   const onChunk = (value: Uint8Array): ChunkVerdict => {
     const now = job.ctx.monotonic();
     activity.lastByteAt = now;
@@ -244,16 +250,22 @@ async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<Attemp
     // clock starts after the wait: a throttled connection is not a stalled one.
     const wait = job.limits.length === 0 ? 0 : takeFromAll(job.limits, value.length, now);
     if (wait > 0) {
+      // Nothing of it is wanted (a steal moved the end before it): charged, since it crossed the link, but
+      // not waited for, and this answer is read no further.
+      if (rest() === "stop") return "stop";
       activity.lastByteAt = now + wait;
-      return waitForLimits(job, wait, signal).then(() => store(chunk));
+      // After the wait the end may have moved (a steal meanwhile): then the rest of this answer is dropped
+      // at once. Read on, it would be charged to the limit chunk by chunk and thrown away.
+      return waitForLimits(job, wait, signal).then(async () => {
+        await store(chunk);
+        return rest();
+      });
     }
     const pending = store(chunk);
     // The whole answer arrived: let the body end by itself, so the connection can be reused. A steal that
     // moved the end means the rest of this response is not wanted: drop it (after this write settles).
     if (pending !== undefined) return pending;
-    const unwanted =
-      job.mode === "range" && remainingOf(segment) === 0 && (segment.end !== asked.end || superset);
-    return unwanted ? "stop" : "more";
+    return rest();
   };
 
   if ((await readBody(response, onChunk, signal)) === "stopped") return { kind: "none" };
@@ -368,7 +380,6 @@ export function afterProgress(
   return failure.kind === "network" || failure.kind === "stall" ? { retry: true, delayMs: 0 } : decision;
 }
 
-/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
 /** Longest a paced read sleeps before it looks at its buckets again (see waitForLimits). */
 const LIMIT_RECHECK_MS = 100;
 
@@ -389,6 +400,7 @@ async function waitForLimits(job: SegmentJob, wait: number, signal: AbortSignal)
   }
 }
 
+/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);

@@ -37,7 +37,7 @@ export async function runDownloadCommand(
   let controlRecord: Promise<void> | undefined;
   const controller = new Controller(ctx, request, logger("engine"), {
     onPrepared: (prepared) => {
-      announce(cli, prepared, options);
+      announce(cli, prepared, options, ctx.monotonic() - started);
       if (plane === undefined) return;
       const written = plane.writeControlFile(prepared.sidecar);
       const record = controlRecordOf(plane);
@@ -108,7 +108,13 @@ function controlRecordOf(plane: ControlPlane): Record<string, string> {
   };
 }
 
-function announce(cli: CliContext, prepared: PreparedDownload, options: OutputOptions): void {
+/** `elapsedMs`: since the command began (the result's `seconds` counts from there too). */
+function announce(
+  cli: CliContext,
+  prepared: PreparedDownload,
+  options: OutputOptions,
+  elapsedMs: number,
+): void {
   const total = prepared.last === undefined ? undefined : prepared.last - prepared.first + 1;
   const done = prepared.segments.reduce((sum, s) => sum + s.done, 0);
   // Connections that can be busy at once: no request is smaller than --min-split, so a small remainder (or
@@ -134,6 +140,9 @@ function announce(cli: CliContext, prepared: PreparedDownload, options: OutputOp
       connections: used,
       ranges: prepared.mode === "range",
       storage: prepared.state.storage,
+      // The server's first answer is in (its body is the first segment's): a rate from here to the result's
+      // `seconds` leaves start-up out.
+      elapsedMs: Math.round(elapsedMs),
     };
     cli.dlm.stdout.write(`${JSON.stringify(record)}\n`);
     return;
