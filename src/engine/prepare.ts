@@ -105,10 +105,14 @@ export async function prepareDownload(
   let output = request.output === undefined ? undefined : resolve(ctx.cwd, request.output);
   // A named output that exists fails before any network I/O. (Asked off this thread: a batch runs many
   // downloads on it, and a lookup in a directory busy with other files' fsyncs and renames can wait.)
-  if (output !== undefined && !request.force && (await lexists(output))) throw outputExists(output);
   // Whether the last look found no sidecar at all: then a fresh plan has nothing to clear away.
   const seen: SidecarSeen = { absent: false };
-  let saved = output === undefined ? undefined : await existingState(output, request.restart, seen);
+  // Both lookups at once: in a batch each is a trip through a thread pool that other files' fsyncs keep busy,
+  // and this one is on the way to the file's first request. The existing output still wins.
+  const looking = output === undefined ? undefined : existingState(output, request.restart, seen);
+  looking?.catch(() => undefined);
+  if (output !== undefined && !request.force && (await lexists(output))) throw outputExists(output);
+  let saved = await looking;
   if (saved !== undefined && saved.url !== request.url)
     throw foreignSidecar(output ?? "", saved.url, request.url);
   const probed = await withRetries(ctx, request.retry, signal, log, "probe", () =>
