@@ -1,4 +1,4 @@
-import { rm } from "node:fs/promises";
+import { rm, rmdir } from "node:fs/promises";
 import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
 import { InterruptedError, StorageError } from "../errors.ts";
@@ -392,7 +392,7 @@ export class DownloadRun {
       verify_ms: Math.round(this.#ctx.monotonic() - lastByteAt),
       elapsed_ms: Math.round(this.#ctx.monotonic() - this.#startedAt),
     });
-    await rm(prepared.sidecar, { recursive: true, force: true });
+    await removeSidecar(prepared.sidecar);
     return verified;
   }
 
@@ -655,4 +655,17 @@ function takeResponse(
   const response = prepared[which];
   prepared[which] = undefined;
   return response;
+}
+
+/**
+ * Removes the sidecar of a placed file. Usually empty by now (a file that finished before its first checkpoint
+ * never wrote state.json, and its data was moved out): one rmdir, not rm -r's open, listing and removal; a
+ * sidecar with anything left in it (a state file) is removed whole.
+ */
+async function removeSidecar(sidecar: string): Promise<void> {
+  try {
+    await rmdir(sidecar);
+  } catch {
+    await rm(sidecar, { recursive: true, force: true });
+  }
 }

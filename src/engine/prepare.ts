@@ -105,8 +105,14 @@ export async function prepareDownload(
   let output = request.output === undefined ? undefined : resolve(ctx.cwd, request.output);
   // A named output that exists fails before any network I/O. (Asked off this thread: a batch runs many
   // downloads on it, and a lookup in a directory busy with other files' fsyncs and renames can wait.)
+  // Whether the last look found no sidecar at all: then a fresh plan has nothing to clear away.
+  const seen: SidecarSeen = { absent: false };
+  // Both lookups at once: in a batch each is a trip through a thread pool that other files' fsyncs keep busy,
+  // and this one is on the way to the file's first request. The existing output still wins.
+  const looking = output === undefined ? undefined : existingState(output, request.restart, seen);
+  looking?.catch(() => undefined);
   if (output !== undefined && !request.force && (await lexists(output))) throw outputExists(output);
-  let saved = output === undefined ? undefined : await existingState(output, request.restart);
+  let saved = await looking;
   if (saved !== undefined && saved.url !== request.url)
     throw foreignSidecar(output ?? "", saved.url, request.url);
   const probed = await withRetries(ctx, request.retry, signal, log, "probe", () =>
@@ -123,7 +129,7 @@ export async function prepareDownload(
       ctx.cwd,
       chooseOutputName(request.url, probed.remote.url, probed.remote.dispositionName),
     );
-    saved = await existingState(output, request.restart);
+    saved = await existingState(output, request.restart, seen);
     if (saved !== undefined && saved.url !== request.url)
       throw foreignSidecar(output, saved.url, request.url);
   }
@@ -153,7 +159,7 @@ export async function prepareDownload(
     const prepared =
       saved !== undefined && !request.restart
         ? await continueSaved(ctx, request, output, saved, probed, signal)
-        : await planFresh(ctx, request, output, probed);
+        : await planFresh(ctx, request, output, probed, seen.absent);
     const learnt = prepared.mode === "range" ? await sources : [mainSource(request, probed.remote)];
     const mirrors = learnt.slice(1).map(savedMirror);
     const { mirrors: _old, ...rest } = prepared.state;
@@ -256,9 +262,18 @@ function outputExists(output: string): OutputExistsError {
  * The state of an unfinished download of `output`, if its sidecar holds one; a sidecar this user did not make
  * is refused (StateFileError) whether or not it holds a state. `--restart` looks at nothing: it replaces.
  */
-async function existingState(output: string, restart: boolean): Promise<DownloadStateFile | undefined> {
+async function existingState(
+  output: string,
+  restart: boolean,
+  seen: SidecarSeen,
+): Promise<DownloadStateFile | undefined> {
   const sidecar = sidecarOf(output);
-  if (restart || !(await lexists(sidecar))) return undefined;
+  seen.absent = false;
+  if (restart) return undefined;
+  if (!(await lexists(sidecar))) {
+    seen.absent = true;
+    return undefined;
+  }
   if (await lexists(statePath(sidecar))) return readStateFile(sidecar);
   await checkSidecarTrust(sidecar);
   return undefined;
@@ -272,6 +287,11 @@ async function lexists(path: string): Promise<boolean> {
   );
 }
 
+/** What existingState saw of the sidecar: `absent` when nothing at all was at its name. */
+interface SidecarSeen {
+  absent: boolean;
+}
+
 /** A prepared download before its sources are known. */
 type Planned = Omit<PreparedDownload, "sources">;
 
@@ -280,6 +300,7 @@ async function planFresh(
   request: DownloadRequest,
   output: string,
   probed: ProbeResult,
+  sidecarAbsent: boolean,
 ): Promise<Planned> {
   const { remote } = probed;
   const sliced = request.rangeStart !== undefined || request.rangeEnd !== undefined;
@@ -318,8 +339,11 @@ async function planFresh(
           ]
       : [{ id: 0, start: 0, end: total === undefined ? Number.MAX_SAFE_INTEGER - 1 : total - 1, done: 0 }];
   const sidecar = sidecarOf(output);
-  // rm removes a link itself, never what it points to; what it frees counts as free below.
-  await guardStorage(sidecar, "create", () => rm(sidecar, { recursive: true, force: true }));
+  // rm removes a link itself, never what it points to; what it frees counts as free below. Nothing to remove
+  // when the lookup before the probe found nothing there (every file of a fresh batch): should something
+  // take the name meanwhile, the mkdir below fails (EEXIST) instead of removing it.
+  if (!sidecarAbsent)
+    await guardStorage(sidecar, "create", () => rm(sidecar, { recursive: true, force: true }));
   if (last !== undefined) {
     await guardStorage(dirname(sidecar), "create", () => mkdir(dirname(sidecar), { recursive: true }));
     const plan = { storage: request.storage, outputBytes: last - first + 1, storedBytes: 0 };
@@ -331,7 +355,8 @@ async function planFresh(
   await guardStorage(sidecar, "create", async () => {
     // Not recursive: if anything took the name meanwhile it fails (EEXIST) rather than adopt it. 0700: the
     // sidecar is this user's alone (DESIGN "Trust").
-    await mkdir(dirname(sidecar), { recursive: true });
+    // Its parent was made above when the size is known (the free-space check needs it).
+    if (last === undefined) await mkdir(dirname(sidecar), { recursive: true });
     await mkdir(sidecar, { mode: 0o700 });
   });
   const now = new Date(ctx.now()).toISOString();

@@ -54,6 +54,8 @@ export async function checkPlace(
   const realRoot = await realpath(root);
   const target = join(realRoot, directory, output === undefined ? "" : dirname(output));
   // Bounded: each step goes one level up, and realRoot exists.
+  // The download directory itself (a batch's every plain `out=`) was resolved just above: no second lookup.
+  if (target === realRoot) return { realRoot, target };
   let existing = target;
   while (existing !== realRoot && (await lstat(existing).catch(() => undefined)) === undefined) {
     existing = dirname(existing);
@@ -74,6 +76,9 @@ export async function placeInside(
   output: string | undefined,
 ): Promise<string> {
   const { realRoot, target } = await checkPlace(root, directory, output);
+  // The real root exists (realpath found it) and is inside itself: nothing to create or check again. A
+  // batch into one directory saves two real-path lookups and a mkdir per file.
+  if (target === realRoot) return join(realRoot, directory);
   await mkdir(target, { recursive: true, mode: 0o755 });
   // A link may have appeared between the check and the mkdir.
   if (!within(realRoot, await realpath(target))) throw leadsOut(directory, output);

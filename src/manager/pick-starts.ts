@@ -71,7 +71,19 @@ export async function pickStarts(input: PickStartsInput): Promise<PickedStarts> 
  * name when given, else its directory and URL (the server's name for one URL is the same each time).
  */
 function outputKey(root: string, record: DownloadRecord): string {
-  if (record.path !== undefined) return `path\0${record.path}`;
-  if (record.output !== undefined) return `path\0${join(root, record.directory, record.output)}`;
-  return `url\0${join(root, record.directory)}\0${record.url}`;
+  // Every plan keys every waiting row (a batch plans once per file: O(files²) joins); a stored row is never
+  // changed in place (an update stores a new object), so its key is kept with it.
+  const known = KEYS.get(record);
+  if (known !== undefined && known.root === root) return known.key;
+  const key =
+    record.path !== undefined
+      ? `path\0${record.path}`
+      : record.output !== undefined
+        ? `path\0${join(root, record.directory, record.output)}`
+        : `url\0${join(root, record.directory)}\0${record.url}`;
+  KEYS.set(record, { root, key });
+  return key;
 }
+
+/** outputKey's answers, per row object (see there). */
+const KEYS = new WeakMap<DownloadRecord, { readonly root: string; readonly key: string }>();
