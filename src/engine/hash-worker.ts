@@ -4,7 +4,6 @@
  * file: on a 2-core machine that is the difference between hashing being free and hashing halving the
  * throughput.
  */
-import { parentPort } from "node:worker_threads";
 import {
   type HashEnvelope,
   type HashReplyEnvelope,
@@ -19,8 +18,16 @@ export type { HashEnvelope, HashReplyEnvelope, HashWorkerReply, HashWorkerReques
 // is resident for the whole download (issue 24: dlm's peak RSS against a bare Bun script's).
 const BUFFER_BYTES = 1 << 20;
 
-if (parentPort !== null) {
-  const port = parentPort;
+/** The scope of a Web Worker as far as this file uses it (the DOM lib's types are not loaded). */
+interface WorkerScope {
+  onmessage: ((event: MessageEvent<HashEnvelope<HashWorkerRequest>>) => void) | null;
+  postMessage(message: HashReplyEnvelope): void;
+}
+
+// Started by prefix-hasher.ts as a Web Worker (Bun's `Worker`); imported anywhere else (a test), it does
+// nothing: only a worker's global scope has no `document` and is not the main thread.
+if (!Bun.isMainThread) {
+  const scope = globalThis as unknown as WorkerScope;
   // One thread serves one large download, or every small one of a batch (prefix-hasher.ts): the sessions
   // share the read buffer and end with their digests (a session that failed ignores the rest until then).
   let buffer: Uint8Array | undefined;
@@ -29,13 +36,13 @@ if (parentPort !== null) {
     return buffer;
   };
   const sessions = new Map<number, (message: HashWorkerRequest) => void>();
-  port.on("message", ({ session, message }: HashEnvelope<HashWorkerRequest>) => {
+  scope.onmessage = ({ data: { session, message } }) => {
     let handle = sessions.get(session);
     if (handle === undefined) {
       handle = hashSession(
         (reply: HashWorkerReply) => {
           if (reply.type === "digests") sessions.delete(session);
-          port.postMessage({ session, message: reply } satisfies HashReplyEnvelope);
+          scope.postMessage({ session, message: reply });
         },
         BUFFER_BYTES,
         shared,
@@ -44,5 +51,5 @@ if (parentPort !== null) {
     }
     if (Array.isArray(message)) for (const one of message) handle(one);
     else handle(message as HashWorkerRequest);
-  });
+  };
 }

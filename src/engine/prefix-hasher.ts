@@ -1,4 +1,3 @@
-import type { Worker } from "node:worker_threads";
 import type { ChecksumAlgorithm } from "./checksum.ts";
 import {
   type HashEnvelope,
@@ -34,7 +33,7 @@ export const INLINE_HASH_MAX_BYTES = 16 << 20;
 
 /** A hash thread and the sessions it runs for this process's downloads. */
 interface HashThread {
-  readonly worker: Worker;
+  readonly worker: Bun.Worker;
   readonly sessions: Map<number, (reply: HashWorkerReply) => void>;
   /** It failed or exited: sessions still waiting got an error, and new ones need another thread. */
   dead: boolean;
@@ -43,20 +42,27 @@ interface HashThread {
 let nextSession = 1;
 
 function startHashThread(): HashThread {
-  // Loaded on first use: most runs that need no thread (small files, batches) skip its start-up cost.
-  const { Worker: WorkerThread } = require("node:worker_threads") as typeof import("node:worker_threads");
-  const worker = new WorkerThread(HASH_WORKER);
+  // Bun's Web Worker, not node:worker_threads: the node:worker_threads wrapper (its module on both sides,
+  // its event emitters) cost ~6 MiB more RSS per thread (issue 24: peak RSS against a bare Bun script).
+  // (Typed as Bun's: the DOM lib's Worker lacks unref().)
+  const worker = new Worker(HASH_WORKER) as unknown as Bun.Worker;
   worker.unref();
   const thread: HashThread = { worker, sessions: new Map(), dead: false };
-  worker.on("message", ({ session, message }: HashReplyEnvelope) => {
+  worker.addEventListener("message", (event: Event) => {
+    const { session, message } = (event as MessageEvent<HashReplyEnvelope>).data;
     thread.sessions.get(session)?.(message);
   });
   const end = (message: string) => {
+    if (thread.dead) return;
     thread.dead = true;
     for (const receive of thread.sessions.values()) receive({ type: "error", message });
   };
-  worker.on("error", (error: Error) => end(error.message));
-  worker.on("exit", (code: number) => end(`the hash thread exited (${code})`));
+  worker.addEventListener("error", (event: Event) => end((event as ErrorEvent).message));
+  worker.addEventListener("messageerror", () => end("the hash thread could not read a message"));
+  // Bun's Worker emits "close" when the thread ends (terminate() or an uncaught error).
+  worker.addEventListener("close", (event: Event) =>
+    end(`the hash thread exited (${(event as CloseEvent).code})`),
+  );
   return thread;
 }
 

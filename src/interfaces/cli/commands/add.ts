@@ -1,7 +1,6 @@
 import { buildCommand } from "@stricli/core";
 import { isCredentialHeader } from "../../../engine/credential-headers.ts";
 import { chooseMetalinkFile, metalinkDownload } from "../../../engine/metalink-choice.ts";
-import { loadMetalink } from "../../../engine/metalink-load.ts";
 import { UsageError } from "../../../errors.ts";
 import { EXIT } from "../../../exit-codes.ts";
 import type { CliContext } from "../cli-context.ts";
@@ -46,6 +45,8 @@ async function metalinkEntry(
       flag: "--metalink",
     });
   }
+  // Loaded on use: the XML parser under it is not needed for any other command (RSS and start-up).
+  const { loadMetalink } = await import("../../../engine/metalink-load.ts");
   const loaded = await loadMetalink(cli.dlm, where, flags.header ?? [], new AbortController().signal);
   const described = metalinkDownload(chooseMetalinkFile(loaded, flags.metalinkFile));
   const sameOrigin = loaded.origin === undefined || loaded.origin === new URL(described.url).origin;

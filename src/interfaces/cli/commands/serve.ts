@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { buildCommand } from "@stricli/core";
@@ -182,7 +181,8 @@ export const serveCommand = buildCommand({
       // aria2's JSON-RPC (--aria2-rpc): the same manager behind another door; shutdown ends the wait below.
       const { promise: aria2Shutdown, resolve: shutdownAsked } = Promise.withResolvers<void>();
       let aria2: Aria2Listener | undefined;
-      const aria2Secret = flags.rpcSecret ?? randomBytes(18).toString("base64url");
+      const aria2Secret =
+        flags.rpcSecret ?? Buffer.from(crypto.getRandomValues(new Uint8Array(18))).toString("base64url");
       if (aria2At !== undefined) {
         try {
           const { startAria2Listener } = await import("../../aria2/aria2-listener.ts");
