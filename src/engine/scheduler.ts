@@ -222,8 +222,11 @@ export class Scheduler {
     return { segment, kind: "resumed", victim: undefined, source: 0 };
   }
 
-  /** A request of `worker` got its response head `ms` after it was sent. */
-  firstByte(worker: number, ms: number): void {
+  /**
+   * A request of `worker` got its response head `ms` after it was sent (`now`: when; default the time it was
+   * handed its work plus `ms`).
+   */
+  firstByte(worker: number, ms: number, now?: number): void {
     this.#ttfbMs = this.#ttfbMs === undefined ? ms : this.#ttfbMs * 0.8 + ms * 0.2;
     const source = this.#workers.sourceOf(worker);
     if (source !== undefined) this.#sources.firstByte(source, ms);
@@ -231,6 +234,7 @@ export class Scheduler {
     if (a !== undefined) {
       a.answered = true;
       a.timed = true;
+      this.#workers.answeredAt(worker, now ?? a.assignedAt + ms);
     }
     if (source !== undefined)
       this.#sources.answered(source, this.#workers.connectionsOn(source, undefined, true));
