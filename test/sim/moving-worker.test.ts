@@ -76,3 +76,38 @@ describe("a worker moving to a slower source", () => {
     expect(thiefSeconds).toBeLessThanOrEqual(inFlightSeconds * 1.5 + 0.05);
   });
 });
+
+describe("a connection's first measure", () => {
+  test("starts at its first byte: a slow answer does not make its source look slower than it is", () => {
+    const s = new Scheduler(
+      [{ id: 0, start: 0, end: 64 * MiB - 1, done: 0 }],
+      {
+        mode: "range",
+        connections: 2,
+        minSplitBytes: MiB,
+        stallTimeoutMs: 30_000,
+        sources: [{ id: 0 }, { id: 1 }],
+      },
+      0,
+    );
+    const a = s.next(0, 0);
+    const b = s.next(1, 0);
+    expect([a?.source, b?.source].sort()).toEqual([0, 1]);
+    // Both answered 250 ms after they asked (a loaded server), then 1.5 MiB/s each.
+    const answeredAt = 250;
+    s.firstByte(0, answeredAt, answeredAt);
+    s.firstByte(1, answeredAt, answeredAt);
+    // Samples span at least 4 round trips (1 s here).
+    for (let now = TICK; now <= 1500; now += TICK) {
+      for (const x of [a, b]) {
+        if (x !== undefined && now > answeredAt) x.segment.done += 1.5 * MiB * (TICK / 1000);
+      }
+      s.tick(now, () => ({ lastByteAt: now, waiting: false }));
+    }
+    // Measured from 250 ms on: 1.5 MiB/s (from the request, its first sample read 1.2).
+    for (const source of s.sourceStats()) {
+      expect(source.bytesPerSecond ?? 0).toBeGreaterThan(1.4 * MiB);
+      expect(source.bytesPerSecond ?? 0).toBeLessThan(1.6 * MiB);
+    }
+  });
+});
