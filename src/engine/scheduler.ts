@@ -199,7 +199,9 @@ export class Scheduler {
     // the other past its cap. A slow source's tail is not fetched from it again: on a source slow against
     // its peers the worker neither robs nor steals (see #thiefIsSlow), it takes segments it finishes in time.
     const work =
-      this.#stealFromSlow(worker, source) ?? this.#nextInOrder(worker, now, source) ?? this.#steal(worker, source);
+      this.#stealFromSlow(worker, source) ??
+      this.#nextInOrder(worker, now, source) ??
+      this.#steal(worker, source);
     if (work !== undefined) this.#workers.assign(worker, work.segment, now, work.source);
     return work;
   }
