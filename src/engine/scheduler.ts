@@ -197,7 +197,7 @@ export class Scheduler {
     // The worker fetches from the source chosen for it, whatever it does there: moving it elsewhere for a
     // steal would leave its source a connection short (a mirror at its total cap with 3 of its 4) and crowd
     // the other past its cap. A slow source's tail is not fetched from it again: on a source slow against
-    // its peers the worker neither robs nor steals (see #thiefIsSlow), it takes segments it finishes in time.
+    // its peers the worker neither robs nor steals (see #sourceIsSlow), it takes segments it finishes in time.
     const work =
       this.#stealFromSlow(worker, source) ??
       this.#nextInOrder(worker, now, source) ??

@@ -199,26 +199,6 @@ export class SourceTable {
   }
 
   /**
-   * The open source whose connections are fastest (measured bytes/s per connection; a demoted one's counts a
-   * quarter): where a part taken off a slow connection goes, so that a slow source's tail is fetched from a
-   * fast one. Undefined while none is measured.
-   */
-  fastest(now: number, connections: (source: number) => number): number | undefined {
-    let best: { id: number; rate: number } | undefined;
-    for (const s of this.#sources) {
-      const id = s.limits.id;
-      const n = connections(id);
-      // Not one where more connections did not add to its total: there the part would only slow the others.
-      if (s.rate === undefined || this.closed(id, n, now) || this.#marginal(s, n, now) <= 0) continue;
-      const perConnection =
-        (s.connections > 0 ? s.rate / s.connections : s.bestPerConnection) *
-        (s.state === "demoted" ? DEMOTED_WEIGHT : 1);
-      if (best === undefined || perConnection > best.rate) best = { id, rate: perConnection };
-    }
-    return best?.id;
-  }
-
-  /**
    * Bytes/s one connection on `source` gets (its measured total over the connections it was measured with),
    * undefined while not measured: what a worker moving there will fetch at, not the rate it had elsewhere.
    */
