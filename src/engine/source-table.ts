@@ -55,6 +55,8 @@ const SATURATION_GAIN = 0.5;
 const USEFUL_FORGET_MS = 3000;
 /** A new connection count is measured only once every connection on it was sampled this long after the change. */
 const SETTLE_MS = 200;
+/** Samples of a source's total at one count of connections before that count's total is judged. */
+const MIN_TOTAL_SAMPLES = 2;
 /** After a worker moved into a source, no other moves in for this long (ms): its total is measured first. */
 const MOVE_SETTLE_MS = 2 * SETTLE_MS;
 
@@ -80,6 +82,9 @@ class SourceRecord {
   /** Connections counted at the last change, and when it changed. */
   connections = 0;
   changedAt = 0;
+  /** Totals sampled at the current count since it changed (their sum and number; see `sample`). */
+  totalsSum = 0;
+  totalsCount = 0;
   constructor(readonly limits: SourceLimits) {}
 
   get maxConnections(): number | undefined {
@@ -273,12 +278,30 @@ export class SourceTable {
     if (connections !== s.connections) {
       s.connections = connections;
       s.changedAt = now;
+      s.totalsSum = 0;
+      s.totalsCount = 0;
       return;
     }
-    if (connections === 0 || rates.length < connections || now - s.changedAt < SETTLE_MS) return;
-    const total = rates.reduce((sum, r) => sum + r, 0);
-    s.rate = total;
-    const perConnection = total / connections;
+    if (connections === 0 || now - s.changedAt < SETTLE_MS) return;
+    if (rates.length < connections) {
+      // Some of its connections not measured yet: a source never measured gets a first estimate from those
+      // that are. Unmeasured sources are tried first, so one whose count kept changing before all its
+      // connections were measured drew every worker (on a loaded run, 9 of 12 onto the 8x slower mirror).
+      if (s.rate === undefined && rates.length > 0)
+        s.rate = (rates.reduce((sum, r) => sum + r, 0) / rates.length) * connections;
+      return;
+    }
+    const latest = rates.reduce((sum, r) => sum + r, 0);
+    s.rate = latest;
+    // What a count of connections carries is judged on the mean of its samples, from the second on: one
+    // sample can be a server's catch-up after a pause (a pacing proxy sends up to 50 ms of its cap at once),
+    // and taken as the best total at one connection too many it hid the cap (the mirrors bench ran 5-6
+    // connections on each 4-connection mirror and left the slow mirror empty).
+    s.totalsSum += latest;
+    s.totalsCount++;
+    s.bestPerConnection = Math.max(s.bestPerConnection, latest / connections);
+    if (s.totalsCount < MIN_TOTAL_SAMPLES) return;
+    const total = s.totalsSum / s.totalsCount;
     const added = connections - s.bestTotalAt;
     if (
       connections > 1 &&
@@ -289,7 +312,6 @@ export class SourceTable {
       s.useful = Math.min(s.useful ?? Number.POSITIVE_INFINITY, Math.max(1, s.bestTotalAt));
       s.usefulUntil = now + USEFUL_FORGET_MS;
     }
-    s.bestPerConnection = Math.max(s.bestPerConnection, perConnection);
     if (total > s.bestTotal) {
       s.bestTotal = total;
       s.bestTotalAt = connections;
