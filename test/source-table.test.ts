@@ -24,19 +24,22 @@ function feed(t: SourceTable, source: number, n: number, totals: readonly number
 describe("SourceTable", () => {
   test("a burst at one connection too many does not hide a total cap", () => {
     const t = new SourceTable([{ id: 0 }]);
-    // 4 connections carry the cap (48 MiB/s); with a fifth, one sample catches up after a pause (60), the
-    // next is the cap again: the fifth added nothing.
-    const now = feed(t, 0, 4, [48 * MiB, 48 * MiB], 0);
-    feed(t, 0, 5, [60 * MiB, 47 * MiB], now);
+    // 4 connections carry the cap (48 MiB/s) after a first sample that straddles their start; with a fifth,
+    // one sample catches up after a pause (60), the next is the cap again: the fifth added nothing.
+    const now = feed(t, 0, 4, [40 * MiB, 48 * MiB, 48 * MiB], 0);
+    feed(t, 0, 5, [47 * MiB, 60 * MiB, 47 * MiB], now);
     expect(t.stats(() => 5)[0]?.usefulConnections).toBe(4);
   });
 
   test("a source whose connections are not all measured yet still gets a rate", () => {
     const t = new SourceTable([{ id: 0 }, { id: 1 }]);
     t.sample(1, 4, [], 0);
-    // Two of its four connections measured at 1.5 MiB/s: estimated at 6 MiB/s, no longer "unmeasured"
-    // (which is tried first, and drew every worker onto an 8x slower mirror).
+    // Two of its four connections measured at 1.5 MiB/s, still so after a second: estimated at 6 MiB/s, no
+    // longer "unmeasured" (which is tried first, and drew every worker onto an 8x slower mirror). Not at once:
+    // all sources start together, and one measured a tick early would lose a worker to the others.
     t.sample(1, 4, [1.5 * MiB, 1.5 * MiB], 300);
+    expect(t.stats(() => 4)[1]?.bytesPerSecond).toBeUndefined();
+    t.sample(1, 4, [1.5 * MiB, 1.5 * MiB], 1100);
     expect(t.stats(() => 4)[1]?.bytesPerSecond).toBe(6 * MiB);
   });
 });

@@ -55,10 +55,19 @@ const SATURATION_GAIN = 0.5;
 const USEFUL_FORGET_MS = 3000;
 /** A new connection count is measured only once every connection on it was sampled this long after the change. */
 const SETTLE_MS = 200;
-/** Samples of a source's total at one count of connections before that count's total is judged. */
-const MIN_TOTAL_SAMPLES = 2;
-/** After a worker moved into a source, no other moves in for this long (ms): its total is measured first. */
-const MOVE_SETTLE_MS = 2 * SETTLE_MS;
+/**
+ * A source still not measured this long (ms) after its first connections gets an estimate from those measured
+ * (see `sample`); not sooner: all sources start together, and one measured a tick before the others would lose
+ * a worker to them at once (unmeasured sources are tried first).
+ */
+const PARTIAL_ESTIMATE_AFTER_MS = 1000;
+/** Samples of a source's total at one count of connections before that count is judged (the first left out). */
+const MIN_TOTAL_SAMPLES = 3;
+/**
+ * After a worker moved into a source, no other moves in for this long (ms): its total is measured first (the
+ * count settles, then MIN_TOTAL_SAMPLES ticks).
+ */
+const MOVE_SETTLE_MS = 3 * SETTLE_MS;
 
 class SourceRecord {
   state: SourceState = "active";
@@ -85,6 +94,8 @@ class SourceRecord {
   /** Totals sampled at the current count since it changed (their sum and number; see `sample`). */
   totalsSum = 0;
   totalsCount = 0;
+  /** The first tick it had connections at (monotonic ms; see PARTIAL_ESTIMATE_AFTER_MS). */
+  firstSampledAt = Number.POSITIVE_INFINITY;
   constructor(readonly limits: SourceLimits) {}
 
   get maxConnections(): number | undefined {
@@ -196,7 +207,9 @@ export class SourceTable {
       // measured (several at once would all land where the rate per connection looked best, past its cap).
       const target = this.#get(best.id);
       if (currentScore !== Number.POSITIVE_INFINITY && target !== undefined) {
-        if (now - target.movedInAt < MOVE_SETTLE_MS) return current;
+        // Nor into one whose total at its present count is not known yet: what one more adds there is read
+        // against it (moved in before, a burst at one connection more was its best, and hid its cap).
+        if (now - target.movedInAt < MOVE_SETTLE_MS || target.totalsCount < MIN_TOTAL_SAMPLES) return current;
         target.movedInAt = now;
       }
     }
@@ -275,6 +288,7 @@ export class SourceTable {
   sample(source: number, connections: number, rates: readonly number[], now: number): void {
     const s = this.#get(source);
     if (s === undefined) return;
+    if (connections > 0 && s.firstSampledAt === Number.POSITIVE_INFINITY) s.firstSampledAt = now;
     if (connections !== s.connections) {
       s.connections = connections;
       s.changedAt = now;
@@ -287,7 +301,7 @@ export class SourceTable {
       // Some of its connections not measured yet: a source never measured gets a first estimate from those
       // that are. Unmeasured sources are tried first, so one whose count kept changing before all its
       // connections were measured drew every worker (on a loaded run, 9 of 12 onto the 8x slower mirror).
-      if (s.rate === undefined && rates.length > 0)
+      if (s.rate === undefined && rates.length > 0 && now - s.firstSampledAt >= PARTIAL_ESTIMATE_AFTER_MS)
         s.rate = (rates.reduce((sum, r) => sum + r, 0) / rates.length) * connections;
       return;
     }
@@ -297,11 +311,13 @@ export class SourceTable {
     // sample can be a server's catch-up after a pause (a pacing proxy sends up to 50 ms of its cap at once),
     // and taken as the best total at one connection too many it hid the cap (the mirrors bench ran 5-6
     // connections on each 4-connection mirror and left the slow mirror empty).
-    s.totalsSum += latest;
+    // The first sample at a count is left out: its intervals may straddle the change (a connection that just
+    // joined, still waiting for its answer or ramping up).
     s.totalsCount++;
+    if (s.totalsCount > 1) s.totalsSum += latest;
     s.bestPerConnection = Math.max(s.bestPerConnection, latest / connections);
     if (s.totalsCount < MIN_TOTAL_SAMPLES) return;
-    const total = s.totalsSum / s.totalsCount;
+    const total = s.totalsSum / (s.totalsCount - 1);
     const added = connections - s.bestTotalAt;
     if (
       connections > 1 &&
