@@ -16,7 +16,7 @@ export const SOURCE_SHAPES: readonly SourceCase[] = [
   {
     name: "two mirrors + one 8x slower (bench)",
     sources: [MIRROR, MIRROR, SLOW],
-    // 1.04 (1.09-1.10 while a steal sent a worker to the fastest mirror, counted on its own): a source exactly
+    // 1.05 (1.09-1.10 while a steal sent a worker to the fastest mirror, counted on its own): a source exactly
     // at its total cap with 4 connections loses each request's round trip, and finding that a fifth
     // connection adds nothing costs a move there and back.
     bound: 1.08,
