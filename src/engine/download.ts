@@ -489,7 +489,7 @@ export class DownloadRun {
           this.#bytesThisRun += chunk.length;
           this.#prefix?.offer(offset, chunk);
         },
-        onFirstByte: (ms) => this.#scheduler.firstByte(worker, ms),
+        onFirstByte: (ms) => this.#scheduler.firstByte(worker, ms, this.#ctx.monotonic()),
         onFailure: prepared.mode === "range" ? (failure) => this.#sourceFailed(worker, failure) : undefined,
         onValidators: (etag, lastModified) => this.#learnValidators(source, etag, lastModified),
         log: WORKER_LOG.with({ download: prepared.output }),

@@ -21,8 +21,13 @@ const MIN_SPLIT_REMAINING_SECONDS = 0.05;
 const MIN_SPLIT_REMAINING_RTTS = 3;
 /** A connection not sampled yet is judged slow from its segment's progress after this long (ms). */
 const SLOW_ESTIMATE_MIN_MS = 500;
-/** Smallest part taken off a slow connection's segment (see #stealFromSlow). */
+/** Smallest part taken off a slow connection's segment (see #stealFromSlow), and its smallest new segment. */
 const SLOW_MIN_STEAL_BYTES = 256 << 10;
+/**
+ * A slow connection's new segment is at most this share of what it can fetch in the time all the work left
+ * takes (see #nextInOrder): it ends a little before the others, and the rates it was sized by are noisy.
+ */
+const SLOW_FILL_SHARE = 0.75;
 
 /** What the scheduler needs to know of one download. */
 export interface SchedulerOptions {
@@ -189,16 +194,15 @@ export class Scheduler {
     );
     this.#blocked = source === undefined && this.#sources.waitingUntil(now) !== undefined;
     if (source === undefined) return undefined;
-    // A part taken off a slow connection goes to the fastest source: a slow source's tail is not fetched from
-    // it again.
-    const fast = this.#sources.fastest(now, (s) => this.#workers.connectionsOn(s, worker)) ?? source;
-    // A connection too slow for a segment of its own where it is gets one from the fastest source instead.
+    // The worker fetches from the source chosen for it, whatever it does there: moving it elsewhere for a
+    // steal would leave its source a connection short (a mirror at its total cap with 3 of its 4) and crowd
+    // the other past its cap. A slow source's tail is not fetched from it again: on a source slow against
+    // its peers the worker neither robs nor steals (see #sourceIsSlow), it takes segments it finishes in time.
     const work =
-      this.#stealFromSlow(worker, fast) ??
+      this.#stealFromSlow(worker, source) ??
       this.#nextInOrder(worker, now, source) ??
-      (fast === source ? undefined : this.#nextInOrder(worker, now, fast)) ??
-      this.#steal(worker, fast);
-    if (work !== undefined) this.#workers.assign(worker, work.segment, now, source);
+      this.#steal(worker, source);
+    if (work !== undefined) this.#workers.assign(worker, work.segment, now, work.source);
     return work;
   }
 
@@ -220,8 +224,11 @@ export class Scheduler {
     return { segment, kind: "resumed", victim: undefined, source: 0 };
   }
 
-  /** A request of `worker` got its response head `ms` after it was sent. */
-  firstByte(worker: number, ms: number): void {
+  /**
+   * A request of `worker` got its response head `ms` after it was sent (`now`: when; default the time it was
+   * handed its work plus `ms`).
+   */
+  firstByte(worker: number, ms: number, now?: number): void {
     this.#ttfbMs = this.#ttfbMs === undefined ? ms : this.#ttfbMs * 0.8 + ms * 0.2;
     const source = this.#workers.sourceOf(worker);
     if (source !== undefined) this.#sources.firstByte(source, ms);
@@ -229,6 +236,7 @@ export class Scheduler {
     if (a !== undefined) {
       a.answered = true;
       a.timed = true;
+      this.#workers.answeredAt(worker, now ?? a.assignedAt + ms);
     }
     if (source !== undefined)
       this.#sources.answered(source, this.#workers.connectionsOn(source, undefined, true));
@@ -343,12 +351,18 @@ export class Scheduler {
       });
       // A slow connection gets a segment it finishes in about the time its peers finish theirs, and none
       // when even that would outlast all the work left at the current rates: it would end the download last.
+      // On a slow source (or connection) that is at most the part of the time left it can fill: small last
+      // segments there keep it busy until near the end, instead of idle for the last one's whole length.
       const own = this.#rateAt(worker, source);
       const median = this.#workers.median();
       if (!this.#paced && own !== undefined && median > 0 && own < median) {
         size = Math.max(minSplitBytes, Math.round((size * own) / median));
-        const slow = this.#workers.isSlow(worker, median, this.#policy);
-        if (slow && size / Math.max(own, 1) > this.#secondsLeft(own)) return undefined;
+        if (isSlow(own, median, this.#policy)) {
+          const fits = own * this.#secondsLeft(own) * SLOW_FILL_SHARE;
+          const smallest = Math.min(minSplitBytes, SLOW_MIN_STEAL_BYTES);
+          if (fits < smallest) return undefined;
+          size = Math.max(smallest, Math.min(size, Math.round(fits)));
+        }
       }
       // The rest of the head goes with this segment when what would be left is too small to be its own.
       if (lengthOf(head) - size < Math.min(size, minSplitBytes)) {
@@ -404,6 +418,16 @@ export class Scheduler {
     return this.#thiefRate(thief, source) ?? this.#sources.perConnectionRate(source);
   }
 
+  /**
+   * True when one connection on `source` is far slower than the median of all measured connections: a
+   * worker there takes no part of another's segment (a slow source's tail is not fetched from it again).
+   */
+  #sourceIsSlow(source: number): boolean {
+    if (this.#paced) return false;
+    const rate = this.#sources.perConnectionRate(source);
+    return rate !== undefined && isSlow(rate, medianRate(this.#workers.peerRates()), this.#policy);
+  }
+
   /** Below this (s) left, a segment is not worth splitting (see MIN_SPLIT_REMAINING_SECONDS). */
   get #minSplitSeconds(): number {
     return Math.max(MIN_SPLIT_REMAINING_SECONDS, MIN_SPLIT_REMAINING_RTTS * this.#startSeconds);
@@ -411,7 +435,7 @@ export class Scheduler {
 
   /** End game: the segment in flight that would finish last, split so that both parts finish together. */
   #steal(thief: number, source: number): Work | undefined {
-    if (this.#options.mode !== "range") return undefined;
+    if (this.#options.mode !== "range" || this.#sourceIsSlow(source)) return undefined;
     const median = this.#workers.median();
     let victim: [number, Assignment] | undefined;
     let longest = this.#minSplitSeconds;
@@ -447,7 +471,7 @@ export class Scheduler {
    * that no reconnect cures holds its whole segment, and at the end the whole download.
    */
   #stealFromSlow(thief: number, source: number): Work | undefined {
-    if (this.#options.mode !== "range" || this.#paced) return undefined;
+    if (this.#options.mode !== "range" || this.#paced || this.#sourceIsSlow(source)) return undefined;
     // The thief counts among the peers (with two connections, the other one is all there is to compare), and
     // so do the idle ones: in the end game the fast connections finish first.
     const median = medianRate(this.#workers.peerRates());

@@ -55,8 +55,19 @@ const SATURATION_GAIN = 0.5;
 const USEFUL_FORGET_MS = 3000;
 /** A new connection count is measured only once every connection on it was sampled this long after the change. */
 const SETTLE_MS = 200;
-/** After a worker moved into a source, no other moves in for this long (ms): its total is measured first. */
-const MOVE_SETTLE_MS = 2 * SETTLE_MS;
+/**
+ * A source still not measured this long (ms) after its first connections gets an estimate from those measured
+ * (see `sample`); not sooner: all sources start together, and one measured a tick before the others would lose
+ * a worker to them at once (unmeasured sources are tried first).
+ */
+const PARTIAL_ESTIMATE_AFTER_MS = 1000;
+/** Samples of a source's total at one count of connections before that count is judged (the first left out). */
+const MIN_TOTAL_SAMPLES = 3;
+/**
+ * After a worker moved into a source, no other moves in for this long (ms): its total is measured first (the
+ * count settles, then MIN_TOTAL_SAMPLES ticks).
+ */
+const MOVE_SETTLE_MS = 3 * SETTLE_MS;
 
 class SourceRecord {
   state: SourceState = "active";
@@ -80,6 +91,11 @@ class SourceRecord {
   /** Connections counted at the last change, and when it changed. */
   connections = 0;
   changedAt = 0;
+  /** Totals sampled at the current count since it changed (their sum and number; see `sample`). */
+  totalsSum = 0;
+  totalsCount = 0;
+  /** The first tick it had connections at (monotonic ms; see PARTIAL_ESTIMATE_AFTER_MS). */
+  firstSampledAt = Number.POSITIVE_INFINITY;
   constructor(readonly limits: SourceLimits) {}
 
   get maxConnections(): number | undefined {
@@ -191,31 +207,13 @@ export class SourceTable {
       // measured (several at once would all land where the rate per connection looked best, past its cap).
       const target = this.#get(best.id);
       if (currentScore !== Number.POSITIVE_INFINITY && target !== undefined) {
-        if (now - target.movedInAt < MOVE_SETTLE_MS) return current;
+        // Nor into one whose total at its present count is not known yet: what one more adds there is read
+        // against it (moved in before, a burst at one connection more was its best, and hid its cap).
+        if (now - target.movedInAt < MOVE_SETTLE_MS || target.totalsCount < MIN_TOTAL_SAMPLES) return current;
         target.movedInAt = now;
       }
     }
     return best.id;
-  }
-
-  /**
-   * The open source whose connections are fastest (measured bytes/s per connection; a demoted one's counts a
-   * quarter): where a part taken off a slow connection goes, so that a slow source's tail is fetched from a
-   * fast one. Undefined while none is measured.
-   */
-  fastest(now: number, connections: (source: number) => number): number | undefined {
-    let best: { id: number; rate: number } | undefined;
-    for (const s of this.#sources) {
-      const id = s.limits.id;
-      const n = connections(id);
-      // Not one where more connections did not add to its total: there the part would only slow the others.
-      if (s.rate === undefined || this.closed(id, n, now) || this.#marginal(s, n, now) <= 0) continue;
-      const perConnection =
-        (s.connections > 0 ? s.rate / s.connections : s.bestPerConnection) *
-        (s.state === "demoted" ? DEMOTED_WEIGHT : 1);
-      if (best === undefined || perConnection > best.rate) best = { id, rate: perConnection };
-    }
-    return best?.id;
   }
 
   /**
@@ -290,15 +288,36 @@ export class SourceTable {
   sample(source: number, connections: number, rates: readonly number[], now: number): void {
     const s = this.#get(source);
     if (s === undefined) return;
+    if (connections > 0 && s.firstSampledAt === Number.POSITIVE_INFINITY) s.firstSampledAt = now;
     if (connections !== s.connections) {
       s.connections = connections;
       s.changedAt = now;
+      s.totalsSum = 0;
+      s.totalsCount = 0;
       return;
     }
-    if (connections === 0 || rates.length < connections || now - s.changedAt < SETTLE_MS) return;
-    const total = rates.reduce((sum, r) => sum + r, 0);
-    s.rate = total;
-    const perConnection = total / connections;
+    if (connections === 0 || now - s.changedAt < SETTLE_MS) return;
+    if (rates.length < connections) {
+      // Some of its connections not measured yet: a source never measured gets a first estimate from those
+      // that are. Unmeasured sources are tried first, so one whose count kept changing before all its
+      // connections were measured drew every worker (on a loaded run, 9 of 12 onto the 8x slower mirror).
+      if (s.rate === undefined && rates.length > 0 && now - s.firstSampledAt >= PARTIAL_ESTIMATE_AFTER_MS)
+        s.rate = (rates.reduce((sum, r) => sum + r, 0) / rates.length) * connections;
+      return;
+    }
+    const latest = rates.reduce((sum, r) => sum + r, 0);
+    s.rate = latest;
+    // What a count of connections carries is judged on the mean of its samples, from the second on: one
+    // sample can be a server's catch-up after a pause (a pacing proxy sends up to 50 ms of its cap at once),
+    // and taken as the best total at one connection too many it hid the cap (the mirrors bench ran 5-6
+    // connections on each 4-connection mirror and left the slow mirror empty).
+    // The first sample at a count is left out: its intervals may straddle the change (a connection that just
+    // joined, still waiting for its answer or ramping up).
+    s.totalsCount++;
+    if (s.totalsCount > 1) s.totalsSum += latest;
+    s.bestPerConnection = Math.max(s.bestPerConnection, latest / connections);
+    if (s.totalsCount < MIN_TOTAL_SAMPLES) return;
+    const total = s.totalsSum / (s.totalsCount - 1);
     const added = connections - s.bestTotalAt;
     if (
       connections > 1 &&
@@ -309,7 +328,6 @@ export class SourceTable {
       s.useful = Math.min(s.useful ?? Number.POSITIVE_INFINITY, Math.max(1, s.bestTotalAt));
       s.usefulUntil = now + USEFUL_FORGET_MS;
     }
-    s.bestPerConnection = Math.max(s.bestPerConnection, perConnection);
     if (total > s.bestTotal) {
       s.bestTotal = total;
       s.bestTotalAt = connections;

@@ -34,6 +34,12 @@ export class WorkerMeter {
     return this.#latest;
   }
 
+  /** Its request was answered at `now`: before its first measure, the interval starts here (see WorkerTable.answeredAt). */
+  answered(now: number): void {
+    if (this.#bytesPerSecond === undefined && this.#stored === this.#storedAtSample && now > this.#sampledAt)
+      this.#restartInterval(now);
+  }
+
   /** Counts `bytes` newly stored by this worker. */
   add(bytes: number): void {
     this.#stored += bytes;

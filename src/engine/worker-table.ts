@@ -71,6 +71,16 @@ export class WorkerTable {
     return meter;
   }
 
+  /**
+   * `worker`'s request was answered at `now`: a connection not measured yet measures from here, not from
+   * when it asked (its first sample would count the wait for the answer, under load half a tick or more,
+   * and a source would look several times slower than it is: workers left the mirrors bench's slow mirror
+   * on that first sample, and a capped mirror's best total was read at one connection too many).
+   */
+  answeredAt(worker: number, now: number): void {
+    this.#meters.get(worker)?.answered(now);
+  }
+
   /** Smoothed bytes/s of `worker`, undefined while not measured. */
   rateOf(worker: number): number | undefined {
     return this.#meters.get(worker)?.bytesPerSecond;

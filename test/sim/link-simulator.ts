@@ -525,7 +525,7 @@ export function simulate(options: SimOptions): SimResult {
           fail(w, 0, deadSource(source) ? "network" : "503");
           continue;
         }
-        scheduler.firstByte(w.id, now - w.sentAt);
+        scheduler.firstByte(w.id, now - w.sentAt, now);
         w.phase = "receiving";
         w.carry = 0;
       }
