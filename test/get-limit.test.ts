@@ -5,9 +5,9 @@ import { TokenBucket } from "../src/engine/rate-limiter.ts";
 import { DEFAULT_RETRY_OPTIONS } from "../src/engine/retry-policy.ts";
 import type { Segment } from "../src/engine/segment.ts";
 import { fetchSegment, type WorkerActivity } from "../src/engine/worker.ts";
-import { EXIT } from "../src/exit-codes.ts";
-import { bytesOf, sha256Of } from "./helpers/bytes.ts";
-import { BUN_BIN, MAIN_TS, tempDirs } from "./helpers/cli.ts";
+import { bytesOf } from "./helpers/bytes.ts";
+import { tempDirs } from "./helpers/cli.ts";
+import { heldRateRatio } from "./helpers/held-rate.ts";
 import { type Origin, startOrigin } from "./helpers/origin.ts";
 
 // --limit against the project's in-process origin (node:http in this Bun process), which answers in large
@@ -102,39 +102,6 @@ describe("a connection under --limit", () => {
   });
 });
 
-/**
- * Runs `dlm get URL -c CONNECTIONS --limit RATE --json` and returns the rate it held over the limit: the
- * file's size over the time from the server's first answer (the start record's elapsedMs) to the end (the
- * result's seconds), both on dlm's own clock, so neither its start-up nor this process reading the pipe late
- * (under load) counts.
- */
-async function heldRatio(url: string, size: number, connections: number, rate: number): Promise<number> {
-  const cwd = await dirs.fresh();
-  const args = ["get", url, "-o", "l.bin", "-c", String(connections), "--limit", String(rate), "--json"];
-  const child = Bun.spawn([BUN_BIN, MAIN_TS, ...args], {
-    cwd,
-    env: { ...process.env, DLM_LOG: "error" },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    timeout: 30_000,
-  });
-  const [stdout, stderr] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
-  expect({ exit: await child.exited, stderr }).toEqual({ exit: EXIT.OK, stderr: "" });
-  const records = stdout
-    .trim()
-    .split("\n")
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-  const start = records.find((r) => r["type"] === "start");
-  const result = records.at(-1);
-  expect(result).toMatchObject({ type: "result", bytes: size, sha256: sha256Of(size) });
-  const seconds = (result?.["seconds"] as number) - (start?.["elapsedMs"] as number) / 1000;
-  return size / seconds / rate;
-}
-
 describe("--limit against the in-process origin", () => {
   // About 2.5 s at the limit each: long enough that a lost quarter second (one burst, one gap) shows.
   test.each([
@@ -145,7 +112,7 @@ describe("--limit against the in-process origin", () => {
     const size = Math.round(rate * 2.5);
     const path = `/limited-${connections}.bin`;
     const url = origin.serve(path, { size });
-    const ratio = await heldRatio(url, size, connections, rate);
+    const ratio = await heldRateRatio({ url, size, connections, rate, cwd: await dirs.fresh() });
     expect(ratio).toBeGreaterThan(0.9);
     expect(ratio).toBeLessThan(1.1);
     // No byte asked twice: a steal from a connection whose chunk the limiter holds re-fetches it (and what
