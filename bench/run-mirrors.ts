@@ -28,6 +28,17 @@ export const MIRRORS: readonly PacerMode[] = [
   { rateBytesPerSec: 1.5 * MiB, totalRateBytesPerSec: 6 * MiB },
 ];
 
+/** One pacer per MIRRORS entry in front of nginx on `nginxPort`, each configured (the caller stops them). */
+export async function startMirrorPacers(nginxPort: number): Promise<Pacer[]> {
+  const pacers: Pacer[] = [];
+  for (const mode of MIRRORS) {
+    const pacer = await startPacer(`http://127.0.0.1:${nginxPort}`);
+    pacer.configure(mode);
+    pacers.push(pacer);
+  }
+  return pacers;
+}
+
 /** Seconds a perfect client needs: the file at the mirrors' summed total caps. */
 export function mirrorsIdealSeconds(size: number): number {
   return size / MIRRORS.reduce((sum, m) => sum + (m.totalRateBytesPerSec ?? 0), 0);
@@ -145,11 +156,7 @@ async function main(): Promise<number> {
   const nginx = await startNginx(root);
   const pacers: Pacer[] = [];
   try {
-    for (const mode of MIRRORS) {
-      const pacer = await startPacer(`http://127.0.0.1:${nginx.port}`);
-      pacer.configure(mode);
-      pacers.push(pacer);
-    }
+    pacers.push(...(await startMirrorPacers(nginx.port)));
     const urls = pacers.map((p) => p.url(name));
     const out = join(work, "out.bin");
     const rows = tools.map((tool) => ({ tool, runs: [] as Run[] }));

@@ -9,8 +9,8 @@ import { parseArgs } from "node:util";
 import { startNginx } from "../test/helpers/nginx.ts";
 import { parseBytes } from "./args.ts";
 import { ensureFile } from "./files.ts";
-import { type PacedConnection, type Pacer, startPacer } from "./pacer.ts";
-import { MIRRORS, mirrorsIdealSeconds } from "./run-mirrors.ts";
+import type { PacedConnection, Pacer } from "./pacer.ts";
+import { mirrorsIdealSeconds, startMirrorPacers } from "./run-mirrors.ts";
 
 const REPO = resolve(import.meta.dir, "..");
 const MiB = 2 ** 20;
@@ -27,11 +27,7 @@ await symlink(file.path, join(root, "mirrored.bin"));
 const nginx = await startNginx(root);
 const pacers: Pacer[] = [];
 try {
-  for (const mode of MIRRORS) {
-    const pacer = await startPacer(`http://127.0.0.1:${nginx.port}`);
-    pacer.configure(mode);
-    pacers.push(pacer);
-  }
+  pacers.push(...(await startMirrorPacers(nginx.port)));
   const urls = pacers.map((p) => p.url("mirrored.bin"));
   const out = join(root, "out.bin");
   const runs: PacedConnection[][] = pacers.map((p) => p.reset());
