@@ -1,5 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { connectionsOf, type RateSegment } from "../../src/interfaces/http/dashboard/connection-rates.ts";
+import {
+  connectionsOf,
+  connectionTrouble,
+  type RateSegment,
+} from "../../src/interfaces/http/dashboard/connection-rates.ts";
 import { chartShape, type RateSample, trimSamples } from "../../src/interfaces/http/dashboard/rate-chart.ts";
 
 // The browser dashboard's pure parts: the connection list read off a message's segments, and the rate
@@ -59,6 +63,17 @@ describe("connectionsOf", () => {
       [0, "retrying", 2, false],
       [1, "stalled", 0, false],
     ]);
+  });
+});
+
+describe("connectionTrouble", () => {
+  const base = { worker: 1, bytesPerSecond: 1, measured: true, segment: 0, retries: 0, slow: false } as const;
+  test("says nothing for a healthy connection, and names each trouble in order", () => {
+    expect(connectionTrouble({ ...base, state: "active" })).toBe("");
+    expect(connectionTrouble({ ...base, state: "retrying", slow: true, retries: 2 })).toBe(
+      "retrying, slow, 2 retries",
+    );
+    expect(connectionTrouble({ ...base, state: "stalled" })).toBe("stalled");
   });
 });
 

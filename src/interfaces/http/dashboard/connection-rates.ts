@@ -49,3 +49,14 @@ export function connectionsOf(segments: readonly RateSegment[]): ConnectionInfo[
   }
   return connections.sort((a, b) => a.worker - b.worker);
 }
+
+/** What is wrong with a connection, for its line in the list ("retrying, slow, 2 retries"); "" when nothing. */
+export function connectionTrouble(c: ConnectionInfo): string {
+  return [
+    c.state === "active" ? "" : c.state,
+    c.slow ? "slow" : "",
+    c.retries > 0 ? `${c.retries} retries` : "",
+  ]
+    .filter((m) => m !== "")
+    .join(", ");
+}

@@ -8,7 +8,7 @@ import type { Progress } from "../../../gen/dlm/v1/progress_pb.ts";
 import { formatBytes, formatRate } from "../../shared/format.ts";
 import { SegmentOwners } from "../../shared/segment-map.ts";
 import { ChartView } from "./chart-view.ts";
-import { type ConnectionInfo, connectionsOf } from "./connection-rates.ts";
+import { type ConnectionInfo, connectionsOf, connectionTrouble } from "./connection-rates.ts";
 import { type PlainSegment, plainSegmentsOf } from "./plain-segments.ts";
 
 /** Connection colours in page.css (`.c0` ... `.c7`). */
@@ -99,13 +99,7 @@ export class SegmentsView {
       const li = document.createElement("li");
       const swatch = document.createElement("span");
       swatch.className = `swatch c${c.worker % PALETTE}`;
-      const marks = [
-        c.state === "active" ? "" : c.state,
-        c.slow ? "slow" : "",
-        c.retries > 0 ? `${c.retries} retries` : "",
-      ]
-        .filter((m) => m !== "")
-        .join(", ");
+      const marks = connectionTrouble(c);
       li.className = c.state !== "active" || c.slow ? "trouble" : "";
       const source = sourceOf.get(c.segment);
       li.append(

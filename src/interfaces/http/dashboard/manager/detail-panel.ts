@@ -9,7 +9,7 @@ import { type Download, DownloadState } from "../../../../gen/dlm/v1/download_pb
 import type { Progress } from "../../../../gen/dlm/v1/progress_pb.ts";
 import { formatBytes, formatRate } from "../../../shared/format.ts";
 import type { SegmentOwners } from "../../../shared/segment-map.ts";
-import { type ConnectionInfo, connectionsOf } from "../connection-rates.ts";
+import { type ConnectionInfo, connectionsOf, connectionTrouble } from "../connection-rates.ts";
 import { type PlainSegment, plainSegmentsOf } from "../plain-segments.ts";
 import type { DetailState, PageState } from "./page-state.ts";
 import { RateChart } from "./rate-chart-view.ts";
@@ -230,13 +230,7 @@ function block(s: PlainSegment, first: number, size: number): ComponentChild {
 }
 
 function connection(c: ConnectionInfo): ComponentChild {
-  const marks = [
-    c.state === "active" ? "" : c.state,
-    c.slow ? "slow" : "",
-    c.retries > 0 ? `${c.retries} retries` : "",
-  ]
-    .filter((m) => m !== "")
-    .join(", ");
+  const marks = connectionTrouble(c);
   return h(
     "li",
     { key: c.worker, class: c.state !== "active" || c.slow ? "trouble" : "" },
