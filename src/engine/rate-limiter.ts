@@ -4,10 +4,9 @@
  * the bucket may go into debt; the delay is exactly what pays the debt back at the current rate, which
  * keeps the long-run rate at the limit however large the chunks are. A rate of 0 means no limit.
  *
- * Idle time is credited up to the burst only, on purpose: against the in-process origin dlm held 0.43-0.94x
- * with half-second gaps, but the bucket lost nothing there: the bytes were charged twice (a steal re-fetched
- * what the limiter held, see Scheduler's end game). With that fixed every shape holds 0.99-1.00x, so more
- * credit is not needed, and it would let a download that stalled for a while catch up above the limit.
+ * Idle time is credited up to the burst only, on purpose: more credit would let a download that stalled for
+ * a while catch up above the limit. (Downloads that came out under the limit were not short of credit: their
+ * bytes were charged twice, see the Scheduler's end game under a limit.)
  */
 export class TokenBucket {
   #rate: number;

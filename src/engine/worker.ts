@@ -264,8 +264,7 @@ async function attemptOnce(job: SegmentJob, signal: AbortSignal): Promise<Attemp
     const pending = store(chunk);
     // The whole answer arrived: let the body end by itself, so the connection can be reused. A steal that
     // moved the end means the rest of this response is not wanted: drop it (after this write settles).
-    if (pending !== undefined) return pending;
-    return rest();
+    return pending === undefined ? rest() : pending.then(rest);
   };
 
   if ((await readBody(response, onChunk, signal)) === "stopped") return { kind: "none" };
