@@ -36,8 +36,10 @@ export function processContext(): Context {
     now: () => Date.now(),
     monotonic: () => performance.now(),
     env: process.env,
-    stdout: streamSink(process.stdout),
-    stderr: streamSink(process.stderr),
+    // Getters: Bun builds process.stdout/stderr (Node streams) on first use, a few ms a `dlm get` would
+    // otherwise spend before its first request (issue 24); --quiet writes nothing until the result line.
+    stdout: streamSink(() => process.stdout),
+    stderr: streamSink(() => process.stderr),
     cwd: userDirectory(process.env, process.cwd(), Bun.isStandaloneExecutable),
   };
 }
@@ -65,16 +67,17 @@ export function userDirectory(
   return processCwd;
 }
 
-function streamSink(stream: NodeJS.WriteStream): TextSink {
+/** A sink over a process stream that is looked up only when first written to or asked about. */
+function streamSink(stream: () => NodeJS.WriteStream): TextSink {
   return {
     write: (text) => {
-      stream.write(text);
+      stream().write(text);
     },
     get isTTY() {
-      return stream.isTTY === true;
+      return stream().isTTY === true;
     },
     get columns() {
-      return stream.columns;
+      return stream().columns;
     },
   };
 }

@@ -65,11 +65,18 @@ function normaliseLevel(value: string): LogLevel | undefined {
 
 /**
  * Routes every `dlm` record to `sink` (stderr): JSON lines when `json` (stderr not a TTY, or
- * `DLM_LOG_FORMAT=json`), readable text otherwise. stdout is left to program output.
+ * `DLM_LOG_FORMAT=json`; a function is asked once, on the first record), readable text otherwise. stdout is
+ * left to program output.
  */
-export function setupLogging(levels: LogLevels, sink: TextSink, json: boolean): void {
-  const format = json ? getJsonLinesFormatter() : getTextFormatter({ timestamp: "time" });
-  const write = (record: LogRecord) => sink.write(format(record));
+export function setupLogging(levels: LogLevels, sink: TextSink, json: boolean | (() => boolean)): void {
+  // A function is asked on the first record (see main.ts: most runs write none).
+  let format: ((record: LogRecord) => string) | undefined;
+  const write = (record: LogRecord) => {
+    format ??= (typeof json === "function" ? json() : json)
+      ? getJsonLinesFormatter()
+      : getTextFormatter({ timestamp: "time" });
+    sink.write(format(record));
+  };
   resetSync();
   configureSync({
     reset: true,

@@ -15,16 +15,22 @@ import { parseLogLevels, setupLogging } from "./log.ts";
 async function main(argv: readonly string[]): Promise<ExitCode> {
   const ctx = processContext();
   try {
-    const json = !ctx.stderr.isTTY || ctx.env["DLM_LOG_FORMAT"] === "json";
+    // Asked when the first record is written: whether stderr is a terminal costs building the stream.
+    const json = () => !ctx.stderr.isTTY || ctx.env["DLM_LOG_FORMAT"] === "json";
     setupLogging(parseLogLevels(ctx.env["DLM_LOG"]), ctx.stderr, json);
   } catch (error) {
     ctx.stderr.write(`dlm: ${(error as Error).message}\n`);
     return exitCodeOf(error);
   }
   const cli: CliContext = {
+    // Getters, as in processContext: Stricli writes here only for help, usage errors and --version.
     process: {
-      stdout: process.stdout,
-      stderr: process.stderr,
+      get stdout() {
+        return process.stdout;
+      },
+      get stderr() {
+        return process.stderr;
+      },
       env: process.env,
       exitCode: undefined,
     } as CliContext["process"],

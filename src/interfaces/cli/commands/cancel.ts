@@ -1,4 +1,4 @@
-import { controlCommand } from "./control-command.ts";
+import { controlCommand } from "./client-command.ts";
 
 /** `dlm cancel FILE`: cancel a download started with --listen; its partial data is removed. */
 export const cancelCommand = controlCommand(

@@ -1,31 +1,14 @@
-import { buildCommand } from "@stricli/core";
 import type { Command } from "../../../control/transitions.ts";
 import { HttpStatusError, NetworkError } from "../../../errors.ts";
 import { EXIT } from "../../../exit-codes.ts";
 import type { CliContext } from "../cli-context.ts";
 import { findLiveDownload, type LiveDownload, requireLiveDownload, sendCommand } from "../control-client.ts";
-import { outputPath } from "../flag-parsers.ts";
 import { reportError } from "../report.ts";
+import type { ClientFlags } from "./client-command.ts";
 
-/** Flags of the client commands. */
-export interface ClientFlags {
-  readonly json?: boolean;
-}
-
-/** `--json` of every client command. */
-export const clientFlags = {
-  json: {
-    kind: "boolean",
-    brief: "Machine output: one JSON object on stdout (default off)",
-    optional: true,
-  },
-} as const;
-
-/** The FILE positional of every client command. */
-export const fileParameter = {
-  kind: "tuple",
-  parameters: [{ brief: "The output file being downloaded", parse: outputPath, placeholder: "FILE" }],
-} as const;
+// The flags, the FILE positional and the command spec live in client-command.ts (loaded at start); this
+// file, with the control client, loads when a client command runs.
+export { type ClientFlags, clientFlags, controlCommand, fileParameter } from "./client-command.ts";
 
 /**
  * Sends `command` to a live download and prints the state it led to (`FILE: paused`, or a JSON record).
@@ -67,17 +50,13 @@ export async function resumeLive(cli: CliContext, file: string, json: boolean): 
   }
 }
 
-/** A `dlm pause|cancel FILE` command: finds the live download through control.json and sends `command`. */
-export function controlCommand(command: Command, brief: string) {
-  return buildCommand({
-    async func(this: CliContext, flags: ClientFlags, file: string) {
-      try {
-        await runLiveCommand(this, await requireLiveDownload(this.dlm, file), command, flags.json ?? false);
-      } catch (error) {
-        this.exitCode = reportError(this, error, flags.json ?? false);
-      }
-    },
-    parameters: { flags: clientFlags, positional: fileParameter },
-    docs: { brief },
-  });
+/** The body of a `dlm pause|cancel FILE` command (see client-command.ts's controlCommand). */
+export function liveCommandFunc(command: Command) {
+  return async function (this: CliContext, flags: ClientFlags, file: string): Promise<void> {
+    try {
+      await runLiveCommand(this, await requireLiveDownload(this.dlm, file), command, flags.json ?? false);
+    } catch (error) {
+      this.exitCode = reportError(this, error, flags.json ?? false);
+    }
+  };
 }

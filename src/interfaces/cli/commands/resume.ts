@@ -4,32 +4,14 @@ import { sidecarOf } from "../../../engine/prepare.ts";
 import { readStateFile, statePath } from "../../../engine/state-file.ts";
 import { StateFileError } from "../../../errors.ts";
 import type { CliContext } from "../cli-context.ts";
-import { type ListenFlags, listenAddress, listenFlags } from "../listen-address.ts";
+import { listenAddress } from "../listen-address.ts";
 import { reportError } from "../report.ts";
 import { runDownloadCommand } from "../run-download.ts";
 import { resumeLive } from "./control-command.ts";
-import { downloadFlags, type GetFlags, requestFromFlags } from "./get.ts";
+import { requestFromFlags } from "./get.ts";
+import type { ResumeFlags } from "./resume-flags.ts";
 
-export type ResumeFlags = Pick<
-  GetFlags,
-  "connections" | "json" | "quiet" | "stallTimeout" | "retries" | "checkpointInterval" | "limit"
-> &
-  ListenFlags & {
-    readonly restart?: boolean;
-  };
-
-/** Flags of `dlm resume FILE` (a function so `dlm resume ID` can add its own to a fresh copy). */
-export function resumeFlags() {
-  return {
-    ...downloadFlags,
-    ...listenFlags,
-    restart: {
-      kind: "boolean",
-      brief: "If the remote file changed, discard the old data and start over (default off)",
-      optional: true,
-    },
-  } as const;
-}
+export { type ResumeFlags, resumeFlags } from "./resume-flags.ts";
 
 /**
  * `dlm resume FILE`: resume the live process of FILE through its control plane when one answers; otherwise

@@ -1,22 +1,11 @@
 import { buildCommand } from "@stricli/core";
-import { EXIT } from "../../../exit-codes.ts";
 import { formatBytes, formatDuration, formatRate } from "../../shared/format.ts";
-import type { CliContext } from "../cli-context.ts";
-import { fetchStatus, requireLiveDownload, type StatusBody } from "../control-client.ts";
-import { reportError } from "../report.ts";
-import { type ClientFlags, clientFlags, fileParameter } from "./control-command.ts";
+import type { StatusBody } from "../control-client.ts";
+import { clientFlags, fileParameter } from "./client-command.ts";
 
 /** `dlm status FILE`: one summary line, then one line per segment (or the JSON snapshot with --json). */
 export const statusCommand = buildCommand({
-  async func(this: CliContext, flags: ClientFlags, file: string) {
-    try {
-      const status = await fetchStatus(this.dlm, await requireLiveDownload(this.dlm, file));
-      this.dlm.stdout.write(flags.json === true ? `${JSON.stringify(status)}\n` : statusText(status));
-      this.exitCode = EXIT.OK;
-    } catch (error) {
-      this.exitCode = reportError(this, error, flags.json ?? false);
-    }
-  },
+  loader: async () => (await import("./status-run.ts")).runStatus,
   parameters: { flags: clientFlags, positional: fileParameter },
   docs: { brief: "Show the state, progress and segments of a download started with --listen" },
 });

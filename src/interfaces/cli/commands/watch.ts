@@ -1,8 +1,5 @@
 import { buildCommand } from "@stricli/core";
-import type { CliContext } from "../cli-context.ts";
-import { requireLiveDownload } from "../control-client.ts";
-import { reportError } from "../report.ts";
-import { type ClientFlags, clientFlags, fileParameter } from "./control-command.ts";
+import { clientFlags, fileParameter } from "./client-command.ts";
 
 /**
  * `dlm watch FILE`: the progress of a download started with --listen, fed by its ProgressService stream
@@ -12,22 +9,7 @@ import { type ClientFlags, clientFlags, fileParameter } from "./control-command.
  * stopped while paused. Without FILE it follows every download of the running dlm serve (watch-all.ts).
  */
 export const watchCommand = buildCommand({
-  async func(this: CliContext, flags: ClientFlags, file: string | undefined) {
-    const json = flags.json ?? false;
-    try {
-      if (file === undefined) {
-        const { watchAll } = await import("./watch-all.ts");
-        this.exitCode = await watchAll(this, json);
-        return;
-      }
-      // Find the download first: it may end while the stream client loads.
-      const live = await requireLiveDownload(this.dlm, file);
-      const { watch } = await import("./watch-stream.ts");
-      this.exitCode = await watch(this, live, json);
-    } catch (error) {
-      this.exitCode = reportError(this, error, json);
-    }
-  },
+  loader: async () => (await import("./watch-run.ts")).runWatch,
   parameters: {
     flags: clientFlags,
     positional: {
