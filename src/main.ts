@@ -9,6 +9,7 @@ import { exitCodeOf } from "./errors.ts";
 import { EXIT, type ExitCode } from "./exit-codes.ts";
 import { app } from "./interfaces/cli/app.ts";
 import type { CliContext } from "./interfaces/cli/cli-context.ts";
+import { cliProcess } from "./interfaces/cli/cli-process.ts";
 import { COMPLETE_COMMAND, completionsFor } from "./interfaces/cli/complete.ts";
 import { parseLogLevels, setupLogging } from "./log.ts";
 
@@ -23,17 +24,7 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     return exitCodeOf(error);
   }
   const cli: CliContext = {
-    // Getters, as in processContext: Stricli writes here only for help, usage errors and --version.
-    process: {
-      get stdout() {
-        return process.stdout;
-      },
-      get stderr() {
-        return process.stderr;
-      },
-      env: process.env,
-      exitCode: undefined,
-    } as CliContext["process"],
+    process: cliProcess(argv, process.env),
     dlm: ctx,
     exitCode: undefined,
     exitNow: (code) => process.exit(code),

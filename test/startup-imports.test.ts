@@ -60,8 +60,29 @@ describe("modules loaded at start (static imports of src/main.ts)", () => {
     expect(heavy).toEqual([]);
   });
 
+  // Every command but get loads its body when it runs (a *-run.ts module, or control-command.ts for pause and
+  // cancel): their clients, serve's home and the Metalink chooser cost a plain `dlm get` start-up time.
+  test("no other command's body, client or helpers", () => {
+    const others = [...eager].filter((path) =>
+      /src\/interfaces\/cli\/(commands\/[\w-]+-run\.ts|commands\/(control-command|resume)\.ts|control-client\.ts|service-client\.ts|serve-home\.ts|download-id\.ts)$|src\/engine\/metalink-choice\.ts$/.test(
+        path,
+      ),
+    );
+    expect(others).toEqual([]);
+  });
+
   test("no Node module that only --listen, serve or the hash thread needs", () => {
-    const unwanted = ["net", "crypto", "worker_threads", "http", "https", "http2", "zlib", "bun:sqlite"];
+    const unwanted = [
+      "net",
+      "crypto",
+      "worker_threads",
+      "http",
+      "https",
+      "http2",
+      "zlib",
+      "bun:sqlite",
+      "os",
+    ];
     expect(unwanted.filter((name) => builtins.has(name))).toEqual([]);
   });
 });
