@@ -208,3 +208,25 @@ for (const [i, command] of commands.entries()) {
 console.log(
   `\nmedians of ${runs} runs (min-max); a 64 KiB file, then a ${size} one with ${connections} connections (the floors' one-line fetch: one request), from an origin in the measuring process`,
 );
+
+// With --base: the A/B as pairs (each round ran base and this checkout back to back), which a loaded machine
+// blurs less than two medians: the median of this - base, per column.
+if (base !== undefined) {
+  const pairs: [string, string][] = [
+    ["base: bun src/main.ts get", "bun src/main.ts get"],
+    ["base: dlm binary get", binaries.length === 1 ? "dlm binary get" : `dlm binary get (${binaries[0]})`],
+  ];
+  console.log(
+    `\n| this - base, median of ${runs} pairs | first request ms | exit ms | ${connections}th request ms | ${size} exit ms |\n|---|---:|---:|---:|---:|`,
+  );
+  for (const [a, b] of pairs) {
+    const ra = results[commands.findIndex((c) => c.label === a)];
+    const rb = results[commands.findIndex((c) => c.label === b)];
+    if (ra === undefined || rb === undefined) continue;
+    const diff = (xs: number[], ys: number[]) =>
+      median(ys.map((y, k) => y - (xs[k] ?? Number.NaN))).toFixed(1);
+    console.log(
+      `| ${b} | ${diff(ra.first, rb.first)} | ${diff(ra.exit, rb.exit)} | ${diff(ra.all, rb.all)} | ${diff(ra.allExit, rb.allExit)} |`,
+    );
+  }
+}
