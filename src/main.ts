@@ -7,7 +7,7 @@ import { run, ExitCode as StricliExit } from "@stricli/core";
 import { processContext } from "./context.ts";
 import { exitCodeOf } from "./errors.ts";
 import { EXIT, type ExitCode } from "./exit-codes.ts";
-import { app } from "./interfaces/cli/app.ts";
+import { applicationFor, fullApplication } from "./interfaces/cli/app.ts";
 import type { CliContext } from "./interfaces/cli/cli-context.ts";
 import { cliProcess } from "./interfaces/cli/cli-process.ts";
 import { COMPLETE_COMMAND, completionsFor } from "./interfaces/cli/complete.ts";
@@ -41,11 +41,11 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
   };
   if (argv[0] === COMPLETE_COMMAND) {
     // Not a route: the shell's words go to Stricli's completion engine unparsed (they may be flags).
-    for (const proposal of await completionsFor(app, argv.slice(1), ctx.env, cli))
+    for (const proposal of await completionsFor(fullApplication(), argv.slice(1), ctx.env, cli))
       ctx.stdout.write(`${proposal}\n`);
     return EXIT.OK;
   }
-  await run(app, argv, cli);
+  await run(applicationFor(argv), argv, cli);
   if (cli.exitCode !== undefined) return cli.exitCode;
   return stricliExit((cli.process as { exitCode?: number | string | null }).exitCode);
 }

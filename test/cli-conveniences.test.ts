@@ -4,7 +4,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import packageJson from "../package.json" with { type: "json" };
 import { EXIT } from "../src/exit-codes.ts";
-import { app } from "../src/interfaces/cli/app.ts";
+import { fullApplication } from "../src/interfaces/cli/app.ts";
 import type { CliContext } from "../src/interfaces/cli/cli-context.ts";
 import { completionsFor } from "../src/interfaces/cli/complete.ts";
 import { completionScript, SHELLS } from "../src/interfaces/cli/completion-scripts.ts";
@@ -77,7 +77,7 @@ describe("completion", () => {
       ["bash", "zsh", "fish", "install", "uninstall"],
     ],
   ] as const)("%p -> %p", async (words, env, expected) => {
-    expect(await completionsFor(app, words, env, context)).toEqual([...expected]);
+    expect(await completionsFor(fullApplication(), words, env, context)).toEqual([...expected]);
   });
 
   test("dlm __complete prints one proposal per line", async () => {

@@ -1,7 +1,18 @@
-import { ArgumentParseError, buildApplication, buildRouteMap, help, text_en, version } from "@stricli/core";
+import {
+  type Application,
+  ArgumentParseError,
+  buildApplication,
+  buildRouteMap,
+  type Command,
+  help,
+  type RouteMap,
+  text_en,
+  version,
+} from "@stricli/core";
 import packageJson from "../../../package.json" with { type: "json" };
 import { DlmError } from "../../errors.ts";
 import type { CliContext } from "./cli-context.ts";
+import { isPlainDownload } from "./cli-process.ts";
 import { addCommand } from "./commands/add.ts";
 import { cancelCommand } from "./commands/cancel.ts";
 import { completionRoutes } from "./commands/completion.ts";
@@ -23,69 +34,92 @@ const formatting = {
   caseStyle: "convert-camel-to-kebab",
 } as const;
 
-const routes = buildRouteMap({
-  routes: {
-    get: getCommand,
-    resume: resumeEitherCommand,
-    status: statusCommand,
-    pause: pauseEitherCommand,
-    cancel: cancelCommand,
-    watch: watchCommand,
-    completion: completionRoutes,
-    serve: serveCommand,
-    add: addCommand,
-    ls: lsCommand,
-    info: infoCommand,
-    rm: rmCommand,
-    limit: limitCommand,
-    update: updateCommand,
-  },
-  docs: { brief: "dlm: fast, verified, resumable downloads over HTTP(S)" },
-});
+/** Every command, by name. */
+const ROUTES = {
+  get: getCommand,
+  resume: resumeEitherCommand,
+  status: statusCommand,
+  pause: pauseEitherCommand,
+  cancel: cancelCommand,
+  watch: watchCommand,
+  completion: completionRoutes,
+  serve: serveCommand,
+  add: addCommand,
+  ls: lsCommand,
+  info: infoCommand,
+  rm: rmCommand,
+  limit: limitCommand,
+  update: updateCommand,
+} as const;
 
-/** The Stricli application: commands, kebab-case flags, and dlm's one-line error text for bad flags. */
-export const app = buildApplication<CliContext>(
-  routes,
-  {
-    name: "dlm",
-    versionInfo: { currentVersion: VERSION },
-    scanner: { caseStyle: "allow-kebab-for-camel" },
-    documentation: formatting,
-    localization: {
-      loadText: () => ({
-        ...text_en,
-        // A parse function threw a UsageError: its message already names the flag and the value. The
-        // `dlm: ` prefix matches every other error line (report.ts).
-        exceptionWhileParsingArguments: (error: unknown, ansiColor: boolean) =>
-          `dlm: ${
-            error instanceof ArgumentParseError && error.exception instanceof DlmError
-              ? error.exception.message
-              : text_en.exceptionWhileParsingArguments(error, ansiColor)
-          }`,
+/** A Stricli application over `routes`: kebab-case flags, and dlm's one-line error text for bad flags. */
+function application(
+  routes: Readonly<Record<string, Command<CliContext> | RouteMap<CliContext>>>,
+): Application<CliContext> {
+  return buildApplication<CliContext>(
+    buildRouteMap({ routes, docs: { brief: "dlm: fast, verified, resumable downloads over HTTP(S)" } }),
+    {
+      name: "dlm",
+      versionInfo: { currentVersion: VERSION },
+      scanner: { caseStyle: "allow-kebab-for-camel" },
+      documentation: formatting,
+      localization: {
+        loadText: () => ({
+          ...text_en,
+          // A parse function threw a UsageError: its message already names the flag and the value. The
+          // `dlm: ` prefix matches every other error line (report.ts).
+          exceptionWhileParsingArguments: (error: unknown, ansiColor: boolean) =>
+            `dlm: ${
+              error instanceof ArgumentParseError && error.exception instanceof DlmError
+                ? error.exception.message
+                : text_en.exceptionWhileParsingArguments(error, ansiColor)
+            }`,
+        }),
+      },
+    },
+    {
+      // Stricli's default --helpAll takes -H, which curl users expect to mean --header.
+      help: help({
+        brief: text_en.briefs.help,
+        alias: "h",
+        defaultForRouteMap: true,
+        includeHidden: false,
+        formatting,
+      }),
+      helpAll: help({
+        brief: text_en.briefs.helpAll,
+        alias: false,
+        hidden: true,
+        includeHidden: true,
+        formatting,
+      }),
+      version: version({
+        brief: text_en.briefs.version,
+        info: { currentVersion: VERSION },
+        alias: "v",
+        hook: "app:start",
       }),
     },
-  },
-  {
-    // Stricli's default --helpAll takes -H, which curl users expect to mean --header.
-    help: help({
-      brief: text_en.briefs.help,
-      alias: "h",
-      defaultForRouteMap: true,
-      includeHidden: false,
-      formatting,
-    }),
-    helpAll: help({
-      brief: text_en.briefs.helpAll,
-      alias: false,
-      hidden: true,
-      includeHidden: true,
-      formatting,
-    }),
-    version: version({
-      brief: text_en.briefs.version,
-      info: { currentVersion: VERSION },
-      alias: "v",
-      hook: "app:start",
-    }),
-  },
-);
+  );
+}
+
+let full: Application<CliContext> | undefined;
+
+/** The application with every command (help, completions, and every command but a plain download). */
+export function fullApplication(): Application<CliContext> {
+  full ??= application(ROUTES);
+  return full;
+}
+
+/**
+ * The application to run `argv` with. For a plain `dlm get …` or `dlm resume …` (no help asked for), one
+ * whose route map holds that command alone: building an application, Stricli checks every command's flags
+ * against its help and version flags, 2-3 ms of start-up a download does not need before its first request
+ * (issue 24). Routing, parsing and messages of that command are the same; help lists every command.
+ */
+export function applicationFor(argv: readonly string[]): Application<CliContext> {
+  const name = argv[0];
+  if (name === "get" && isPlainDownload(argv)) return application({ get: ROUTES.get });
+  if (name === "resume" && isPlainDownload(argv)) return application({ resume: ROUTES.resume });
+  return fullApplication();
+}

@@ -27,11 +27,16 @@ function lazyStream<S extends NodeJS.WriteStream>(stream: () => S): S {
  * environment (the Context's) is never changed.
  */
 export function cliProcess(argv: readonly string[], env: NodeJS.ProcessEnv): CliProcess {
-  const download = argv[0] !== undefined && DOWNLOAD_COMMANDS.has(argv[0]);
-  const plain = download && !argv.some((arg) => HELP_FLAGS.has(arg));
+  const plain = isPlainDownload(argv);
   return {
     stdout: lazyStream(() => process.stdout),
     stderr: lazyStream(() => process.stderr),
     env: plain ? { ...env, STRICLI_NO_COLOR: "1" } : env,
   };
+}
+
+/** Whether `argv` runs a download command (get, resume) rather than asking for its help. */
+export function isPlainDownload(argv: readonly string[]): boolean {
+  const download = argv[0] !== undefined && DOWNLOAD_COMMANDS.has(argv[0]);
+  return download && !argv.some((arg) => HELP_FLAGS.has(arg));
 }
