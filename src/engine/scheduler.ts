@@ -24,6 +24,13 @@ const SLOW_ESTIMATE_MIN_MS = 500;
 /** Smallest part taken off a slow connection's segment (see #stealFromSlow), and its smallest new segment. */
 const SLOW_MIN_STEAL_BYTES = 256 << 10;
 /**
+ * In the end game a victim this many times slower than the thief loses parts down to SLOW_MIN_STEAL_BYTES
+ * (see #steal), not only one below the slow ratio (a quarter): a connection at a third of its peers' rate is
+ * not restarted, and with whole --min-split parts it held the last segments of a 128 MiB file alone (the
+ * uneven link when the pacer is short of CPU: fast connections at 5-8 MiB/s, slow ones at 2).
+ */
+const END_GAME_SLOWER = 1.5;
+/**
  * A slow connection's new segment is at most this share of what it can fetch in the time all the work left
  * takes (see #nextInOrder): it ends a little before the others, and the rates it was sized by are noisy.
  */
@@ -451,11 +458,11 @@ export class Scheduler {
     }
     if (victim === undefined) return undefined;
     // All of a waiting worker's remainder, however small: nobody else would fetch it before its backoff ends.
-    // From a connection at most half as fast as the thief, parts down to SLOW_MIN_STEAL_BYTES: on a small
-    // file (or a slow source's last segment) a whole --min-split is most of the tail.
+    // From a connection END_GAME_SLOWER times slower than the thief, parts down to SLOW_MIN_STEAL_BYTES: on a
+    // small file (or a slow source's last segment) a whole --min-split is most of the tail.
     const victimRate = this.#workers.estimateOf(victim[0], this.#now);
     const thiefRate = this.#thiefRate(thief, source) ?? median;
-    const slower = victimRate !== undefined && victimRate < thiefRate * this.#policy.ratio;
+    const slower = victimRate !== undefined && victimRate * END_GAME_SLOWER <= thiefRate;
     const minBytes = victim[1].waiting
       ? 1
       : slower
