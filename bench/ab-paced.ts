@@ -2,7 +2,8 @@
 // [--scenarios uneven,throttled] [--reps 3] [--repo DIR]... [--tools axel,aria2c] [--conns]` runs dlm -c 16
 // from this checkout and from each --repo (another checkout, e.g. `git worktree add /tmp/old-X COMMIT` with
 // node_modules copied in), beside the listed anchor tools, against nginx behind bench/pacer.ts, order
-// alternating per repetition, and prints per run: wall, CPU-s, served/size, the ideal of the connections the
+// alternating per repetition, and prints per run: wall, CPU-s, the pacer's CPU-s (the harness's, less its own
+// SHA-256 of the output), served/size, the ideal of the connections the
 // run got, and how long after the file's last byte the slowest connection's last byte left the pacer; then
 // medians. --conns prints each dlm run's connections (cap, requests, bytes, first and last body byte after
 // spawn). So "did dlm get slower, or the machine?" is answered by old and new builds timed side by side.
@@ -82,7 +83,7 @@ try {
     pacer.configure(scenario.mode);
     const stats = new Map<
       string,
-      { wall: number[]; cpu: number[]; served: number[]; ideal: number[]; tail: number[] }
+      { wall: number[]; cpu: number[]; pacer: number[]; served: number[]; ideal: number[]; tail: number[] }
     >();
     for (let rep = 0; rep < reps; rep++) {
       for (const tool of rep % 2 === 0 ? rows : [...rows].reverse()) {
@@ -106,7 +107,9 @@ try {
           timeoutMs: 30_000 + ((4 * size) / rate) * 1000,
         };
         const spawned = performance.now();
+        const harnessCpu = process.cpuUsage();
         const result = await runOnce(tool, setup);
+        const harness = process.cpuUsage(harnessCpu);
         if (!result.ok) {
           process.stdout.write(`${id} ${tool.label}: FAIL ${result.failure}\n`);
           continue;
@@ -120,15 +123,19 @@ try {
             .map((c) => c.lastByteAt ?? Number.NEGATIVE_INFINITY),
         );
         const tail = (last - fastLast) / 1000;
-        const s = stats.get(tool.label) ?? { wall: [], cpu: [], served: [], ideal: [], tail: [] };
+        // The harness's CPU over the run is the pacer's, plus its own SHA-256 of the output afterwards (about
+        // that hash's wall time: one thread, Bun.CryptoHasher): what the pacer needed beside the tool.
+        const pacerCpu = (harness.user + harness.system) / 1e6 - result.hashSeconds;
+        const s = stats.get(tool.label) ?? { wall: [], cpu: [], pacer: [], served: [], ideal: [], tail: [] };
         stats.set(tool.label, s);
         s.wall.push(result.wallSeconds);
         s.cpu.push(result.cpuSeconds);
+        s.pacer.push(pacerCpu);
         s.served.push((result.servedBytes ?? Number.NaN) / size);
         s.ideal.push(result.ideal?.seconds ?? Number.NaN);
         s.tail.push(tail);
         process.stdout.write(
-          `${id} ${tool.label}: wall ${f2(result.wallSeconds)} s, cpu ${f2(result.cpuSeconds)} s, served/size ${((result.servedBytes ?? 0) / size).toFixed(3)}, ` +
+          `${id} ${tool.label}: wall ${f2(result.wallSeconds)} s, cpu ${f2(result.cpuSeconds)} s (pacer ${f2(pacerCpu)}), served/size ${((result.servedBytes ?? 0) / size).toFixed(3)}, ` +
             `ideal ${f2(result.ideal?.seconds)} s, first byte ${f2(result.firstByteSeconds)} s, slow tail after the fast ones ${f2(tail)} s, ` +
             `${connections.length} connections\n`,
         );
@@ -144,11 +151,11 @@ try {
       }
     }
     process.stdout.write(
-      `\n${id}, ${values.size}, rate ${values.rate}: medians of ${reps}\n| tool | wall s | CPU s | served/size | ideal s | slow tail s |\n| --- | ---: | ---: | ---: | ---: | ---: |\n`,
+      `\n${id}, ${values.size}, rate ${values.rate}: medians of ${reps}\n| tool | wall s | CPU s | pacer CPU s | served/size | ideal s | slow tail s |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n`,
     );
     for (const [label, s] of stats) {
       process.stdout.write(
-        `| ${label} | ${f2(median(s.wall))} | ${f2(median(s.cpu))} | ${median(s.served).toFixed(3)} | ${f2(median(s.ideal))} | ${f2(median(s.tail))} |\n`,
+        `| ${label} | ${f2(median(s.wall))} | ${f2(median(s.cpu))} | ${f2(median(s.pacer))} | ${median(s.served).toFixed(3)} | ${f2(median(s.ideal))} | ${f2(median(s.tail))} |\n`,
       );
     }
     process.stdout.write("\n");
