@@ -24,6 +24,15 @@ const SLOW_ESTIMATE_MIN_MS = 500;
 /** Smallest part taken off a slow connection's segment (see #stealFromSlow), and its smallest new segment. */
 const SLOW_MIN_STEAL_BYTES = 256 << 10;
 /**
+ * In the end game a victim this many times slower than the thief loses parts down to SLOW_MIN_STEAL_BYTES
+ * (see #steal), not only one below the slow ratio (a quarter): a connection at a third of its peers' rate is
+ * not restarted, and with whole --min-split parts it held the last segments of a 128 MiB file alone (the
+ * uneven link when the pacer is short of CPU: fast connections at 5-8 MiB/s, slow ones at 2).
+ */
+const END_GAME_SLOWER = 1.5;
+/** A victim's current request is measured on its own (see #victimRate) once answered this long (ms). */
+const VICTIM_REQUEST_MIN_MS = 150;
+/**
  * A slow connection's new segment is at most this share of what it can fetch in the time all the work left
  * takes (see #nextInOrder): it ends a little before the others, and the rates it was sized by are noisy.
  */
@@ -400,8 +409,20 @@ export class Scheduler {
   #projectedSeconds(worker: number, a: Assignment, median: number): number {
     if (remainingOf(a.segment) === 0) return 0;
     if (a.waiting) return 1e9 + remainingOf(a.segment);
-    const rate = this.#workers.estimateOf(worker, this.#now) ?? median;
+    const rate = this.#victimRate(worker) ?? median;
     return remainingOf(a.segment) / Math.max(rate, 1);
+  }
+
+  /**
+   * A victim's rate for the end game: its measured rate, or what its current request moved since its answer
+   * when that is lower (over VICTIM_REQUEST_MIN_MS at least): a worker whose new request landed on a slow
+   * connection must not be split as if it still had its fast one.
+   */
+  #victimRate(worker: number): number | undefined {
+    const estimate = this.#workers.estimateOf(worker, this.#now);
+    const request = this.#workers.requestRateOf(worker, this.#now, VICTIM_REQUEST_MIN_MS);
+    if (request === undefined) return estimate;
+    return estimate === undefined ? request : Math.min(estimate, request);
   }
 
   /** The thief's measured rate, if its request goes to the source it was measured on (else unknown). */
@@ -451,11 +472,11 @@ export class Scheduler {
     }
     if (victim === undefined) return undefined;
     // All of a waiting worker's remainder, however small: nobody else would fetch it before its backoff ends.
-    // From a connection at most half as fast as the thief, parts down to SLOW_MIN_STEAL_BYTES: on a small
-    // file (or a slow source's last segment) a whole --min-split is most of the tail.
-    const victimRate = this.#workers.estimateOf(victim[0], this.#now);
+    // From a connection END_GAME_SLOWER times slower than the thief, parts down to SLOW_MIN_STEAL_BYTES: on a
+    // small file (or a slow source's last segment) a whole --min-split is most of the tail.
+    const victimRate = this.#victimRate(victim[0]);
     const thiefRate = this.#thiefRate(thief, source) ?? median;
-    const slower = victimRate !== undefined && victimRate < thiefRate * this.#policy.ratio;
+    const slower = victimRate !== undefined && victimRate * END_GAME_SLOWER <= thiefRate;
     const minBytes = victim[1].waiting
       ? 1
       : slower
@@ -512,9 +533,7 @@ export class Scheduler {
     source: number,
   ): Work | undefined {
     const median = this.#workers.median();
-    const victimRate = this.#workers.assigned.get(owner)?.waiting
-      ? 0
-      : this.#workers.estimateOf(owner, this.#now);
+    const victimRate = this.#workers.assigned.get(owner)?.waiting ? 0 : this.#victimRate(owner);
     const thiefRate = this.#rateAt(thief, source) ?? median;
     const plan = planEvenSplit({
       victim,

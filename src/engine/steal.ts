@@ -35,7 +35,8 @@ export interface EvenSplitInput {
  * K / rv = start + (R − K) / rt, so K = (start + R / rt) / (1 / rv + 1 / rt). A slow victim keeps little
  * (at 1/8 of the thief's speed, about a ninth); equal rates give halves, less the thief's start. Unmeasured
  * rates give halves. The victim keeps at least its in-flight bytes, and may keep nothing (a victim that moves
- * nothing, or one so slow that the thief fetches all it has left sooner than it receives its in-flight bytes); undefined when the thief would get less than `minStealBytes`, which is also the
+ * nothing, or one so slow that the thief fetches all it has left sooner than it receives its in-flight bytes);
+ * undefined when the thief would get less than `minStealBytes`, which is also the
  * case when the thief would not finish sooner than the victim alone.
  */
 export function planEvenSplit(input: EvenSplitInput): StealPlan | undefined {

@@ -37,6 +37,9 @@ export interface Assignment {
   answered: boolean;
   /** Its request was timed from sending (not the probe's answer, read from a buffer): its rate says something. */
   timed: boolean;
+  /** When its request's answer came (monotonic ms), once it came; `segment.done` then. */
+  answeredAt: number | undefined;
+  doneAtAnswer: number;
 }
 
 /**
@@ -79,6 +82,24 @@ export class WorkerTable {
    */
   answeredAt(worker: number, now: number): void {
     this.#meters.get(worker)?.answered(now);
+    const a = this.#assigned.get(worker);
+    if (a !== undefined && a.answeredAt === undefined) {
+      a.answeredAt = now;
+      a.doneAtAnswer = a.segment.done;
+    }
+  }
+
+  /**
+   * What `worker`'s current request moved since its answer came, once that is at least `minMs` old; undefined
+   * before, or for a request not timed. Its connection's own rate: Bun's pool may hand a worker another
+   * connection for each request, and the meter, which samples over several round trips (600 ms when first
+   * bytes take 150 ms under load), still shows the one before.
+   */
+  requestRateOf(worker: number, now: number, minMs: number): number | undefined {
+    const a = this.#assigned.get(worker);
+    if (a === undefined || a.waiting || !a.timed || a.answeredAt === undefined) return undefined;
+    if (now - a.answeredAt < minMs) return undefined;
+    return ((a.segment.done - a.doneAtAnswer) / (now - a.answeredAt)) * 1000;
   }
 
   /** Smoothed bytes/s of `worker`, undefined while not measured. */
@@ -116,6 +137,8 @@ export class WorkerTable {
       timed: false,
       assignedAt: now,
       doneAtAssign: segment.done,
+      answeredAt: undefined,
+      doneAtAnswer: segment.done,
     });
   }
 

@@ -2,6 +2,7 @@
 // the steal and restart decisions a real server cannot make deterministic. DLM_SIM_TABLE=1 prints the table.
 import { describe, expect, test } from "bun:test";
 import { TICK_MS } from "../../src/engine/scheduler.ts";
+import { lengthOf } from "../../src/engine/segment.ts";
 import { expectTiling } from "./expect-tiling.ts";
 import { type SimResult, simulate } from "./link-simulator.ts";
 import { CONNECTIONS, SHAPES, type ShapeCase, SIZES_MIB } from "./shapes.ts";
@@ -165,6 +166,44 @@ describe("link simulator: steal and restart decisions a real server cannot make 
     const r = run(shape("every 7th conn stalls"), 128, 8);
     expect(r.decisions.map((d) => d.kind)).toEqual(["slow"]);
     expect(r.decisions[0]?.atMs).toBeLessThan(1000);
+  });
+
+  // The bench's uneven link when the pacer is short of CPU (it shares 2 cores with dlm): the fast connections
+  // get 5-8 MiB/s instead of 16, the slow ones still 2, so a slow one is at a third of its peers, above the
+  // slow ratio (a quarter): not restarted, and the end game split it only in whole --min-split parts.
+  const shortOfCpu = (linkMiB: number) => ({
+    name: `uneven, link ${linkMiB} MiB/s`,
+    capBytesPerSec: 16 * MiB,
+    rttMs: 2,
+    slowSlots: { every: 4, factor: 8 },
+    linkCapBytesPerSec: linkMiB * MiB,
+  });
+
+  test.each([
+    // [link, size MiB, bound on × ideal] (before the end game split connections 1.5x slower than the thief
+    // down to 256 KiB: 1.14, 1.99, 2.98)
+    [64, 128, 1.07],
+    [64, 16, 1.35],
+    [96, 16, 1.5],
+  ] as const)(
+    "uneven link capped at %d MiB/s in all, %d MiB, 16 connections: slow connections above the slow ratio do not hold the tail",
+    (linkMiB, sizeMiB, bound) => {
+      const r = simulate({ sizeBytes: sizeMiB * MiB, connections: 16, shape: shortOfCpu(linkMiB) });
+      expect(r.decisions.filter((d) => d.kind === "slow")).toEqual([]);
+      expect(r.work.filter((w) => w.kind === "stolen").length).toBeGreaterThan(0);
+      expect(r.seconds / r.idealSeconds).toBeLessThanOrEqual(bound);
+      // Bytes fetched twice: at most a --min-split segment per slow connection.
+      expect(r.servedBytes - sizeMiB * MiB).toBeLessThanOrEqual(4 * MiB);
+    },
+  );
+
+  test("a worker 3x slower on every connection (not slow by the ratio) does not end a 128 MiB run last", () => {
+    const shape = { name: "3x", capBytesPerSec: 16 * MiB, rttMs: 2, slowWorkers: { every: 4, factor: 3 } };
+    const r = simulate({ sizeBytes: 128 * MiB, connections: 16, shape });
+    // 1.25 before the end game took parts under --min-split from a victim under 1/4 of the thief's rate only.
+    expect(r.seconds / r.idealSeconds).toBeLessThanOrEqual(1.15);
+    const small = r.work.filter((w) => w.kind === "stolen" && lengthOf(w.segment) < MiB);
+    expect(small.length).toBeGreaterThan(0);
   });
 
   test("a worker waiting out a retry backoff gives its whole remainder to an idle worker", () => {
