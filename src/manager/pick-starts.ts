@@ -10,6 +10,8 @@ export interface PickStartsInput {
   readonly store: Store;
   /** Absolute download directory. */
   readonly dir: string;
+  /** Its real path when resolved once for the manager's life (ManagerOptions.realDir). */
+  readonly realDir?: string | undefined;
   readonly jobs: JobRunner;
   /** Downloads that must not start now (their URL is being replaced). */
   readonly held: ReadonlySet<number>;
@@ -35,7 +37,7 @@ export async function pickStarts(input: PickStartsInput): Promise<PickedStarts> 
   const { store, jobs } = input;
   const waiting = await store.list({ states: ["queued", "retrying"] });
   // Real paths, as placeInside and the engine's outputs use.
-  const root = await realpath(input.dir);
+  const root = input.realDir ?? (await realpath(input.dir));
   const busy = new Set([...jobs.values()].map((job) => outputKey(root, job.record)));
   if (store.shared) {
     // Outputs other nodes are writing are busy too (the download directory is shared).
