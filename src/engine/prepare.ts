@@ -1,4 +1,5 @@
-import { lstat, mkdir, rm } from "node:fs/promises";
+import { lstatSync, mkdirSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { Logger } from "@logtape/logtape";
 import type { Context } from "../context.ts";
@@ -103,16 +104,11 @@ export async function prepareDownload(
   log: Logger,
 ): Promise<PreparedDownload> {
   let output = request.output === undefined ? undefined : resolve(ctx.cwd, request.output);
-  // A named output that exists fails before any network I/O. (Asked off this thread: a batch runs many
-  // downloads on it, and a lookup in a directory busy with other files' fsyncs and renames can wait.)
+  // A named output that exists fails before any network I/O.
+  if (output !== undefined && !request.force && lexists(output)) throw outputExists(output);
   // Whether the last look found no sidecar at all: then a fresh plan has nothing to clear away.
   const seen: SidecarSeen = { absent: false };
-  // Both lookups at once: in a batch each is a trip through a thread pool that other files' fsyncs keep busy,
-  // and this one is on the way to the file's first request. The existing output still wins.
-  const looking = output === undefined ? undefined : existingState(output, request.restart, seen);
-  looking?.catch(() => undefined);
-  if (output !== undefined && !request.force && (await lexists(output))) throw outputExists(output);
-  let saved = await looking;
+  let saved = output === undefined ? undefined : await existingState(output, request.restart, seen);
   if (saved !== undefined && saved.url !== request.url)
     throw foreignSidecar(output ?? "", saved.url, request.url);
   const probed = await withRetries(ctx, request.retry, signal, log, "probe", () =>
@@ -133,7 +129,7 @@ export async function prepareDownload(
     if (saved !== undefined && saved.url !== request.url)
       throw foreignSidecar(output, saved.url, request.url);
   }
-  if (!request.force && (await lexists(output))) {
+  if (!request.force && lexists(output)) {
     dropBody(probed);
     throw outputExists(output);
   }
@@ -270,21 +266,23 @@ async function existingState(
   const sidecar = sidecarOf(output);
   seen.absent = false;
   if (restart) return undefined;
-  if (!(await lexists(sidecar))) {
+  if (!lexists(sidecar)) {
     seen.absent = true;
     return undefined;
   }
-  if (await lexists(statePath(sidecar))) return readStateFile(sidecar);
+  if (lexists(statePath(sidecar))) return readStateFile(sidecar);
   await checkSidecarTrust(sidecar);
   return undefined;
 }
 
-/** Whether anything (a link included, not followed) is at `path`. */
-async function lexists(path: string): Promise<boolean> {
-  return lstat(path).then(
-    () => true,
-    () => false,
-  );
+/**
+ * Whether anything (a link included, not followed) is at `path`. Asked on this thread: a lookup takes the
+ * kernel microseconds, while a trip through Bun's thread pool (2 threads on 2 cores) waits behind other
+ * files' fsyncs and then for this thread's next turn: 3 ms a trip in the median in a batch of 200 files,
+ * each one on the way to the file's first request (bench/README.md, "Where a batch file's time goes").
+ */
+function lexists(path: string): boolean {
+  return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
 }
 
 /** What existingState saw of the sidecar: `absent` when nothing at all was at its name. */
@@ -344,8 +342,9 @@ async function planFresh(
   // take the name meanwhile, the mkdir below fails (EEXIST) instead of removing it.
   if (!sidecarAbsent)
     await guardStorage(sidecar, "create", () => rm(sidecar, { recursive: true, force: true }));
+  // Made on this thread, as lexists looks (see there): microseconds each, on the way to the first byte.
   if (last !== undefined) {
-    await guardStorage(dirname(sidecar), "create", () => mkdir(dirname(sidecar), { recursive: true }));
+    await guardStorage(dirname(sidecar), "create", () => mkdirSync(dirname(sidecar), { recursive: true }));
     const plan = { storage: request.storage, outputBytes: last - first + 1, storedBytes: 0 };
     await ensureFreeSpace(dirname(sidecar), bytesToWrite(plan), output).catch((error: unknown) => {
       dropBody(probed);
@@ -356,8 +355,8 @@ async function planFresh(
     // Not recursive: if anything took the name meanwhile it fails (EEXIST) rather than adopt it. 0700: the
     // sidecar is this user's alone (DESIGN "Trust").
     // Its parent was made above when the size is known (the free-space check needs it).
-    if (last === undefined) await mkdir(dirname(sidecar), { recursive: true });
-    await mkdir(sidecar, { mode: 0o700 });
+    if (last === undefined) mkdirSync(dirname(sidecar), { recursive: true });
+    mkdirSync(sidecar, { mode: 0o700 });
   });
   const now = new Date(ctx.now()).toISOString();
   const state: DownloadStateFile = {

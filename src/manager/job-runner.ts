@@ -36,6 +36,8 @@ export interface JobRunnerOptions extends RunRequestOptions {
   readonly ctx: Context;
   /** Absolute download directory. */
   readonly dir: string;
+  /** Its real path when resolved once for the manager's life (ManagerOptions.realDir). */
+  readonly realDir?: string | undefined;
   /** Whether other nodes share the store (their paths are checked against `dir`). */
   readonly shared: boolean;
   /** Speed limit all downloads share. */
@@ -98,8 +100,8 @@ export class JobRunner {
 
   /** Runs a claimed download (its row already says running, leased to this node). */
   async start(record: DownloadRecord, connections: number): Promise<void> {
-    const { ctx, log, dir, shared } = this.#options;
-    const place = await runPlace(dir, record, shared, log);
+    const { ctx, log, dir, shared, realDir } = this.#options;
+    const place = await runPlace(dir, record, shared, log, realDir);
     if ("patch" in place) {
       await this.#options.change(record.id, place.patch);
       return;

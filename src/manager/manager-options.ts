@@ -11,6 +11,12 @@ export interface ManagerOptions {
   readonly ctx: Context;
   /** Absolute download directory; nothing is written outside it. */
   readonly dir: string;
+  /**
+   * The real path of `dir`, when its owner resolved it once for the manager's whole life (a batch in the
+   * current directory): plans and starts use it instead of resolving `dir` again each time (a thread-pool
+   * trip per file on the way to its first request). Subdirectories are still resolved at each start.
+   */
+  readonly realDir?: string | undefined;
   readonly maxActive: number;
   /** Connections all running downloads hold together (default maxActive × defaultConnections). */
   readonly connectionBudget?: number;

@@ -200,7 +200,7 @@ export class Manager {
     checksumOptionOf(input.checksum);
     for (const mirror of input.mirrors) assertFetchableUrl(mirror, "mirrors");
     // Checked now so the client hears of it; checked again at each start (a link may appear later).
-    await checkPlace(this.#options.dir, input.directory, input.output);
+    await checkPlace(this.#options.dir, input.directory, input.output, this.#options.realDir);
     const outcome = await this.#store.add(input, this.#options.ctx.now());
     if (outcome.event !== undefined) this.#feed.deliver(outcome.event);
     this.#schedule();
@@ -327,6 +327,7 @@ export class Manager {
     const { starts, wakeAt } = await pickStarts({
       store: this.#store,
       dir: this.#options.dir,
+      realDir: this.#options.realDir,
       jobs: this.#jobs,
       held: this.#held,
       maxActive: this.#options.maxActive,

@@ -11,6 +11,23 @@ interface Lease {
 }
 
 /**
+ * The first `count` of `rows` in queue order, without sorting them all: the manager's planner asks for the
+ * head of the queue once per file started, and a batch's queue is every file not yet started.
+ */
+function firstInOrder(rows: readonly DownloadRecord[], count: number): DownloadRecord[] {
+  const head: DownloadRecord[] = [];
+  for (const row of rows) {
+    const last = head[head.length - 1];
+    if (head.length === count && last !== undefined && compareQueueOrder(row, last) >= 0) continue;
+    let at = head.length;
+    while (at > 0 && compareQueueOrder(row, head[at - 1] as DownloadRecord) < 0) at--;
+    head.splice(at, 0, row);
+    if (head.length > count) head.pop();
+  }
+  return head;
+}
+
+/**
  * The Store in memory, for batches without a daemon (`dlm get URL URL...`): the same manager, nothing kept
  * after the process. Each download's bytes still live in its sidecar, so `dlm resume FILE` continues one.
  */
@@ -22,6 +39,8 @@ export class MemoryStore implements Store {
   readonly #nodes = new Map<string, { readonly claim: NodeClaim; readonly until: number }>();
   #nextId = 1;
   #seq = 0;
+  /** The highest position of a row (0 when none): a batch adds every file, each after the last. */
+  #lastPosition = 0;
 
   async add(input: NewDownload, now: number): Promise<AddOutcome> {
     if (input.requestId !== undefined) {
@@ -29,9 +48,10 @@ export class MemoryStore implements Store {
         if (record.requestId === input.requestId) return { record, created: false, event: undefined };
       }
     }
-    const position = Math.max(0, ...[...this.#rows.values()].map((r) => r.position)) + 1;
+    const position = this.#lastPosition + 1;
     const record: DownloadRecord = { ...freshRecord(input, position, now), id: this.#nextId++ };
     this.#rows.set(record.id, record);
+    this.#lastPosition = position;
     return { record, created: true, event: this.#event("added", record) };
   }
 
@@ -42,11 +62,14 @@ export class MemoryStore implements Store {
   async list(filter: RecordFilter = {}): Promise<DownloadRecord[]> {
     const states = filter.states ?? [];
     const labels = filter.labels ?? [];
-    const rows = [...this.#rows.values()]
+    const matching = [...this.#rows.values()]
       .filter((r) => states.length === 0 || states.includes(r.state))
-      .filter((r) => labels.length === 0 || r.labels.some((label) => labels.includes(label)))
-      .sort(compareQueueOrder);
+      .filter((r) => labels.length === 0 || r.labels.some((label) => labels.includes(label)));
     const offset = filter.offset ?? 0;
+    if (filter.limit !== undefined && (offset + filter.limit) * 4 < matching.length) {
+      return firstInOrder(matching, offset + filter.limit).slice(offset);
+    }
+    const rows = matching.sort(compareQueueOrder);
     return rows.slice(offset, filter.limit === undefined ? undefined : offset + filter.limit);
   }
 
@@ -82,6 +105,7 @@ export class MemoryStore implements Store {
       this.#rows.set(row.id, shifted);
       events.push(this.#event("changed", shifted));
     }
+    this.#recountLast();
     return events;
   }
 
@@ -185,6 +209,7 @@ export class MemoryStore implements Store {
     if (found === undefined) return undefined;
     this.#rows.delete(id);
     this.#leases.delete(id);
+    if (found.position === this.#lastPosition) this.#recountLast();
     return this.#event("removed", found);
   }
 
@@ -220,6 +245,12 @@ export class MemoryStore implements Store {
   }
 
   async close(): Promise<void> {}
+
+  /** #lastPosition counted again over every row (after a move or the removal of the last row). */
+  #recountLast(): void {
+    this.#lastPosition = 0;
+    for (const row of this.#rows.values()) this.#lastPosition = Math.max(this.#lastPosition, row.position);
+  }
 
   #event(kind: StoredEvent["kind"], record: DownloadRecord): StoredEvent {
     const event = { seq: ++this.#seq, downloadId: record.id, kind, record };

@@ -42,16 +42,18 @@ function leadsOut(directory: string, output: string | undefined): UsageError {
  * Checks, creating nothing, that `root/directory` (and the output's own parent) lies inside `root` with
  * real paths: the deepest part that exists already is resolved (a symlink planted inside the download
  * directory may lead out); the parts still missing will be plain directories. Returns the real root and
- * the directory to create.
+ * the directory to create. `knownRoot`: the real path of `root`, resolved once by the caller (see
+ * ManagerOptions.realDir).
  */
 export async function checkPlace(
   root: string,
   directory: string,
   output: string | undefined,
+  knownRoot?: string,
 ): Promise<{ realRoot: string; target: string }> {
   checkRelative("directory", directory);
   if (output !== undefined) checkRelative("output", output);
-  const realRoot = await realpath(root);
+  const realRoot = knownRoot ?? (await realpath(root));
   const target = join(realRoot, directory, output === undefined ? "" : dirname(output));
   // Bounded: each step goes one level up, and realRoot exists.
   // The download directory itself (a batch's every plain `out=`) was resolved just above: no second lookup.
@@ -74,8 +76,9 @@ export async function placeInside(
   root: string,
   directory: string,
   output: string | undefined,
+  knownRoot?: string,
 ): Promise<string> {
-  const { realRoot, target } = await checkPlace(root, directory, output);
+  const { realRoot, target } = await checkPlace(root, directory, output, knownRoot);
   // The real root exists (realpath found it) and is inside itself: nothing to create or check again. A
   // batch into one directory saves two real-path lookups and a mkdir per file.
   if (target === realRoot) return join(realRoot, directory);

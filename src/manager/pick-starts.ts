@@ -10,6 +10,8 @@ export interface PickStartsInput {
   readonly store: Store;
   /** Absolute download directory. */
   readonly dir: string;
+  /** Its real path when resolved once for the manager's life (ManagerOptions.realDir). */
+  readonly realDir?: string | undefined;
   readonly jobs: JobRunner;
   /** Downloads that must not start now (their URL is being replaced). */
   readonly held: ReadonlySet<number>;
@@ -30,12 +32,19 @@ export interface PickedStarts {
  * The waiting downloads to start now (queue-plan.ts decides by slots and connections), leaving out any
  * that would write where a running download (of this node, or of another on a shared store) writes:
  * it waits for that one, then fails if the file is there.
+ *
+ * Only the head of the queue can start: the plan reads as many waiting rows as there are slots plus rows it
+ * may have to pass over (being started, held), and the whole queue only when that head did not fill the free
+ * slots (rows waiting for a busy output); retrying rows are read apart for their wake time. A batch plans once
+ * per file: reading and sorting every waiting row each time made a list of N files cost N² row visits.
  */
 export async function pickStarts(input: PickStartsInput): Promise<PickedStarts> {
   const { store, jobs } = input;
-  const waiting = await store.list({ states: ["queued", "retrying"] });
   // Real paths, as placeInside and the engine's outputs use.
-  const root = await realpath(input.dir);
+  const root = input.realDir ?? (await realpath(input.dir));
+  let passed = input.held.size;
+  for (const _ of jobs.values()) passed++;
+  const head = input.maxActive + passed + HEAD_SPARE;
   const busy = new Set([...jobs.values()].map((job) => outputKey(root, job.record)));
   if (store.shared) {
     // Outputs other nodes are writing are busy too (the download directory is shared).
@@ -43,6 +52,31 @@ export async function pickStarts(input: PickStartsInput): Promise<PickedStarts> 
       busy.add(outputKey(root, record));
     }
   }
+  const first = await store.list({ states: ["queued", "retrying"], limit: head });
+  if (first.length < head) return pickFrom(input, root, busy, first, first);
+  const picked = pickFrom(input, root, new Set(busy), first, await store.list({ states: ["retrying"] }));
+  const free = input.maxActive - [...jobs.values()].filter((job) => !job.verifying).length;
+  if (picked.starts.length >= free) return picked;
+  const waiting = await store.list({ states: ["queued", "retrying"] });
+  return pickFrom(input, root, busy, waiting, waiting);
+}
+
+/** Rows read beyond the slots and the rows passed over, so a few busy outputs do not force a full read. */
+const HEAD_SPARE = 8;
+
+/**
+ * pickStarts' decision from `waiting` (the head of the queue in queue order, or all of it); `busy`: the
+ * outputs being written (the starts are added); `retrying`: every retrying row, for the time the next one
+ * becomes due.
+ */
+function pickFrom(
+  input: PickStartsInput,
+  root: string,
+  busy: Set<string>,
+  waiting: readonly DownloadRecord[],
+  retrying: readonly DownloadRecord[],
+): PickedStarts {
+  const { jobs } = input;
   const plan = planQueue({
     waiting: waiting.filter(
       (record) => !jobs.has(record.id) && !input.held.has(record.id) && !busy.has(outputKey(root, record)),
@@ -63,7 +97,17 @@ export async function pickStarts(input: PickStartsInput): Promise<PickedStarts> 
     busy.add(outputKey(root, record));
     starts.push({ record, connections });
   }
-  return { starts, wakeAt: plan.wakeAt };
+  return { starts, wakeAt: waiting === retrying ? plan.wakeAt : wakeOf(retrying, input.now) };
+}
+
+/** When the first retrying row not yet due becomes due (queue-plan.ts's wakeAt, over `retrying` alone). */
+function wakeOf(retrying: readonly DownloadRecord[], now: number): number | undefined {
+  let wakeAt: number | undefined;
+  for (const r of retrying) {
+    if (r.state !== "retrying" || r.nextTryAt === undefined || r.nextTryAt <= now) continue;
+    wakeAt = Math.min(wakeAt ?? Number.POSITIVE_INFINITY, r.nextTryAt);
+  }
+  return wakeAt;
 }
 
 /**

@@ -47,10 +47,11 @@ export async function runPlace(
   record: DownloadRecord,
   shared: boolean,
   log: Logger,
+  realDir?: string,
 ): Promise<{ readonly cwd: string; readonly known: string | undefined } | { readonly patch: RecordPatch }> {
   let cwd: string;
   try {
-    cwd = await placeInside(dir, record.directory, record.output);
+    cwd = await placeInside(dir, record.directory, record.output, realDir);
   } catch (error) {
     return { patch: { state: "failed", failure: failureInfo(error) } };
   }

@@ -136,6 +136,9 @@ describe("dlm get --listen", () => {
     origin.resetStats();
     const get = await startPaced("killed.bin", ["--listen", "0"]);
     await waitFor("some bytes served", () => origin.stats.bytesServed > 2 * 1024 * 1024, 15_000);
+    // A download killed before its first checkpoint has nothing to resume (resume says so, STATE_FILE): on a
+    // loaded machine the bytes above can be out before that checkpoint.
+    await waitFor("a first checkpoint", () => existsSync(join(dir, "killed.bin.dlm", "state.json")), 15_000);
     get.child.kill("SIGKILL");
     await get.done;
     expect(existsSync(controlPath("killed.bin"))).toBe(true);

@@ -268,6 +268,32 @@ describe("Manager", () => {
     await store.close();
   });
 
+  test("rows waiting for a busy output fill the head of the queue: a later row with a free output still starts", async () => {
+    // A plan reads only the head of the queue (free slots + rows it may pass over + 8); here that head is all
+    // rows waiting for same.bin, which a running download writes: the plan must read on to other.bin.
+    const { manager, store } = await open(2);
+    const slow = origin.serve("/busy/slow.bin", {
+      size: 256 * 1024,
+      seed: 20,
+      throttleBytesPerSec: 32 * 1024,
+    });
+    const first = (await manager.add(input(slow, { output: "same.bin", connections: 1 }))).record.id;
+    await waitForState(manager, first, "running");
+    const waiting: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const url = origin.serve(`/busy/w${i}.bin`, { size: 1024, seed: 30 + i });
+      waiting.push((await manager.add(input(url, { output: "same.bin", connections: 1 }))).record.id);
+    }
+    const otherUrl = origin.serve("/busy/other.bin", { size: 64 * 1024, seed: 50 });
+    const other = (await manager.add(input(otherUrl, { output: "other.bin", connections: 1 }))).record.id;
+    await waitForState(manager, other, "finished");
+    // Still writing same.bin (8 s at its rate), and none of those waiting for it has started.
+    expect((await manager.get(first))?.state).toBe("running");
+    for (const id of waiting) expect((await manager.get(id))?.state).toBe("queued");
+    await manager.stop();
+    await store.close();
+  });
+
   test("removing a running download keeps its sidecar, unless delete_files, which cancels and deletes it", async () => {
     const { dir, manager, store } = await open(2);
     const size = 4 << 20;

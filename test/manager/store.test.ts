@@ -88,6 +88,29 @@ describe.each(stores)("%s (the Store contract)", (name, open) => {
     await store.close();
   });
 
+  test("a limit gives the head of the queue in order, as the whole list sorted would (the planner reads so)", async () => {
+    const store = await open();
+    const ids: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const priority = i % 7 === 3 ? 2 : i % 5 === 1 ? -1 : 0;
+      const state = i % 6 === 2 ? "paused" : "queued";
+      ids.push((await store.add(input(`http://x/${i}`, { priority, state }), 1)).record.id);
+    }
+    // Moved to the front, so position order is not id order.
+    await store.move(ids[30] as number, 1, 2);
+    const all = (await store.list({ states: ["queued"] })).map((r) => r.id);
+    for (const [offset, limit] of [
+      [0, 1],
+      [0, 5],
+      [2, 3],
+      [0, 9],
+    ] as const) {
+      const head = await store.list({ states: ["queued"], offset, limit });
+      expect(head.map((r) => r.id)).toEqual(all.slice(offset, offset + limit));
+    }
+    await store.close();
+  });
+
   test("every change stores an event with a strictly increasing seq and the record as it was", async () => {
     const store = await open();
     const { record } = await store.add(input("http://x/a"), 1);

@@ -1,4 +1,4 @@
-import { closeSync, fdatasync, fstat, fsync, ftruncate, open, writeSync } from "node:fs";
+import { closeSync, fdatasync, fstatSync, fsync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { lstat } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -9,11 +9,6 @@ import { guardStorage, toStorageError } from "./storage-error.ts";
 
 const fsyncFd = promisify(fsync);
 const fdatasyncFd = promisify(fdatasync);
-// Opening and sizing run on the thread pool: on a filesystem busy committing other files' fsyncs they can
-// wait milliseconds, and a batch runs many downloads on this one thread.
-const openFd = promisify(open);
-const fstatFd = promisify(fstat);
-const ftruncateFd = promisify(ftruncate);
 
 /**
  * `in-place` storage: one file `DIR/data` sized to the whole download up front, each segment written at its
@@ -35,26 +30,32 @@ export class InPlaceSink implements Sink {
 
   async open(segments: readonly Segment[], outputBytes: number | undefined): Promise<void> {
     let existed = false;
-    await guardStorage(this.#path, "open", async () => {
+    // Opened and sized on this thread, as the writes are: microseconds in the kernel, where a trip through the
+    // thread pool (2 threads, held by other files' fsyncs in a batch) waited 3 ms in the median on the way to
+    // a file's first byte (bench/README.md, "Where a batch file's time goes").
+    await guardStorage(this.#path, "open", () => {
       // Never through a link (ELOOP), and a new file only where nothing is (EEXIST): see no-follow.ts.
       // 0o666 less the umask, as curl and wget leave a download: this file becomes the output. The sidecar
       // directory (0700) keeps it private until then. A fresh download (the common case, every file of a
       // batch) creates it in one call; EEXIST means an earlier run's data, opened as it is.
-      const fd = await openFd(this.#path, OPEN.createReadWrite, 0o666).catch((error: unknown) => {
+      let fd: number;
+      try {
+        fd = openSync(this.#path, OPEN.createReadWrite, 0o666);
+      } catch (error) {
         if ((error as { code?: string }).code !== "EEXIST") throw error;
         existed = true;
-        return openFd(this.#path, OPEN.readWrite, 0o666);
-      });
+        fd = openSync(this.#path, OPEN.readWrite, 0o666);
+      }
       this.#fd = fd;
       // ftruncate makes a sparse file of the final size; the blocks are claimed as bytes arrive. A file just
       // created is empty: no fstat needed.
-      if (outputBytes !== undefined && (existed ? (await fstatFd(fd)).size : 0) !== outputBytes) {
-        await ftruncateFd(fd, outputBytes);
+      if (outputBytes !== undefined && (existed ? fstatSync(fd).size : 0) !== outputBytes) {
+        ftruncateSync(fd, outputBytes);
       }
       // A stream of unknown length: drop whatever an earlier run wrote past the bytes the state vouches for.
       if (outputBytes === undefined && existed) {
         const trusted = Math.max(0, ...segments.map((s) => s.start + s.done - this.#base));
-        await ftruncateFd(fd, trusted);
+        ftruncateSync(fd, trusted);
       }
     });
     // A missing data file vouches for nothing, whatever the state file says.

@@ -1,3 +1,4 @@
+import { realpath } from "node:fs/promises";
 import { EXIT, type ExitCode } from "../../exit-codes.ts";
 import { logger } from "../../log.ts";
 import type { DownloadRecord } from "../../manager/download-record.ts";
@@ -71,6 +72,8 @@ export async function runBatch(
     store,
     ctx,
     dir: ctx.cwd,
+    // Resolved once: every file of the batch goes into it (or below it, resolved at its start).
+    realDir: await realpath(ctx.cwd),
     maxActive: options.jobs,
     ...(options.connections > 0 ? { defaultConnections: options.connections } : {}),
     retryLater: false,
