@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { planSegments } from "../src/engine/plan.ts";
+import { FILE_FLOOR_SHARE, FIRST_SEGMENT_BYTES, nextSegmentBytes, planSegments } from "../src/engine/plan.ts";
+import { Scheduler } from "../src/engine/scheduler.ts";
 import { lengthOf, nextOffsetOf, remainingOf, type Segment } from "../src/engine/segment.ts";
 import { planEvenSplit } from "../src/engine/steal.ts";
 
@@ -141,5 +142,46 @@ describe("planEvenSplit", () => {
         },
       ),
     );
+  });
+});
+
+describe("segments of a big file: the first half in big ones (FILE_FLOOR_SHARE)", () => {
+  const MiB = 1 << 20;
+  const carveAll = (size: number, connections: number, minSplitExplicit: boolean): number[] => {
+    const s = new Scheduler(
+      [{ id: 0, start: 0, end: size - 1, done: 0 }],
+      { mode: "range", connections, minSplitBytes: MiB, minSplitExplicit, stallTimeoutMs: 30_000 },
+      0,
+    );
+    return Array.from({ length: connections }, (_, w) =>
+      lengthOf(s.next(w, 0)?.segment ?? { start: 0, end: -1, done: 0, id: 0 }),
+    );
+  };
+
+  test("1 GiB over 16 connections: the blind round is 16 segments of 32 MiB, half the file", () => {
+    const sizes = carveAll(1024 * MiB, 16, false);
+    expect(sizes).toEqual(Array.from({ length: 16 }, () => (1024 * MiB) / (FILE_FLOOR_SHARE * 16)));
+  });
+
+  test("after half the file is handed out, segments are sized as before (the tail stays small)", () => {
+    const half = nextSegmentBytes({
+      unassignedBytes: 512 * MiB,
+      inFlightBytes: 480 * MiB,
+      connections: 16,
+      minSegmentBytes: MiB,
+      perConnectionRate: 30 * MiB,
+      timeToFirstByteMs: 2,
+      fileBytes: 1024 * MiB,
+    });
+    expect(half).toBeLessThan(8 * MiB);
+  });
+
+  test("a user's --min-split holds alone: the blind round stays at FIRST_SEGMENT_BYTES", () => {
+    expect(carveAll(1024 * MiB, 16, true)).toEqual(Array.from({ length: 16 }, () => FIRST_SEGMENT_BYTES));
+  });
+
+  test("16 MiB over 16 connections still gives every connection a segment", () => {
+    const sizes = carveAll(16 * MiB, 16, false);
+    expect(sizes.filter((n) => n > 0).length).toBe(16);
   });
 });

@@ -29,6 +29,11 @@ export interface DownloadRequest {
   readonly retry: RetryOptions;
   /** Smallest segment the planner creates and the smallest half a worker steals (bytes). */
   readonly minSplitBytes: number;
+  /**
+   * The user gave minSplitBytes (`--min-split`): it holds alone. Otherwise a big file's early segments are
+   * at least a share of the file (plan.ts FILE_FLOOR_SHARE).
+   */
+  readonly minSplitExplicit?: boolean | undefined;
   /** How often durable progress is written to state.json (ms). */
   readonly checkpointIntervalMs: number;
   /** Speed limit of the whole download, bytes/s, over all its connections; undefined = none. */

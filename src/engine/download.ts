@@ -155,6 +155,7 @@ export class DownloadRun {
         mode: prepared.mode,
         connections: prepared.request.connections,
         minSplitBytes: prepared.request.minSplitBytes,
+        minSplitExplicit: prepared.request.minSplitExplicit,
         stallTimeoutMs: prepared.request.stallTimeoutMs,
         sources: prepared.sources.map((s) => ({
           id: s.id,

@@ -45,6 +45,8 @@ export interface SchedulerOptions {
   readonly connections: number;
   /** Smallest segment worth its own request (bytes). */
   readonly minSplitBytes: number;
+  /** The user chose minSplitBytes: no bigger minimum from the file's size (see FILE_FLOOR_SHARE). */
+  readonly minSplitExplicit?: boolean | undefined;
   /** A connection silent this long (ms) while waiting for bytes is aborted. */
   readonly stallTimeoutMs: number;
   readonly slowPolicy?: SlowPolicy;
@@ -124,6 +126,8 @@ export class Scheduler {
   #now = 0;
   readonly #startedAt: number;
   readonly #doneAtStart: number;
+  /** Bytes this run had to fetch when it started (the file, or what a resume left). */
+  readonly #workBytes: number;
   #nextId: number;
   /** Smoothed time to first byte of segment requests (ms), for segment sizing. */
   #ttfbMs: number | undefined;
@@ -142,6 +146,7 @@ export class Scheduler {
       .sort((a, b) => a.start - b.start);
     this.#nextId = Math.max(-1, ...segments.map((s) => s.id)) + 1;
     this.#doneAtStart = segments.reduce((sum, s) => sum + s.done, 0);
+    this.#workBytes = this.#pending.reduce((sum, s) => sum + remainingOf(s), 0);
     this.#startedAt = now;
   }
 
@@ -357,6 +362,7 @@ export class Scheduler {
         minSegmentBytes: minSplitBytes,
         perConnectionRate: this.#perConnectionRate(now),
         timeToFirstByteMs: this.#ttfbMs,
+        fileBytes: this.#options.minSplitExplicit === true ? undefined : this.#workBytes,
       });
       // A slow connection gets a segment it finishes in about the time its peers finish theirs, and none
       // when even that would outlast all the work left at the current rates: it would end the download last.

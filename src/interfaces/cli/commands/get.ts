@@ -76,6 +76,7 @@ export function requestFromFlags(url: string, flags: GetFlags): DownloadRequest 
       ...(flags.retries === undefined ? {} : { maxAttempts: flags.retries + 1 }),
     },
     minSplitBytes: flags.minSplit ?? REQUEST_DEFAULTS.minSplitBytes,
+    minSplitExplicit: flags.minSplit !== undefined,
     checkpointIntervalMs: flags.checkpointInterval ?? REQUEST_DEFAULTS.checkpointIntervalMs,
     limitBytesPerSec: flags.limit,
     refreshCommand: flags.refreshCmd,
