@@ -173,4 +173,11 @@ describe("requestFromFlags", () => {
     });
     expect(request.retry.maxAttempts).toBe(3);
   });
+  test("--min-split given is marked explicit (it then holds alone, plan.ts FILE_FLOOR_SHARE); absent is not", () => {
+    expect(requestFromFlags("http://h/x", { minSplit: 512 * 1024 })).toMatchObject({
+      minSplitBytes: 512 * 1024,
+      minSplitExplicit: true,
+    });
+    expect(requestFromFlags("http://h/x", {}).minSplitExplicit).toBe(false);
+  });
 });
