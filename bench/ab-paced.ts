@@ -7,7 +7,7 @@
 // run got, and how long after the file's last byte the slowest connection's last byte left the pacer; then
 // medians. --conns prints each dlm run's connections (cap, requests, bytes, first and last body byte after
 // spawn). So "did dlm get slower, or the machine?" is answered by old and new builds timed side by side.
-// Run it under `flock /work/wt/bench.lock` (bench/README.md).
+// Run it on a quiet machine (bench/README.md).
 
 import { mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";

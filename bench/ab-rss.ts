@@ -2,7 +2,7 @@
 // `bun bench/ab-rss.ts [--size 1G] [--reps 5] [--connections 16] --repo DIR...` runs dlm -c N as `bun src/main.ts`
 // from this checkout and from each --repo (another checkout with node_modules), beside `floor-ranged.ts N`,
 // order alternating per repetition, and prints each run, then medians. Peak RSS is the largest resident set of
-// the tool's processes (`/usr/bin/time`, bench/measure.ts). Run it under `flock /work/wt/bench.lock`.
+// the tool's processes (`/usr/bin/time`, bench/measure.ts). Run it on a quiet machine.
 
 import { mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";

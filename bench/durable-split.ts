@@ -5,7 +5,7 @@
 // stays), dlm's "verified ... ms after the last byte", dirty+writeback pages in the kernel at exit, and how
 // long an fdatasync of the output takes right after (what the tool left for the disk: ~0 for dlm, which
 // flushes while it downloads; the whole file for wget2 and the floor). Then medians, with "+sync" = wall plus
-// that fdatasync: the durable time a tool without fsync would need. Run it under `flock /work/wt/bench.lock`.
+// that fdatasync: the durable time a tool without fsync would need. Run it on a quiet machine.
 
 import { mkdtemp, readFile, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";

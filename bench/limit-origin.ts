@@ -1,7 +1,7 @@
 // Repro for --limit against the project's in-process origin (node:http under Bun) and nginx: runs `dlm get
 // -c N --limit RATE --json` and prints the rate it held from the server's first answer to its end, on dlm's
 // own clock (the start record's elapsedMs, the result's seconds), over the limit. Run it under the bench lock:
-//   flock /work/wt/bench.lock bun bench/limit-origin.ts [--server origin|nginx|both] [-c 1,4,16]
+//   bun bench/limit-origin.ts [--server origin|nginx|both] [-c 1,4,16]
 //     [--limits 256K,1M,4M] [--seconds 2.5] [--load N] [--repo DIR]
 // --load N runs N other processes spinning a core each for the whole run (the machine under load); --repo runs
 // another checkout's dlm (an older one, whose start record has no elapsedMs, is timed from its command's start).
