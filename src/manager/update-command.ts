@@ -30,11 +30,15 @@ export async function updateSettings(
   const before = await parts.store.get(id);
   if (before === undefined) return undefined;
   const renewing = patch.url !== undefined && patch.url !== before.url;
-  // A new URL must serve the bytes already fetched (the refresh's same-file check), unless told to restart.
-  const restart = renewing && (await differsFromSidecar(parts, before, patch.url ?? "", options.restart));
-  // Held out of planning until the new URL is stored: it must not start again with the old one.
+  // Held out of planning until the new URL is stored (or refused): it must not start again meanwhile.
   if (renewing) held.add(id);
   try {
+    // Stopped here first (a start in flight is waited for): a running download writes its first state only
+    // at its first periodic checkpoint, and stopping writes it, so the check below sees the bytes it holds.
+    // A refused Update costs the download a restart from that state, never its bytes.
+    if (renewing) await stopLocalJob(parts, id);
+    // A new URL must serve the bytes already fetched (the refresh's same-file check), unless told to restart.
+    const restart = renewing && (await differsFromSidecar(parts, before, patch.url ?? "", options.restart));
     return await apply(parts, id, patch, before, renewing, restart);
   } finally {
     held.delete(id);
@@ -50,14 +54,6 @@ async function apply(
   renewing: boolean,
   restart: boolean,
 ): Promise<DownloadView | undefined> {
-  if (renewing) {
-    // Stopped here (a start in flight is waited for); it goes back to the queue, its bytes kept.
-    const job = await parts.jobs.settled(id);
-    if (job !== undefined) {
-      job.controller.stop({ kind: "requeue" }, "manager");
-      await job.done;
-    }
-  }
   // Another node running it pauses it first (through the store); it goes back to the queue below.
   const stoppedElsewhere = renewing && runsElsewhere(before, parts.node);
   if (stoppedElsewhere) await stopElsewhere(parts, id);
@@ -87,6 +83,14 @@ async function apply(
     job.bucket.setRate(patch.speedLimit, parts.ctx.monotonic());
   }
   return event === undefined ? undefined : parts.view(event.record);
+}
+
+/** Stops the download's job on this node, if any (a start in flight is waited for); it goes back to the queue. */
+async function stopLocalJob(parts: CommandContext, id: number): Promise<void> {
+  const job = await parts.jobs.settled(id);
+  if (job === undefined) return;
+  job.controller.stop({ kind: "requeue" }, "manager");
+  await job.done;
 }
 
 /**

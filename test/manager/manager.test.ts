@@ -150,7 +150,10 @@ describe("Manager", () => {
     const first = origin.serve("/first.bin", file);
     const other = origin.serve("/other.bin", { ...file, seed: 81 });
     const id = (await manager.add(input(first, { output: "mixed.bin" }))).record.id;
-    await until(async () => ((await manager.get(id))?.bytesDownloaded ?? 0) > 256 * 1024);
+    // As soon as bytes arrive: usually before the download's first periodic checkpoint (~100 ms), so no
+    // state.json vouches for them yet. The check must still see them (it failed then, under load, when the
+    // Update compared the new URL with the sidecar's state before stopping the download).
+    await until(async () => ((await manager.get(id))?.bytesDownloaded ?? 0) > 0, 20_000);
     await expect(manager.update(id, { url: other })).rejects.toMatchObject({ code: "remote_changed" });
     expect((await manager.get(id))?.url).toBe(first);
     await waitForState(manager, id, "finished");
