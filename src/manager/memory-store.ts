@@ -84,6 +84,8 @@ export class MemoryStore implements Store {
     const record = withLeaseRule({ ...found, ...patch, updatedAt: now });
     if (record.node === undefined) this.#leases.delete(id);
     this.#rows.set(id, record);
+    // Positions change through move(); a patch that sets one keeps #lastPosition true all the same.
+    if (patch.position !== undefined) this.#recountLast();
     return this.#event("changed", record);
   }
 
@@ -91,7 +93,7 @@ export class MemoryStore implements Store {
     const found = this.#rows.get(id);
     if (found === undefined) return [];
     const from = found.position;
-    const to = Math.min(position, Math.max(...[...this.#rows.values()].map((r) => r.position)));
+    const to = Math.min(position, this.#lastPosition);
     if (to === from) return [];
     const moved = { ...found, position: to, updatedAt: now };
     this.#rows.set(id, moved);

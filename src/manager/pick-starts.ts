@@ -2,7 +2,7 @@ import { realpath } from "node:fs/promises";
 import { join } from "node:path";
 import type { DownloadRecord } from "./download-record.ts";
 import type { JobRunner } from "./job-runner.ts";
-import { planQueue } from "./queue-plan.ts";
+import { planQueue, wakeAtOf } from "./queue-plan.ts";
 import type { Store } from "./store.ts";
 
 /** What the next planning round looks at. */
@@ -97,17 +97,7 @@ function pickFrom(
     busy.add(outputKey(root, record));
     starts.push({ record, connections });
   }
-  return { starts, wakeAt: waiting === retrying ? plan.wakeAt : wakeOf(retrying, input.now) };
-}
-
-/** When the first retrying row not yet due becomes due (queue-plan.ts's wakeAt, over `retrying` alone). */
-function wakeOf(retrying: readonly DownloadRecord[], now: number): number | undefined {
-  let wakeAt: number | undefined;
-  for (const r of retrying) {
-    if (r.state !== "retrying" || r.nextTryAt === undefined || r.nextTryAt <= now) continue;
-    wakeAt = Math.min(wakeAt ?? Number.POSITIVE_INFINITY, r.nextTryAt);
-  }
-  return wakeAt;
+  return { starts, wakeAt: waiting === retrying ? plan.wakeAt : wakeAtOf(retrying, input.now) };
 }
 
 /**

@@ -63,11 +63,16 @@ export function planQueue(situation: QueueSituation): QueuePlan {
     slots--;
     budget -= connections;
   }
+  return { start, wakeAt: wakeAtOf(situation.waiting, now) };
+}
+
+/** When the first of `waiting`'s retrying downloads not yet due becomes due; undefined when none waits so. */
+export function wakeAtOf(waiting: readonly WaitingDownload[], now: number): number | undefined {
   let wakeAt: number | undefined;
-  for (const download of situation.waiting) {
+  for (const download of waiting) {
     if (download.state !== "retrying" || download.nextTryAt === undefined || download.nextTryAt <= now)
       continue;
     wakeAt = Math.min(wakeAt ?? Number.POSITIVE_INFINITY, download.nextTryAt);
   }
-  return { start, wakeAt };
+  return wakeAt;
 }
